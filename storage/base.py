@@ -20,6 +20,9 @@ from typing import BinaryIO
 MAX_KEY_LENGTH = 512
 """Keys longer than this are rejected; S3 allows 1024 bytes, local filesystems far less per path."""
 
+MAX_SEGMENT_LENGTH = 200
+"""Longest segment: filesystems allow 255 bytes per name and the local backend adds a suffix."""
+
 MAX_CONTENT_TYPE_LENGTH = 255
 
 COPY_CHUNK_SIZE = 1024 * 1024
@@ -64,8 +67,9 @@ def validate_key(key: object) -> str:
     """Return ``key`` unchanged if it is a valid object key, else raise :class:`InvalidKey`.
 
     Keys must be safe to use as relative paths on any filesystem and as S3 object names, so the
-    rules are deliberately narrow: 1..512 ASCII characters, ``/``-separated segments made of
-    ``[A-Za-z0-9._-]``, no empty, ``.`` or ``..`` segment, no leading ``/`` and no backslash.
+    rules are deliberately narrow: 1..512 ASCII characters, ``/``-separated segments of at most
+    200 characters from ``[A-Za-z0-9._-]``, no empty, ``.`` or ``..`` segment, no leading ``/``
+    and no backslash.
     """
     if not isinstance(key, str):
         raise InvalidKey(f"key must be a string, not {type(key).__name__}")
@@ -101,8 +105,8 @@ def validate_prefix(prefix: object) -> str:
     *complete, last = prefix.split("/")
     for segment in complete:
         _validate_segment(prefix, segment)
-    if last and not _SEGMENT.fullmatch(last):
-        raise InvalidKey(f"prefix {prefix!r} has characters outside [A-Za-z0-9._-]")
+    if last and (not _SEGMENT.fullmatch(last) or len(last) > MAX_SEGMENT_LENGTH):
+        raise InvalidKey(f"prefix {prefix!r} cannot start any valid key")
     return prefix
 
 
@@ -115,6 +119,11 @@ def _validate_segment(key: str, segment: str) -> None:
         )
     if not _SEGMENT.fullmatch(segment):
         raise InvalidKey(f"key {key!r} has characters outside [A-Za-z0-9._-] in {segment!r}")
+    if len(segment) > MAX_SEGMENT_LENGTH:
+        raise InvalidKey(
+            f"key {key!r} has a segment of {len(segment)} characters; "
+            f"the limit is {MAX_SEGMENT_LENGTH}"
+        )
 
 
 def validate_content_type(content_type: object) -> str:
@@ -137,7 +146,8 @@ class MeasuredReader(io.RawIOBase):
 
     Both backends upload through it, so both know the size and MD5 of what they stored and both
     enforce ``length`` the same way: a stream that ends early raises :class:`StorageError` (the
-    upload is abandoned), and bytes beyond ``length`` are left unread.
+    upload is abandoned), and bytes beyond ``length`` are left unread. An exception raised by the
+    source itself reaches the caller unchanged.
     """
 
     def __init__(self, source: BinaryIO, length: int | None) -> None:
@@ -147,6 +157,7 @@ class MeasuredReader(io.RawIOBase):
         self._source = source
         self._length = length
         self.size = 0
+        self.source_error: BaseException | None = None
         self._md5 = hashlib.md5(usedforsecurity=False)
 
     def readable(self) -> bool:
@@ -158,7 +169,13 @@ class MeasuredReader(io.RawIOBase):
             size = remaining if size is None or size < 0 else min(size, remaining)
             if size == 0:
                 return b""
-        chunk = self._source.read(size if size is not None and size >= 0 else -1)
+        try:
+            chunk = self._source.read(size if size is not None and size >= 0 else -1)
+        except BaseException as exc:
+            # Remembered so backends let the caller's own error (a client that went away)
+            # through unchanged instead of dressing it up as a storage failure.
+            self.source_error = exc
+            raise
         if chunk is None:  # a non-blocking raw stream with nothing ready
             chunk = b""
         if not chunk and self._length is not None and self.size < self._length:

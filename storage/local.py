@@ -131,6 +131,8 @@ class LocalObjectStore(ObjectStore):
                 os.replace(meta_tmp, meta_path)
                 meta_tmp = None
         except OSError as exc:
+            if exc is reader.source_error:
+                raise
             raise StorageError(f"could not store {key!r}: {exc}") from exc
         finally:
             for leftover in (data_tmp, meta_tmp):

@@ -28,6 +28,7 @@ from minio.helpers import MIN_PART_SIZE, check_bucket_name
 
 from storage.base import (
     COPY_CHUNK_SIZE,
+    MeasuredReader,
     ObjectInfo,
     ObjectNotFound,
     ObjectStore,
@@ -118,25 +119,40 @@ class S3ObjectStore(ObjectStore):
         return f"S3ObjectStore({scheme}://{self.endpoint}, bucket={self.bucket!r})"
 
     @contextlib.contextmanager
-    def _translated(self, action: str, key: str) -> Iterator[None]:
-        """Run a client call, turning every vendor exception into a storage exception."""
+    def _translated(
+        self, action: str, key: str, source: MeasuredReader | None = None
+    ) -> Iterator[None]:
+        """Run a client call, turning every vendor exception into a storage exception.
+
+        An exception raised by the caller's own upload stream (``source``) passes unchanged.
+        """
         try:
             yield
         except StorageError:
             raise
-        except S3Error as exc:
+        except Exception as exc:
+            if source is not None and exc is source.source_error:
+                raise
+            translated = self._translate(exc, action, key)
+            if translated is None:
+                raise
+            raise translated from exc
+
+    def _translate(self, exc: Exception, action: str, key: str) -> StorageError | None:
+        where = f"{key!r} in bucket {self.bucket!r}"
+        if isinstance(exc, S3Error):
             if exc.code in _NOT_FOUND_CODES:
-                raise ObjectNotFound(f"no object {key!r} in bucket {self.bucket!r}") from exc
-            raise StorageError(
-                f"S3 refused to {action} {key!r} in bucket {self.bucket!r}: {exc.code}: "
-                f"{exc.message}"
-            ) from exc
-        except (ServerError, InvalidResponseError, urllib3.exceptions.HTTPError, OSError) as exc:
-            raise StorageUnavailable(
-                f"S3 at {self.endpoint} unavailable while trying to {action} {key!r}: {exc}"
-            ) from exc
-        except MinioException as exc:
-            raise StorageError(f"S3 error while trying to {action} {key!r}: {exc}") from exc
+                return ObjectNotFound(f"no object {where}")
+            return StorageError(f"S3 refused to {action} {where}: {exc.code}: {exc.message}")
+        if isinstance(
+            exc, ServerError | InvalidResponseError | urllib3.exceptions.HTTPError | OSError
+        ):
+            return StorageUnavailable(
+                f"S3 at {self.endpoint} unavailable while trying to {action} {where}: {exc}"
+            )
+        if isinstance(exc, MinioException):
+            return StorageError(f"S3 error while trying to {action} {where}: {exc}")
+        return None
 
     def _ensure_bucket(self) -> None:
         """Create the bucket once per store; a concurrent creator winning the race is fine."""
@@ -168,7 +184,7 @@ class S3ObjectStore(ObjectStore):
         reader = as_stream(data, length)
         known_length = length if length is not None else _bytes_length(data)
         self._ensure_bucket()
-        with self._translated("store", key):
+        with self._translated("store", key, source=reader):
             result = self._client.put_object(
                 self.bucket,
                 key,

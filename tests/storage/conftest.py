@@ -1,0 +1,43 @@
+"""Fixtures for the storage contract: every test gets a fresh, empty store of each backend.
+
+The S3 backend runs against a real moto server started once per session; each test gets its own
+bucket so tests cannot see each other's objects.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from storage import LocalObjectStore, ObjectStore, S3ObjectStore
+from tests.service_processes import MotoServer, ServiceNotInstalled, service_missing
+
+_bucket_numbers = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[MotoServer]:
+    try:
+        server = MotoServer()
+    except ServiceNotInstalled as exc:
+        service_missing(str(exc))
+    with server:
+        yield server
+
+
+@pytest.fixture(params=["local", "s3"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> ObjectStore:
+    """A fresh empty store; the test runs once per backend."""
+    if request.param == "local":
+        return LocalObjectStore(tmp_path / "objects")
+    server: MotoServer = request.getfixturevalue("moto_server")
+    return S3ObjectStore(
+        server.endpoint,
+        server.access_key,
+        server.secret_key,
+        bucket=f"contract-{next(_bucket_numbers)}",
+        region=server.region,
+    )
