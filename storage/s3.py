@@ -86,7 +86,7 @@ class S3ObjectStore(ObjectStore):
         retries: int = DEFAULT_RETRIES,
     ) -> None:
         host, secure = split_endpoint(endpoint, secure)
-        check_bucket_name(bucket)
+        check_bucket_name(bucket, strict=True)  # what AWS and MinIO accept for new buckets
         self.endpoint = host
         self.bucket = bucket
         self.secure = secure
@@ -99,6 +99,7 @@ class S3ObjectStore(ObjectStore):
             ca_certs=os.environ.get("SSL_CERT_FILE") or certifi.where(),
             retries=urllib3.Retry(
                 total=retries,
+                connect=min(retries, 1),  # an unreachable host costs at most two connect timeouts
                 backoff_factor=0.2,
                 status_forcelist=[500, 502, 503, 504],
             ),
@@ -139,7 +140,7 @@ class S3ObjectStore(ObjectStore):
             raise translated from exc
 
     def _translate(self, exc: Exception, action: str, key: str) -> StorageError | None:
-        where = f"{key!r} in bucket {self.bucket!r}"
+        where = f"{key!r} in bucket {self.bucket!r}" if key else f"bucket {self.bucket!r}"
         if isinstance(exc, S3Error):
             if exc.code in _NOT_FOUND_CODES:
                 return ObjectNotFound(f"no object {where}")
@@ -158,7 +159,7 @@ class S3ObjectStore(ObjectStore):
         """Create the bucket once per store; a concurrent creator winning the race is fine."""
         if self._bucket_ready:
             return
-        with self._bucket_lock, self._translated("create bucket", self.bucket):
+        with self._bucket_lock, self._translated("find or create", ""):
             if self._bucket_ready:
                 return
             if not self._client.bucket_exists(self.bucket):
