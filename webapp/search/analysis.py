@@ -1,0 +1,203 @@
+"""Text analysis shared by indexing, querying and highlighting.
+
+One function turns text into the folded tokens that are indexed and searched, so that what a
+person types ("ecole", "l’usine", "Vitry sur Seine", a village name in Arabic script) meets what a
+story says. It works on whole strings with C-level primitives (normalisation, ``casefold``,
+``translate``, one compiled regular expression) because it runs over every word of 100,000
+stories at reindex time. It must never depend on Whoosh, so that the highlighter and the query
+parser share exactly the same rules as the index.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Iterator
+
+from whoosh.lang import stemmer_for_language
+
+#: Languages whose stories also get stemmed terms (with the unstemmed form always indexed too).
+STEMMED_LANGUAGES: tuple[str, ...] = ("fr", "en", "es", "pt")
+
+#: French elided articles and pronouns: "l'usine" is indexed and searched as "usine".
+ELISIONS: tuple[str, ...] = (
+    "jusqu",
+    "lorsqu",
+    "puisqu",
+    "quoiqu",
+    "qu",
+    "l",
+    "d",
+    "j",
+    "m",
+    "n",
+    "s",
+    "t",
+    "c",
+)
+
+# Characters that people type for an apostrophe; all become "'" before tokenising.
+_APOSTROPHES = "\u2019\u2018\u02bc\u02bb\u0060\u00b4\u2032\uff07\u201b"
+
+_FOLD_MAP: dict[str, str] = {
+    **{ch: "'" for ch in _APOSTROPHES},
+    # Letters that folding must map although Unicode does not decompose them.
+    "œ": "oe",
+    "æ": "ae",
+    "ø": "o",
+    "ł": "l",
+    "đ": "d",
+    "ð": "d",
+    "þ": "th",
+    "ı": "i",
+    # Arabic and Persian spelling variants people type interchangeably.
+    "أ": "ا",
+    "إ": "ا",
+    "آ": "ا",
+    "ٱ": "ا",
+    "ى": "ي",
+    "ی": "ي",
+    "ک": "ك",
+    "ة": "ه",
+    "ـ": "",  # tatweel, a purely typographic stretch
+    # Arabic-Indic and Persian digits, so years match whatever digits were typed.
+    **{chr(0x0660 + i): str(i) for i in range(10)},
+    **{chr(0x06F0 + i): str(i) for i in range(10)},
+}
+# A regex finding the few characters to map is much faster than str.translate over every
+# character of a long body.
+_FOLD_CHARS = re.compile("[" + "".join(re.escape(ch) for ch in _FOLD_MAP) + "]")
+
+
+def _fold_char(match: re.Match[str]) -> str:
+    return _FOLD_MAP[match.group()]
+
+
+# Combining marks removed after NFD: Latin/Greek/Cyrillic accents, Arabic harakat, Hebrew points.
+# Marks of Indic scripts (Tamil vowel signs, viramas) are *letters* of the word and stay.
+_STRIP_MARKS = re.compile(
+    "[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
+    "\u0591-\u05bd\u05bf\u05c1\u05c2\u05c4\u05c5\u05c7"
+    "\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed]+"
+)
+
+
+def _char_class_ranges(predicate: Callable[[str], bool], limit: int) -> str:
+    """Compress the code points below ``limit`` that satisfy ``predicate`` into regex ranges."""
+    parts: list[str] = []
+    start = None
+    for cp in range(limit + 1):
+        inside = cp < limit and predicate(chr(cp))
+        if inside and start is None:
+            start = cp
+        elif not inside and start is not None:
+            end = cp - 1
+            parts.append(
+                re.escape(chr(start))
+                if start == end
+                else f"{re.escape(chr(start))}-{re.escape(chr(end))}"
+            )
+            start = None
+    return "".join(parts)
+
+
+# Scripts written without spaces between words: each character becomes a token and a run of
+# them is searched as a phrase (character n-grams of any length, exactly).
+_UNSPACED = (
+    "\u2e80-\u2fdf\u3005-\u3007\u3021-\u3029\u3038-\u303c\u3040-\u30ff\u3100-\u312f"
+    "\u31a0-\u31bf\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+    "\U00020000-\U0002fa1f"
+    "\u0e00-\u0e7f\u0e80-\u0eff\u1000-\u109f\u1780-\u17ff"  # Thai, Lao, Myanmar, Khmer
+)
+_MARKS = _char_class_ranges(lambda ch: unicodedata.category(ch) in ("Mn", "Mc", "Me"), 0x20000)
+_WORD = f"(?:[^\\W_{_UNSPACED}]|[{_MARKS}])"
+_ELISION = "|".join(ELISIONS)
+
+#: A token: an optional French elision (dropped), then a word, or one unspaced-script character.
+_TOKEN = re.compile(f"(?:(?<!\\w)(?:{_ELISION})'(?={_WORD}))?({_WORD}+|[{_UNSPACED}])")
+
+#: The same for text in Latin, Greek, Cyrillic or Armenian script only (no marks left after
+#: folding, no unspaced script): a small character class, several times faster.
+_SIMPLE_TOKEN = re.compile(f"(?:(?<!\\w)(?:{_ELISION})'(?=[^\\W_]))?([^\\W_]+)")
+_BEYOND_SIMPLE = re.compile("[^\u0000-\u058f]")
+
+#: Same tokens, but keeping character offsets in the *original* text (for highlighting).
+_RAW_TOKEN = re.compile(f"{_WORD}+|[{_UNSPACED}]")
+
+_UNSPACED_CHAR = re.compile(f"[{_UNSPACED}]")
+
+
+def fold(text: str) -> str:
+    """Normalise, case-fold and strip accents so that every spelling variant meets the same form.
+
+    NFKC first (ligatures, full-width forms, compatibility characters), then ``casefold`` (ß → ss),
+    then accents removed on a decomposed form and the result recomposed (NFC) so that Hangul and
+    Indic syllables come back whole.
+    """
+    text = unicodedata.normalize("NFKC", text).casefold()
+    if text.isascii():
+        return text
+    text = _FOLD_CHARS.sub(_fold_char, text)
+    text = _STRIP_MARKS.sub("", unicodedata.normalize("NFD", text))
+    return unicodedata.normalize("NFC", text)
+
+
+def tokens(text: str) -> list[str]:
+    """The folded tokens of ``text`` in order; their list index is their position."""
+    folded = fold(text)
+    if folded.isascii() or not _BEYOND_SIMPLE.search(folded):
+        return _SIMPLE_TOKEN.findall(folded)
+    return _TOKEN.findall(folded)
+
+
+def raw_tokens(text: str) -> Iterator[tuple[int, int, str]]:
+    """``(start, end, folded)`` for each token of ``text``, with offsets into ``text`` itself.
+
+    Used by the highlighter, which must mark the original characters, not the folded ones.
+    """
+    for match in _RAW_TOKEN.finditer(text):
+        for token in tokens(match.group()):
+            yield match.start(), match.end(), token
+
+
+def is_unspaced(token: str) -> bool:
+    """True for a single character of a script written without spaces (Chinese, Thai…)."""
+    return bool(_UNSPACED_CHAR.fullmatch(token))
+
+
+def primary_language(tag: str | None) -> str:
+    """The primary subtag of a BCP 47 tag, lower case: "fr-FR" → "fr", "zh-Hant" → "zh"."""
+    if not tag:
+        return ""
+    return tag.strip().replace("_", "-").split("-", 1)[0].lower()
+
+
+_STEMMERS: dict[str, Callable[[str], str]] = {
+    lang: stemmer_for_language(lang) for lang in STEMMED_LANGUAGES
+}
+_STEM_CACHE: dict[tuple[str, str], str] = {}
+_STEM_CACHE_LIMIT = 500_000
+
+
+def stem(language: str, token: str) -> str | None:
+    """The stem of ``token`` in ``language``, or None when the language has no stemmer.
+
+    Cached: word frequencies follow Zipf's law, so a small cache answers almost every call and
+    keeps the pure-Python Snowball stemmers off the reindex critical path.
+    """
+    key = (language, token)
+    cached = _STEM_CACHE.get(key)
+    if cached is not None:
+        return cached
+    stemmer = _STEMMERS.get(language)
+    if stemmer is None or is_unspaced(token) or token.isdigit():
+        return None
+    if len(_STEM_CACHE) >= _STEM_CACHE_LIMIT:
+        _STEM_CACHE.clear()
+    result = _STEM_CACHE[key] = stemmer(token)
+    return result
+
+
+def stem_term(language: str, stem_text: str) -> str:
+    """The indexed form of a stem: prefixed by its language so that stemmers never mix."""
+    return f"{language}:{stem_text}"

@@ -1,0 +1,106 @@
+"""Value objects that cross the boundary of the search layer.
+
+These dataclasses are the whole vocabulary the rest of Passages uses to talk to search: the
+worker builds a :class:`StoryDocument` from the database, the web app sends a
+:class:`SearchRequest` and renders a :class:`SearchPage`. They must never import Whoosh, Flask or
+the database models, so that another engine could stand behind the same contract.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+#: The only status the public may ever see.
+PUBLISHED = "published"
+
+#: Facet names, in the order a search page shows them.
+FACET_NAMES: tuple[str, ...] = (
+    "place",
+    "decade",
+    "theme",
+    "language",
+    "organisation",
+    "collection",
+)
+
+#: Filter keys a request may carry: the facets plus ``status`` (archivists only).
+FILTER_KEYS: tuple[str, ...] = FACET_NAMES + ("status",)
+
+
+class IndexBusy(RuntimeError):
+    """The index writer lock could not be taken within the bounded wait.
+
+    Raised instead of waiting forever so that a job can be retried later by its queue.
+    """
+
+
+@dataclass(frozen=True)
+class StoryDocument:
+    """Everything search needs to know about one story, loaded fresh from the database."""
+
+    id: int
+    title: str
+    body: str
+    language: str
+    places: list[str] = field(default_factory=list)
+    period_start: int | None = None
+    period_end: int | None = None
+    themes: list[str] = field(default_factory=list)
+    organisation: str | None = None
+    collections: list[str] = field(default_factory=list)
+    status: str = "submitted"
+    updated_at: datetime | None = None
+
+
+@dataclass
+class SearchRequest:
+    """What a reader asked for; the same fields as the search page's query string.
+
+    ``public=True`` restricts results to published stories whatever ``filters`` say.
+    """
+
+    q: str = ""
+    filters: dict[str, list[str]] = field(default_factory=dict)
+    sort: str = "relevance"
+    page: int = 1
+    per_page: int = 20
+    public: bool = True
+
+
+@dataclass
+class SearchHit:
+    """One result row. ``snippet_html`` is escaped text with ``<mark>`` around matches."""
+
+    id: int
+    title: str
+    snippet_html: str
+    score: float
+    places: list[str]
+    period_start: int | None
+    period_end: int | None
+    language: str
+
+
+@dataclass
+class FacetValue:
+    """One facet value and how many stories of the current result set carry it."""
+
+    value: str
+    count: int
+
+
+@dataclass
+class SearchPage:
+    """One page of results plus facet counts over the *whole* result set of the query.
+
+    ``error`` carries a friendly message for empty or junk input instead of an exception.
+    """
+
+    total: int
+    hits: list[SearchHit]
+    facets: dict[str, list[FacetValue]]
+    page: int
+    per_page: int
+    suggestion: str | None = None
+    error: str | None = None

@@ -1,0 +1,90 @@
+"""Snippets with the query's words marked, built from a bounded excerpt of the story.
+
+Only the hits of the page being shown are highlighted, and only from the stored excerpt (the
+first few thousand characters), so the cost is fixed whatever the story length or the number of
+matches. Output is HTML-escaped text with ``<mark>`` elements: it must never pass story text
+through unescaped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from html import escape
+
+from webapp.search.analysis import STEMMED_LANGUAGES, raw_tokens, stem
+
+#: Length of a snippet, in characters of the original text.
+SNIPPET_CHARS = 240
+
+
+@dataclass(frozen=True)
+class MatchRules:
+    """What counts as a match in a snippet: exact folded tokens, stems, prefixes."""
+
+    terms: frozenset[str]
+    stems: frozenset[tuple[str, str]]
+    prefixes: tuple[str, ...]
+
+    @classmethod
+    def build(cls, tokens: Iterable[str], prefixes: Iterable[str] = ()) -> MatchRules:
+        terms = frozenset(tokens)
+        stems = frozenset(
+            (language, s)
+            for token in terms
+            for language in STEMMED_LANGUAGES
+            if (s := stem(language, token))
+        )
+        return cls(terms, stems, tuple(prefixes))
+
+    def matches(self, token: str, language: str) -> bool:
+        if token in self.terms:
+            return True
+        if self.prefixes and token.startswith(self.prefixes):
+            return True
+        if language in STEMMED_LANGUAGES and self.stems:
+            stemmed = stem(language, token)
+            return stemmed is not None and (language, stemmed) in self.stems
+        return False
+
+
+def snippet(text: str, rules: MatchRules, language: str, size: int = SNIPPET_CHARS) -> str:
+    """The window of ``text`` with the most matches, escaped, matches in ``<mark>``."""
+    if not text:
+        return ""
+    spans = [(s, e) for s, e, token in raw_tokens(text) if rules.matches(token, language)]
+    start = 0
+    if spans:
+        best_count = -1
+        j = 0
+        for i, (s, _) in enumerate(spans):
+            while j < len(spans) and spans[j][1] <= s + size:
+                j += 1
+            if j - i > best_count:
+                best_count, start = j - i, s
+        # Start a little before the first match, at a word boundary, for context.
+        start = max(0, start - size // 4)
+        if start:
+            space = text.rfind(" ", 0, start)
+            start = space + 1 if space >= 0 and start - space < 30 else start
+    end = min(len(text), start + size)
+    if end < len(text):
+        space = text.rfind(" ", start, end)
+        end = space if space > start + size // 2 else end
+    out: list[str] = ["…" if start else ""]
+    cursor = start
+    for s, e in spans:
+        if s < start or e > end or s < cursor:
+            continue
+        out.append(escape(text[cursor:s]))
+        out.append(f"<mark>{escape(text[s:e])}</mark>")
+        cursor = e
+    out.append(escape(text[cursor:end]))
+    if end < len(text):
+        out.append("…")
+    return "".join(out)
+
+
+def mark_all(text: str, rules: MatchRules, language: str) -> str:
+    """``text`` (a title) escaped, every match in ``<mark>``."""
+    return snippet(text, rules, language, size=max(len(text), 1))
