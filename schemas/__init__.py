@@ -1,1 +1,114 @@
+"""JSON Schemas: the single source of truth for submission metadata and event payloads.
 
+The API, the web form and the workers validate against the files in this folder; the OpenAPI
+document points at them. This module loads and checks; it must never decide business rules.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+SCHEMA_DIR = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One problem with a submitted document, phrased for the person who sent it."""
+
+    field: str
+    message: str
+
+
+class UnknownEvent(LookupError):
+    pass
+
+
+@cache
+def load_schema(name: str) -> dict[str, Any]:
+    path = SCHEMA_DIR / name
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+@cache
+def _validator(name: str) -> Draft202012Validator:
+    schema = load_schema(name)
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def event_types() -> list[str]:
+    return sorted(
+        p.name.removesuffix(".schema.json") for p in (SCHEMA_DIR / "events").glob("*.json")
+    )
+
+
+def _field_of(error: ValidationError) -> str:
+    path = [str(p) for p in error.absolute_path]
+    if error.validator == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else ""
+        path.append(missing)
+    elif error.validator == "additionalProperties" and "'" in error.message:
+        path.append(error.message.split("'")[1])
+    return ".".join(p for p in path if p) or "metadata"
+
+
+def _message_of(error: ValidationError, field: str) -> str:
+    """Turn jsonschema's technical wording into something a teacher can act on."""
+    v = error.validator
+    if v == "required":
+        return f"{field} is required"
+    if v == "type":
+        expected = error.validator_value
+        expected = " or ".join(expected) if isinstance(expected, list) else expected
+        return f"{field} must be of type {expected}"
+    if v == "additionalProperties":
+        return f"{field} is not a known field"
+    if v == "enum":
+        choices = ", ".join(str(c) for c in error.validator_value)
+        return f"{field} must be one of: {choices}"
+    if v == "const":
+        return f"{field} must be {json.dumps(error.validator_value)}"
+    if (
+        v in ("minLength", "pattern")
+        and isinstance(error.instance, str)
+        and not error.instance.strip()
+    ):
+        return f"{field} must not be empty"
+    if v == "maxLength":
+        return f"{field} is too long (at most {error.validator_value} characters)"
+    if v == "maxItems":
+        return f"{field} has too many entries (at most {error.validator_value})"
+    if v == "pattern" and field == "language":
+        return (
+            f"language must be a BCP 47 language tag such as fr, ar, zh-Hant or ckb-Latn "
+            f"(got {error.instance!r})"
+        )
+    return f"{field}: {error.message}"
+
+
+def validate(name: str, document: Any) -> list[FieldError]:
+    """All problems with ``document`` against schema file ``name``, most specific first."""
+    errors = sorted(_validator(name).iter_errors(document), key=lambda e: list(e.absolute_path))
+    result = []
+    for error in errors:
+        field = _field_of(error)
+        result.append(FieldError(field=field, message=_message_of(error, field)))
+    return result
+
+
+def validate_story_metadata(document: Any) -> list[FieldError]:
+    return validate("story.schema.json", document)
+
+
+def validate_event(event_type: str, payload: Any) -> list[FieldError]:
+    name = f"events/{event_type}.schema.json"
+    if not (SCHEMA_DIR / name).exists():
+        raise UnknownEvent(event_type)
+    return validate(name, payload)

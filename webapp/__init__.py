@@ -1,1 +1,90 @@
+"""Passages web application: ``create_app`` builds a configured Flask app.
 
+Nothing happens at import time. The factory reads settings, binds extensions, registers blueprints,
+error handlers and CLI commands; it never starts servers or workers (``passages run`` does that).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from webapp.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
+    """Build the app.
+
+    ``config`` is either a ready ``Settings`` or a mapping of environment-variable names
+    (``DATABASE_URL``, ``PASSAGES_DATA_DIR``…) layered over ``os.environ``; upper-case Flask keys
+    such as ``TESTING`` in that mapping also go to ``app.config``.
+    """
+    import os
+
+    from webapp import auth, errorhandlers
+    from webapp.blueprints import api, moderation, public, submit
+    from webapp.extensions import csrf, db, login_manager, migrate
+    from webapp.services import backends
+
+    flask_overrides: dict[str, Any] = {}
+    if isinstance(config, Settings):
+        settings = config
+    else:
+        env = dict(os.environ)
+        if config:
+            env.update({k: str(v) for k, v in config.items() if isinstance(v, str | int | float)})
+            flask_overrides = {k: v for k, v in config.items() if k.isupper()}
+        settings = Settings.from_env(env)
+
+    app = Flask(__name__)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    app.config.update(
+        SECRET_KEY=settings.resolved_secret_key(),
+        SQLALCHEMY_DATABASE_URI=settings.database_url,
+        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings),
+        # Whole request: every image at its maximum plus room for the text fields.
+        MAX_CONTENT_LENGTH=settings.max_upload_bytes * settings.max_images + 2 * 1024 * 1024,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_TIME_LIMIT=None,
+        JSON_SORT_KEYS=False,
+    )
+    app.config.update(flask_overrides)
+    app.extensions["passages.settings"] = settings
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(_migrations_dir()), render_as_batch=True)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    auth.init_app(app)
+    backends.init_app(app)
+
+    app.register_blueprint(public.bp)
+    app.register_blueprint(submit.bp)
+    app.register_blueprint(moderation.bp)
+    app.register_blueprint(api.bp)
+    csrf.exempt(api.bp)  # the API authenticates with bearer tokens, not cookies
+    errorhandlers.register(app)
+
+    from webapp.cli import register_commands
+
+    register_commands(app)
+    return app
+
+
+def _migrations_dir():
+    from pathlib import Path
+
+    return Path(__file__).resolve().parent / "migrations"
+
+
+def _engine_options(settings: Settings) -> dict[str, Any]:
+    if settings.uses_sqlite:
+        # Several processes (web, worker, relay) share the file: wait for locks instead of failing.
+        return {"connect_args": {"timeout": 30}}
+    return {"pool_pre_ping": True}

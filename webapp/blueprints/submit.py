@@ -1,0 +1,82 @@
+"""The submission form (works without JavaScript) and the private status page it leads to."""
+
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, request, url_for
+
+from webapp.auth import current_person
+from webapp.errors import PassagesError
+from webapp.extensions import db
+from webapp.models import Story
+from webapp.services import submissions
+
+bp = Blueprint("submit", __name__)
+
+LICENCES = [
+    ("CC-BY-4.0", "Creative Commons Attribution (CC BY 4.0)"),
+    ("CC-BY-SA-4.0", "Creative Commons Attribution-ShareAlike (CC BY-SA 4.0)"),
+    ("CC-BY-NC-4.0", "Creative Commons Attribution-NonCommercial (CC BY-NC 4.0)"),
+    ("CC-BY-NC-SA-4.0", "Creative Commons Attribution-NonCommercial-ShareAlike"),
+    ("CC0-1.0", "Public domain (CC0)"),
+    ("all-rights-reserved", "All rights reserved"),
+]
+
+
+def _split(text: str, separators: str = ",\n") -> list[str]:
+    for sep in separators[1:]:
+        text = text.replace(sep, separators[0])
+    return [part.strip() for part in text.split(separators[0]) if part.strip()]
+
+
+def metadata_from_form(form) -> dict:
+    """Build the same metadata document the API receives, so one schema checks both."""
+    metadata: dict = {
+        "title": form.get("title", ""),
+        "body": form.get("body", ""),
+        "language": form.get("language", "").strip(),
+        "places": _split(form.get("places", "")),
+        "themes": _split(form.get("themes", "")),
+        "licence": form.get("licence", ""),
+        "consent": {"contributor": form.get("consent") == "yes"},
+    }
+    for key in ("period", "contributor_name", "credit"):
+        if form.get(key, "").strip():
+            metadata[key] = form[key].strip()
+    alt_texts = [line.strip() for line in form.get("alt_texts", "").splitlines()]
+    if any(alt_texts):
+        metadata["alt_texts"] = alt_texts
+    if form.get("consent") != "yes":
+        metadata["consent"] = {"contributor": False}
+    return metadata
+
+
+@bp.route("/submit", methods=["GET", "POST"])
+def submit_form():
+    if request.method == "GET":
+        return render_template("submit.html", form={}, licences=LICENCES, error=None)
+    images = [
+        submissions.IncomingImage(filename=f.filename or "", stream=f.stream)
+        for f in request.files.getlist("images")
+        if f.filename
+    ]
+    try:
+        story = submissions.submit_story(
+            metadata_from_form(request.form), images, submitter=current_person()
+        )
+    except PassagesError as exc:
+        details = getattr(exc, "errors", None) or []
+        return (
+            render_template(
+                "submit.html", form=request.form, licences=LICENCES, error=exc, details=details
+            ),
+            exc.status,
+        )
+    return redirect(url_for("submit.status", token=story.status_token), code=303)
+
+
+@bp.get("/status/<token>")
+def status(token: str):
+    story = db.session.scalar(db.select(Story).where(Story.status_token == token))
+    if story is None:
+        return render_template("error.html", status=404, message="This link is not valid."), 404
+    return render_template("status.html", story=story, token=token)

@@ -1,0 +1,217 @@
+"""The ``passages`` command: run the site, workers and the relay; manage users, tokens, index.
+
+``passages run --demo`` is the embedded default in one command: it upgrades the database, starts
+the embedded Redis, a worker process and the outbox relay, loads demo content and serves the site.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, routes_command, shell_command
+
+from webapp.extensions import db
+
+
+def _create_app() -> Flask:
+    from webapp import create_app
+
+    return create_app()
+
+
+main = FlaskGroup(
+    name="passages",
+    create_app=_create_app,
+    add_default_commands=False,
+    add_version_option=False,
+    help="Passages: collect, curate and publish the memory of migration.",
+)
+main.add_command(shell_command)
+main.add_command(routes_command)
+
+
+def register_commands(app: Flask) -> None:
+    """Nothing app-specific yet: all commands live on ``main`` so ``passages --help`` lists them."""
+
+
+def _configure_logging() -> None:
+    logging.basicConfig(
+        level=os.environ.get("PASSAGES_LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _upgrade_database() -> None:
+    from flask_migrate import upgrade
+
+    upgrade(directory=str(current_app.extensions["migrate"].directory))
+
+
+@main.command("run")
+@click.option("--demo", is_flag=True, help="Load demo stories, images and logins.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--no-worker", is_flag=True, help="Do not start a background worker process.")
+def run_command(demo: bool, host: str, port: int, no_worker: bool) -> None:
+    """Serve the site with everything it needs on this machine (embedded defaults)."""
+    from werkzeug.serving import run_simple
+
+    from webapp import broker
+    from webapp.services import backends
+    from workers.relay import RelayThread
+
+    _configure_logging()
+    app = current_app._get_current_object()
+    settings = backends.settings()
+    _upgrade_database()
+    env = dict(os.environ)
+    env["PASSAGES_DATA_DIR"] = str(settings.data_dir)
+    env["DATABASE_URL"] = settings.database_url
+    env["REDIS_URL"] = broker.redis_url_for(settings)
+    logins = []
+    if demo:
+        from webapp.demo import load_demo
+
+        logins = load_demo()
+    worker = None
+    if not no_worker:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "webapp.cli", "worker"], env=env, start_new_session=True
+        )
+    relay = RelayThread(app, settings.relay_interval)
+    relay.start()
+    url = f"http://{host}:{port}/"
+    click.echo("")
+    click.echo(f"Passages is running at {url}")
+    click.echo(f"Data folder: {settings.data_dir}")
+    for role, email, password in logins:
+        click.echo(f"  {role:<11} {email}  password: {password}")
+    click.echo("Press Ctrl+C to stop.")
+    try:
+        run_simple(host, port, app, threaded=True, use_reloader=False)
+    finally:
+        relay.stop()
+        if worker is not None:
+            worker.send_signal(signal.SIGTERM)
+            try:
+                worker.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+        broker.stop_embedded_redis()
+
+
+@main.command("worker")
+@click.option("--burst", is_flag=True, help="Relay pending events, do all jobs, then exit.")
+@click.option(
+    "--queues",
+    default="images,search,default",
+    show_default=True,
+    help="Comma-separated queue purposes to serve.",
+)
+def worker_command(burst: bool, queues: str) -> None:
+    """Run an RQ worker for Passages' background jobs."""
+    from workers.worker import run_worker
+
+    _configure_logging()
+    purposes = [q.strip() for q in queues.split(",") if q.strip()]
+    run_worker(current_app._get_current_object(), purposes, burst=burst)
+
+
+@main.command("relay")
+@click.option("--once", is_flag=True, help="Relay what is pending and exit.")
+def relay_command(once: bool) -> None:
+    """Move committed outbox events to the queues (runs until stopped)."""
+    from webapp.services import backends
+    from workers.relay import RelayThread, relay_once
+
+    _configure_logging()
+    if once:
+        total = 0
+        while n := relay_once():
+            total += n
+        click.echo(f"relayed {total} event(s)")
+        return
+    thread = RelayThread(current_app._get_current_object(), backends.settings().relay_interval)
+    thread.start()
+    try:
+        signal.sigwait({signal.SIGINT, signal.SIGTERM})
+    finally:
+        thread.stop()
+
+
+@main.command("create-user")
+@click.option("--email", required=True)
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(["contributor", "teacher", "archivist", "admin"]),
+)
+@click.option("--password", required=True)
+@click.option("--name", "display_name", default=None, help="Name shown in the interface.")
+def create_user_command(email: str, role: str, password: str, display_name: str | None) -> None:
+    """Create a user (or reset the password and role of an existing one)."""
+    from webapp.services.accounts import AccountError, create_or_update_user
+
+    try:
+        user, created = create_or_update_user(email, role, password, display_name)
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{'created' if created else 'updated'} {user.role} {user.email} (id {user.id})")
+
+
+@main.command("create-token")
+@click.option("--email", required=True)
+@click.option("--label", default="cli")
+def create_token_command(email: str, label: str) -> None:
+    """Issue an API token for a user; the token is printed alone on the last line."""
+    from webapp.services.accounts import AccountError, issue_token
+
+    try:
+        token = issue_token(email, label)
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"API token for {email} (shown once; send it as 'Authorization: Bearer <token>'):")
+    click.echo(token)
+
+
+@main.command("reindex")
+def reindex_command() -> None:
+    """Rebuild the search index from the database and swap it in while search keeps serving."""
+    from workers.context import use_app
+    from workers.search import rebuild_index
+
+    _configure_logging()
+    use_app(current_app._get_current_object())
+    count = rebuild_index()
+    click.echo(f"reindexed {count} stories")
+
+
+@main.command("load-demo")
+def load_demo_command() -> None:
+    """Load the demo stories and logins (safe to run twice)."""
+    from webapp.demo import load_demo
+
+    for role, email, password in load_demo():
+        click.echo(f"{role:<11} {email}  password: {password}")
+
+
+def _add_optional_commands() -> None:
+    try:
+        from workers.derive_command import derive_command
+    except ImportError:  # pragma: no cover - the image module is part of the package
+        return
+    main.add_command(derive_command)
+
+
+_add_optional_commands()
+
+__all__ = ["main", "db"]
+
+if __name__ == "__main__":
+    main()

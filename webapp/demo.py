@@ -1,0 +1,136 @@
+"""Demo content for ``passages run --demo``: organisations, logins and a few stories with images.
+
+The images are drawn here with Pillow (no third-party photographs, so no licence question). The
+stories go through the real submission and review services, so the demo exercises the same path
+as a real class. Loading twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+
+from PIL import Image, ImageDraw
+
+from webapp.extensions import db
+from webapp.models import Organisation, OrganisationKind, Role, Story, User
+from webapp.services import review, submissions
+from webapp.services.accounts import create_or_update_user
+
+DEMO_LOGINS = [
+    ("admin", "admin@passages.example", "demo-admin-2026"),
+    ("archivist", "archiviste@passages.example", "demo-archives-2026"),
+    ("teacher", "professeure@passages.example", "demo-college-2026"),
+    ("contributor", "association@passages.example", "demo-asso-2026"),
+]
+
+DEMO_STORIES = [
+    {
+        "title": "Le marché de Vitry",
+        "body": (
+            "Ma grand-mère est arrivée d'Oran en 1962. Chaque samedi, elle tenait un étal "
+            "d'épices au marché de Vitry-sur-Seine, à côté d'un marchand portugais.\n\n"
+            "Elle disait que l'odeur du cumin lui rappelait la maison."
+        ),
+        "language": "fr",
+        "places": ["Vitry-sur-Seine", "Oran"],
+        "period": "1962",
+        "themes": ["travail", "marché"],
+        "publish": True,
+    },
+    {
+        "title": "حكاية جدي في مصنع السيارات",
+        "body": "وصل جدي إلى سان دوني سنة ١٩٦٨ وعمل في مصنع السيارات ثلاثين سنة.",
+        "language": "ar",
+        "places": ["Saint-Denis"],
+        "period": "1960s",
+        "themes": ["travail", "usine"],
+        "publish": True,
+    },
+    {
+        "title": "A school in Ivry",
+        "body": (
+            "In 1975 my mother started at the école Barbusse in Ivry-sur-Seine. She spoke "
+            "Portuguese at home and French at school, and translated letters for the neighbours."
+        ),
+        "language": "en",
+        "places": ["Ivry-sur-Seine"],
+        "period": "1970-1979",
+        "themes": ["école", "langues"],
+        "publish": True,
+    },
+    {
+        "title": "Le foyer de la rue des Postes",
+        "body": "Souvenirs du foyer de travailleurs, en attente de relecture par les archives.",
+        "language": "fr",
+        "places": ["Champigny-sur-Marne"],
+        "period": "~1980",
+        "themes": ["logement"],
+        "publish": False,
+    },
+]
+
+
+def demo_picture(seed: int, size: tuple[int, int] = (1600, 1200)) -> bytes:
+    """A photo-like JPEG: sky gradient, a street of houses, some noise."""
+    rng = random.Random(seed)
+    width, height = size
+    sky_top = (rng.randint(60, 120), rng.randint(120, 170), rng.randint(190, 240))
+    image = Image.linear_gradient("L").resize((width, height)).convert("RGB")
+    image = Image.blend(image, Image.new("RGB", size, sky_top), 0.7)
+    draw = ImageDraw.Draw(image)
+    ground = int(height * 0.65)
+    draw.rectangle([0, ground, width, height], fill=(90 + seed * 7 % 60, 85, 70))
+    x = 0
+    while x < width:
+        w = rng.randint(width // 10, width // 5)
+        h = rng.randint(height // 6, height // 2)
+        colour = (rng.randint(120, 230), rng.randint(100, 200), rng.randint(80, 180))
+        draw.rectangle([x, ground - h, x + w - 8, ground], fill=colour)
+        for wx in range(x + 12, x + w - 30, 40):
+            for wy in range(ground - h + 15, ground - 30, 50):
+                draw.rectangle([wx, wy, wx + 18, wy + 26], fill=(40, 50, 70))
+        x += w
+    noise = Image.effect_noise(size, 18).convert("RGB")
+    image = Image.blend(image, noise, 0.08)
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=88)
+    return out.getvalue()
+
+
+def load_demo() -> list[tuple[str, str, str]]:
+    """Create demo people and stories unless they exist; return (role, e-mail, password)."""
+    archive = _organisation("Archives départementales (démo)", OrganisationKind.ARCHIVE)
+    school = _organisation("Collège Henri-Barbusse (démo)", OrganisationKind.SCHOOL)
+    association = _organisation("Association Mémoires vives (démo)", OrganisationKind.ASSOCIATION)
+    homes = {"admin": archive, "archivist": archive, "teacher": school, "contributor": association}
+    for role, email, password in DEMO_LOGINS:
+        user, _ = create_or_update_user(email, role, password, display_name=f"{role} (démo)")
+        user.organisation = homes[role]
+    db.session.commit()
+    contributor = db.session.scalar(db.select(User).where(User.email == DEMO_LOGINS[3][1]))
+    archivist = db.session.scalar(db.select(User).where(User.role == Role.ARCHIVIST.value))
+    for seed, spec in enumerate(DEMO_STORIES):
+        if db.session.scalar(db.select(Story.id).where(Story.title == spec["title"])):
+            continue
+        metadata = {k: v for k, v in spec.items() if k != "publish"}
+        metadata.update(
+            licence="CC-BY-4.0",
+            consent={"contributor": True},
+            credit="Contenu de démonstration Passages",
+            alt_texts=[f"Dessin d'une rue, illustration {seed + 1}"],
+        )
+        image = submissions.IncomingImage(f"demo-{seed + 1}.jpg", io.BytesIO(demo_picture(seed)))
+        story = submissions.submit_story(metadata, [image], submitter=contributor)
+        if spec["publish"]:
+            review.review(story.id, "approve", "Demo content", archivist)
+    return DEMO_LOGINS
+
+
+def _organisation(name: str, kind: OrganisationKind) -> Organisation:
+    org = db.session.scalar(db.select(Organisation).where(Organisation.name == name))
+    if org is None:
+        org = Organisation(name=name, kind=kind.value)
+        db.session.add(org)
+        db.session.flush()
+    return org

@@ -1,0 +1,95 @@
+"""Domain exceptions and their one mapping to HTTP.
+
+Services raise these; the API answers them as ``{"error": {"code", "message", "field"?}}`` and the
+web pages show the message. Nothing else in the code base decides status codes for domain errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from schemas import FieldError
+
+
+class PassagesError(Exception):
+    """Base class: ``code`` is stable for integrations, ``message`` is for people."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, field: str | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        if code:
+            self.code = code
+
+    def to_json(self) -> dict:
+        body: dict = {"code": self.code, "message": self.message}
+        if self.field:
+            body["field"] = self.field
+        return {"error": body}
+
+
+class BadRequest(PassagesError):
+    status = 400
+    code = "bad_request"
+
+
+class ValidationFailed(PassagesError):
+    """The submitted document breaks the schema or a rule; every problem is listed."""
+
+    status = 422
+    code = "validation_failed"
+
+    def __init__(self, errors: Sequence[FieldError]) -> None:
+        first = errors[0]
+        super().__init__(first.message, field=first.field)
+        self.errors = list(errors)
+
+    def to_json(self) -> dict:
+        body = super().to_json()
+        body["error"]["details"] = [{"field": e.field, "message": e.message} for e in self.errors]
+        return body
+
+
+class UploadRejected(PassagesError):
+    """An uploaded file is not an image we accept (wrong format, damaged, too large)."""
+
+    status = 422
+    code = "upload_rejected"
+
+
+class PayloadTooLarge(PassagesError):
+    status = 413
+    code = "too_large"
+
+
+class AuthenticationRequired(PassagesError):
+    status = 401
+    code = "authentication_required"
+
+
+class Forbidden(PassagesError):
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(PassagesError):
+    status = 404
+    code = "not_found"
+
+
+class TransitionNotAllowed(PassagesError):
+    status = 409
+    code = "transition_not_allowed"
+
+
+@dataclass(frozen=True)
+class ErrorPage:
+    """What an HTML error page needs."""
+
+    status: int
+    title: str
+    message: str

@@ -1,0 +1,280 @@
+"""Database models: the data Passages keeps and the invariants that hold whatever the caller.
+
+Rules about *who may do what* and *what a change triggers* live in ``webapp.services``; models only
+hold data. Never commit from here: the service that started the unit of work decides when.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from webapp.extensions import db
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class OrganisationKind(enum.StrEnum):
+    SCHOOL = "school"
+    ASSOCIATION = "association"
+    ARCHIVE = "archive"
+
+
+class Role(enum.StrEnum):
+    CONTRIBUTOR = "contributor"
+    TEACHER = "teacher"
+    ARCHIVIST = "archivist"
+    ADMIN = "admin"
+
+
+class StoryStatus(enum.StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    IN_REVIEW = "in_review"
+    CHANGES_REQUESTED = "changes_requested"
+    APPROVED = "approved"
+    PUBLISHED = "published"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+
+
+class MediaState(enum.StrEnum):
+    PENDING = "pending"
+    READY = "ready"
+    FAILED = "failed"
+
+
+# Enum values are stored as plain strings (not database enums) so that adding a state later is
+# a code change, not a type migration on PostgreSQL.
+def _enum_column(enum_cls: type[enum.StrEnum], default: enum.StrEnum) -> Mapped[str]:
+    return mapped_column(String(32), nullable=False, default=default.value, index=True)
+
+
+class Organisation(db.Model):
+    __tablename__ = "organisations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), nullable=False, unique=True)
+    kind: Mapped[str] = _enum_column(OrganisationKind, OrganisationKind.ASSOCIATION)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    users: Mapped[list[User]] = relationship(back_populates="organisation")
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Nullable: students join a class with a pseudonym and never give an e-mail address.
+    email: Mapped[str | None] = mapped_column(String(320), unique=True)
+    display_name: Mapped[str] = mapped_column(String(120), nullable=False)
+    password_hash: Mapped[str | None] = mapped_column(String(256))
+    role: Mapped[str] = _enum_column(Role, Role.CONTRIBUTOR)
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    organisation: Mapped[Organisation | None] = relationship(back_populates="users")
+
+    def set_password(self, password: str) -> None:
+        # Werkzeug's default is scrypt with a random salt: a modern, memory-hard scheme.
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        return bool(self.password_hash) and check_password_hash(self.password_hash, password)
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login reads this
+        return self.active
+
+    def has_role(self, *roles: Role) -> bool:
+        return self.role in {r.value for r in roles}
+
+    @property
+    def is_staff(self) -> bool:
+        """Archivists and admins may see every story whatever its state."""
+        return self.has_role(Role.ARCHIVIST, Role.ADMIN)
+
+
+class ApiToken(db.Model):
+    """A bearer token for integrations; only its SHA-256 is stored, the token is shown once."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), nullable=False, index=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    label: Mapped[str] = mapped_column(String(120), default="", nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+
+    user: Mapped[User] = relationship()
+
+    @staticmethod
+    def digest(token: str) -> str:
+        return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+    @classmethod
+    def issue(cls, user: User, label: str = "") -> tuple[ApiToken, str]:
+        token = "psg_" + secrets.token_urlsafe(32)
+        return cls(user=user, token_sha256=cls.digest(token), label=label), token
+
+
+class Story(db.Model):
+    __tablename__ = "stories"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(300), nullable=False)
+    body: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    #: BCP 47 tag, canonical case (``fr``, ``ar``, ``zh-Hant``, ``ckb-Latn``).
+    language: Mapped[str] = mapped_column(String(35), nullable=False, index=True)
+    places: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
+    #: The period as the contributor wrote it ("1962", "1960s", "1962-1975") ...
+    period: Mapped[str | None] = mapped_column(String(40))
+    #: ... and the years it covers, for sorting and decade facets.
+    period_start: Mapped[int | None] = mapped_column(Integer, index=True)
+    period_end: Mapped[int | None] = mapped_column(Integer)
+    themes: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
+    licence: Mapped[str] = mapped_column(String(40), nullable=False)
+    consent: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
+    #: Optional metadata fields accepted by the schema (credit line, contributor name, summary).
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
+    status: Mapped[str] = _enum_column(StoryStatus, StoryStatus.SUBMITTED)
+    #: Secret part of the status-page link given to whoever submitted (no account needed).
+    status_token: Mapped[str] = mapped_column(
+        String(64), nullable=False, unique=True, default=lambda: secrets.token_urlsafe(24)
+    )
+    submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    submitted_by: Mapped[User | None] = relationship()
+    organisation: Mapped[Organisation | None] = relationship()
+    media: Mapped[list[MediaAsset]] = relationship(
+        back_populates="story", order_by="MediaAsset.position", cascade="all, delete-orphan"
+    )
+
+    @property
+    def is_public(self) -> bool:
+        return self.status == StoryStatus.PUBLISHED
+
+
+class MediaAsset(db.Model):
+    __tablename__ = "media_assets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    story_id: Mapped[int] = mapped_column(ForeignKey("stories.id"), nullable=False, index=True)
+    position: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    #: Content-addressed key of the untouched original (``originals/sha256/ab/abcdef…``).
+    original_key: Mapped[str] = mapped_column(String(512), nullable=False)
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    mime_type: Mapped[str] = mapped_column(String(100), nullable=False)
+    byte_size: Mapped[int] = mapped_column(Integer, nullable=False)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    original_filename: Mapped[str] = mapped_column(String(255), nullable=False, default="")
+    alt_text: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    state: Mapped[str] = _enum_column(MediaState, MediaState.PENDING)
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    #: name → {"key", "mime", "width", "height", "bytes"} for each derivative written.
+    derivatives: Mapped[dict[str, dict[str, Any]]] = mapped_column(
+        JSON, nullable=False, default=dict
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+    story: Mapped[Story] = relationship(back_populates="media")
+
+
+class Collection(db.Model):
+    __tablename__ = "collections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(300), nullable=False)
+    slug: Mapped[str] = mapped_column(String(120), nullable=False, unique=True)
+    introduction: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    published: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    featured: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    items: Mapped[list[CollectionItem]] = relationship(
+        back_populates="collection",
+        order_by="CollectionItem.position",
+        cascade="all, delete-orphan",
+    )
+
+
+class CollectionItem(db.Model):
+    __tablename__ = "collection_items"
+    __table_args__ = (UniqueConstraint("collection_id", "story_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    collection_id: Mapped[int] = mapped_column(
+        ForeignKey("collections.id"), nullable=False, index=True
+    )
+    story_id: Mapped[int] = mapped_column(ForeignKey("stories.id"), nullable=False, index=True)
+    position: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+
+    collection: Mapped[Collection] = relationship(back_populates="items")
+    story: Mapped[Story] = relationship()
+
+
+class OutboxEvent(db.Model):
+    """An event written in the same transaction as the change that caused it.
+
+    The relay moves unrelayed rows to RQ and stamps ``relayed_at``; until then the row is the only
+    copy, so a Redis outage delays work but never loses it.
+    """
+
+    __tablename__ = "outbox_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_type: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    relayed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class AuditEntry(db.Model):
+    """Who did what, when, to which record — kept even when the record's content is erased."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[str] = mapped_column(String(64), nullable=False)
+    subject_type: Mapped[str] = mapped_column(String(32), nullable=False)
+    subject_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    note: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
+
+    actor: Mapped[User | None] = relationship()

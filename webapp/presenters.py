@@ -1,0 +1,55 @@
+"""Shape stories and media for the API and the pages (what a client sees, and URLs to it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import url_for
+
+from webapp.models import MediaAsset, Story
+
+
+def derivative_urls(media: MediaAsset, status_token: str | None = None) -> dict[str, str]:
+    extra = {"t": status_token} if status_token else {}
+    return {
+        name: url_for("public.derivative", media_id=media.id, name=name, _external=True, **extra)
+        for name in sorted(media.derivatives or {})
+    }
+
+
+def media_json(media: MediaAsset, status_token: str | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": media.id,
+        "state": media.state,
+        "width": media.width,
+        "height": media.height,
+        "mime_type": media.mime_type,
+        "bytes": media.byte_size,
+        "sha256": media.sha256,
+        "alt_text": media.alt_text,
+        "derivatives": derivative_urls(media, status_token) if media.state == "ready" else {},
+    }
+    if media.failure_reason:
+        body["failure_reason"] = media.failure_reason
+    return body
+
+
+def story_json(story: Story, *, include_private: bool = False) -> dict[str, Any]:
+    token = story.status_token if include_private and not story.is_public else None
+    body: dict[str, Any] = {
+        "id": story.id,
+        "status": story.status,
+        "title": story.title,
+        "language": story.language,
+        "places": story.places,
+        "period": story.period,
+        "themes": story.themes,
+        "licence": story.licence,
+        "url": url_for("public.story", story_id=story.id, _external=True)
+        if story.is_public
+        else None,
+        "media": [media_json(m, token) for m in story.media],
+    }
+    if include_private:
+        body["status_url"] = url_for("submit.status", token=story.status_token, _external=True)
+    return body

@@ -1,0 +1,224 @@
+"""Accept a story with its images: validate everything, store originals, commit once.
+
+Order matters. Every check (schema, period, each image's content and size) runs before anything
+is written. Originals are then stored content-addressed, and the story, its media rows and its
+``story.submitted`` event commit in one transaction. If anything fails after the first object is
+written, the objects this call created are removed again: a failed submission leaves neither
+orphan rows nor orphan objects, and never touches what was stored before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from schemas import FieldError, validate_story_metadata
+from webapp.errors import PayloadTooLarge, UploadRejected, ValidationFailed
+from webapp.extensions import db
+from webapp.models import MediaAsset, Story, StoryStatus, User
+from webapp.periods import canonical_language_tag, parse_period
+from webapp.services import audit, backends, outbox
+from workers.imaging import ImageRejected, inspect_image
+
+log = logging.getLogger(__name__)
+
+HASH_CHUNK = 1024 * 1024
+
+
+@dataclass
+class IncomingImage:
+    """One uploaded file as the view received it (a seekable stream, e.g. Werkzeug's spool)."""
+
+    filename: str
+    stream: BinaryIO
+
+
+@dataclass
+class _CheckedImage:
+    incoming: IncomingImage
+    sha256: str
+    size: int
+    mime: str
+    width: int
+    height: int
+
+
+def original_key(sha256: str) -> str:
+    """Content address of an original: identical files are stored once, and the key is the
+    fixity check."""
+    return f"originals/sha256/{sha256[:2]}/{sha256}"
+
+
+def _display_name(image: IncomingImage, index: int) -> str:
+    name = os.path.basename(image.filename or "").strip()
+    return name or f"image {index + 1}"
+
+
+def _size_of(stream: BinaryIO) -> int:
+    stream.seek(0, os.SEEK_END)
+    size = stream.tell()
+    stream.seek(0)
+    return size
+
+
+def _sha256_of(stream: BinaryIO) -> str:
+    digest = hashlib.sha256()
+    stream.seek(0)
+    while chunk := stream.read(HASH_CHUNK):
+        digest.update(chunk)
+    stream.seek(0)
+    return digest.hexdigest()
+
+
+def check_metadata(metadata: Any) -> dict[str, Any]:
+    """Validate against ``schemas/story.schema.json`` plus the rules a schema cannot say."""
+    problems = validate_story_metadata(metadata)
+    if problems:
+        raise ValidationFailed(problems)
+    cleaned = dict(metadata)
+    if cleaned.get("period", "").strip():
+        try:
+            period = parse_period(cleaned["period"])
+        except ValueError as exc:
+            raise ValidationFailed([FieldError("period", str(exc))]) from exc
+        cleaned["_period"] = period
+    cleaned["language"] = canonical_language_tag(cleaned["language"])
+    cleaned["places"] = _dedupe_stripped(cleaned.get("places", []))
+    cleaned["themes"] = _dedupe_stripped(cleaned.get("themes", []))
+    cleaned["title"] = cleaned["title"].strip()
+    return cleaned
+
+
+def _dedupe_stripped(values: list[str]) -> list[str]:
+    seen: dict[str, str] = {}
+    for value in values:
+        text = " ".join(value.split())
+        seen.setdefault(text.casefold(), text)
+    return list(seen.values())
+
+
+def check_images(images: Sequence[IncomingImage]) -> list[_CheckedImage]:
+    settings = backends.settings()
+    if len(images) > settings.max_images:
+        raise ValidationFailed(
+            [FieldError("images", f"too many images: {len(images)}, at most {settings.max_images}")]
+        )
+    checked = []
+    for index, image in enumerate(images):
+        name = _display_name(image, index)
+        size = _size_of(image.stream)
+        if size == 0:
+            raise UploadRejected(f"{name}: the file is empty", field="images")
+        if size > settings.max_upload_bytes:
+            raise PayloadTooLarge(
+                f"{name}: the file is {size / 1048576:.1f} MB, the limit is "
+                f"{settings.max_upload_mb} MB per image",
+                field="images",
+            )
+        try:
+            facts = inspect_image(image.stream, max_pixels=settings.max_image_pixels)
+        except ImageRejected as exc:
+            raise UploadRejected(f"{name}: {exc.reason}", field="images") from exc
+        finally:
+            image.stream.seek(0)
+        checked.append(
+            _CheckedImage(
+                incoming=image,
+                sha256=_sha256_of(image.stream),
+                size=size,
+                mime=facts.mime,
+                width=facts.width,
+                height=facts.height,
+            )
+        )
+    return checked
+
+
+def submit_story(
+    metadata: Any, images: Sequence[IncomingImage], *, submitter: User | None
+) -> Story:
+    """Validate, store and commit a new story; return it with status ``submitted``."""
+    cleaned = check_metadata(metadata)
+    checked = check_images(images)
+    store = backends.object_store()
+    written_now: list[str] = []
+    try:
+        for item in checked:
+            key = original_key(item.sha256)
+            if not store.exists(key):
+                item.incoming.stream.seek(0)
+                store.put(key, item.incoming.stream, content_type=item.mime, length=item.size)
+                written_now.append(key)
+        story = _story_from(cleaned, submitter)
+        db.session.add(story)
+        alt_texts = cleaned.get("alt_texts", [])
+        for position, item in enumerate(checked):
+            story.media.append(
+                MediaAsset(
+                    position=position,
+                    original_key=original_key(item.sha256),
+                    sha256=item.sha256,
+                    mime_type=item.mime,
+                    byte_size=item.size,
+                    width=item.width,
+                    height=item.height,
+                    original_filename=_display_name(item.incoming, position)[:255],
+                    alt_text=alt_texts[position] if position < len(alt_texts) else "",
+                )
+            )
+        db.session.flush()
+        outbox.emit(
+            "story.submitted",
+            {"story_id": story.id, "media_ids": [m.id for m in story.media]},
+        )
+        audit.record("story.submitted", "story", story.id, actor=submitter)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        _remove_unreferenced(store, written_now)
+        raise
+    log.info("story %s submitted with %d image(s)", story.id, len(checked))
+    return story
+
+
+def _story_from(cleaned: dict[str, Any], submitter: User | None) -> Story:
+    period = cleaned.get("_period")
+    extra = {
+        key: cleaned[key]
+        for key in ("credit", "contributor_name", "summary")
+        if cleaned.get(key, "").strip()
+    }
+    return Story(
+        title=cleaned["title"],
+        body=cleaned.get("body", ""),
+        language=cleaned["language"],
+        places=cleaned["places"],
+        period=period.text if period else None,
+        period_start=period.start if period else None,
+        period_end=period.end if period else None,
+        themes=cleaned["themes"],
+        licence=cleaned["licence"],
+        consent=cleaned["consent"],
+        extra=extra,
+        status=StoryStatus.SUBMITTED.value,
+        submitted_by=submitter,
+        organisation_id=submitter.organisation_id if submitter else None,
+    )
+
+
+def _remove_unreferenced(store, keys: list[str]) -> None:
+    """Undo our own writes, unless a concurrent submission committed a row using the object."""
+    for key in keys:
+        sha = key.rsplit("/", 1)[-1]
+        still_used = db.session.scalar(
+            db.select(MediaAsset.id).where(MediaAsset.sha256 == sha).limit(1)
+        )
+        if still_used is None:
+            try:
+                store.delete(key)
+            except Exception:  # the original error matters more; log this one
+                log.exception("could not remove %s after a failed submission", key)

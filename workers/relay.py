@@ -1,0 +1,129 @@
+"""The outbox relay: move committed events from the database to RQ queues.
+
+An event row is marked relayed only after its jobs are enqueued; if Redis is down the rows stay
+and the next pass retries, so nothing is lost. A crash between enqueue and marking re-enqueues the
+same job ids on the next pass, which is safe because jobs are idempotent and RQ job ids are
+deterministic (``evt<event id>-<n>``). Several relays may run: on PostgreSQL they skip rows
+another relay holds (``SKIP LOCKED``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+from rq import Retry
+
+from webapp.extensions import db
+from webapp.models import OutboxEvent, utcnow
+from webapp.services import backends
+
+log = logging.getLogger(__name__)
+
+#: Backoff for transient failures (storage or database briefly unreachable), in seconds.
+RETRY = Retry(max=5, interval=[2, 10, 30, 120, 600])
+JOB_TIMEOUT = {"images": 300, "search": 120, "default": 600}
+
+
+@dataclass(frozen=True)
+class JobRoute:
+    queue: str
+    func: str
+    args: tuple[Any, ...]
+
+
+def _story_index(payload: dict[str, Any]) -> list[JobRoute]:
+    return [JobRoute("search", "workers.search.index_story", (payload["story_id"],))]
+
+
+def _submitted(payload: dict[str, Any]) -> list[JobRoute]:
+    routes = [JobRoute("images", "workers.images.derive_media", (m,)) for m in payload["media_ids"]]
+    return routes + _story_index(payload)
+
+
+ROUTES: dict[str, Callable[[dict[str, Any]], list[JobRoute]]] = {
+    "story.submitted": _submitted,
+    "story.approved": _story_index,
+    "story.published": _story_index,
+    "story.rejected": _story_index,
+    "story.withdrawn": _story_index,
+}
+
+
+def jobs_for(event: OutboxEvent) -> list[JobRoute]:
+    route = ROUTES.get(event.event_type)
+    return route(event.payload) if route else []
+
+
+def relay_once(limit: int = 200) -> int:
+    """Relay up to ``limit`` pending events; return how many were marked relayed."""
+    query = (
+        db.select(OutboxEvent)
+        .where(OutboxEvent.relayed_at.is_(None))
+        .order_by(OutboxEvent.id)
+        .limit(limit)
+    )
+    if not backends.settings().uses_sqlite:
+        query = query.with_for_update(skip_locked=True)
+    events = db.session.scalars(query).all()
+    relayed = 0
+    try:
+        for event in events:
+            for n, job in enumerate(jobs_for(event)):
+                backends.queue(job.queue).enqueue_call(
+                    job.func,
+                    args=job.args,
+                    job_id=f"evt{event.id}-{n}",
+                    retry=RETRY,
+                    timeout=JOB_TIMEOUT[job.queue],
+                    description=f"{event.event_type} #{event.id}: {job.func}{job.args}",
+                )
+            event.relayed_at = utcnow()
+            event.attempts += 1
+            relayed += 1
+    except (redis.RedisError, OSError) as exc:
+        log.warning("relay paused, Redis unreachable: %s", exc)
+        for event in events[relayed : relayed + 1]:
+            event.attempts += 1
+            event.last_error = str(exc)[:500]
+    db.session.commit()
+    return relayed
+
+
+def pending_count() -> int:
+    return db.session.scalar(
+        db.select(db.func.count()).select_from(OutboxEvent).where(OutboxEvent.relayed_at.is_(None))
+    )
+
+
+class RelayThread(threading.Thread):
+    """Runs ``relay_once`` every ``interval`` seconds.
+
+    Only for processes that never fork (the embedded web server, ``passages relay``): forking
+    while this thread holds a lock could deadlock the child, which is why RQ workers do not
+    host it.
+    """
+
+    def __init__(self, app, interval: float) -> None:
+        super().__init__(name="outbox-relay", daemon=True)
+        self.app = app
+        self.interval = interval
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                with self.app.app_context():
+                    while relay_once() and not self.stopping.is_set():
+                        pass
+                    db.session.remove()
+            except Exception:  # keep relaying after a database hiccup
+                log.exception("relay pass failed")
+            self.stopping.wait(self.interval)
+
+    def stop(self) -> None:
+        self.stopping.set()

@@ -1,0 +1,59 @@
+"""Worker entry point: an RQ worker over Passages' queues, built around the app.
+
+RQ's stock worker is used as is: it forks a work horse per job (so a job that leaks memory or is
+killed for its time limit cannot take the worker down) and retries failed jobs per their
+``Retry``. The only addition is the burst loop, which alternates outbox relaying and work until
+nothing is left — what tests and one-off maintenance need.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Sequence
+
+from flask import Flask
+from rq import Worker
+
+from webapp.services import backends
+from workers import relay
+from workers.context import use_app
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PURPOSES = ("images", "search", "default")
+
+
+def _worker_name() -> str:
+    return f"passages-{socket.gethostname()}-{os.getpid()}"
+
+
+def _build_worker(app: Flask, purposes: Sequence[str]) -> Worker:
+    with app.app_context():
+        connection = backends.redis_connection()
+        queues = [backends.queue(p) for p in purposes]
+    return Worker(queues, connection=connection, name=_worker_name())
+
+
+def run_worker(app: Flask, purposes: Sequence[str] = DEFAULT_PURPOSES, burst: bool = False) -> None:
+    """Process jobs; in burst mode also relay the outbox until no event and no job is left."""
+    use_app(app)
+    if not burst:
+        _build_worker(app, purposes).work(with_scheduler=True)
+        return
+    for _ in range(1000):  # bounded: a job that keeps emitting events cannot loop forever
+        with app.app_context():
+            while relay.relay_once():
+                pass
+        _build_worker(app, purposes).work(burst=True)
+        with app.app_context():
+            idle = relay.pending_count() == 0 and all(
+                backends.queue(p).count == 0 for p in purposes
+            )
+            from webapp.extensions import db
+
+            db.session.remove()
+        if idle:
+            return
+    log.warning("burst worker stopped after 1000 rounds with work still arriving")
