@@ -50,7 +50,7 @@ def _configure_logging() -> None:
 def _upgrade_database() -> None:
     from flask_migrate import upgrade
 
-    upgrade(directory=str(current_app.extensions["migrate"].directory))
+    upgrade(directory=str(current_app.extensions["migrate"].directory), revision="heads")
 
 
 @main.command("run")

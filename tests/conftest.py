@@ -1,0 +1,306 @@
+"""Shared fixtures: a fresh app per test, real throw-away services, and user-level actions.
+
+Every test gets its own data folder (SQLite file, object folder, index). Tests that need Redis,
+S3 or PostgreSQL get real servers: throw-away redis-server and moto_server processes on free
+loopback ports, and a throw-away database on the PostgreSQL named by PASSAGES_TEST_POSTGRES_URL.
+When a service is missing the test is skipped, unless PASSAGES_REQUIRE_SERVICES=1 (set by
+.ci/run), which turns the skip into a failure.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image, ImageDraw
+
+from tests.service_processes import (
+    MotoServer,
+    RedisServer,
+    ServiceNotInstalled,
+    service_missing,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+POSTGRES_URL = os.environ.get(
+    "PASSAGES_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+PASSWORD = "correct-horse-battery"
+_counter = itertools.count(1)
+
+
+# --- real services -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[MotoServer]:
+    try:
+        server = MotoServer()
+    except ServiceNotInstalled as exc:
+        service_missing(str(exc))
+    with server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    try:
+        server = RedisServer()
+    except ServiceNotInstalled as exc:
+        service_missing(str(exc))
+    with server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> str:
+    import sqlalchemy
+
+    try:
+        engine = sqlalchemy.create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(sqlalchemy.text("SELECT 1"))
+        engine.dispose()
+    except Exception as exc:  # noqa: BLE001 - any failure means "no PostgreSQL here"
+        service_missing(f"PostgreSQL not reachable at {POSTGRES_URL}: {exc}")
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def postgres_url(postgres_server_url: str) -> Iterator[str]:
+    """A fresh empty database for one test, dropped afterwards."""
+    import sqlalchemy
+
+    name = f"passages_t_{uuid.uuid4().hex[:12]}"
+    admin = sqlalchemy.create_engine(postgres_server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
+    base = postgres_server_url.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+# --- the application -----------------------------------------------------------------------
+
+
+def build_app(data_dir: Path, **env: str):
+    """A migrated app on ``data_dir``; ``env`` holds environment-style settings."""
+    from flask_migrate import upgrade
+
+    from webapp import create_app
+
+    config: dict[str, Any] = {
+        "PASSAGES_DATA_DIR": str(data_dir),
+        "DATABASE_URL": f"sqlite:///{data_dir / 'passages.sqlite3'}",
+        "REDIS_URL": "",
+        "S3_ENDPOINT": "",
+        "SECRET_KEY": "test-secret",
+        "PASSAGES_QUEUE_PREFIX": f"t{os.getpid()}-{next(_counter)}",
+        "TESTING": True,
+        "WTF_CSRF_ENABLED": False,
+        "SERVER_NAME": "passages.test",
+    }
+    config.update(env)
+    app = create_app(config)
+    with app.app_context():
+        upgrade(directory=str(app.extensions["migrate"].directory), revision="heads")
+    return app
+
+
+@pytest.fixture
+def app(tmp_path: Path):
+    app = build_app(tmp_path / "data")
+    yield app
+    _dispose(app)
+
+
+def _dispose(app) -> None:
+    from webapp.extensions import db
+
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+        index = app.extensions["passages.backends"].get("search")
+        if index is not None:
+            index.close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def ctx(app):
+    """Run the test body inside an application context (for calling services directly)."""
+    with app.app_context():
+        yield app
+
+
+def worker_env(app) -> dict[str, str]:
+    """The environment a separate worker process needs to work on ``app``'s data."""
+    from webapp import broker
+
+    settings = app.extensions["passages.settings"]
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("S3_", "DATABASE_URL", "REDIS_URL", "PASSAGES_"))
+    }
+    env.update(
+        PASSAGES_DATA_DIR=str(settings.data_dir),
+        DATABASE_URL=settings.database_url,
+        REDIS_URL=broker.redis_url_for(settings),
+        PASSAGES_QUEUE_PREFIX=settings.queue_prefix,
+        SECRET_KEY="test-secret",
+        PASSAGES_LOG_LEVEL="WARNING",
+    )
+    if settings.s3_endpoint:
+        env.update(
+            S3_ENDPOINT=settings.s3_endpoint,
+            S3_ACCESS_KEY=settings.s3_access_key or "",
+            S3_SECRET_KEY=settings.s3_secret_key or "",
+            S3_BUCKET=settings.s3_bucket,
+            S3_REGION=settings.s3_region or "",
+        )
+    return env
+
+
+def run_worker_burst_process(app, timeout: float = 180) -> subprocess.CompletedProcess:
+    """Run a real ``passages worker --burst`` process until the outbox and queues are empty."""
+    result = subprocess.run(
+        [sys.executable, "-m", "webapp.cli", "worker", "--burst"],
+        env=worker_env(app),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert result.returncode == 0, f"worker failed:\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+@pytest.fixture
+def run_worker_burst() -> Callable[..., subprocess.CompletedProcess]:
+    return run_worker_burst_process
+
+
+# --- people and actions ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def make_user(app) -> Callable[..., Any]:
+    def make(role: str = "contributor", email: str | None = None, password: str = PASSWORD):
+        from webapp.services.accounts import create_or_update_user
+
+        email = email or f"{role}{next(_counter)}@example.org"
+        with app.app_context():
+            user, _ = create_or_update_user(email, role, password)
+            return user.id
+
+    return make
+
+
+@pytest.fixture
+def api_token(app) -> Callable[[int], str]:
+    def issue(user_id: int) -> str:
+        from webapp.extensions import db
+        from webapp.models import User
+        from webapp.services.accounts import issue_token
+
+        with app.app_context():
+            return issue_token(db.session.get(User, user_id).email, "test")
+
+    return issue
+
+
+def make_jpeg(width: int = 640, height: int = 480, seed: int = 1, **save: Any) -> bytes:
+    """A small photo-like JPEG with structure, so derivatives can be checked by pixels."""
+    image = Image.new("RGB", (width, height), (200 - seed * 13 % 150, 120, 60 + seed * 29 % 180))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle([0, 0, width // 2, height // 2], fill=(250, 250, 250))
+    draw.ellipse([width // 3, height // 3, width * 2 // 3, height * 2 // 3], fill=(10, 40, 200))
+    out = io.BytesIO()
+    image.save(out, "JPEG", **{"quality": 90, **save})
+    return out.getvalue()
+
+
+@pytest.fixture
+def sample_jpeg() -> Callable[..., bytes]:
+    return make_jpeg
+
+
+def story_metadata(**overrides: Any) -> dict[str, Any]:
+    metadata = {
+        "title": "Le marché de Vitry",
+        "body": "Ma grand-mère vendait des épices au marché de Vitry le samedi.",
+        "language": "fr",
+        "places": ["Vitry-sur-Seine"],
+        "period": "1962",
+        "themes": ["work"],
+        "licence": "CC-BY-4.0",
+        "consent": {"contributor": True},
+    }
+    metadata.update(overrides)
+    return metadata
+
+
+def submit_story_via_api(
+    client, token: str, metadata: Any = None, images: list[tuple[str, bytes]] | None = None
+):
+    """POST /api/v1/stories as an integration would (multipart: metadata + images)."""
+    data: dict[str, Any] = {
+        "metadata": metadata
+        if isinstance(metadata, str)
+        else json.dumps(metadata if metadata is not None else story_metadata())
+    }
+    if images:
+        data["images"] = [(io.BytesIO(content), name) for name, content in images]
+    return client.post(
+        "/api/v1/stories",
+        data=data,
+        headers={"Authorization": f"Bearer {token}"},
+        content_type="multipart/form-data",
+    )
+
+
+@pytest.fixture
+def submit_via_api(client):
+    def submit(token: str, metadata: Any = None, images: list[tuple[str, bytes]] | None = None):
+        return submit_story_via_api(client, token, metadata, images)
+
+    return submit
+
+
+@pytest.fixture
+def publish(app) -> Callable[[int], None]:
+    """Approve and publish a story as an archivist (through the review service)."""
+
+    def do(story_id: int) -> None:
+        from webapp.extensions import db
+        from webapp.models import Role, User
+        from webapp.services import review
+        from webapp.services.accounts import create_or_update_user
+
+        with app.app_context():
+            archivist = db.session.scalar(db.select(User).where(User.role == Role.ARCHIVIST.value))
+            if archivist is None:
+                archivist, _ = create_or_update_user(
+                    f"archivist{next(_counter)}@example.org", "archivist", PASSWORD
+                )
+            review.review(story_id, "approve", None, archivist)
+
+    return do
