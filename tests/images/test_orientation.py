@@ -47,7 +47,9 @@ def assert_upright(derivatives, reference: Image.Image) -> None:
 @pytest.mark.parametrize("orientation", range(1, 9))
 def test_jpeg_with_exif_orientation_comes_out_upright(orientation, shape):
     reference = upright(*shape)
-    data = encode(stored_for(reference, orientation), "JPEG", quality=95, exif=exif_with(orientation))
+    data = encode(
+        stored_for(reference, orientation), "JPEG", quality=95, exif=exif_with(orientation)
+    )
     assert_upright(build_derivatives(data), reference)
     facts = inspect_image(data)
     assert (facts.width, facts.height) == reference.size
@@ -105,9 +107,12 @@ def test_invalid_orientation_values_leave_the_picture_as_stored(value):
 def test_webp_and_tiff_orientation_is_applied():
     reference = upright()
     for fmt in ("WEBP", "TIFF"):
-        data = encode(stored_for(reference, 6), fmt, exif=exif_with(6), **(
-            {"quality": 95} if fmt == "WEBP" else {}
-        ))
+        data = encode(
+            stored_for(reference, 6),
+            fmt,
+            exif=exif_with(6),
+            **({"quality": 95} if fmt == "WEBP" else {}),
+        )
         assert_upright(build_derivatives(data), reference)
 
 
