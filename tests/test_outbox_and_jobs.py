@@ -1,0 +1,143 @@
+"""Events are rows first: a Redis outage delays work but loses nothing; jobs are idempotent."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import build_app, make_jpeg, run_worker_burst_process, story_metadata
+
+
+@pytest.fixture
+def redis_app(tmp_path, redis_server):
+    app = build_app(tmp_path / "data", REDIS_URL=redis_server.url)
+    yield app
+    from tests.conftest import _dispose
+
+    _dispose(app)
+
+
+def _submit(app, images=1):
+    import io
+
+    from webapp.extensions import db
+    from webapp.models import User
+    from webapp.services import submissions
+    from webapp.services.accounts import create_or_update_user
+
+    with app.app_context():
+        user = db.session.scalar(db.select(User).where(User.email == "c@example.org"))
+        if user is None:
+            user, _ = create_or_update_user("c@example.org", "contributor", "long-password-1")
+        files = [
+            submissions.IncomingImage(f"{i}.jpg", io.BytesIO(make_jpeg(700, 500, seed=i)))
+            for i in range(images)
+        ]
+        return submissions.submit_story(story_metadata(), files, submitter=user).id
+
+
+def test_events_wait_in_the_outbox_while_redis_is_down_then_flow(redis_app, redis_server):
+    from workers import relay
+
+    app = redis_app
+    redis_server.kill()
+    try:
+        story_id = _submit(app)
+        with app.app_context():
+            assert relay.relay_once() == 0
+            assert relay.pending_count() == 1
+            from webapp.extensions import db
+            from webapp.models import OutboxEvent
+
+            event = db.session.scalar(db.select(OutboxEvent))
+            assert event.last_error  # the reason is kept for the operator
+    finally:
+        redis_server.start()
+    with app.app_context():
+        from webapp.services import backends
+
+        backends.reset_process_state()
+    run_worker_burst_process(app)
+    with app.app_context():
+        from webapp.extensions import db
+        from webapp.models import Story
+
+        assert relay.pending_count() == 0
+        story = db.session.get(Story, story_id)
+        assert [m.state for m in story.media] == ["ready"]
+
+
+def test_relaying_twice_does_not_duplicate_jobs(redis_app):
+    from webapp.extensions import db
+    from webapp.models import OutboxEvent
+    from webapp.services import backends
+    from workers import relay
+
+    _submit(redis_app, images=2)
+    with redis_app.app_context():
+        assert relay.relay_once() == 1
+        # Simulate a crash after enqueue but before the row was marked relayed.
+        db.session.scalar(db.select(OutboxEvent)).relayed_at = None
+        db.session.commit()
+        assert relay.relay_once() == 1
+        assert backends.queue("images").count == 2
+        assert backends.queue("search").count == 1
+
+
+def test_deriving_twice_gives_the_same_objects(redis_app):
+    from webapp.extensions import db
+    from webapp.models import MediaAsset
+    from webapp.services import backends
+    from workers.context import use_app
+    from workers.images import derive_media
+
+    _submit(redis_app)
+    use_app(redis_app)
+    with redis_app.app_context():
+        media_id = db.session.scalar(db.select(MediaAsset.id))
+    assert derive_media(media_id) == "derived"
+    with redis_app.app_context():
+        store = backends.object_store()
+        first = {k.key: store.get(k.key) for k in store.list("derivatives/")}
+    assert derive_media(media_id) == "already done"
+    assert derive_media(media_id, force=True) == "derived"
+    with redis_app.app_context():
+        second = {k.key: store.get(k.key) for k in store.list("derivatives/")}
+        media = db.session.get(MediaAsset, media_id)
+        assert media.state == "ready"
+    assert first == second and len(first) >= 3
+
+
+def test_indexing_twice_or_after_deletion_converges(redis_app, publish):
+    from webapp.search import SearchRequest
+    from webapp.services import backends
+    from workers.context import use_app
+    from workers.search import index_story
+
+    story_id = _submit(redis_app)
+    publish(story_id)
+    use_app(redis_app)
+    assert index_story(story_id) == "indexed"
+    assert index_story(story_id) == "indexed"
+    with redis_app.app_context():
+        page = backends.search_index().search(SearchRequest(q="épices"))
+        assert [h.id for h in page.hits] == [story_id]
+
+
+def test_withdrawn_story_leaves_public_search(redis_app, publish, make_user):
+    from webapp.extensions import db
+    from webapp.models import User
+    from webapp.search import SearchRequest
+    from webapp.services import backends, review
+
+    story_id = _submit(redis_app)
+    publish(story_id)
+    run_worker_burst_process(redis_app)
+    with redis_app.app_context():
+        assert backends.search_index().search(SearchRequest(q="épices")).total == 1
+        archivist = db.session.get(User, make_user("archivist"))
+        review.withdraw(story_id, "family asked", archivist)
+    run_worker_burst_process(redis_app)
+    with redis_app.app_context():
+        backends.search_index().refresh()
+        assert backends.search_index().search(SearchRequest(q="épices")).total == 0
+    assert redis_app.test_client().get(f"/stories/{story_id}").status_code == 404
