@@ -2,9 +2,9 @@
 
 An event row is marked relayed only after its jobs are enqueued; if Redis is down the rows stay
 and the next pass retries, so nothing is lost. A crash between enqueue and marking re-enqueues the
-same job ids on the next pass, which is safe because jobs are idempotent and RQ job ids are
-deterministic (``evt<event id>-<n>``). Several relays may run: on PostgreSQL they skip rows
-another relay holds (``SKIP LOCKED``).
+same job ids on the next pass; the relay skips ids RQ already holds, and jobs are idempotent
+anyway. Job ids are deterministic (``<queue prefix>-evt<event id>-<n>``). Several relays may run:
+on PostgreSQL they skip rows another relay holds (``SKIP LOCKED``).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 
 import redis
 from rq import Retry
+from rq.job import Job
 
 from webapp.extensions import db
 from webapp.models import OutboxEvent, utcnow
@@ -51,6 +52,14 @@ ROUTES: dict[str, Callable[[dict[str, Any]], list[JobRoute]]] = {
     "story.published": _story_index,
     "story.rejected": _story_index,
     "story.withdrawn": _story_index,
+    # Moderation moves: the index keeps each story's status for archivists' searches.
+    "story.returned": _story_index,
+    "story.resubmitted": _story_index,
+    "story.forwarded": _story_index,
+    "story.review_started": _story_index,
+    "story.changes_requested": _story_index,
+    "story.metadata_edited": _story_index,
+    "story.erased": _story_index,
 }
 
 
@@ -71,13 +80,17 @@ def relay_once(limit: int = 200) -> int:
         query = query.with_for_update(skip_locked=True)
     events = db.session.scalars(query).all()
     relayed = 0
+    prefix = backends.settings().queue_prefix
     try:
         for event in events:
             for n, job in enumerate(jobs_for(event)):
+                job_id = f"{prefix}-evt{event.id}-{n}"
+                if Job.exists(job_id, connection=backends.redis_connection()):
+                    continue  # enqueued by a pass that crashed before marking the row
                 backends.queue(job.queue).enqueue_call(
                     job.func,
                     args=job.args,
-                    job_id=f"evt{event.id}-{n}",
+                    job_id=job_id,
                     retry=RETRY,
                     timeout=JOB_TIMEOUT[job.queue],
                     description=f"{event.event_type} #{event.id}: {job.func}{job.args}",
