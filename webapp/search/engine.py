@@ -17,6 +17,7 @@ This module must never import Flask, RQ or the database.
 
 from __future__ import annotations
 
+import heapq
 import logging
 import os
 import pickle
@@ -29,12 +30,11 @@ from pathlib import Path
 from typing import Any
 
 from whoosh import index as windex
-from whoosh import query as wq
 from whoosh.index import LockError
 from whoosh.searching import Searcher
 from whoosh.writing import SegmentWriter
 
-from webapp.search.analysis import fold
+from webapp.search.analysis import fold, primary_language
 from webapp.search.contract import (
     FACET_NAMES,
     FILTER_KEYS,
@@ -48,10 +48,14 @@ from webapp.search.contract import (
 )
 from webapp.search.facets import ColumnData
 from webapp.search.highlight import MatchRules, snippet
-from webapp.search.query import ParsedQuery, parse, to_whoosh
+from webapp.search.matching import Evaluator, Leaf, Snapshot, build_lengths
+from webapp.search.query import ParsedQuery, parse
 from webapp.search.schema import SCHEMA_VERSION, build_schema, document_fields, facet_term
 
 log = logging.getLogger(__name__)
+
+#: Fields scored with BM25 (their per-document lengths are kept in memory).
+SCORED_FIELDS = ("title", "places", "body", "themes", "organisation", "collections")
 
 MAX_PER_PAGE = 100
 MAX_PAGE = 500
@@ -85,9 +89,9 @@ class SearchIndex:
         self._generation: str | None = None
         self._index: windex.FileIndex | None = None
         self._searcher: Searcher | None = None
-        self._columns: ColumnData | None = None
-        self._columns_key: tuple[Any, ...] | None = None
-        self._segment_columns: dict[tuple[str, str], ColumnData] = {}
+        self._snap: Snapshot | None = None
+        self._snapshot_key: tuple[Any, ...] | None = None
+        self._segment_cache: dict[tuple[str, str], tuple[ColumnData, dict[str, list[int]]]] = {}
         self._schema_version: int | None = None
         self.path.mkdir(parents=True, exist_ok=True)
         self._ensure_index()
@@ -146,9 +150,9 @@ class SearchIndex:
             self._searcher = None
             self._index = None
             self._generation = None
-            self._columns = None
-            self._columns_key = None
-            self._segment_columns.clear()
+            self._snap = None
+            self._snapshot_key = None
+            self._segment_cache.clear()
 
     def __enter__(self) -> SearchIndex:
         return self
@@ -166,8 +170,8 @@ class SearchIndex:
             searcher = self._retry_open(index.searcher)
             if self._searcher is not None:
                 self._searcher.close()
-            self._segment_columns = {
-                k: v for k, v in self._segment_columns.items() if k[0] == generation
+            self._segment_cache = {
+                k: v for k, v in self._segment_cache.items() if k[0] == generation
             }
             self._index, self._searcher, self._generation = index, searcher, generation
         elif not self._searcher.up_to_date():
@@ -187,41 +191,73 @@ class SearchIndex:
                 time.sleep(0.02 * (attempt + 1))
         raise AssertionError("unreachable")
 
-    def _column_data(self, searcher: Searcher) -> ColumnData:
-        """Facet columns of every document of ``searcher``, by global docnum (cached)."""
+    def _snapshot(self) -> Snapshot:
+        """A consistent view of the served index, rebuilt only when a commit landed.
+
+        Segments never change once written, so their decoded columns and field lengths are
+        cached per segment: after an update only the new, small segment is decoded.
+        """
+        searcher = self._fresh_searcher()
         leaves = searcher.leaf_searchers()
-        key = tuple((sub.reader().segment().segment_id(), offset) for sub, offset in leaves)
-        if key == self._columns_key and self._columns is not None:
-            return self._columns
+        key = tuple(
+            (sub.reader().segment().segment_id(), offset, len(sub.reader().deleted_docs_set))
+            for sub, offset in leaves
+        )
+        if key == self._snapshot_key and self._snap is not None:
+            return self._snap
         assert self._generation is not None
-        parts = []
-        live = set()
-        for sub, _offset in leaves:
-            seg_key = (self._generation, sub.reader().segment().segment_id())
-            live.add(seg_key)
-            data = self._segment_columns.get(seg_key)
-            if data is None:
-                reader = sub.reader()
+        parts: list[ColumnData] = []
+        lengths: dict[str, list[int]] = {f: [] for f in SCORED_FIELDS}
+        deleted: set[int] = set()
+        live_keys = set()
+        leaf_list = []
+        for sub, offset in leaves:
+            reader = sub.reader()
+            seg_key = (self._generation, reader.segment().segment_id())
+            live_keys.add(seg_key)
+            cached = self._segment_cache.get(seg_key)
+            if cached is None:
                 if reader.has_column("facets"):
                     raw = list(reader.column_reader("facets"))
                 else:
                     raw = [b""] * reader.doc_count_all()
-                data = self._segment_columns[seg_key] = ColumnData.from_column(raw)
-            parts.append(data)
-        self._segment_columns = {k: v for k, v in self._segment_columns.items() if k in live}
-        self._columns = ColumnData.concatenate(parts) if parts else ColumnData.from_column([])
-        self._columns_key = key
-        return self._columns
+                cached = (ColumnData.from_column(raw), build_lengths(reader, SCORED_FIELDS))
+                self._segment_cache[seg_key] = cached
+            parts.append(cached[0])
+            for fieldname in SCORED_FIELDS:
+                lengths[fieldname].extend(cached[1][fieldname])
+            deleted.update(offset + d for d in reader.deleted_docs_set)
+            leaf_list.append(Leaf(reader, offset))
+        self._segment_cache = {k: v for k, v in self._segment_cache.items() if k in live_keys}
+        columns = ColumnData.concatenate(parts) if parts else ColumnData.from_column([])
+        total = len(columns.status)
+        whole = searcher.reader()
+        avg = {f: whole.field_length(f) / max(1, total) for f in SCORED_FIELDS}
+        snap = Snapshot(
+            leaves=leaf_list,
+            columns=columns,
+            lengths=lengths,
+            deleted=frozenset(deleted),
+            doc_count=max(1, total - len(deleted)),
+            avg_length=avg,
+        )
+        status = columns.status
+        snap.term_sets["\x00live"] = frozenset(d for d in range(total) if d not in deleted)
+        snap.term_sets["\x00public"] = frozenset(
+            d for d, value in enumerate(status) if value == PUBLISHED and d not in deleted
+        )
+        self._snap, self._snapshot_key = snap, key
+        return snap
+
+    @staticmethod
+    def _visible(snap: Snapshot, public: bool) -> frozenset[int]:
+        """The documents a request may see: published ones only for the public."""
+        return snap.term_sets["\x00public" if public else "\x00live"]
 
     def count(self, public: bool = True) -> int:
         """Stories in the index; with ``public`` only the published ones."""
         with self._lock:
-            searcher = self._fresh_searcher()
-            if not public:
-                return searcher.doc_count()
-            columns = self._column_data(searcher)
-            docs = searcher.docs_for_query(wq.Term("facet", facet_term("status", PUBLISHED)))
-            return len(columns.published(docs))
+            return len(self._visible(self._snapshot(), public))
 
     def search(self, request: SearchRequest) -> SearchPage:
         """One page of results with facets over the whole result set; never raises on input."""
@@ -235,71 +271,54 @@ class SearchIndex:
             return SearchPage(0, [], {}, page, per_page, None, MESSAGE_FAILED)
 
     def _search(self, request: SearchRequest, page: int, per_page: int) -> SearchPage:
-        searcher = self._fresh_searcher()
-        columns = self._column_data(searcher)
+        snap = self._snapshot()
+        columns = snap.columns
         text = (request.q or "").strip()
         parsed = parse(text)
         error: str | None = None
-        user_query = to_whoosh(parsed, allow_status=not request.public)
-        if user_query is None:
+        visible = self._visible(snap, request.public)
+        scores = Evaluator(snap, allow_status=not request.public).evaluate(parsed)
+        if scores is None:
             if text:
                 return SearchPage(0, [], {}, page, per_page, None, MESSAGE_JUNK)
-            user_query = wq.Every()
+            scores = dict.fromkeys(visible, 0.0)
             if not any(request.filters.values()):
                 error = MESSAGE_EMPTY
-
-        constraints: list[wq.Query] = []
-        if request.public:
-            constraints.append(wq.Term("facet", facet_term("status", PUBLISHED)))
-        filter_queries = self._filter_queries(request)
-        base_query = wq.And([user_query, *constraints]) if constraints else user_query
-
-        base = searcher.docs_for_query(base_query)
-        if request.public:
-            base = columns.published(base)
-        base_set = set(base)
-        filter_sets = {key: set(searcher.docs_for_query(q)) for key, q in filter_queries.items()}
-        result = base_set.intersection(*filter_sets.values()) if filter_sets else base_set
-        ordered_result = sorted(result)
+        base = scores.keys() & visible
+        filter_sets = self._filter_sets(snap, request)
+        result = base.intersection(*filter_sets.values()) if filter_sets else base
 
         facets: dict[str, list[FacetValue]] = {}
         for name in FACET_NAMES:
-            others = [s for key, s in filter_sets.items() if key != name]
             if name in filter_sets:
                 # Counting without this facet's own filter lets people widen a selection.
-                docs = sorted(base_set.intersection(*others)) if others else sorted(base_set)
+                others = [s for key, s in filter_sets.items() if key != name]
+                docs = base.intersection(*others) if others else base
             else:
-                docs = ordered_result
+                docs = result
             facets[name] = columns.count(name, docs)
 
         start = (page - 1) * per_page
-        full_query = wq.And([base_query, *filter_queries.values()])
-        hits: list[tuple[int, float]]
+        story_id = columns.story_id
         if request.sort == "period":
             period = columns.period_start
-            story_id = columns.story_id
             big = 1 << 30
             ordered = sorted(
                 result,
                 key=lambda d: (period[d] if period[d] is not None else big, story_id[d]),
             )
-            hits = [(d, 0.0) for d in ordered[start : start + per_page]]
-        elif not result:
-            hits = []
         else:
-            results = searcher.search(full_query, limit=start + per_page)
-            hits = [
-                (hit.docnum, hit.score)
-                for hit in results[start : start + per_page]
-                if hit.docnum in result
-            ]
+            ordered = heapq.nsmallest(
+                start + per_page, result, key=lambda d: (-scores[d], story_id[d])
+            )
+        hits = [(d, scores.get(d, 0.0)) for d in ordered[start : start + per_page]]
 
         suggestion = None
-        if len(result) == 0 and parsed.groups:
-            suggestion = self._suggest(searcher, text, parsed)
+        if not result and parsed.groups:
+            suggestion = self._suggest(snap, text, parsed)
         return SearchPage(
             total=len(result),
-            hits=self._hits(searcher, hits, parsed),
+            hits=self._hits(hits, parsed),
             facets=facets,
             page=page,
             per_page=per_page,
@@ -307,8 +326,9 @@ class SearchIndex:
             error=error,
         )
 
-    def _filter_queries(self, request: SearchRequest) -> dict[str, wq.Query]:
-        queries: dict[str, wq.Query] = {}
+    def _filter_sets(self, snap: Snapshot, request: SearchRequest) -> dict[str, frozenset[int]]:
+        """Documents allowed by each filter key (values of one key are ORed)."""
+        sets: dict[str, frozenset[int]] = {}
         for key, values in (request.filters or {}).items():
             if key not in FILTER_KEYS or not values:
                 continue
@@ -316,14 +336,18 @@ class SearchIndex:
                 continue  # the public sees published stories only, whatever the URL says
             if isinstance(values, str):
                 values = [values]
-            terms = [wq.Term("facet", facet_term(key, v)) for v in values if str(v).strip()]
-            if terms:
-                queries[key] = terms[0] if len(terms) == 1 else wq.Or(terms)
-        return queries
+            wanted = [str(v) for v in values if str(v).strip()]
+            if key == "language":
+                wanted = [primary_language(v) for v in wanted] + wanted
+            if not wanted:
+                continue
+            union: set[int] = set()
+            for value in wanted:
+                union.update(snap.term_set("facet", facet_term(key, value)))
+            sets[key] = frozenset(union)
+        return sets
 
-    def _hits(
-        self, searcher: Searcher, hits: list[tuple[int, float]], parsed: ParsedQuery
-    ) -> list[SearchHit]:
+    def _hits(self, hits: list[tuple[int, float]], parsed: ParsedQuery) -> list[SearchHit]:
         tokens: list[str] = []
         prefixes: list[str] = []
         for clause in parsed.words():
@@ -334,8 +358,10 @@ class SearchIndex:
                     tokens.extend(clause.tokens)
         rules = MatchRules.build(tokens, prefixes)
         out = []
+        assert self._searcher is not None
+        stored_fields = self._searcher.stored_fields
         for docnum, score in hits:
-            stored = searcher.stored_fields(docnum)
+            stored = stored_fields(docnum)
             data = stored.get("data") or {}
             language = data.get("language") or ""
             primary = language.split("-", 1)[0].lower()
@@ -353,17 +379,17 @@ class SearchIndex:
             )
         return out
 
-    def _suggest(self, searcher: Searcher, text: str, parsed: ParsedQuery) -> str | None:
+    def _suggest(self, snap: Snapshot, text: str, parsed: ParsedQuery) -> str | None:
         """A did-you-mean query: unknown words replaced by the closest frequent indexed word."""
-        reader = searcher.reader()
-        corrector = searcher.corrector("body")
+        assert self._searcher is not None
+        corrector = self._searcher.corrector("body")
         replacements: dict[str, str] = {}
         for clause in parsed.words():
             if clause.field not in (None, "title", "place") or clause.kind == "prefix":
                 continue
             for token in clause.tokens:
                 if len(token) < 3 or any(
-                    reader.doc_frequency(f, token) for f in ("body", "title", "places")
+                    snap.doc_frequency(f, token) for f in ("body", "title", "places")
                 ):
                     continue
                 prefix = 2 if len(token) >= 6 else 1

@@ -1,10 +1,11 @@
-"""The query language people type, parsed into a small tree and turned into Whoosh queries.
+"""The query language people type, parsed into a small tree of clauses.
 
 Syntax: words (all must match), ``"quoted phrases"``, ``OR`` between two terms, ``-word`` to
 exclude, ``prefix*``, and ``field:value`` for power users (``place:Ivry``, ``theme:travail``,
 ``lang:ar``, ``decade:1960``, ``title:…``). Every input parses: unknown syntax degrades to words
 and junk degrades to "no usable term", which the engine turns into a friendly message. This module
-must never raise on user input and never decide visibility (the engine adds that filter).
+must never raise on user input and never decide visibility (the engine adds that filter); it
+knows nothing of the index (``matching`` evaluates the tree).
 """
 
 from __future__ import annotations
@@ -12,16 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from whoosh import query as wq
-
-from webapp.search.analysis import STEMMED_LANGUAGES, is_unspaced, primary_language, stem
+from webapp.search.analysis import is_unspaced
 from webapp.search.analysis import tokens as analyse
-from webapp.search.schema import facet_term
-
-#: Ranking weights: a match in the title or a place counts more than one in the body.
-TITLE_BOOST = 3.0
-PLACE_BOOST = 2.5
-STEM_BOOST = 0.7
 
 #: Shortest prefix accepted before ``*``: "a*" would expand to half the vocabulary.
 MIN_PREFIX = 2
@@ -50,14 +43,6 @@ FIELD_ALIASES: dict[str, str] = {
     "decennie": "decade",
     "décennie": "decade",
     "status": "status",
-}
-
-_TEXT_FIELDS = {
-    "place": "places",
-    "title": "title",
-    "theme": "themes",
-    "organisation": "organisation",
-    "collection": "collections",
 }
 
 _QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "«": '"', "»": '"', "＂": '"'})
@@ -159,103 +144,3 @@ def _clause(match: re.Match[str]) -> Clause | None:
             return None  # "a*": too broad to be a useful search
         kind = "word"
     return Clause(kind, word, toks, field_name, negated)
-
-
-def _normalise_decade(value: str) -> str:
-    digits = re.sub(r"\D", "", value)
-    if not digits:
-        return value
-    year = int(digits)
-    if year < 100:  # "60s" → 1960
-        year += 1900
-    return str(year - year % 10)
-
-
-def _text_query(fieldname: str, toks: list[str], boost: float = 1.0) -> wq.Query:
-    if len(toks) == 1:
-        return wq.Term(fieldname, toks[0], boost=boost)
-    return wq.Phrase(fieldname, toks, boost=boost)
-
-
-def _word_query(toks: list[str], exact: bool) -> wq.Query:
-    """A word anywhere: title and places weigh more; stems only for a single bare word."""
-    if len(toks) > 1:
-        return wq.Or(
-            [
-                _text_query("title", toks, TITLE_BOOST),
-                _text_query("places", toks, PLACE_BOOST),
-                _text_query("body", toks),
-            ]
-        )
-    token = toks[0]
-    alternatives: list[wq.Query] = [
-        wq.Term("title", token, boost=TITLE_BOOST),
-        wq.Term("places", token, boost=PLACE_BOOST),
-        wq.Term("body", token),
-    ]
-    if not exact:
-        seen: set[str] = set()
-        for language in STEMMED_LANGUAGES:
-            stemmed = stem(language, token)
-            if not stemmed:
-                continue
-            alternatives.append(wq.Term("stem", f"{language}:{stemmed}", boost=STEM_BOOST))
-            if stemmed != token and stemmed not in seen:
-                seen.add(stemmed)
-                alternatives.append(wq.Term("body", stemmed, boost=STEM_BOOST))
-    return wq.Or(alternatives)
-
-
-def clause_query(clause: Clause) -> wq.Query:
-    """The Whoosh query for one clause."""
-    toks = clause.tokens
-    if clause.field == "language":
-        return wq.Term("facet", facet_term("language", primary_language(clause.text)))
-    if clause.field == "decade":
-        return wq.Term("facet", facet_term("decade", _normalise_decade(clause.text)))
-    if clause.field == "status":
-        return wq.Term("facet", facet_term("status", clause.text))
-    if clause.field in _TEXT_FIELDS:
-        fieldname = _TEXT_FIELDS[clause.field]
-        if clause.kind == "prefix":
-            return wq.Prefix(fieldname, toks[0])
-        return _text_query(fieldname, toks)
-    if clause.kind == "prefix":
-        return wq.Or(
-            [
-                wq.Prefix("title", toks[0], boost=TITLE_BOOST),
-                wq.Prefix("places", toks[0], boost=PLACE_BOOST),
-                wq.Prefix("body", toks[0]),
-            ]
-        )
-    return _word_query(toks, exact=clause.kind == "phrase")
-
-
-def to_whoosh(parsed: ParsedQuery, *, allow_status: bool) -> wq.Query | None:
-    """The Whoosh query for a parsed query, or None when nothing usable remains.
-
-    ``status:`` clauses are dropped unless ``allow_status`` (archivists): the public filter is
-    added by the engine and must not be widened or narrowed by what a visitor types.
-    """
-
-    def usable(clause: Clause) -> bool:
-        return clause.field != "status" or allow_status
-
-    positives: list[wq.Query] = []
-    for group in parsed.groups:
-        alternatives = [clause_query(c) for c in group if usable(c)]
-        if alternatives:
-            positives.append(alternatives[0] if len(alternatives) == 1 else wq.Or(alternatives))
-    negatives = [clause_query(c) for c in parsed.excluded if usable(c)]
-    if not positives and not negatives:
-        return None
-    positive: wq.Query
-    if not positives:
-        positive = wq.Every()
-    elif len(positives) == 1:
-        positive = positives[0]
-    else:
-        positive = wq.And(positives)
-    if negatives:
-        return wq.AndNot(positive, negatives[0] if len(negatives) == 1 else wq.Or(negatives))
-    return positive

@@ -16,7 +16,7 @@ from typing import Any
 from whoosh import columns, fields, formats
 from whoosh.system import pack_uint
 
-from webapp.search.analysis import STEMMED_LANGUAGES, fold, primary_language, stem, stem_term
+from webapp.search.analysis import fold, primary_language
 from webapp.search.analysis import tokens as analyse
 from webapp.search.contract import PUBLISHED, StoryDocument
 
@@ -108,7 +108,6 @@ def build_schema() -> fields.Schema:
         themes=TokenField(),
         organisation=TokenField(),
         collections=TokenField(),
-        stem=TokenField(positions=False),
         facet=TermsField(),
         facets=fields.COLUMN(columns.VarBytesColumn()),
         data=fields.STORED(),
@@ -163,25 +162,6 @@ def facet_values(doc: StoryDocument) -> dict[str, list[str]]:
     }
 
 
-def stem_terms(language: str, token_lists: list[list[str]]) -> list[str]:
-    """Language-prefixed stems that differ from their word, with their frequencies.
-
-    The unstemmed word is always in the text fields; the stem field only adds what stemming
-    brings, so queries match "usines" and "usine" alike without doubling the postings.
-    """
-    if language not in STEMMED_LANGUAGES:
-        return []
-    counts: Counter[str] = Counter()
-    for token_list in token_lists:
-        counts.update(token_list)
-    result: list[str] = []
-    for token, freq in counts.items():
-        stemmed = stem(language, token)
-        if stemmed and stemmed != token:
-            result.extend([stem_term(language, stemmed)] * freq)
-    return result
-
-
 def document_fields(doc: StoryDocument) -> dict[str, Any]:
     """The keyword arguments for ``writer.add_document`` of one story."""
     language = primary_language(doc.language)
@@ -221,7 +201,6 @@ def document_fields(doc: StoryDocument) -> dict[str, Any]:
         "themes": [t for theme in doc.themes for t in analyse(theme)],
         "organisation": analyse(doc.organisation or ""),
         "collections": [t for c in doc.collections for t in analyse(c)],
-        "stem": stem_terms(language, [title_tokens, body_tokens]),
         "facet": terms,
         "facets": json.dumps(column, ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
         "data": data,

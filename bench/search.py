@@ -1,0 +1,764 @@
+"""Benchmark of the search layer at archive scale, with SQLite FTS5 and tantivy as references.
+
+Generates (once, cached in ``bench/out/``) a corpus of French and English stories whose words are
+drawn with a Zipf law from real word lists (the ``wordfreq`` package's frequency-ranked lists), so
+that common words are common and rare words rare. Then measures, in one run and on the same
+corpus: bulk reindex throughput, update-to-visible latency, full-results-page latency per query
+class (total + facet counts over the whole result set + top 20 with highlights), and the peak RSS
+of a process that only serves searches. Each engine runs in its own child process so that its
+memory and warm caches do not leak into another's figures.
+
+Usage::
+
+    .venv/bin/python bench/search.py --stories 100000
+    .venv/bin/python bench/search.py --stories 5000 --engines whoosh   # quick look
+
+Bench-only dependencies: ``tantivy`` and ``wordfreq`` (not needed by the application).
+This script prints its figures; it must never be imported by the application.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import multiprocessing
+import os
+import random
+import resource
+import shutil
+import sqlite3
+import statistics
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+OUT = ROOT / "bench" / "out"
+SEED = 20240601
+PER_PAGE = 20
+FACETS_SHOWN = ("place", "decade", "theme", "language", "organisation", "collection")
+
+PLACES = [
+    "Vitry-sur-Seine",
+    "Ivry-sur-Seine",
+    "Créteil",
+    "Champigny-sur-Marne",
+    "Saint-Maur-des-Fossés",
+    "Maisons-Alfort",
+    "Fontenay-sous-Bois",
+    "Villejuif",
+    "Vincennes",
+    "Choisy-le-Roi",
+    "Alfortville",
+    "Orly",
+    "Cachan",
+    "Arcueil",
+    "Gentilly",
+    "Le Kremlin-Bicêtre",
+    "Thiais",
+    "Villeneuve-Saint-Georges",
+    "Bonneuil-sur-Marne",
+    "Nogent-sur-Marne",
+    "Saint-Denis",
+    "Montreuil",
+    "Aubervilliers",
+    "Bobigny",
+    "Saint-Ouen-sur-Seine",
+    "Pantin",
+    "Bondy",
+    "Aulnay-sous-Bois",
+    "Sevran",
+    "Drancy",
+    "La Courneuve",
+    "Stains",
+    "Épinay-sur-Seine",
+    "Noisy-le-Grand",
+    "Rosny-sous-Bois",
+    "Clichy-sous-Bois",
+    "Villepinte",
+    "Tremblay-en-France",
+    "Bagnolet",
+    "Le Blanc-Mesnil",
+    "Paris",
+    "Marseille",
+    "Lyon",
+    "Lisbonne",
+    "Porto",
+    "Braga",
+    "Alger",
+    "Oran",
+    "Tizi Ouzou",
+    "Constantine",
+    "Tunis",
+    "Sfax",
+    "Casablanca",
+    "Fès",
+    "Agadir",
+    "Dakar",
+    "Bamako",
+    "Kayes",
+    "Nouakchott",
+    "Jaffna",
+    "Colombo",
+    "Chennai",
+    "Hô Chi Minh-Ville",
+    "Hanoï",
+    "Phnom Penh",
+    "Wenzhou",
+    "Pékin",
+    "Istanbul",
+    "Ankara",
+    "Diyarbakır",
+    "Téhéran",
+    "Kaboul",
+    "Karachi",
+    "Lahore",
+    "Madrid",
+    "Barcelone",
+    "Varsovie",
+    "Naples",
+    "Erevan",
+]
+THEMES = [
+    "travail",
+    "famille",
+    "école",
+    "logement",
+    "bidonville",
+    "usine",
+    "cuisine",
+    "musique",
+    "religion",
+    "langue",
+    "guerre",
+    "exil",
+    "retour",
+    "mariage",
+    "sport",
+    "commerce",
+    "santé",
+    "papiers",
+    "association",
+    "fête",
+    "voyage",
+    "enfance",
+    "militantisme",
+    "quartier",
+    "photos",
+]
+ORGANISATIONS = [f"Association {n}" for n in range(1, 120)] + [
+    "Archives départementales du Val-de-Marne",
+    "Archives de Seine-Saint-Denis",
+    "Collège Henri Wallon",
+    "Collège Jean Moulin",
+    "Musée de l'histoire de l'immigration",
+]
+COLLECTIONS = [f"Collection {n}" for n in range(1, 40)]
+STATUSES = ["published"] * 8 + ["submitted", "approved", "rejected", "withdrawn"]
+ELIDED = {"l", "d", "qu", "j", "c", "n", "s", "m", "t", "jusqu", "lorsqu", "puisqu"}
+
+
+# --------------------------------------------------------------------------- corpus
+
+
+def zipf_weights(n: int, exponent: float = 1.0) -> list[float]:
+    return [1.0 / (rank + 2.7) ** exponent for rank in range(1, n + 1)]
+
+
+def vocabulary(language: str, size: int) -> list[str]:
+    from wordfreq import top_n_list
+
+    words = [w for w in top_n_list(language, size * 2) if w.isalpha() or w in ELIDED]
+    return words[:size]
+
+
+def render_words(words: list[str], rng: random.Random) -> str:
+    """Words → sentences, with French elisions glued with a straight or typographic apostrophe."""
+    out: list[str] = []
+    sentence_left = 0
+    glue = ""
+    for word in words:
+        if sentence_left == 0:
+            if out:
+                out[-1] += "."
+            sentence_left = rng.randint(8, 22)
+            word = word[:1].upper() + word[1:]
+        sentence_left -= 1
+        if glue:
+            out.append(glue + word)
+            glue = ""
+        elif word.lower() in ELIDED:
+            glue = word + rng.choice("'’")
+        else:
+            out.append(word)
+    return " ".join(out) + "."
+
+
+def generate_corpus(path: Path, count: int) -> None:
+    import numpy as np
+
+    rng = random.Random(SEED)
+    nrng = np.random.default_rng(SEED)
+    vocab = {lang: vocabulary(lang, 40000) for lang in ("fr", "en")}
+    probs = {}
+    for lang, words in vocab.items():
+        w = np.array(zipf_weights(len(words)))
+        probs[lang] = w / w.sum()
+    place_w = zipf_weights(len(PLACES), 0.8)
+    org_w = zipf_weights(len(ORGANISATIONS), 0.9)
+    tmp = path.with_suffix(".tmp")
+    started = time.perf_counter()
+    with open(tmp, "w", encoding="utf-8") as out:
+        for story_id in range(1, count + 1):
+            lang = "fr" if rng.random() < 0.7 else "en"
+            words = vocab[lang]
+            length = rng.randint(300, 1500)
+            idx = nrng.choice(len(words), size=length + 8, p=probs[lang])
+            body_words = [words[i] for i in idx[:length]]
+            places = rng.choices(PLACES, weights=place_w, k=rng.randint(1, 3))
+            # Places also appear in the text, as they do in real stories.
+            for place in places:
+                body_words.insert(rng.randrange(len(body_words)), place)
+            title_words = [words[i] for i in idx[length:]][: rng.randint(3, 8)]
+            start = rng.randint(1925, 2015)
+            end = min(2024, start + rng.choice([0, 0, 2, 5, 10, 20, 30]))
+            record = {
+                "id": story_id,
+                "title": render_words(title_words, rng).rstrip(".") + f" — {places[0]}",
+                "body": render_words(body_words, rng),
+                "language": lang,
+                "places": sorted(set(places)),
+                "period_start": start,
+                "period_end": end,
+                "themes": sorted(set(rng.choices(THEMES, k=rng.randint(1, 3)))),
+                "organisation": rng.choices(ORGANISATIONS, weights=org_w)[0]
+                if rng.random() < 0.8
+                else None,
+                "collections": sorted(set(rng.sample(COLLECTIONS, rng.randint(0, 2)))),
+                "status": rng.choice(STATUSES),
+            }
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            if story_id % 20000 == 0:
+                print(f"  corpus: {story_id} stories, {time.perf_counter() - started:.0f}s")
+    os.replace(tmp, path)
+
+
+def corpus_path(count: int) -> Path:
+    return OUT / f"corpus-{count}.jsonl"
+
+
+def iter_records(count: int) -> Iterator[dict]:
+    with open(corpus_path(count), encoding="utf-8") as f:
+        for line in f:
+            yield json.loads(line)
+
+
+def iter_documents(count: int):  # -> Iterator[StoryDocument]
+    from webapp.search import StoryDocument
+
+    now = datetime(2024, 1, 1)
+    for r in iter_records(count):
+        yield StoryDocument(updated_at=now, **r)
+
+
+def choose_queries(count: int) -> dict[str, list[dict]]:
+    """Query words picked by their measured document frequency on a sample of the corpus."""
+    from webapp.search.analysis import tokens
+
+    rng = random.Random(SEED + 1)
+    df: Counter[str] = Counter()
+    bigrams: Counter[tuple[str, str]] = Counter()
+    sample = 0
+    for r in iter_records(count):
+        if r["id"] % max(1, count // 2000):
+            continue
+        sample += 1
+        body = r["body"].split()
+        words = {w.strip(".,").lower() for w in body}
+        df.update(w for w in words if w.isalpha())
+        pairs = {(a.lower(), b.lower()) for a, b in zip(body, body[1:], strict=False)}
+        bigrams.update(p for p in pairs if p[0].isalpha() and p[1].isalpha())
+    frac = {w: c / sample for w, c in df.items() if len(tokens(w)) == 1 and len(w) > 2}
+
+    def pick(low: float, high: float, k: int) -> list[str]:
+        candidates = sorted(w for w, f in frac.items() if low <= f <= high)
+        return rng.sample(candidates, min(k, len(candidates)))
+
+    common = pick(0.30, 0.95, 10)
+    rare = pick(0.004, 0.05, 10)
+    mid = pick(0.08, 0.35, 20)
+    phrase_pool = sorted(
+        (a, b)
+        for (a, b), c in bigrams.items()
+        if 0.01 <= c / sample <= 0.2 and len(a) > 2 and len(b) > 2
+    )
+    phrases = rng.sample(phrase_pool, min(10, len(phrase_pool)))
+    top_place = "Vitry-sur-Seine"
+    return {
+        "common word": [{"q": w} for w in common],
+        "rare word": [{"q": w} for w in rare],
+        "two words": [{"q": f"{a} {b}"} for a, b in zip(mid[::2], mid[1::2], strict=False)],
+        "phrase": [{"q": f'"{a} {b}"', "phrase": [a, b]} for a, b in phrases],
+        "facet filter": [{"q": w, "place": top_place} for w in common[:5] + rare[:5]],
+    }
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    k = (len(ordered) - 1) * p / 100
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def summary(values_ms: list[float]) -> dict[str, float]:
+    return {
+        "p50": round(percentile(values_ms, 50), 1),
+        "p95": round(percentile(values_ms, 95), 1),
+        "n": len(values_ms),
+    }
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def time_queries(
+    run: Callable[[dict], int], queries: dict[str, list[dict]], repeats: int
+) -> dict[str, dict]:
+    """Run every query once to warm up, then ``repeats`` times, interleaved; ms per class."""
+    for items in queries.values():
+        for item in items:
+            run(item)
+    times: dict[str, list[float]] = {cls: [] for cls in queries}
+    totals: dict[str, list[int]] = {cls: [] for cls in queries}
+    for _ in range(repeats):
+        for cls, items in queries.items():
+            for item in items:
+                t0 = time.perf_counter()
+                total = run(item)
+                times[cls].append((time.perf_counter() - t0) * 1000)
+                totals[cls].append(total)
+    return {
+        cls: {**summary(times[cls]), "median_total": int(statistics.median(totals[cls]))}
+        for cls in queries
+    }
+
+
+# --------------------------------------------------------------------------- whoosh
+
+
+def whoosh_build(count: int, folder: Path) -> dict:
+    from webapp.search import SearchIndex
+
+    shutil.rmtree(folder, ignore_errors=True)
+    index = SearchIndex(folder)
+    t0 = time.perf_counter()
+    n = index.rebuild(iter_documents(count))
+    seconds = time.perf_counter() - t0
+    size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+    return {
+        "stories": n,
+        "seconds": round(seconds, 1),
+        "stories_per_s": round(n / seconds, 1),
+        "index_mb": round(size / 2**20),
+        "peak_rss_mb": round(peak_rss_mb()),
+    }
+
+
+def whoosh_queries(count: int, folder: Path, queries: dict, repeats: int) -> dict:
+    from webapp.search import SearchIndex, SearchRequest
+
+    t0 = time.perf_counter()
+    index = SearchIndex(folder)
+    index.search(SearchRequest(q="zzzz"))
+    open_ms = (time.perf_counter() - t0) * 1000
+
+    def run(item: dict) -> int:
+        filters = {"place": [item["place"]]} if "place" in item else {}
+        page = index.search(SearchRequest(q=item["q"], filters=filters, per_page=PER_PAGE))
+        assert page.error is None, page.error
+        return page.total
+
+    result = time_queries(run, queries, repeats)
+    period = []
+    for item in queries["two words"]:
+        t = time.perf_counter()
+        index.search(SearchRequest(q=item["q"], sort="period"))
+        period.append((time.perf_counter() - t) * 1000)
+    result["two words, sorted by period"] = summary(period)
+    return {"queries": result, "open_ms": round(open_ms), "peak_rss_mb": round(peak_rss_mb())}
+
+
+def whoosh_updates(count: int, folder: Path, updates: int) -> dict:
+    from webapp.search import SearchIndex, SearchRequest
+
+    reader = SearchIndex(folder)
+    writer = SearchIndex(folder)
+    reader.search(SearchRequest(q="warm"))
+    docs = {}
+    for doc in iter_documents(count):
+        if doc.id % max(1, count // updates) == 0:
+            docs[doc.id] = doc
+        if len(docs) >= updates:
+            break
+    visible, write_only, fresh = [], [], []
+    from dataclasses import replace
+
+    for i, doc in enumerate(docs.values()):
+        marker = f"zqxmarker{i}"
+        changed = replace(doc, title=f"{doc.title} {marker}", status="published")
+        t0 = time.perf_counter()
+        writer.upsert(changed)
+        t1 = time.perf_counter()
+        while reader.search(SearchRequest(q=marker)).total != 1:
+            if time.perf_counter() - t0 > 30:
+                raise RuntimeError("update not visible after 30 s")
+        t2 = time.perf_counter()
+        write_only.append((t1 - t0) * 1000)
+        visible.append((t2 - t0) * 1000)
+        if i < 3:
+            t3 = time.perf_counter()
+            cold = SearchIndex(folder)
+            assert cold.search(SearchRequest(q=marker)).total == 1
+            fresh.append((time.perf_counter() - t3) * 1000)
+            cold.close()
+    return {
+        "update_to_visible": summary(visible),
+        "commit_only": summary(write_only),
+        "cold_reader_first_search": summary(fresh),
+        "segments_after": len(list(folder.rglob("*.seg"))),
+    }
+
+
+# --------------------------------------------------------------------------- SQLite FTS5
+
+
+def fts_build(count: int, path: Path) -> dict:
+    path.unlink(missing_ok=True)
+    db = sqlite3.connect(path)
+    db.executescript(
+        """
+        PRAGMA journal_mode=WAL;
+        CREATE TABLE story(id INTEGER PRIMARY KEY, status TEXT, period_start INT, language TEXT);
+        CREATE TABLE facet(story_id INT, name TEXT, value TEXT);
+        CREATE VIRTUAL TABLE fts USING fts5(title, body, places,
+            tokenize='unicode61 remove_diacritics 2');
+        """
+    )
+    t0 = time.perf_counter()
+    n = 0
+    for r in iter_records(count):
+        n += 1
+        db.execute(
+            "INSERT INTO story VALUES (?,?,?,?)",
+            (r["id"], r["status"], r["period_start"], r["language"]),
+        )
+        db.execute(
+            "INSERT INTO fts(rowid,title,body,places) VALUES (?,?,?,?)",
+            (r["id"], r["title"], r["body"], " ; ".join(r["places"])),
+        )
+        rows = [("place", p) for p in r["places"]] + [("theme", t) for t in r["themes"]]
+        rows += [("collection", c) for c in r["collections"]]
+        rows.append(("language", r["language"]))
+        if r["organisation"]:
+            rows.append(("organisation", r["organisation"]))
+        start, end = r["period_start"], r["period_end"]
+        rows += [("decade", str(d)) for d in range(start - start % 10, end - end % 10 + 1, 10)]
+        db.executemany("INSERT INTO facet VALUES (?,?,?)", [(r["id"], a, b) for a, b in rows])
+    db.execute("CREATE INDEX facet_story ON facet(story_id)")
+    db.execute("CREATE INDEX facet_value ON facet(name, value, story_id)")
+    db.commit()
+    seconds = time.perf_counter() - t0
+    db.close()
+    return {"stories": n, "seconds": round(seconds, 1), "stories_per_s": round(n / seconds, 1)}
+
+
+def fts_match(item: dict) -> str:
+    if "phrase" in item:
+        return '"' + " ".join(item["phrase"]) + '"'
+    return " AND ".join(f'"{w}"' for w in item["q"].split())
+
+
+def fts_queries(count: int, path: Path, queries: dict, repeats: int) -> dict:
+    db = sqlite3.connect(path)
+
+    def run(item: dict) -> int:
+        match = fts_match(item)
+        where = "s.status = 'published'"
+        params: list = [match]
+        if "place" in item:
+            where += " AND m.rowid IN (SELECT story_id FROM facet WHERE name='place' AND value=?)"
+            params.append(item["place"])
+        db.execute("DROP TABLE IF EXISTS temp.hits")
+        db.execute(
+            "CREATE TEMP TABLE hits AS SELECT m.rowid AS id FROM fts m "
+            f"JOIN story s ON s.id = m.rowid WHERE fts MATCH ? AND {where}",
+            params,
+        )
+        total = db.execute("SELECT count(*) FROM hits").fetchone()[0]
+        db.execute(
+            "SELECT f.name, f.value, count(*) FROM facet f JOIN hits h ON h.id = f.story_id "
+            "GROUP BY f.name, f.value"
+        ).fetchall()
+        db.execute(
+            "SELECT m.rowid, snippet(fts, 1, '<mark>', '</mark>', '…', 24) FROM fts m "
+            f"JOIN story s ON s.id = m.rowid WHERE fts MATCH ? AND {where} "
+            "ORDER BY bm25(fts, 3.0, 1.0, 2.5) LIMIT 20",
+            params,
+        ).fetchall()
+        return total
+
+    result = time_queries(run, queries, repeats)
+    return {"queries": result, "peak_rss_mb": round(peak_rss_mb())}
+
+
+def fts_updates(count: int, path: Path, updates: int) -> dict:
+    writer = sqlite3.connect(path)
+    visible = []
+    for i in range(updates):
+        story_id = 1 + i * max(1, count // updates)
+        marker = f"zqxmarker{i}"
+        t0 = time.perf_counter()
+        writer.execute(
+            "UPDATE fts SET title = title || ' ' || ? WHERE rowid = ?", (marker, story_id)
+        )
+        writer.execute("UPDATE story SET status='published' WHERE id=?", (story_id,))
+        writer.commit()
+        reader = sqlite3.connect(path)
+        found = reader.execute(
+            "SELECT count(*) FROM fts WHERE fts MATCH ?", (f'"{marker}"',)
+        ).fetchone()[0]
+        reader.close()
+        assert found == 1
+        visible.append((time.perf_counter() - t0) * 1000)
+    return {"update_to_visible": summary(visible)}
+
+
+# --------------------------------------------------------------------------- tantivy
+
+
+def tantivy_schema():
+    import tantivy
+
+    sb = tantivy.SchemaBuilder()
+    sb.add_integer_field("id", stored=True, indexed=True, fast=True)
+    sb.add_text_field("title", stored=True, tokenizer_name="fold")
+    sb.add_text_field("body", stored=True, tokenizer_name="fold")
+    sb.add_text_field("places", stored=True, tokenizer_name="fold")
+    for name in ("place", "decade", "theme", "language", "organisation", "collection", "status"):
+        sb.add_text_field(name, stored=False, fast=True, tokenizer_name="raw")
+    return sb.build()
+
+
+def tantivy_open(folder: Path, create: bool):
+    import tantivy
+
+    if create:
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+    index = tantivy.Index(tantivy_schema(), path=str(folder))
+    analyzer = (
+        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+        .filter(tantivy.Filter.lowercase())
+        .filter(tantivy.Filter.ascii_fold())
+        .build()
+    )
+    index.register_tokenizer("fold", analyzer)
+    return index
+
+
+def tantivy_doc(r: dict):
+    import tantivy
+
+    start, end = r["period_start"], r["period_end"]
+    return tantivy.Document(
+        id=r["id"],
+        title=r["title"],
+        body=r["body"],
+        places=" ; ".join(r["places"]),
+        place=r["places"],
+        decade=[str(d) for d in range(start - start % 10, end - end % 10 + 1, 10)],
+        theme=r["themes"],
+        language=[r["language"]],
+        organisation=[r["organisation"]] if r["organisation"] else [],
+        collection=r["collections"],
+        status=[r["status"]],
+    )
+
+
+def tantivy_build(count: int, folder: Path) -> dict:
+    index = tantivy_open(folder, create=True)
+    t0 = time.perf_counter()
+    writer = index.writer(heap_size=512_000_000, num_threads=2)
+    n = 0
+    for r in iter_records(count):
+        writer.add_document(tantivy_doc(r))
+        n += 1
+    writer.commit()
+    writer.wait_merging_threads()
+    seconds = time.perf_counter() - t0
+    return {"stories": n, "seconds": round(seconds, 1), "stories_per_s": round(n / seconds, 1)}
+
+
+def tantivy_query(index, item: dict):
+    import tantivy
+
+    if "phrase" in item:
+        text = '"' + " ".join(item["phrase"]) + '"'
+    else:
+        text = " AND ".join(item["q"].split())
+    q = index.parse_query(text, ["title", "body", "places"], field_boosts={"title": 3.0})
+    must = [(tantivy.Occur.Must, q)]
+    must.append((tantivy.Occur.Must, tantivy.Query.term_query(index.schema, "status", "published")))
+    if "place" in item:
+        must.append(
+            (tantivy.Occur.Must, tantivy.Query.term_query(index.schema, "place", item["place"]))
+        )
+    return tantivy.Query.boolean_query(must)
+
+
+def tantivy_queries(count: int, folder: Path, queries: dict, repeats: int) -> dict:
+    import tantivy
+
+    index = tantivy_open(folder, create=False)
+    index.reload()
+    searcher = index.searcher()
+    aggs = {name: {"terms": {"field": name, "size": 50}} for name in FACETS_SHOWN}
+
+    def run(item: dict) -> int:
+        query = tantivy_query(index, item)
+        result = searcher.search(query, limit=PER_PAGE, count=True)
+        searcher.aggregate(query, aggs)
+        generator = tantivy.SnippetGenerator.create(searcher, query, index.schema, "body")
+        for _score, address in result.hits:
+            generator.snippet_from_doc(searcher.doc(address)).to_html()
+        return result.count
+
+    result = time_queries(run, queries, repeats)
+    return {"queries": result, "peak_rss_mb": round(peak_rss_mb())}
+
+
+def tantivy_updates(count: int, folder: Path, updates: int) -> dict:
+    records = {}
+    for r in iter_records(count):
+        if r["id"] % max(1, count // updates) == 0:
+            records[r["id"]] = r
+        if len(records) >= updates:
+            break
+    index = tantivy_open(folder, create=False)
+    writer = index.writer(heap_size=100_000_000, num_threads=1)
+    visible = []
+    for i, r in enumerate(records.values()):
+        marker = f"zqxmarker{i}"
+        t0 = time.perf_counter()
+        writer.delete_documents("id", r["id"])
+        writer.add_document(tantivy_doc({**r, "title": f"{r['title']} {marker}"}))
+        writer.commit()
+        index.reload()
+        found = index.searcher().search(index.parse_query(marker, ["title"]), limit=1).count
+        assert found == 1, found
+        visible.append((time.perf_counter() - t0) * 1000)
+    writer.wait_merging_threads()
+    return {"update_to_visible": summary(visible)}
+
+
+# --------------------------------------------------------------------------- driver
+
+
+def in_child(fn: Callable, *args) -> dict:
+    """Run ``fn`` in a fresh process (own memory, own peak RSS) and return its result."""
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(1) as pool:
+        return pool.apply(fn, args)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--stories", type=int, default=100_000)
+    parser.add_argument("--repeats", type=int, default=3, help="timed rounds per query")
+    parser.add_argument("--updates", type=int, default=40)
+    parser.add_argument(
+        "--engines", default="whoosh,fts5,tantivy", help="comma-separated subset to run"
+    )
+    parser.add_argument(
+        "--reuse-index", action="store_true", help="skip building indexes that already exist"
+    )
+    args = parser.parse_args()
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    OUT.mkdir(parents=True, exist_ok=True)
+    n = args.stories
+
+    print(f"# search bench: {n} stories, {os.cpu_count()} cores, python {sys.version.split()[0]}")
+    if not corpus_path(n).exists():
+        t0 = time.perf_counter()
+        generate_corpus(corpus_path(n), n)
+        print(f"corpus generated in {time.perf_counter() - t0:.0f}s → {corpus_path(n)}")
+    size_mb = corpus_path(n).stat().st_size / 2**20
+    print(f"corpus: {corpus_path(n)} ({size_mb:.0f} MB)")
+    queries = choose_queries(n)
+    for cls, items in queries.items():
+        print(
+            f"  {cls}: "
+            + ", ".join(i["q"] + (f" [place={i['place']}]" if "place" in i else "") for i in items)
+        )
+    results: dict[str, dict] = {}
+    gc.collect()
+
+    for engine in engines:
+        print(f"\n## {engine}", flush=True)
+        if engine == "whoosh":
+            folder = OUT / f"whoosh-{n}"
+            build, query_fn, update_fn = whoosh_build, whoosh_queries, whoosh_updates
+        elif engine == "fts5":
+            folder = OUT / f"fts5-{n}.sqlite"
+            build, query_fn, update_fn = fts_build, fts_queries, fts_updates
+        elif engine == "tantivy":
+            folder = OUT / f"tantivy-{n}"
+            build, query_fn, update_fn = tantivy_build, tantivy_queries, tantivy_updates
+        else:
+            raise SystemExit(f"unknown engine {engine}")
+        res: dict[str, dict] = {}
+        if not (args.reuse_index and folder.exists()):
+            res["build"] = in_child(build, n, folder)
+            print("build:", json.dumps(res["build"]), flush=True)
+        res["search"] = in_child(query_fn, n, folder, queries, args.repeats)
+        print("search:", json.dumps(res["search"], ensure_ascii=False), flush=True)
+        res["updates"] = in_child(update_fn, n, folder, args.updates)
+        print("updates:", json.dumps(res["updates"]), flush=True)
+        results[engine] = res
+
+    print("\n## full results page (total + 6 facets over all matches + top 20 highlighted), ms")
+    header = f"{'query class':32}" + "".join(f"{e + ' p50':>14}{e + ' p95':>14}" for e in engines)
+    print(header)
+    for cls in queries:
+        row = f"{cls:32}"
+        for e in engines:
+            q = results[e]["search"]["queries"][cls]
+            row += f"{q['p50']:>14}{q['p95']:>14}"
+        print(row)
+    print("\n## update to visible, ms")
+    for e in engines:
+        u = results[e]["updates"]["update_to_visible"]
+        print(f"{e:10} p50 {u['p50']:>8}  p95 {u['p95']:>8}")
+    print("\n## bulk index")
+    for e in engines:
+        b = results[e].get("build")
+        if b:
+            print(f"{e:10} {b['seconds']:>8}s  {b['stories_per_s']:>8} stories/s")
+    (OUT / f"results-{n}.json").write_text(json.dumps(results, indent=1, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
