@@ -10,7 +10,6 @@ import io
 import struct
 import zlib
 
-import pytest
 from PIL import Image, ImageChops, ImageDraw, ImageStat
 
 QUADRANTS = ((200, 30, 30), (30, 170, 40), (40, 60, 210), (230, 210, 40))
@@ -73,8 +72,11 @@ def by_name(derivatives) -> dict[str, object]:
 
 
 def png_chunk(ctype: bytes, body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + ctype + body + struct.pack(
-        ">I", zlib.crc32(ctype + body) & 0xFFFFFFFF
+    return (
+        struct.pack(">I", len(body))
+        + ctype
+        + body
+        + struct.pack(">I", zlib.crc32(ctype + body) & 0xFFFFFFFF)
     )
 
 
@@ -118,6 +120,12 @@ def raw_png(
     )
 
 
-@pytest.fixture
-def photo() -> Image.Image:
-    return upright()
+def png_bomb(width: int, height: int) -> bytes:
+    """A valid-looking PNG header declaring a huge image, with a few bytes of pixel data."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", ihdr)
+        + png_chunk(b"IDAT", zlib.compress(b"\0" * 1000))
+        + png_chunk(b"IEND", b"")
+    )

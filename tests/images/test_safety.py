@@ -25,18 +25,7 @@ from workers.imaging import (
     inspect_image,
 )
 
-from .conftest import encode, png_chunk, upright
-
-
-def png_bomb(width: int, height: int) -> bytes:
-    """A valid-looking PNG header declaring a huge image, with a few bytes of pixel data."""
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + png_chunk(b"IHDR", ihdr)
-        + png_chunk(b"IDAT", __import__("zlib").compress(b"\0" * 1000))
-        + png_chunk(b"IEND", b"")
-    )
+from .conftest import encode, png_bomb, upright
 
 
 def jpeg_bomb(width: int, height: int) -> bytes:
