@@ -48,13 +48,23 @@ class Role(enum.StrEnum):
 
 class StoryStatus(enum.StrEnum):
     DRAFT = "draft"
+    #: Waiting for the teacher (or, without one, for the archive to start its review).
     SUBMITTED = "submitted"
+    #: The teacher sent it back to the student with comments.
+    RETURNED = "returned"
+    #: In archive review (forwarded by the teacher, or taken up by an archivist).
     IN_REVIEW = "in_review"
     CHANGES_REQUESTED = "changes_requested"
     APPROVED = "approved"
     PUBLISHED = "published"
     REJECTED = "rejected"
     WITHDRAWN = "withdrawn"
+
+
+class GuardianConsent(enum.StrEnum):
+    NOT_REQUIRED = "not_required"
+    PENDING = "pending"
+    RECEIVED = "received"
 
 
 class MediaState(enum.StrEnum):
@@ -92,8 +102,18 @@ class User(UserMixin, db.Model):
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
     active: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    #: Students belong to one class; they log in with its code, their pseudonym and a personal
+    #: access code (kept hashed in ``password_hash``).
+    class_id: Mapped[int | None] = mapped_column(ForeignKey("school_classes.id"), index=True)
+    #: Login hardening: consecutive failures and the time until which logins are refused.
+    failed_logins: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     organisation: Mapped[Organisation | None] = relationship(back_populates="users")
+    school_class: Mapped[SchoolClass | None] = relationship(
+        foreign_keys=[class_id], back_populates="students"
+    )
 
     def set_password(self, password: str) -> None:
         # Werkzeug's default is scrypt with a random salt: a modern, memory-hard scheme.
@@ -105,6 +125,10 @@ class User(UserMixin, db.Model):
     @property
     def is_active(self) -> bool:  # Flask-Login reads this
         return self.active
+
+    @property
+    def is_student(self) -> bool:
+        return self.class_id is not None
 
     def has_role(self, *roles: Role) -> bool:
         return self.role in {r.value for r in roles}
@@ -140,6 +164,45 @@ class ApiToken(db.Model):
         return cls(user=user, token_sha256=cls.digest(token), label=label), token
 
 
+class SchoolClass(db.Model):
+    """A teacher's class: students join with ``code`` and a pseudonym, never an e-mail address."""
+
+    __tablename__ = "school_classes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), nullable=False)
+    #: Short code written on the board and the printable sheet (no ambiguous characters).
+    code: Mapped[str] = mapped_column(String(16), nullable=False, unique=True)
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), index=True)
+    teacher_id: Mapped[int] = mapped_column(ForeignKey("users.id"), nullable=False, index=True)
+    open_for_joining: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    organisation: Mapped[Organisation | None] = relationship()
+    teacher: Mapped[User] = relationship(foreign_keys=[teacher_id])
+    students: Mapped[list[User]] = relationship(
+        foreign_keys="User.class_id", back_populates="school_class", order_by="User.display_name"
+    )
+
+
+class Invitation(db.Model):
+    """An invitation link for a teacher/coordinator/archivist; only the token's SHA-256 is kept."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    email: Mapped[str] = mapped_column(String(320), nullable=False)
+    role: Mapped[str] = mapped_column(String(32), nullable=False)
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
+    invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    organisation: Mapped[Organisation | None] = relationship()
+
+
 class Story(db.Model):
     __tablename__ = "stories"
 
@@ -171,9 +234,21 @@ class Story(db.Model):
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: The class the story was written in (teacher review happens there first).
+    class_id: Mapped[int | None] = mapped_column(ForeignKey("school_classes.id"), index=True)
+    #: Guardian consent for a minor's story: not_required / pending / received (by whom, when).
+    guardian_consent: Mapped[str] = _enum_column(GuardianConsent, GuardianConsent.NOT_REQUIRED)
+    guardian_consent_by: Mapped[str | None] = mapped_column(String(200))
+    guardian_consent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    guardian_consent_recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: People can be recognised in the photos: an archivist must clear this before publication.
+    persons_identifiable: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    persons_cleared_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    persons_cleared_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
-    submitted_by: Mapped[User | None] = relationship()
+    submitted_by: Mapped[User | None] = relationship(foreign_keys=[submitted_by_id])
     organisation: Mapped[Organisation | None] = relationship()
+    school_class: Mapped[SchoolClass | None] = relationship()
     media: Mapped[list[MediaAsset]] = relationship(
         back_populates="story", order_by="MediaAsset.position", cascade="all, delete-orphan"
     )
@@ -198,6 +273,9 @@ class MediaAsset(db.Model):
     height: Mapped[int | None] = mapped_column(Integer)
     original_filename: Mapped[str] = mapped_column(String(255), nullable=False, default="")
     alt_text: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    #: Licence and credit of this image when they differ from the story's (``None`` = inherit).
+    licence: Mapped[str | None] = mapped_column(String(40))
+    credit: Mapped[str | None] = mapped_column(String(300))
     state: Mapped[str] = _enum_column(MediaState, MediaState.PENDING)
     failure_reason: Mapped[str | None] = mapped_column(Text)
     #: name → {"key", "mime", "width", "height", "bytes"} for each derivative written.
@@ -278,3 +356,36 @@ class AuditEntry(db.Model):
     details: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
 
     actor: Mapped[User | None] = relationship()
+
+
+class Notification(db.Model):
+    """A message for one person, shown in the app (and mailed or logged when it is created)."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), nullable=False, index=True)
+    story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    message: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class TakedownRequest(db.Model):
+    """Someone (contributor, teacher, a member of the public) asks for a story to be removed."""
+
+    __tablename__ = "takedown_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id"), index=True)
+    requester_name: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+    contact: Mapped[str] = mapped_column(String(320), nullable=False, default="")
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    erasure_requested: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    #: open / done / declined
+    state: Mapped[str] = mapped_column(String(16), nullable=False, default="open", index=True)
+    handled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    handled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

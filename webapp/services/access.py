@@ -1,7 +1,9 @@
 """Who may see and do what with a story. Every view and API endpoint asks here.
 
 The rule the public relies on: a story that is not published is invisible to anyone who is not
-its submitter, a member of staff, or holding its private status link.
+its submitter, the teacher responsible for it, a member of staff, or holding its private status
+link. Unknown and invisible stories look the same (404), so ids cannot be probed. This module
+must never change data.
 """
 
 from __future__ import annotations
@@ -9,7 +11,33 @@ from __future__ import annotations
 import hmac
 
 from webapp.errors import AuthenticationRequired, Forbidden, NotFound
-from webapp.models import Role, Story, User
+from webapp.models import Role, SchoolClass, Story, StoryStatus, User
+
+
+def story_class(story: Story) -> SchoolClass | None:
+    """The class a story belongs to: recorded on the story, else its author's class."""
+    if story.school_class is not None:
+        return story.school_class
+    if story.submitted_by is not None:
+        return story.submitted_by.school_class
+    return None
+
+
+def is_teacher_of(user: User | None, story: Story) -> bool:
+    """The teacher who moderates a story first: its class's teacher, or a teacher/coordinator
+    of the organisation it was submitted through."""
+    if user is None or not user.has_role(Role.TEACHER):
+        return False
+    klass = story_class(story)
+    if klass is not None:
+        return klass.teacher_id == user.id
+    return story.organisation_id is not None and story.organisation_id == user.organisation_id
+
+
+def is_owner(user: User | None, story: Story) -> bool:
+    return (
+        user is not None and story.submitted_by_id is not None and story.submitted_by_id == user.id
+    )
 
 
 def can_view(story: Story, user: User | None, status_token: str | None = None) -> bool:
@@ -19,9 +47,10 @@ def can_view(story: Story, user: User | None, status_token: str | None = None) -
         return True
     if user is None:
         return False
-    if user.is_staff:
+    if user.is_staff or is_owner(user, story):
         return True
-    return story.submitted_by_id is not None and story.submitted_by_id == user.id
+    # A teacher sees their students' work once it is handed in, never their drafts.
+    return story.status != StoryStatus.DRAFT.value and is_teacher_of(user, story)
 
 
 def require_view(story: Story | None, user: User | None, status_token: str | None = None) -> Story:
@@ -36,6 +65,22 @@ def require_archivist(user: User | None) -> User:
         raise AuthenticationRequired("log in as an archivist to do this")
     if not user.has_role(Role.ARCHIVIST, Role.ADMIN):
         raise Forbidden("only archivists can review stories")
+    return user
+
+
+def require_teacher_or_staff(user: User | None) -> User:
+    if user is None:
+        raise AuthenticationRequired("log in as a teacher or archivist to do this")
+    if not user.has_role(Role.TEACHER, Role.ARCHIVIST, Role.ADMIN):
+        raise Forbidden("only teachers and archivists can see this page")
+    return user
+
+
+def require_admin(user: User | None) -> User:
+    if user is None:
+        raise AuthenticationRequired("log in as an administrator to do this")
+    if not user.has_role(Role.ADMIN):
+        raise Forbidden("only administrators can do this")
     return user
 
 

@@ -1,56 +1,156 @@
 """The story workflow: which transitions exist, who may make them, and what each one emits.
 
-Every status change goes through ``transition``; it checks the table below, records the change in
-the audit log and emits ``story.<new status>`` in the same transaction. An archivist's "approve"
-decision publishes at once (approved → published) until publication gets its own checks.
+Every status change goes through ``transition``: it checks the table below (from status, action →
+to status), checks that the actor may make that move on that story, refuses publication while
+``consent.publication_blockers`` says no, records the change in the audit log, emits an event and
+queues notifications — all in the caller's transaction. ``apply`` is the one entry point for
+views; ``review`` and ``withdraw`` keep the API's older calls working. Nothing else in the code
+base may assign ``Story.status``.
+
+The path: draft → submitted → (teacher: returned ↔ resubmitted, or forwarded) → in archive review
+→ (changes requested ↔ resubmitted) → approved → published; rejected and withdrawn from most
+states. An archivist may take up a submitted story without a teacher (associations, the public).
 """
 
 from __future__ import annotations
 
-from webapp.errors import BadRequest, NotFound, TransitionNotAllowed
+import enum
+import logging
+
+from webapp.errors import BadRequest, Forbidden, NotFound, TransitionNotAllowed
 from webapp.extensions import db
 from webapp.models import Story, StoryStatus, User, utcnow
-from webapp.services import access, audit, outbox
+from webapp.services import access, audit, consent, notifications, outbox
+
+log = logging.getLogger(__name__)
 
 S = StoryStatus
 
-#: (from status, action) → to status
+
+class Actor(enum.StrEnum):
+    """In what capacity someone may make a move on a given story."""
+
+    OWNER = "owner"  # who submitted it
+    TEACHER = "teacher"  # its class's teacher (or the organisation's coordinator)
+    ARCHIVIST = "archivist"  # archivists and admins
+
+
+#: (from status, action) → to status. The whole workflow; nothing else changes a status.
 TRANSITIONS: dict[tuple[StoryStatus, str], StoryStatus] = {
+    (S.DRAFT, "submit"): S.SUBMITTED,
+    (S.SUBMITTED, "return"): S.RETURNED,
+    (S.RETURNED, "resubmit"): S.SUBMITTED,
+    (S.SUBMITTED, "forward"): S.IN_REVIEW,
     (S.SUBMITTED, "start_review"): S.IN_REVIEW,
-    (S.SUBMITTED, "approve"): S.APPROVED,
+    (S.IN_REVIEW, "request_changes"): S.CHANGES_REQUESTED,
+    (S.CHANGES_REQUESTED, "resubmit"): S.IN_REVIEW,
     (S.IN_REVIEW, "approve"): S.APPROVED,
     (S.CHANGES_REQUESTED, "approve"): S.APPROVED,
+    (S.APPROVED, "publish"): S.PUBLISHED,
     (S.SUBMITTED, "reject"): S.REJECTED,
+    (S.RETURNED, "reject"): S.REJECTED,
     (S.IN_REVIEW, "reject"): S.REJECTED,
     (S.CHANGES_REQUESTED, "reject"): S.REJECTED,
     (S.APPROVED, "reject"): S.REJECTED,
-    (S.APPROVED, "publish"): S.PUBLISHED,
-    (S.APPROVED, "withdraw"): S.WITHDRAWN,
-    (S.PUBLISHED, "withdraw"): S.WITHDRAWN,
+    **{
+        (status, "withdraw"): S.WITHDRAWN
+        for status in (
+            S.SUBMITTED,
+            S.RETURNED,
+            S.IN_REVIEW,
+            S.CHANGES_REQUESTED,
+            S.APPROVED,
+            S.PUBLISHED,
+            S.REJECTED,
+        )
+    },
 }
 
-#: Events emitted on arrival in a status (others emit nothing yet).
-EVENT_ON_ARRIVAL = {
-    S.APPROVED: "story.approved",
-    S.PUBLISHED: "story.published",
-    S.REJECTED: "story.rejected",
-    S.WITHDRAWN: "story.withdrawn",
+#: Who may make each move. Teachers moderate first but can never approve nor publish.
+WHO: dict[str, frozenset[Actor]] = {
+    "submit": frozenset({Actor.OWNER}),
+    "resubmit": frozenset({Actor.OWNER}),
+    "return": frozenset({Actor.TEACHER, Actor.ARCHIVIST}),
+    "forward": frozenset({Actor.TEACHER, Actor.ARCHIVIST}),
+    "start_review": frozenset({Actor.ARCHIVIST}),
+    "request_changes": frozenset({Actor.ARCHIVIST}),
+    "approve": frozenset({Actor.ARCHIVIST}),
+    "publish": frozenset({Actor.ARCHIVIST}),
+    "reject": frozenset({Actor.ARCHIVIST}),
+    "withdraw": frozenset({Actor.ARCHIVIST}),
 }
 
-DECISIONS = ("approve", "reject")
+#: The event each move emits (payload ``{"story_id", "actor_id", "note"}``; see schemas/events).
+EVENT_OF_ACTION = {
+    "return": "story.returned",
+    "resubmit": "story.resubmitted",
+    "forward": "story.forwarded",
+    "start_review": "story.review_started",
+    "request_changes": "story.changes_requested",
+    "approve": "story.approved",
+    "publish": "story.published",
+    "reject": "story.rejected",
+    "withdraw": "story.withdrawn",
+}
+
+#: Words for people (buttons, history, errors).
+LABELS = {
+    "submit": "hand in",
+    "return": "return to the student with comments",
+    "resubmit": "hand in again",
+    "forward": "forward to the archive",
+    "start_review": "start the archive review",
+    "request_changes": "ask for changes",
+    "approve": "approve",
+    "publish": "publish",
+    "reject": "reject",
+    "withdraw": "withdraw",
+}
+
+DECISIONS = ("approve", "reject", "request_changes", "publish")
+
+
+def capacities(user: User | None, story: Story) -> set[Actor]:
+    if user is None:
+        return set()
+    found = set()
+    if access.is_owner(user, story):
+        found.add(Actor.OWNER)
+    if access.is_teacher_of(user, story):
+        found.add(Actor.TEACHER)
+    if user.is_staff:
+        found.add(Actor.ARCHIVIST)
+    return found
+
+
+def possible_actions(story: Story, user: User | None) -> list[str]:
+    """The moves this person can make on this story now (for buttons and error messages)."""
+    mine = capacities(user, story)
+    current = S(story.status)
+    return [action for (status, action) in TRANSITIONS if status == current and WHO[action] & mine]
 
 
 def transition(story: Story, action: str, actor: User | None, note: str | None = None) -> Story:
-    """Apply one transition in the current session (the caller commits)."""
+    """Apply one move in the current session (the caller commits)."""
+    if action not in WHO:
+        raise BadRequest(f"unknown action {action!r}", field="decision")
     current = S(story.status)
     target = TRANSITIONS.get((current, action))
     if target is None:
         allowed = sorted(a for (s, a) in TRANSITIONS if s == current) or ["none"]
         raise TransitionNotAllowed(
-            f"cannot {action.replace('_', ' ')} a story that is {current.value.replace('_', ' ')}"
+            f"cannot {LABELS[action]} a story that is {current.value.replace('_', ' ')}"
             f" (possible now: {', '.join(allowed)})",
             field="decision",
         )
+    if not WHO[action] & capacities(actor, story):
+        raise Forbidden(f"you are not allowed to {LABELS[action]} this story")
+    if target == S.PUBLISHED:
+        blockers = consent.publication_blockers(story)
+        if blockers:
+            raise TransitionNotAllowed(
+                "this story cannot be published yet: " + "; ".join(blockers), field="decision"
+            )
     story.status = target.value
     if target == S.PUBLISHED:
         story.published_at = utcnow()
@@ -62,44 +162,76 @@ def transition(story: Story, action: str, actor: User | None, note: str | None =
         note=note,
         details={"from": current.value, "to": target.value},
     )
-    event = EVENT_ON_ARRIVAL.get(target)
-    if event:
+    payload = {"story_id": story.id, "actor_id": actor.id if actor else None, "note": note}
+    if action == "submit":
         outbox.emit(
-            event, {"story_id": story.id, "actor_id": actor.id if actor else None, "note": note}
+            "story.submitted", {"story_id": story.id, "media_ids": [m.id for m in story.media]}
         )
+    else:
+        outbox.emit(EVENT_OF_ACTION[action], payload)
+    notifications.story_moved(story, action, note, actor)
+    log.info("story %s: %s (%s → %s)", story.id, action, current.value, target.value)
+    return story
+
+
+def _load(story_id: int) -> Story:
+    story = db.session.get(Story, story_id, with_for_update=True)
+    if story is None:
+        raise NotFound("no such story")
+    return story
+
+
+def _check_note(note: object) -> str | None:
+    if note is not None and not isinstance(note, str):
+        raise BadRequest("note must be text", field="note")
+    return (note or "").strip() or None
+
+
+def apply(story_id: int, action: str, actor: User | None, note: str | None = None) -> Story:
+    """One move by one person, committed with its audit entry, event and notifications."""
+    note = _check_note(note)
+    story = _load(story_id)
+    if not access.can_view(story, actor):
+        raise NotFound("no such story")
+    try:
+        transition(story, action, actor, note)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    notifications.dispatch_pending()
     return story
 
 
 def review(story_id: int, decision: str, note: str | None, actor: User | None) -> Story:
-    """An archivist's decision on a submitted story, committed with its events."""
+    """An archivist's decision (API ``POST /stories/<id>/review``).
+
+    "approve" takes a submitted story through the archive review, approves it and publishes it
+    at once unless something blocks publication (then it stays approved; see ``consent``).
+    """
     access.require_archivist(actor)
     if decision not in DECISIONS:
-        raise BadRequest('decision must be "approve" or "reject"', field="decision")
-    if note is not None and not isinstance(note, str):
-        raise BadRequest("note must be text", field="note")
-    story = db.session.get(Story, story_id, with_for_update=True)
-    if story is None:
-        raise NotFound("no such story")
+        raise BadRequest(
+            'decision must be "approve" or "reject" (or "request_changes", "publish")',
+            field="decision",
+        )
+    note = _check_note(note)
+    story = _load(story_id)
     try:
+        if decision == "approve" and story.status == S.SUBMITTED.value:
+            transition(story, "start_review", actor, None)
         transition(story, decision, actor, note)
-        if decision == "approve":
+        if decision == "approve" and not consent.publication_blockers(story):
             transition(story, "publish", actor, None)
         db.session.commit()
     except BaseException:
         db.session.rollback()
         raise
+    notifications.dispatch_pending()
     return story
 
 
 def withdraw(story_id: int, note: str | None, actor: User | None) -> Story:
+    """An archivist takes a story out of public view in one action (the original is kept)."""
     access.require_archivist(actor)
-    story = db.session.get(Story, story_id, with_for_update=True)
-    if story is None:
-        raise NotFound("no such story")
-    try:
-        transition(story, "withdraw", actor, note)
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
-    return story
+    return apply(story_id, "withdraw", actor, note)

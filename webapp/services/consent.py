@@ -1,0 +1,113 @@
+"""Consent and rights: what must be true before a story may become public, and recording it.
+
+``publication_blockers`` is the single answer to "may this story be published now?"; the review
+state machine asks it before every publication. A contributor's own tick box never counts as a
+guardian's consent: only a teacher or archivist records that it was received, by whom and when.
+This module must never change a story's status.
+"""
+
+from __future__ import annotations
+
+from webapp.errors import BadRequest, Forbidden, NotFound
+from webapp.extensions import db
+from webapp.models import GuardianConsent, Role, Story, User, utcnow
+from webapp.services import access, audit
+
+LICENCES = (
+    "CC-BY-4.0",
+    "CC-BY-SA-4.0",
+    "CC-BY-NC-4.0",
+    "CC-BY-NC-SA-4.0",
+    "CC0-1.0",
+    "all-rights-reserved",
+)
+
+
+def is_minor_story(story: Story) -> bool:
+    """A story needs guardian consent when its author said they are a minor or is a student.
+
+    Students join classes without any proof of age, so every class member counts as a minor.
+    """
+    if (story.consent or {}).get("minor"):
+        return True
+    if story.class_id is not None:
+        return True
+    return story.submitted_by is not None and story.submitted_by.class_id is not None
+
+
+def guardian_state(story: Story) -> GuardianConsent:
+    """The effective state: ``received`` once recorded, ``pending`` for any minor otherwise."""
+    if story.guardian_consent == GuardianConsent.RECEIVED.value:
+        return GuardianConsent.RECEIVED
+    if is_minor_story(story):
+        return GuardianConsent.PENDING
+    return GuardianConsent.NOT_REQUIRED
+
+
+def publication_blockers(story: Story) -> list[str]:
+    """Every reason, in plain words, why this story may not be published yet (empty = may)."""
+    reasons = []
+    if not (story.consent or {}).get("contributor"):
+        reasons.append("the contributor has not agreed to publication")
+    if guardian_state(story) == GuardianConsent.PENDING:
+        reasons.append("the consent of a parent or guardian has not been recorded yet")
+    if story.persons_identifiable and story.persons_cleared_at is None:
+        reasons.append("people can be recognised in the photos: an archivist must clear this")
+    return reasons
+
+
+def _story_for_update(story_id: int) -> Story:
+    story = db.session.get(Story, story_id, with_for_update=True)
+    if story is None:
+        raise NotFound("no such story")
+    return story
+
+
+def record_guardian_consent(story_id: int, given_by: str, actor: User | None) -> Story:
+    """A teacher (of the story's class) or an archivist records that a guardian agreed."""
+    if actor is None:
+        raise Forbidden("log in as a teacher or archivist to record consent")
+    story = _story_for_update(story_id)
+    if not (actor.is_staff or access.is_teacher_of(actor, story)):
+        raise Forbidden("only the class's teacher or an archivist can record a guardian's consent")
+    given_by = (given_by or "").strip()
+    if not given_by:
+        raise BadRequest(
+            "write who gave the consent (for example: 'mother, signed form')", field="given_by"
+        )
+    story.guardian_consent = GuardianConsent.RECEIVED.value
+    story.guardian_consent_by = given_by[:200]
+    story.guardian_consent_at = utcnow()
+    story.guardian_consent_recorded_by_id = actor.id
+    audit.record(
+        "story.guardian_consent",
+        "story",
+        story.id,
+        actor=actor,
+        details={"given_by": story.guardian_consent_by},
+    )
+    db.session.commit()
+    return story
+
+
+def set_persons_identifiable(story_id: int, identifiable: bool, actor: User | None) -> Story:
+    """Anyone reviewing may raise the flag; only an archivist may clear it."""
+    if actor is None:
+        raise Forbidden("log in to do this")
+    story = _story_for_update(story_id)
+    if identifiable:
+        if not (actor.is_staff or access.is_teacher_of(actor, story)):
+            raise Forbidden("only a teacher of this class or an archivist can do this")
+        story.persons_identifiable = True
+        story.persons_cleared_at = None
+        story.persons_cleared_by_id = None
+        action = "story.persons_flagged"
+    else:
+        if not actor.has_role(Role.ARCHIVIST, Role.ADMIN):
+            raise Forbidden("only an archivist can clear the 'people can be recognised' flag")
+        story.persons_cleared_at = utcnow()
+        story.persons_cleared_by_id = actor.id
+        action = "story.persons_cleared"
+    audit.record(action, "story", story.id, actor=actor)
+    db.session.commit()
+    return story
