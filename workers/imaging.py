@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 #: the biggest phone and flatbed-scanner files; a bomb declaring more is refused from its header.
 DEFAULT_MAX_PIXELS = 100_000_000
 
+#: Largest first frame that ``inspect_image`` decodes to detect damage in formats that have no
+#: cheap structural check (GIF, WebP, TIFF, BMP, AVIF, HEIC): 25 MP is 75 MB of RGB.
+INSPECT_DECODE_MAX_PIXELS = 25_000_000
+
 #: Colour that transparent areas are flattened onto: a light page, so a transparent logo or a
 #: cut-out scan never turns into a black square.
 BACKGROUND = (255, 255, 255)
@@ -196,7 +200,8 @@ def inspect_image(data: bytes | BinaryIO, *, max_pixels: int = DEFAULT_MAX_PIXEL
     JPEG and PNG are checked structurally (JPEG: every header segment well-formed and an end
     marker after the scan data; PNG: every chunk checksum and the end chunk) because even a 1/8
     scale JPEG decode must entropy-decode the whole file (~100 ms for 24 MP). Other formats get a
-    decode of their first frame. The worker's full decode remains the final word.
+    decode of their first frame when it is at most ``INSPECT_DECODE_MAX_PIXELS`` (a 90 MP TIFF
+    scan would cost the web process 270 MB). The worker's full decode remains the final word.
     """
     raw = _read_all(data)
     im, fmt = _open(raw, max_pixels)
@@ -206,7 +211,7 @@ def inspect_image(data: bytes | BinaryIO, *, max_pixels: int = DEFAULT_MAX_PIXEL
             _check_jpeg_structure(raw, fmt)
         elif fmt == "PNG":
             _png_walk(raw, verify=True)
-        else:
+        elif width * height <= INSPECT_DECODE_MAX_PIXELS:
             _decode(im, fmt)
         orientation = _orientation(im, raw, fmt)
     finally:

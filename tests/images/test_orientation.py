@@ -122,3 +122,23 @@ def test_every_derivative_of_a_rotated_photo_has_display_dimensions():
     outputs = by_name(build_derivatives(data))
     assert (outputs["medium.webp"].width, outputs["medium.webp"].height) == (800, 533)
     assert (outputs["large.webp"].width, outputs["large.webp"].height) == (1200, 800)
+
+
+@pytest.mark.parametrize("fmt", ["AVIF", "HEIF"])
+def test_avif_and_heic_rotation_is_applied_exactly_once(fmt):
+    """Their encoders turn EXIF orientation into the container's rotation boxes; the decoder or
+    plugin must rotate, and the pipeline must not rotate a second time."""
+    if fmt == "HEIF":
+        pytest.importorskip("pillow_heif")
+        from workers import imaging
+
+        imaging._ensure_plugins()
+    reference = upright()
+    stored = stored_for(reference, 6)
+    if fmt == "HEIF":  # pillow-heif writes the rotation box from info["exif"]
+        stored.info["exif"] = exif_with(6).tobytes()
+        data = encode(stored, fmt, quality=95)
+    else:
+        data = encode(stored, fmt, quality=95, exif=exif_with(6))
+    assert_upright(build_derivatives(data), reference)
+    assert (inspect_image(data).width, inspect_image(data).height) == reference.size
