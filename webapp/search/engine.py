@@ -35,6 +35,7 @@ from whoosh.searching import Searcher
 from whoosh.writing import SegmentWriter
 
 from webapp.search.analysis import fold, primary_language
+from webapp.search.columns_io import build_lengths
 from webapp.search.contract import (
     FACET_NAMES,
     FILTER_KEYS,
@@ -48,9 +49,10 @@ from webapp.search.contract import (
 )
 from webapp.search.facets import ColumnData
 from webapp.search.highlight import MatchRules, snippet
-from webapp.search.matching import Evaluator, Leaf, Snapshot, build_lengths
+from webapp.search.matching import Evaluator, Leaf, Snapshot
 from webapp.search.query import ParsedQuery, parse
 from webapp.search.schema import SCHEMA_VERSION, build_schema, document_fields, facet_term
+from webapp.search.segments import LeanSegmentWriter
 
 log = logging.getLogger(__name__)
 
@@ -221,7 +223,10 @@ class SearchIndex:
                     raw = list(reader.column_reader("facets"))
                 else:
                     raw = [b""] * reader.doc_count_all()
-                cached = (ColumnData.from_column(raw), build_lengths(reader, SCORED_FIELDS))
+                cached = (
+                    ColumnData.from_column(raw),
+                    build_lengths(reader._perdoc, reader.doc_count_all(), SCORED_FIELDS),  # noqa: SLF001
+                )
                 self._segment_cache[seg_key] = cached
             parts.append(cached[0])
             for fieldname in SCORED_FIELDS:
@@ -517,7 +522,7 @@ class SearchIndex:
         started = time.monotonic()
         try:
             index = self._open_index(generation)
-            writer = index.writer(limitmb=256)
+            writer = LeanSegmentWriter(index, limitmb=256)
             seen: set[int] = set()
             count = 0
             try:

@@ -9,10 +9,10 @@ through unescaped.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from html import escape
 
-from webapp.search.analysis import STEMMED_LANGUAGES, raw_tokens, stem
+from webapp.search.analysis import STEMMED_LANGUAGES, raw_token_pattern, stem, tokens
 
 #: Length of a snippet, in characters of the original text.
 SNIPPET_CHARS = 240
@@ -25,6 +25,8 @@ class MatchRules:
     terms: frozenset[str]
     stems: frozenset[tuple[str, str]]
     prefixes: tuple[str, ...]
+    # Words repeat (Zipf): each distinct raw word is folded and stemmed once per request.
+    memo: dict[tuple[str, str], bool] = field(default_factory=dict, compare=False, hash=False)
 
     @classmethod
     def build(cls, tokens: Iterable[str], prefixes: Iterable[str] = ()) -> MatchRules:
@@ -36,6 +38,14 @@ class MatchRules:
             if (s := stem(language, token))
         )
         return cls(terms, stems, tuple(prefixes))
+
+    def matches_raw(self, word: str, language: str) -> bool:
+        """Whether a word as written in the text matches (memoised)."""
+        key = (word, language)
+        found = self.memo.get(key)
+        if found is None:
+            found = self.memo[key] = any(self.matches(t, language) for t in tokens(word))
+        return found
 
     def matches(self, token: str, language: str) -> bool:
         if token in self.terms:
@@ -52,7 +62,10 @@ def snippet(text: str, rules: MatchRules, language: str, size: int = SNIPPET_CHA
     """The window of ``text`` with the most matches, escaped, matches in ``<mark>``."""
     if not text:
         return ""
-    spans = [(s, e) for s, e, token in raw_tokens(text) if rules.matches(token, language)]
+    matches_raw = rules.matches_raw
+    spans = [
+        m.span() for m in raw_token_pattern(text).finditer(text) if matches_raw(m.group(), language)
+    ]
     start = 0
     if spans:
         best_count = -1

@@ -13,14 +13,12 @@ and it never decides visibility: the engine intersects with the visible set afte
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import accumulate
 from typing import Any
 
 from whoosh.codec.whoosh3 import W3LeafMatcher
 from whoosh.reading import TermNotFound
-from whoosh.util.numeric import byte_to_length
 
 from webapp.search.analysis import STEMMED_LANGUAGES, is_unspaced, primary_language, stem
 from webapp.search.facets import ColumnData
@@ -47,8 +45,6 @@ CLAUSE_FIELDS: dict[str | None, tuple[str, ...]] = {
     "organisation": ("organisation",),
     "collection": ("collections",),
 }
-
-_BYTE_TO_LENGTH = [byte_to_length(b) for b in range(256)]
 
 Scores = dict[int, float]
 
@@ -361,20 +357,3 @@ def normalise_decade(value: str) -> str:
     if year < 100:
         year += 1900
     return str(year - year % 10)
-
-
-def build_lengths(reader: Any, fieldnames: Iterable[str]) -> dict[str, list[int]]:
-    """Per-document field lengths of one segment, decoded from Whoosh's length bytes."""
-    from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
-
-    out: dict[str, list[int]] = {}
-    perdoc = reader._perdoc  # noqa: SLF001 - bulk read of the lengths column
-    count = reader.doc_count_all()
-    for fieldname in fieldnames:
-        lenfield = _lenfield(fieldname)
-        if perdoc.has_column(lenfield):
-            column = perdoc.column_reader(lenfield, LENGTHS_COLUMN)
-            out[fieldname] = [_BYTE_TO_LENGTH[b] for b in column]
-        else:
-            out[fieldname] = [0] * count
-    return out

@@ -9,12 +9,13 @@ or decide visibility: it only describes what is stored.
 from __future__ import annotations
 
 import json
+from array import array
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
 from whoosh import columns, fields, formats
-from whoosh.system import pack_uint
+from whoosh.system import _INT_SIZE, pack_uint
 
 from webapp.search.analysis import fold, primary_language
 from webapp.search.analysis import tokens as analyse
@@ -28,6 +29,19 @@ FACET_SEP = "\x1f"
 
 #: Characters of the body kept for snippets: highlighting works on this bounded excerpt only.
 EXCERPT_CHARS = 3000
+
+
+class CompactPositions(formats.Positions):
+    """Positions stored as a raw uint32 array instead of a pickled list: same information,
+    several times cheaper to encode for the tens of millions of postings of a full reindex."""
+
+    def encode(self, poslist: list[int]) -> bytes:
+        return pack_uint(len(poslist)) + array("I", poslist).tobytes()
+
+    def decode_positions(self, valuestring: bytes) -> list[int]:
+        positions = array("I")
+        positions.frombytes(valuestring[_INT_SIZE:])
+        return positions.tolist()
 
 
 class TokenField(fields.FieldType):
@@ -45,7 +59,7 @@ class TokenField(fields.FieldType):
     def __init__(self, positions: bool = True, field_boost: float = 1.0) -> None:
         self.positions = positions
         self.format = (
-            formats.Positions(field_boost=field_boost)
+            CompactPositions(field_boost=field_boost)
             if positions
             else formats.Frequency(field_boost=field_boost)
         )
