@@ -177,7 +177,13 @@ class SearchIndex:
             }
             self._index, self._searcher, self._generation = index, searcher, generation
         elif not self._searcher.up_to_date():
-            self._searcher = self._retry_open(self._searcher.refresh)
+            # A fresh searcher, not ``refresh()``: Whoosh's refresh reuses a segment's reader by
+            # segment id and would miss deletions committed since (a withdrawn story would stay
+            # visible). Opening readers is cheap; the decoded columns are cached per segment.
+            assert self._index is not None
+            searcher = self._retry_open(self._index.searcher)
+            self._searcher.close()
+            self._searcher = searcher
         return self._searcher
 
     @staticmethod

@@ -134,9 +134,14 @@ def facet_term(name: str, value: str) -> str:
 
 
 def normalise_facet_value(name: str, value: str) -> str:
-    """How a facet value is compared: trimmed; language tags lower-cased."""
+    """How a facet value is compared: trimmed; language tags lower-cased.
+
+    Status is compared exactly: visibility must not depend on a lenient reading of it.
+    """
+    if name == "status":
+        return str(value)
     value = " ".join(str(value).split())
-    if name in ("language", "status"):
+    if name == "language":
         return value.lower()
     return value
 
