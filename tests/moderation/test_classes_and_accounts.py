@@ -1,0 +1,81 @@
+"""Classes, students without e-mail, access resets, invitations and the login lockout."""
+
+from __future__ import annotations
+
+import pytest
+
+from webapp.errors import AuthenticationRequired, BadRequest, Forbidden, NotFound
+
+
+def test_student_joins_with_code_and_pseudonym_only_and_logs_in_again(app, world, user):
+    from webapp.services import classes
+
+    with app.app_context():
+        student = user(world.student)
+        assert student.email is None and student.class_id == world.class_id
+        assert len(world.class_code) == 6
+        again = classes.student_login(world.class_code.lower(), "amina", world.student_code)
+        assert again.id == world.student
+        with pytest.raises(AuthenticationRequired):
+            classes.student_login(world.class_code, "Amina", "AAAA-AAAA")
+
+
+def test_join_refuses_e_mail_as_pseudonym_duplicates_and_unknown_codes(app, world):
+    from webapp.services import classes
+
+    with app.app_context():
+        with pytest.raises(BadRequest):
+            classes.join_class(world.class_code, "amina@example.org")
+        with pytest.raises(BadRequest):
+            classes.join_class(world.class_code, "AMINA")
+        with pytest.raises(NotFound):
+            classes.join_class("ZZZZZZ", "Nour")
+
+
+def test_teacher_resets_a_students_access_but_not_in_another_class(app, world, user):
+    from webapp.services import classes
+
+    with app.app_context():
+        with pytest.raises(NotFound):
+            classes.reset_student_access(user(world.other_teacher), world.student)
+        fresh = classes.reset_student_access(user(world.teacher), world.student)
+        assert fresh.access_code != world.student_code
+        with pytest.raises(AuthenticationRequired):
+            classes.student_login(world.class_code, "Amina", world.student_code)
+        assert (
+            classes.student_login(world.class_code, "Amina", fresh.access_code).id == world.student
+        )
+
+
+def test_students_cannot_create_classes(app, world, user):
+    from webapp.services import classes
+
+    with app.app_context(), pytest.raises(Forbidden):
+        classes.create_class(user(world.student), "mine")
+
+
+def test_account_locks_after_repeated_wrong_passwords(app, world):
+    from tests.conftest import PASSWORD
+    from webapp.services import accounts
+
+    with app.app_context():
+        for _ in range(accounts.MAX_FAILURES):
+            with pytest.raises(AuthenticationRequired, match="wrong"):
+                accounts.authenticate("teacher@example.org", "nope")
+        with pytest.raises(AuthenticationRequired, match="too many"):
+            accounts.authenticate("teacher@example.org", PASSWORD)
+
+
+def test_invitation_link_lets_a_teacher_set_a_password_once(app, world, user):
+    from webapp.models import Role
+    from webapp.services import accounts
+
+    with app.app_context():
+        with pytest.raises(Forbidden):
+            accounts.invite(user(world.teacher), "new@example.org", "teacher", world.school_id)
+        token = accounts.invite(user(world.admin), "new@example.org", "teacher", world.school_id)
+        person = accounts.accept_invitation(token, "Mme Diallo", "a-long-password")
+        assert person.role == Role.TEACHER.value and person.organisation_id == world.school_id
+        assert accounts.authenticate("new@example.org", "a-long-password").id == person.id
+        with pytest.raises(NotFound):
+            accounts.accept_invitation(token, "again", "another-password")

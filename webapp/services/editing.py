@@ -1,0 +1,125 @@
+"""Changing a story's metadata after submission, with every change recorded.
+
+Archivists correct metadata (title, places, period, themes, licence, credit) at any stage; the
+author may rework the title and text only while the story is back with them (returned or changes
+requested). Each edit writes an audit entry with the old and new values and a
+``story.metadata_edited`` event so the search index follows. This module must never change a
+story's status.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from schemas import FieldError
+from webapp.errors import BadRequest, Forbidden, NotFound, ValidationFailed
+from webapp.extensions import db
+from webapp.models import Story, StoryStatus, User
+from webapp.periods import parse_period
+from webapp.services import access, audit, consent, outbox
+
+STAFF_FIELDS = ("title", "body", "places", "period", "themes", "licence", "credit")
+AUTHOR_FIELDS = ("title", "body")
+AUTHOR_EDITABLE = (StoryStatus.RETURNED.value, StoryStatus.CHANGES_REQUESTED.value)
+
+
+def _as_list(value: Any, field: str) -> list[str]:
+    if isinstance(value, str):
+        value = value.replace("\n", ",").split(",")
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise BadRequest(f"{field} must be a list of words", field=field)
+    seen: dict[str, str] = {}
+    for item in value:
+        text = " ".join(item.split())
+        if text:
+            seen.setdefault(text.casefold(), text)
+    return list(seen.values())
+
+
+def edit_metadata(story_id: int, changes: dict[str, Any], actor: User | None) -> list[str]:
+    """Apply ``changes``; return the names of the fields that really changed."""
+    story = db.session.get(Story, story_id, with_for_update=True)
+    if story is None or actor is None or not access.can_view(story, actor):
+        raise NotFound("no such story")
+    if actor.is_staff:
+        allowed = STAFF_FIELDS
+    elif access.is_owner(actor, story) and story.status in AUTHOR_EDITABLE:
+        allowed = AUTHOR_FIELDS
+    else:
+        raise Forbidden("you cannot change this story now")
+    unknown = sorted(set(changes) - set(allowed))
+    if unknown:
+        raise Forbidden(f"you cannot change {', '.join(unknown)}")
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
+
+    def put(field: str, old: Any, new: Any) -> None:
+        if old != new:
+            before[field], after[field] = old, new
+
+    for field, value in changes.items():
+        if field in ("places", "themes"):
+            new = _as_list(value, field)
+            put(field, list(getattr(story, field) or []), new)
+            setattr(story, field, new)
+        elif field == "title":
+            title = " ".join(str(value or "").split())
+            if not title:
+                raise ValidationFailed([FieldError("title", "the title cannot be empty")])
+            put("title", story.title, title[:300])
+            story.title = title[:300]
+        elif field == "body":
+            put("body", story.body, str(value or ""))
+            story.body = str(value or "")
+        elif field == "period":
+            text = str(value or "").strip()
+            if text:
+                try:
+                    period = parse_period(text)
+                except ValueError as exc:
+                    raise ValidationFailed([FieldError("period", str(exc))]) from exc
+                put("period", story.period, period.text)
+                story.period, story.period_start, story.period_end = (
+                    period.text,
+                    period.start,
+                    period.end,
+                )
+            else:
+                put("period", story.period, None)
+                story.period = story.period_start = story.period_end = None
+        elif field == "licence":
+            if value not in consent.LICENCES:
+                raise ValidationFailed(
+                    [
+                        FieldError(
+                            "licence", "licence must be one of: " + ", ".join(consent.LICENCES)
+                        )
+                    ]
+                )
+            put("licence", story.licence, value)
+            story.licence = value
+        elif field == "credit":
+            credit = " ".join(str(value or "").split())[:300]
+            extra = dict(story.extra or {})
+            put("credit", extra.get("credit"), credit or None)
+            if credit:
+                extra["credit"] = credit
+            else:
+                extra.pop("credit", None)
+            story.extra = extra
+    if not after:
+        db.session.rollback()
+        return []
+    fields = sorted(after)
+    audit.record(
+        "story.metadata_edited",
+        "story",
+        story.id,
+        actor=actor,
+        details={"before": before, "after": after},
+    )
+    outbox.emit(
+        "story.metadata_edited", {"story_id": story.id, "actor_id": actor.id, "fields": fields}
+    )
+    db.session.commit()
+    return fields

@@ -1,0 +1,144 @@
+"""Takedown requests and GDPR erasure.
+
+Anyone may ask for a story to be removed (``request_takedown``); an archivist then withdraws it
+(``review.withdraw``: off the public site within seconds, original kept under restricted access)
+or, when erasure is asked for, erases it (``erase_story``): the story, its media rows, originals no
+other story uses, derivatives and notifications are deleted, the ``story.erased`` event has the
+search worker drop its index entry (one index writer, see DESIGN.md), and the audit log
+keeps only *that* it happened — notes and edit details about the story are blanked. This module
+must never keep a copy of erased content, not even in a log line.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from webapp.errors import BadRequest, NotFound
+from webapp.extensions import db
+from webapp.models import (
+    AuditEntry,
+    CollectionItem,
+    MediaAsset,
+    Notification,
+    Story,
+    TakedownRequest,
+    User,
+    utcnow,
+)
+from webapp.services import access, audit, backends, outbox
+
+log = logging.getLogger(__name__)
+
+
+def request_takedown(
+    story_id: int | None,
+    reason: str,
+    *,
+    requester: User | None,
+    name: str = "",
+    contact: str = "",
+    erasure: bool = False,
+) -> TakedownRequest:
+    """Record a removal request. Anonymous requests are welcome; nothing is removed yet."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise BadRequest("tell us briefly why the story should be removed", field="reason")
+    if story_id is not None and db.session.get(Story, story_id) is None:
+        raise BadRequest("no story with this number", field="story_id")
+    row = TakedownRequest(
+        story_id=story_id,
+        reason=reason[:5000],
+        requester_name=(name or "").strip()[:200],
+        contact=(contact or "").strip()[:320],
+        erasure_requested=bool(erasure),
+        requested_by_id=requester.id if requester else None,
+    )
+    db.session.add(row)
+    db.session.flush()
+    audit.record(
+        "takedown.requested",
+        "takedown",
+        row.id,
+        actor=requester,
+        details={"story_id": story_id, "erasure": bool(erasure)},
+    )
+    db.session.commit()
+    log.info("takedown request %s for story %s", row.id, story_id)
+    return row
+
+
+def open_requests() -> list[TakedownRequest]:
+    return db.session.scalars(
+        db.select(TakedownRequest)
+        .where(TakedownRequest.state == "open")
+        .order_by(TakedownRequest.created_at, TakedownRequest.id)
+    ).all()
+
+
+def close_request(request_id: int, state: str, actor: User | None) -> TakedownRequest:
+    access.require_archivist(actor)
+    if state not in ("done", "declined"):
+        raise BadRequest("state must be done or declined", field="state")
+    row = db.session.get(TakedownRequest, request_id)
+    if row is None:
+        raise NotFound("no such request")
+    row.state = state
+    row.handled_by_id = actor.id
+    row.handled_at = utcnow()
+    audit.record(f"takedown.{state}", "takedown", row.id, actor=actor)
+    db.session.commit()
+    return row
+
+
+def erase_story(story_id: int, actor: User | None) -> dict[str, int]:
+    """Delete a story and everything derived from it; return what was removed (counts only)."""
+    access.require_archivist(actor)
+    story = db.session.get(Story, story_id, with_for_update=True)
+    if story is None:
+        raise NotFound("no such story")
+    media = list(story.media)
+    media_ids = [m.id for m in media]
+    keys = [d["key"] for m in media for d in (m.derivatives or {}).values() if d.get("key")]
+    shas = {m.sha256: m.original_key for m in media}
+    try:
+        db.session.execute(db.delete(Notification).where(Notification.story_id == story_id))
+        db.session.execute(db.delete(CollectionItem).where(CollectionItem.story_id == story_id))
+        for row in db.session.scalars(
+            db.select(TakedownRequest).where(TakedownRequest.story_id == story_id)
+        ):
+            row.reason = "[erased]"
+            row.story_id = None
+            if row.state == "open":
+                row.state, row.handled_by_id, row.handled_at = "done", actor.id, utcnow()
+        for entry in db.session.scalars(
+            db.select(AuditEntry).where(
+                AuditEntry.subject_type == "story", AuditEntry.subject_id == story_id
+            )
+        ):
+            entry.note = None
+            entry.details = {}
+        db.session.delete(story)
+        db.session.flush()
+        still_used = set(
+            db.session.scalars(
+                db.select(MediaAsset.sha256).where(MediaAsset.sha256.in_(list(shas)))
+            ).all()
+        )
+        originals = [key for sha, key in shas.items() if sha not in still_used]
+        counts = {"images": len(media_ids), "originals": len(originals), "derivatives": len(keys)}
+        audit.record("story.erased", "story", story_id, actor=actor, details=counts)
+        outbox.emit("story.erased", {"story_id": story_id, "actor_id": actor.id})
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    store = backends.object_store()
+    for key in [*keys, *originals]:
+        try:
+            store.delete(key)
+        except FileNotFoundError:
+            pass
+        except Exception:  # the rows are gone; an orphan object is logged for the fixity sweep
+            log.exception("erasure of story %s: could not delete an object", story_id)
+    log.info("story %s erased (%s)", story_id, counts)
+    return counts
