@@ -158,18 +158,22 @@ def _unapply(img: Image.Image, orientation: int) -> Image.Image:
 
 
 def run_naive(data: bytes, specs: tuple[DerivativeSpec, ...]) -> list[tuple[str, bytes]]:
-    """What most code does: full decode, exif_transpose, thumbnail() per size."""
+    """What most code does: full decode, exif_transpose, thumbnail() per size (each size resized
+    once from the full image, then encoded in each format asked for)."""
     im = Image.open(io.BytesIO(data))
     im.load()
     im = ImageOps.exif_transpose(im).convert("RGB")
+    resized: dict[tuple[int, bool], Image.Image] = {}
     out = []
     for spec in specs:
-        if spec.square:
-            small = ImageOps.fit(im, (spec.size, spec.size))
-        else:
-            small = im.copy()
-            small.thumbnail((spec.size, spec.size))
-        out.append((f"{spec.name}.{spec.ext}", _pil_encode(small, spec)))
+        key = (spec.size, spec.square)
+        if key not in resized:
+            if spec.square:
+                resized[key] = ImageOps.fit(im, (spec.size, spec.size))
+            else:
+                resized[key] = im.copy()
+                resized[key].thumbnail((spec.size, spec.size))
+        out.append((f"{spec.name}.{spec.ext}", _pil_encode(resized[key], spec)))
     return out
 
 
@@ -178,7 +182,7 @@ def _pil_encode(im: Image.Image, spec: DerivativeSpec) -> bytes:
     if spec.format == "WEBP":
         im.save(buf, "WEBP", quality=spec.quality, method=spec.effort)
     else:
-        im.save(buf, "JPEG", quality=spec.quality, optimize=True, progressive=True)
+        im.save(buf, "JPEG", quality=spec.quality, optimize=True, progressive=spec.progressive)
     return buf.getvalue()
 
 
@@ -219,7 +223,7 @@ def run_pyvips(data: bytes, specs: tuple[DerivativeSpec, ...]) -> list[tuple[str
             blob = img.webpsave_buffer(Q=spec.quality, effort=spec.effort, strip=True)
         else:
             blob = img.jpegsave_buffer(
-                Q=spec.quality, optimize_coding=True, interlace=True, strip=True
+                Q=spec.quality, optimize_coding=True, interlace=spec.progressive, strip=True
             )
         out.append((f"{spec.name}.{spec.ext}", blob))
     return out

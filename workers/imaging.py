@@ -87,7 +87,8 @@ class DerivativeSpec:
     """One output: ``size`` is the longest side (or the side of a centred square crop).
 
     ``format`` is ``"WEBP"`` or ``"JPEG"``; ``quality`` is the encoder quality (0-100); ``effort``
-    is libwebp's ``method`` (0 fast … 6 small), ignored for JPEG. Two specs may share a name when
+    is libwebp's ``method`` (0 fast … 6 small), ignored for JPEG; ``progressive`` is for JPEG
+    (Huffman tables are always optimised). Two specs may share a name when
     their formats differ (``large.webp`` and its ``large.jpg`` fallback).
     """
 
@@ -97,6 +98,7 @@ class DerivativeSpec:
     format: str = "WEBP"
     quality: int = 80
     effort: int = 4
+    progressive: bool = False
 
     def __post_init__(self) -> None:
         if self.size < 1:
@@ -137,6 +139,8 @@ DEFAULT_SPECS: tuple[DerivativeSpec, ...] = (
 #: resample from already-small images and keep Pillow's default-quality gap of 2.
 FIRST_REDUCING_GAP = 1.0
 REDUCING_GAP = 2.0
+FIRST_RESAMPLE = Image.Resampling.LANCZOS
+RESAMPLE = Image.Resampling.LANCZOS
 
 #: Formats accepted as originals, in sniffing order. HEIF needs the optional pillow-heif plugin.
 SUPPORTED_FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF", "AVIF", "HEIF")
@@ -255,9 +259,7 @@ def build_derivatives(
             base = _normalise_mode(im)
             base_size = (_scaled(width, base_scale), _scaled(height, base_scale))
             if base.size != base_size:
-                base = base.resize(
-                    base_size, Image.Resampling.LANCZOS, reducing_gap=FIRST_REDUCING_GAP
-                )
+                base = base.resize(base_size, FIRST_RESAMPLE, reducing_gap=FIRST_REDUCING_GAP)
             base = _to_srgb(base, icc)
             base = _orient(base, orientation)
             shown = (height, width) if orientation >= 5 else (width, height)
@@ -310,14 +312,12 @@ def _render(
             if (side, side) == source.size:
                 out = source
             else:
-                out = source.resize(
-                    (side, side), Image.Resampling.LANCZOS, box=box, reducing_gap=REDUCING_GAP
-                )
+                out = source.resize((side, side), RESAMPLE, box=box, reducing_gap=REDUCING_GAP)
         else:
             if (w, h) == source.size:
                 out = source
             else:
-                out = source.resize((w, h), Image.Resampling.LANCZOS, reducing_gap=REDUCING_GAP)
+                out = source.resize((w, h), RESAMPLE, reducing_gap=REDUCING_GAP)
             made.append((plan.scale, out))
         images[key] = out
     return [_encode(images[(plan.scale, plan.spec.square)], plan.spec) for plan in plans]
@@ -331,7 +331,7 @@ def _encode(im: Image.Image, spec: DerivativeSpec) -> Derivative:
     if spec.format == "WEBP":
         im.save(buf, "WEBP", quality=spec.quality, method=spec.effort)
     else:
-        im.save(buf, "JPEG", quality=spec.quality, optimize=True, progressive=True)
+        im.save(buf, "JPEG", quality=spec.quality, optimize=True, progressive=spec.progressive)
     return Derivative(
         name=spec.name,
         ext=spec.ext,
@@ -701,6 +701,8 @@ def _to_srgb(im: Image.Image, icc: bytes | None) -> Image.Image:
         try:
             src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
             space = src.profile.xcolor_space.strip()
+            if space == "RGB" and im.mode == "RGB" and _is_srgb(src):
+                return im  # already sRGB: the transform would cost ~30 ns/pixel for nothing
             if {"RGB": "RGB", "L": "GRAY", "CMYK": "CMYK"}.get(im.mode) == space:
                 return ImageCms.profileToProfile(im, src, _srgb_profile(), outputMode="RGB")
             log.info("ICC profile colour space %s does not match mode %s; ignored", space, im.mode)
@@ -710,6 +712,14 @@ def _to_srgb(im: Image.Image, icc: bytes | None) -> Image.Image:
 
 
 _srgb: ImageCms.ImageCmsProfile | None = None
+
+
+def _is_srgb(profile: ImageCms.ImageCmsProfile) -> bool:
+    """True for the standard sRGB profiles cameras and editors embed ("sRGB IEC61966-2.1",
+    "sRGB built-in", …), judged by the description: a profile that calls itself sRGB while
+    describing another space is not worth 50 ms on every honest photo."""
+    description = (profile.profile.profile_description or "").strip()
+    return description.startswith("sRGB")
 
 
 def _srgb_profile() -> ImageCms.ImageCmsProfile:

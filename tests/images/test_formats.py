@@ -217,6 +217,14 @@ def test_embedded_icc_profile_is_applied():
     assert g > 200 and r < 60, (r, g, b)
 
 
+def test_srgb_tagged_photo_keeps_its_colours():
+    ref = upright()
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    data = encode(ref, "JPEG", quality=95, icc_profile=srgb)
+    out = decode(by_name(build_derivatives(data))["medium.webp"].data)
+    assert mean_difference(out, ref) < CLOSE
+
+
 def test_broken_icc_profile_is_ignored_not_fatal():
     ref = upright()
     data = encode(ref, "JPEG", quality=95, icc_profile=b"not a profile at all" * 10)
@@ -256,6 +264,7 @@ def _swapped_primaries_profile() -> bytes:
         sig, offset, size = struct.unpack(">4sII", srgb[132 + 12 * i : 144 + 12 * i])
         tags[sig] = srgb[offset : offset + size]
     tags[b"rXYZ"], tags[b"gXYZ"] = tags[b"gXYZ"], tags[b"rXYZ"]
+    tags[b"desc"] = tags[b"desc"].replace("sRGB".encode("utf-16-be"), "Swap".encode("utf-16-be"))
     keep = [b"desc", b"wtpt", b"rXYZ", b"gXYZ", b"bXYZ", b"rTRC", b"gTRC", b"bTRC"]
     table, body = b"", b""
     base = 128 + 4 + 12 * len(keep)
