@@ -68,6 +68,11 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(submit.bp)
     app.register_blueprint(moderation.bp)
     app.register_blueprint(api.bp)
+    from webapp.blueprints import accounts as accounts_pages, admin, classes
+
+    app.register_blueprint(accounts_pages.bp)
+    app.register_blueprint(classes.bp)
+    app.register_blueprint(admin.bp)
     csrf.exempt(api.bp)  # the API authenticates with bearer tokens, not cookies
     errorhandlers.register(app)
 

@@ -1,14 +1,18 @@
-"""The submission form (works without JavaScript) and the private status page it leads to."""
+"""The submission form (works without JavaScript), the private status page it leads to, and the
+removal (takedown) request form anyone can use.
+
+A story handed in by a student is attached to their class, so their teacher reviews it first.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from webapp.auth import current_person
 from webapp.errors import PassagesError
 from webapp.extensions import db
 from webapp.models import Story
-from webapp.services import submissions
+from webapp.services import consent, erasure, submissions
 
 bp = Blueprint("submit", __name__)
 
@@ -47,6 +51,8 @@ def metadata_from_form(form) -> dict:
         metadata["alt_texts"] = alt_texts
     if form.get("consent") != "yes":
         metadata["consent"] = {"contributor": False}
+    if form.get("minor") == "yes":
+        metadata["consent"]["minor"] = True
     return metadata
 
 
@@ -59,9 +65,10 @@ def submit_form():
         for f in request.files.getlist("images")
         if f.filename
     ]
+    submitter = current_person()
     try:
         story = submissions.submit_story(
-            metadata_from_form(request.form), images, submitter=current_person()
+            metadata_from_form(request.form), images, submitter=submitter
         )
     except PassagesError as exc:
         details = getattr(exc, "errors", None) or []
@@ -71,6 +78,12 @@ def submit_form():
             ),
             exc.status,
         )
+    # Not part of the shared metadata schema: set here, in a second small commit.
+    if submitter is not None and submitter.class_id is not None:
+        story.class_id = submitter.class_id
+    if request.form.get("persons_identifiable") == "yes":
+        story.persons_identifiable = True
+    db.session.commit()
     return redirect(url_for("submit.status", token=story.status_token), code=303)
 
 
@@ -79,4 +92,31 @@ def status(token: str):
     story = db.session.scalar(db.select(Story).where(Story.status_token == token))
     if story is None:
         return render_template("error.html", status=404, message="This link is not valid."), 404
-    return render_template("status.html", story=story, token=token)
+    return render_template(
+        "status.html",
+        story=story,
+        token=token,
+        guardian=consent.guardian_state(story).value,
+    )
+
+
+@bp.route("/takedown", methods=["GET", "POST"])
+def takedown():
+    """Ask for a story to be removed; an archivist reads every request."""
+    form = request.form if request.method == "POST" else request.args
+    if request.method == "POST":
+        raw_id = (form.get("story_id") or "").strip().lstrip("#")
+        try:
+            erasure.request_takedown(
+                int(raw_id) if raw_id.isdigit() else None,
+                form.get("reason", ""),
+                requester=current_person(),
+                name=form.get("name", ""),
+                contact=form.get("contact", ""),
+                erasure=form.get("erasure") == "yes",
+            )
+        except PassagesError as exc:
+            flash(exc.message, "error")
+            return render_template("moderation/takedown.html", form=form), exc.status
+        return render_template("moderation/takedown.html", form={}, sent=True)
+    return render_template("moderation/takedown.html", form=form, sent=False)
