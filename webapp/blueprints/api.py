@@ -115,3 +115,68 @@ def search():
             "message": page.error,
         }
     )
+
+
+# --- moderation (issue 4): every workflow move, consent, takedown and erasure ------------------
+
+
+@bp.post("/stories/<int:story_id>/transitions")
+def story_transition(story_id: int):
+    """Any move of the review workflow: ``{"action": "forward"|"return"|…, "note": "…"}``.
+
+    Who may make which move is decided by ``review.WHO``; invalid moves answer 409.
+    """
+    body = _json_body()
+    action = body.get("action")
+    if not isinstance(action, str) or action not in review.WHO:
+        raise BadRequest("action must be one of: " + ", ".join(sorted(review.WHO)), field="action")
+    story = review.apply(story_id, action, current_person(), body.get("note"))
+    return jsonify(story_json(story, include_private=True))
+
+
+@bp.post("/stories/<int:story_id>/guardian-consent")
+def guardian_consent(story_id: int):
+    """A teacher or archivist records a guardian's consent: ``{"given_by": "mother, form"}``."""
+    from webapp.services import consent
+
+    body = _json_body()
+    story = consent.record_guardian_consent(story_id, body.get("given_by") or "", current_person())
+    return jsonify(
+        {
+            "id": story.id,
+            "guardian_consent": story.guardian_consent,
+            "given_by": story.guardian_consent_by,
+            "at": story.guardian_consent_at.isoformat(),
+        }
+    )
+
+
+@bp.post("/takedown-requests")
+def takedown_request():
+    """Anyone may ask for removal: ``{"story_id"?, "reason", "name"?, "contact"?, "erasure"?}``."""
+    from webapp.services import erasure
+
+    body = _json_body()
+    story_id = body.get("story_id")
+    if story_id is not None and not isinstance(story_id, int):
+        raise BadRequest("story_id must be a number", field="story_id")
+    row = erasure.request_takedown(
+        story_id,
+        body.get("reason") if isinstance(body.get("reason"), str) else "",
+        requester=current_person(),
+        name=str(body.get("name") or ""),
+        contact=str(body.get("contact") or ""),
+        erasure=body.get("erasure") is True,
+    )
+    response = jsonify({"id": row.id, "state": row.state})
+    response.status_code = 202
+    return response
+
+
+@bp.post("/stories/<int:story_id>/erase")
+def erase_story(story_id: int):
+    """GDPR erasure by an archivist; answers what was removed (counts only)."""
+    from webapp.services import erasure
+
+    counts = erasure.erase_story(story_id, current_person())
+    return jsonify({"id": story_id, "erased": True, "removed": counts})

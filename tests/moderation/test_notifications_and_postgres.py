@@ -1,0 +1,84 @@
+"""Notification delivery (log by default, e-mail with SMTP) and the workflow on PostgreSQL."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+from tests.conftest import build_app
+from webapp.errors import AuthenticationRequired
+
+
+def test_notifications_are_logged_in_the_embedded_default(app, world, user, new_story, caplog):
+    from webapp.services import review
+
+    # Alembic's fileConfig (migrations/env.py) disables loggers that existed before it ran.
+    logging.getLogger("webapp.services.notifications").disabled = False
+    story_id = new_story(world.student)
+    with app.app_context(), caplog.at_level(logging.INFO, logger="webapp.services.notifications"):
+        review.apply(story_id, "return", user(world.teacher), "Ajoute la date")
+    assert any("Ajoute la date" in r.getMessage() for r in caplog.records)
+
+
+def test_notifications_are_mailed_when_smtp_is_configured(app, world, user, new_story, monkeypatch):
+    from webapp.services import notifications, review
+
+    sent = []
+
+    class FakeSMTP:
+        def __init__(self, host, port, timeout):
+            sent.append(("connect", host, port))
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def send_message(self, message):
+            sent.append(("mail", message["To"], message.get_content()))
+
+    monkeypatch.setattr(notifications.smtplib, "SMTP", FakeSMTP)
+    app.config["SMTP_HOST"] = "mail.test"
+    story_id = new_story(world.member)
+    with app.app_context():
+        review.review(story_id, "reject", "hors sujet", user(world.archivist))
+    assert ("connect", "mail.test", 25) in sent
+    assert any(
+        s[0] == "mail" and s[1] == "member@example.org" and "hors sujet" in s[2] for s in sent
+    )
+
+
+def test_workflow_and_consent_on_postgresql(tmp_path, postgres_url):
+    from tests.conftest import story_metadata
+    from webapp.extensions import db
+    from webapp.models import Role, Story
+    from webapp.services import accounts, classes, consent, review, submissions
+
+    app = build_app(tmp_path / "data", DATABASE_URL=postgres_url)
+    try:
+        with app.app_context():
+            teacher, _ = accounts.create_or_update_user(
+                "t@example.org", Role.TEACHER.value, "password1"
+            )
+            archivist, _ = accounts.create_or_update_user(
+                "a@example.org", Role.ARCHIVIST.value, "password1"
+            )
+            klass = classes.create_class(teacher, "4e B")
+            joined = classes.join_class(klass.code, "Amina")
+            story = submissions.submit_story(story_metadata(), [], submitter=joined.student)
+            review.apply(story.id, "forward", teacher)
+            review.review(story.id, "approve", None, archivist)
+            assert db.session.get(Story, story.id).status == "approved"
+            consent.record_guardian_consent(story.id, "mère", teacher)
+            review.apply(story.id, "publish", archivist)
+            assert db.session.get(Story, story.id).status == "published"
+            for _ in range(accounts.MAX_FAILURES):
+                with contextlib.suppress(AuthenticationRequired):
+                    classes.student_login(klass.code, "Amina", "XXXX-XXXX")
+            db.session.expire_all()
+            assert joined.student.locked_until is not None
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
