@@ -437,6 +437,20 @@ def report(runs: dict[str, dict], scores: dict[str, dict[str, float]], files: li
             f"{approach:15} {wall:11.1f} {cpu:10.1f} {1000 / cpu:10.2f} "
             f"{run['peak_rss_mb']:11.1f} {kib:11.1f} {ssim:7.4f}"
         )
+    per_file_kib = {
+        a: {
+            f: sum(r["bytes"][f] for r in run["results"]) / len(run["results"]) / 1024
+            for f in run["results"][0]["bytes"]
+        }
+        for a, run in runs.items()
+    }
+    print(
+        "per-derivative KiB/img: "
+        + "; ".join(
+            f"{a}: " + ", ".join(f"{f} {v:.1f}" for f, v in k.items())
+            for a, k in per_file_kib.items()
+        )
+    )
     print(
         "per-derivative SSIM: "
         + "; ".join(
@@ -466,6 +480,43 @@ def report(runs: dict[str, dict], scores: dict[str, dict[str, float]], files: li
     )
 
 
+def iso_quality(files: list[Path]) -> None:
+    """Bytes at equal quality: encode naive and passages outputs at three quality settings
+    (in this process, untimed), then interpolate passages' bytes at naive's default SSIM."""
+    curves: dict[str, list[tuple[float, float]]] = {"naive": [], "passages": []}
+    refs = {path: reference(path) for path in files}
+    for delta in (-3, 0, 3):
+        specs = tuple(
+            DerivativeSpec(
+                s.name, s.size, s.square, s.format, s.quality + delta, s.effort, s.progressive
+            )  # fmt: skip
+            for s in DEFAULT_SPECS
+        )
+        for approach in curves:
+            total, scores = 0, []
+            for path in files:
+                for fname, blob in RUNNERS[approach](path.read_bytes(), specs):
+                    total += len(blob)
+                    out = Image.open(io.BytesIO(blob)).convert("RGB")
+                    ref = reference_at(refs[path], out.size, fname.startswith("square"))
+                    scores.append(quality(out, ref))
+            curves[approach].append((sum(scores) / len(scores), total / len(files) / 1024))
+    target_q, naive_kib = curves["naive"][1]
+    ours = sorted(curves["passages"])
+    kib = None
+    for (q0, b0), (q1, b1) in zip(ours, ours[1:], strict=False):
+        if q0 <= target_q <= q1:
+            kib = b0 + (b1 - b0) * (target_q - q0) / (q1 - q0)
+    for approach, points in curves.items():
+        print(f"quality curve {approach} (quality -3/0/+3): "
+              + ", ".join(f"{k:.1f} KiB @ {q:.4f}" for q, k in points))  # fmt: skip
+    if kib is None:
+        print("iso-quality: naive's SSIM is outside passages' measured range")
+    else:
+        print(f"iso-quality: at naive's SSIM {target_q:.4f}, passages needs {kib:.1f} KiB/img "
+              f"vs naive {naive_kib:.1f} (ratio {kib / naive_kib:.3f})")  # fmt: skip
+
+
 def _label(path: Path) -> str:
     name = path.name
     if "scan" in name:
@@ -491,6 +542,7 @@ def main() -> None:
     runs = {a: run_approach(a, files) for a in APPROACHES}
     scores = score_outputs(files, list(APPROACHES))
     report(runs, scores, files)
+    iso_quality(files)
 
 
 if __name__ == "__main__":
