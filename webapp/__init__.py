@@ -26,8 +26,8 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     """
     import os
 
-    from webapp import auth, errorhandlers
-    from webapp.blueprints import api, moderation, public, submit
+    from webapp import auth, errorhandlers, i18n
+    from webapp.blueprints import api, curation, indicators, moderation, public, submit
     from webapp.extensions import csrf, db, login_manager, migrate
     from webapp.services import backends
 
@@ -63,11 +63,14 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     auth.init_app(app)
     backends.init_app(app)
+    i18n.init_app(app)
 
     app.register_blueprint(public.bp)
     app.register_blueprint(submit.bp)
     app.register_blueprint(moderation.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(curation.bp)
+    app.register_blueprint(indicators.bp)
     from webapp.blueprints import accounts as accounts_pages, admin, classes
 
     app.register_blueprint(accounts_pages.bp)

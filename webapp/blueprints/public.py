@@ -1,57 +1,355 @@
-"""Public pages: home, story pages, search, derivative images, login and the health check.
+"""Public pages: home, stories, collections, organisations, places, search, images, login.
 
-Only published stories appear here; ``webapp.services.access`` is asked for every story and image.
+Only published stories and published collections appear here; ``webapp.services.access`` is asked
+for every story and image, and every list filters on the published status in its query. Pages an
+anonymous visitor sees carry ETag/Last-Modified so that browsers and proxies can revalidate
+cheaply. This module must never show a draft, a withdrawn story or an original file.
 """
 
 from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlencode
 
 from flask import (
     Blueprint,
     Response,
     abort,
     flash,
+    make_response,
     redirect,
     render_template,
     request,
     send_file,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import login_user, logout_user
 from sqlalchemy import text
 
+from webapp import i18n, places
 from webapp.auth import current_person
 from webapp.extensions import db
-from webapp.models import MediaAsset, Story, StoryStatus, User
+from webapp.models import MediaAsset, Organisation, Story, StoryStatus, User
+from webapp.search.analysis import fold
+from webapp.search.contract import FACET_NAMES, SearchHit, SearchRequest
 from webapp.services import access, backends
+from webapp.services import collections as collection_service
 from webapp.services.searching import search_request_from_args, search_stories
 
 bp = Blueprint("public", __name__)
+
+PER_PAGE = 12
+PUBLIC_MAX_AGE = 60
+
+
+# --- helpers shared by the pages ----------------------------------------------------------------
+
+
+def story_slug(title: str) -> str:
+    """The readable part of a story URL; the id before it is what identifies the story."""
+    return re.sub(r"[^\w]+", "-", fold(title or "")).strip("-")[:80].rstrip("-")
+
+
+def story_url(story: Story | SearchHit, **kwargs) -> str:
+    """The canonical URL of a story (or of a search hit, which has the same id and title)."""
+    slug = story_slug(story.title)
+    if slug:
+        return url_for("public.story", story_id=story.id, slug=slug, **kwargs)
+    return url_for("public.story", story_id=story.id, **kwargs)
+
+
+def organisation_url(organisation: Organisation, **kwargs) -> str:
+    return url_for(
+        "public.organisation",
+        organisation_id=organisation.id,
+        slug=story_slug(organisation.name) or "organisation",
+        **kwargs,
+    )
+
+
+def _page_arg() -> int:
+    try:
+        return max(1, min(10_000, int(request.args.get("page", 1))))
+    except ValueError:
+        return 1
+
+
+def _published():
+    return Story.status == StoryStatus.PUBLISHED.value
+
+
+def _cacheable(html: str, last_modified: datetime | None = None) -> Response:
+    """Anonymous pages are public and revalidated by ETag; a logged-in view is private."""
+    response = make_response(html)
+    if current_person() is not None:
+        response.headers["Cache-Control"] = "private, no-cache"
+        return response
+    response.headers["Cache-Control"] = f"public, max-age={PUBLIC_MAX_AGE}"
+    response.vary.add("Cookie")  # the interface language comes from a cookie
+    if last_modified is not None:
+        response.last_modified = last_modified
+    response.add_etag()
+    return response.make_conditional(request)
+
+
+def _latest(*values: datetime | None) -> datetime | None:
+    present = [v for v in values if v is not None]
+    return max(present) if present else None
+
+
+@bp.url_defaults
+def _story_slug_default(endpoint: str, values: dict) -> None:
+    """``url_for("public.story", story_id=…)`` anywhere (API, status page) gives the readable URL.
+
+    The id alone still works as a permanent link and redirects to the readable one.
+    """
+    if endpoint == "public.story" and "slug" not in values and "story_id" in values:
+        story = db.session.get(Story, values["story_id"])
+        slug = story_slug(story.title) if story is not None else ""
+        if slug:
+            values["slug"] = slug
+
+
+@bp.app_context_processor
+def _template_helpers():
+    return {"story_url": story_url, "organisation_url": organisation_url}
+
+
+# --- language -----------------------------------------------------------------------------------
+
+
+@bp.get("/language/<code>")
+def set_language(code: str):
+    """Remember the interface language in a cookie and go back where the visitor was."""
+    if code not in i18n.LANGUAGES:
+        abort(404)
+    target = request.args.get("next") or ""
+    if not target.startswith("/") or target.startswith("//"):
+        target = url_for("public.home")
+    response = redirect(target)
+    response.set_cookie(
+        i18n.COOKIE_NAME,
+        code,
+        max_age=i18n.COOKIE_MAX_AGE,
+        samesite="Lax",
+        httponly=True,
+        secure=request.is_secure,
+    )
+    return response
+
+
+# --- home and stories ---------------------------------------------------------------------------
 
 
 @bp.get("/")
 def home():
     stories = db.session.scalars(
-        db.select(Story)
-        .where(Story.status == StoryStatus.PUBLISHED.value)
-        .order_by(Story.published_at.desc(), Story.id.desc())
-        .limit(12)
+        db.select(Story).where(_published()).order_by(Story.published_at.desc(), Story.id.desc())
+        .limit(PER_PAGE)
+    ).all()  # fmt: skip
+    featured = db.session.scalars(
+        collection_service.public_collections_query(featured=True).limit(6)
     ).all()
-    return render_template("home.html", stories=stories)
+    overview = search_stories(SearchRequest(q="", per_page=1))
+    html = render_template(
+        "home.html",
+        stories=stories,
+        featured=[(c, collection_service.cover_image(c)) for c in featured],
+        facets=overview.facets,
+    )
+    return _cacheable(html, _latest(*(s.updated_at for s in stories)))
 
 
 @bp.get("/stories/<int:story_id>")
-def story(story_id: int):
-    story = access.require_view(
-        db.session.get(Story, story_id), current_person(), request.args.get("t")
+@bp.get("/stories/<int:story_id>-<slug>")
+def story(story_id: int, slug: str | None = None):
+    token = request.args.get("t")
+    story = access.require_view(db.session.get(Story, story_id), current_person(), token)
+    if story.is_public and not token and (slug or "") != story_slug(story.title):
+        return redirect(story_url(story), code=301)  # old or mistyped URLs keep working
+    linked_places = places.places_for_story(story)
+    html = render_template(
+        "story.html",
+        story=story,
+        token=token,
+        linked_places=linked_places,
+        collections=collection_service.public_collections_of(story) if story.is_public else [],
+        canonical_url=story_url(story, _external=True),
+        today=datetime.now(),
     )
-    return render_template("story.html", story=story, token=request.args.get("t"))
+    if not story.is_public:
+        response = make_response(html)
+        response.headers["Cache-Control"] = "private, no-store"
+        return response
+    return _cacheable(html, story.updated_at)
+
+
+# --- collections --------------------------------------------------------------------------------
+
+
+@bp.get("/collections/")
+def collections():
+    pagination = db.paginate(
+        collection_service.public_collections_query(),
+        page=_page_arg(),
+        per_page=PER_PAGE,
+        error_out=False,
+    )
+    items = [(c, collection_service.cover_image(c)) for c in pagination.items]
+    return _cacheable(render_template("public/collections.html", pagination=pagination,
+                                      items=items))  # fmt: skip
+
+
+@bp.get("/collections/<slug>")
+def collection(slug: str):
+    collection = collection_service.get_public_collection(slug)
+    pagination = db.paginate(
+        collection_service.public_items_query(collection),
+        page=_page_arg(),
+        per_page=PER_PAGE,
+        error_out=False,
+    )
+    html = render_template(
+        "public/collection.html",
+        collection=collection,
+        introduction=collection_service.render_introduction(collection.introduction),
+        cover=collection_service.cover_image(collection),
+        pagination=pagination,
+    )
+    return _cacheable(html)
+
+
+# --- organisations and places -------------------------------------------------------------------
+
+
+@bp.get("/organisations/<int:organisation_id>")
+@bp.get("/organisations/<int:organisation_id>-<slug>")
+def organisation(organisation_id: int, slug: str | None = None):
+    organisation = db.session.get(Organisation, organisation_id)
+    if organisation is None:
+        abort(404)
+    query = (
+        db.select(Story).where(_published(), Story.organisation_id == organisation.id)
+        .order_by(Story.published_at.desc(), Story.id.desc())
+    )  # fmt: skip
+    pagination = db.paginate(query, page=_page_arg(), per_page=PER_PAGE, error_out=False)
+    if pagination.total == 0:
+        abort(404)  # an organisation with nothing published has no public page
+    if slug != (story_slug(organisation.name) or "organisation"):
+        return redirect(organisation_url(organisation, **request.args.to_dict()), code=301)
+    html = render_template(
+        "public/organisation.html", organisation=organisation, pagination=pagination
+    )
+    return _cacheable(html)
+
+
+@bp.get("/places/")
+def place_list():
+    counts = {k: len(v) for k, v in places.published_story_ids_by_key().items()}
+    rows = db.session.scalars(db.select(places.Place).order_by(places.Place.name)).all()
+    groups: dict[str, list[tuple[places.Place, int]]] = {}
+    for place in rows:
+        label = place.department_name or _("Places of origin")
+        groups.setdefault(label, []).append((place, counts.get(place.key, 0)))
+    return _cacheable(render_template("public/places.html", groups=groups))
+
+
+@bp.get("/places/<slug>")
+def place(slug: str):
+    place = db.session.scalar(db.select(places.Place).where(places.Place.slug == slug))
+    if place is None:
+        abort(404)
+    ids = places.published_story_ids_by_key().get(place.key, [])
+    page = _page_arg()
+    page_ids = ids[(page - 1) * PER_PAGE : page * PER_PAGE]
+    stories = {s.id: s for s in db.session.scalars(db.select(Story).where(Story.id.in_(page_ids)))}
+    listing = SimplePage([stories[i] for i in page_ids if i in stories], page, PER_PAGE, len(ids))
+    return _cacheable(render_template("public/place.html", place=place, pagination=listing))
+
+
+@dataclass
+class SimplePage:
+    """The attributes of Flask-SQLAlchemy's pagination that ``_pagination.html`` reads."""
+
+    items: list
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def prev_num(self) -> int:
+        return self.page - 1
+
+    @property
+    def next_num(self) -> int:
+        return self.page + 1
+
+
+# --- search -------------------------------------------------------------------------------------
+
+
+def search_url(query: SearchRequest, **changes) -> str:
+    """The URL of ``query`` with some changes; ``toggle=(name, value)`` adds or removes a filter.
+
+    Every parameter lives in the URL so a search can be bookmarked and shared.
+    """
+    filters = {k: list(v) for k, v in query.filters.items()}
+    toggle = changes.pop("toggle", None)
+    if toggle:
+        name, value = toggle
+        values = filters.setdefault(name, [])
+        if value in values:
+            values.remove(value)
+        else:
+            values.append(value)
+    params: list[tuple[str, str]] = []
+    q = changes.get("q", query.q)
+    if q:
+        params.append(("q", q))
+    for name in FACET_NAMES:
+        params.extend((name, v) for v in filters.get(name, []))
+    sort = changes.get("sort", query.sort)
+    if sort != "relevance":
+        params.append(("sort", sort))
+    page = changes.get("page", 1 if toggle or "sort" in changes else query.page)
+    if page > 1:
+        params.append(("page", str(page)))
+    base = url_for("public.search")
+    return f"{base}?{urlencode(params)}" if params else base
 
 
 @bp.get("/search")
 def search():
     search_request = search_request_from_args(request.args)
     page = search_stories(search_request)
-    return render_template("search.html", page=page, query=search_request)
+    html = render_template(
+        "search.html",
+        page=page,
+        query=search_request,
+        search_url=search_url,
+        facet_names=FACET_NAMES,
+        active=[(n, v) for n in FACET_NAMES for v in search_request.filters.get(n, [])],
+        clear_url=search_url(SearchRequest(q=search_request.q, sort=search_request.sort)),
+    )
+    return _cacheable(html)
+
+
+# --- images, login, health ----------------------------------------------------------------------
 
 
 @bp.get("/media/<int:media_id>/<name>")
@@ -92,7 +390,7 @@ def login():
             if not target.startswith("/") or target.startswith("//"):
                 target = url_for("moderation.queue") if user.is_staff else url_for("public.home")
             return redirect(target)
-        flash("Wrong e-mail address or password.", "error")
+        flash(_("Wrong e-mail address or password."), "error")
         return render_template("login.html", email=email), 401
     return render_template("login.html", email="")
 

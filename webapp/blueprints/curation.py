@@ -1,0 +1,159 @@
+"""Curation screens for archivists: collections (fields, order, membership) and places of origin.
+
+Every view asks ``access.require_archivist`` and hands the rules to
+``webapp.services.collections``; reordering works with plain forms (up/down buttons and typed
+positions), so no JavaScript is needed. This module must never be reachable by a visitor or a
+contributor, and never changes a story.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from webapp import places
+from webapp.auth import current_person
+from webapp.errors import BadRequest
+from webapp.extensions import db
+from webapp.models import Collection
+from webapp.services import access
+from webapp.services import collections as service
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("curation", __name__, url_prefix="/curation")
+
+
+@bp.before_request
+def _archivists_only():
+    access.require_archivist(current_person())
+
+
+def _fields_from_form() -> service.CollectionFields:
+    form = request.form
+    return service.CollectionFields(
+        title=form.get("title", ""),
+        slug=form.get("slug", ""),
+        introduction=form.get("introduction", ""),
+        published=form.get("published") == "yes",
+        featured=form.get("featured") == "yes",
+    )
+
+
+@bp.get("/")
+def index():
+    collections = db.session.scalars(db.select(Collection).order_by(Collection.title)).all()
+    origins = db.session.scalars(
+        db.select(places.Place).where(places.Place.kind == "origin").order_by(places.Place.name)
+    ).all()
+    return render_template("curation/index.html", collections=collections, origins=origins)
+
+
+@bp.route("/collections/new", methods=["GET", "POST"])
+def new_collection():
+    if request.method == "POST":
+        try:
+            collection = service.save_collection(_fields_from_form(), current_person())
+        except BadRequest as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+            return render_template("curation/edit.html", collection=None, form=request.form), 400
+        flash(_("Collection saved."), "info")
+        return redirect(url_for("curation.edit_collection", collection_id=collection.id))
+    return render_template("curation/edit.html", collection=None, form={})
+
+
+@bp.route("/collections/<int:collection_id>", methods=["GET", "POST"])
+def edit_collection(collection_id: int):
+    collection = service.get_collection(collection_id)
+    if request.method == "POST":
+        try:
+            service.save_collection(_fields_from_form(), current_person(), collection_id)
+        except BadRequest as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+            return render_template(
+                "curation/edit.html", collection=collection, form=request.form
+            ), 400
+        flash(_("Collection saved."), "info")
+        return redirect(url_for("curation.edit_collection", collection_id=collection_id))
+    form = {
+        "title": collection.title,
+        "slug": collection.slug,
+        "introduction": collection.introduction,
+        "published": "yes" if collection.published else "",
+        "featured": "yes" if collection.featured else "",
+    }
+    return render_template("curation/edit.html", collection=collection, form=form)
+
+
+@bp.post("/collections/<int:collection_id>/items")
+def add_item(collection_id: int):
+    try:
+        story_id = int(request.form.get("story_id", ""))
+    except ValueError:
+        flash(_("Type the number of a story."), "error")
+    else:
+        try:
+            service.add_story(collection_id, story_id, current_person())
+            flash(_("Story added."), "info")
+        except BadRequest as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+    return redirect(url_for("curation.edit_collection", collection_id=collection_id))
+
+
+@bp.post("/collections/<int:collection_id>/items/<int:item_id>/move")
+def move_item(collection_id: int, item_id: int):
+    offset = -1 if request.form.get("direction") == "up" else 1
+    service.move_item(collection_id, item_id, offset, current_person())
+    return redirect(
+        url_for("curation.edit_collection", collection_id=collection_id) + f"#item-{item_id}"
+    )
+
+
+@bp.post("/collections/<int:collection_id>/order")
+def set_order(collection_id: int):
+    positions: dict[int, float] = {}
+    for key, value in request.form.items():
+        if key.startswith("position-"):
+            try:
+                positions[int(key.removeprefix("position-"))] = float(value)
+            except ValueError:
+                continue
+    service.set_order(collection_id, positions, current_person())
+    flash(_("Order saved."), "info")
+    return redirect(url_for("curation.edit_collection", collection_id=collection_id))
+
+
+@bp.post("/collections/<int:collection_id>/items/<int:item_id>/remove")
+def remove_item(collection_id: int, item_id: int):
+    service.remove_item(collection_id, item_id, current_person())
+    flash(_("Story removed from the collection."), "info")
+    return redirect(url_for("curation.edit_collection", collection_id=collection_id))
+
+
+@bp.post("/places")
+def add_place():
+    def _coordinate(name: str, low: float, high: float) -> float | None:
+        try:
+            value = float(request.form.get(name, "").replace(",", "."))
+        except ValueError:
+            return None
+        return value if low <= value <= high else None
+
+    try:
+        place = places.add_origin_place(
+            request.form.get("name", ""),
+            _coordinate("latitude", -90, 90),
+            _coordinate("longitude", -180, 180),
+        )
+        db.session.commit()
+        log.info("place %s recorded by user %s", place.id, current_person().id)
+        flash(_("Place recorded: %(name)s.", name=place.name), "info")
+    except ValueError:
+        db.session.rollback()
+        flash(_("A place needs a name."), "error")
+    return redirect(url_for("curation.index"))

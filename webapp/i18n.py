@@ -1,0 +1,91 @@
+"""Interface languages: French by default, English on request, remembered in a cookie.
+
+This module only chooses the *interface* locale (menus, labels, dates, numbers). A story's own
+language is data (``Story.language``) and is never translated or changed here. Compiled catalogs
+(``webapp/translations/<lang>/LC_MESSAGES/messages.mo``) are shipped in the repository so that a
+fresh clone works without a build step; ``pybabel compile -d webapp/translations`` refreshes them.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from babel import Locale, UnknownLocaleError
+from flask import Flask, request
+from flask_babel import Babel
+
+log = logging.getLogger(__name__)
+
+#: Interface languages, in the order the switcher shows them; the first is the default.
+LANGUAGES: dict[str, str] = {"fr": "Français", "en": "English"}
+DEFAULT_LANGUAGE = "fr"
+#: The cookie that remembers a visitor's choice (no account needed).
+COOKIE_NAME = "lang"
+COOKIE_MAX_AGE = 365 * 24 * 3600
+
+#: Scripts written right to left, by BCP 47 primary language subtag (when no script subtag).
+_RTL_LANGUAGES = frozenset({"ar", "fa", "he", "ur", "ps", "sd", "ug", "yi", "dv", "ckb", "arz"})
+_RTL_SCRIPTS = frozenset({"Arab", "Hebr", "Thaa", "Syrc", "Nkoo", "Adlm", "Rohg"})
+_LTR_SCRIPTS = frozenset({"Latn", "Cyrl", "Tfng", "Grek"})
+
+babel = Babel()
+
+
+def select_locale() -> str:
+    """The visitor's chosen interface language, else French (the sites' first audience)."""
+    chosen = request.cookies.get(COOKIE_NAME, "")
+    return chosen if chosen in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def text_direction(tag: str | None) -> str:
+    """``rtl`` or ``ltr`` for a BCP 47 tag; a script subtag wins over the language.
+
+    Browsers guess direction from the first strong character (``dir="auto"``), which fails for
+    an Arabic story starting with a Latin place name; the tag is the contributor's statement.
+    """
+    if not tag:
+        return "ltr"
+    parts = tag.replace("_", "-").split("-")
+    for part in parts[1:]:
+        if len(part) == 4 and part.isalpha():
+            script = part.title()
+            if script in _RTL_SCRIPTS:
+                return "rtl"
+            if script in _LTR_SCRIPTS:
+                return "ltr"
+    return "rtl" if parts[0].lower() in _RTL_LANGUAGES else "ltr"
+
+
+def language_name(tag: str | None) -> str:
+    """A story's language named in the interface language (``ar`` → "arabe" in French).
+
+    Unknown or private tags are shown as written: the territory's languages are never a closed
+    list, and a tag we cannot name is still the contributor's truth.
+    """
+    if not tag:
+        return ""
+    from flask_babel import get_locale
+
+    try:
+        name = Locale.parse(tag, sep="-").get_display_name(get_locale() or DEFAULT_LANGUAGE)
+    except (ValueError, TypeError, UnknownLocaleError):
+        return tag
+    return name or tag
+
+
+def init_app(app: Flask) -> None:
+    """Bind Flask-Babel with our locale selector and expose the helpers templates need."""
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "Europe/Paris")
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", "translations")
+    babel.init_app(app, locale_selector=select_locale)
+
+    from flask_babel import get_locale
+
+    app.jinja_env.globals.update(
+        interface_languages=LANGUAGES,
+        current_language=lambda: str(get_locale() or DEFAULT_LANGUAGE),
+        text_direction=text_direction,
+    )
+    app.jinja_env.filters["direction"] = text_direction
+    app.jinja_env.filters["language_name"] = language_name

@@ -1,0 +1,156 @@
+"""Places as records: the gazetteer of communes shipped with the app, plus places archivists add.
+
+A story stores the place names its contributor typed (``Story.places``); this module decides
+which record each name means, by a normalised key, so that "Vitry sur Seine", "vitry-sur-seine"
+and "Vitry-sur-Seine" are one place with one page. Matching happens when a page is read (the
+publication workflow lives in ``webapp.services.review`` and is not ours to hook), which keeps it
+always in step with the gazetteer. This module must never change a story or show a story that is
+not published.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import DateTime, Float, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from webapp.extensions import db
+from webapp.models import Story, StoryStatus, utcnow
+from webapp.search.analysis import fold
+
+log = logging.getLogger(__name__)
+
+GAZETTEER_FILE = Path(__file__).resolve().parent / "data" / "communes.csv"
+
+DEPARTMENTS = {"93": "Seine-Saint-Denis", "94": "Val-de-Marne"}
+
+
+class Place(db.Model):
+    """One place: a commune of the gazetteer (with its INSEE code) or a place of origin."""
+
+    __tablename__ = "places"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    #: ``place_key(name)``: how spellings of the same name meet.
+    key: Mapped[str] = mapped_column(String(200), nullable=False, unique=True)
+    slug: Mapped[str] = mapped_column(String(200), nullable=False, unique=True)
+    insee_code: Mapped[str | None] = mapped_column(String(5), unique=True)
+    department: Mapped[str | None] = mapped_column(String(3), index=True)
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    #: "commune" (shipped gazetteer) or "origin" (added by an archivist).
+    kind: Mapped[str] = mapped_column(String(16), nullable=False, default="commune")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    @property
+    def department_name(self) -> str | None:
+        return DEPARTMENTS.get(self.department or "")
+
+
+_SEPARATORS = re.compile(r"[\s'’`´\-_.,/]+")
+_SAINT = re.compile(r"\b(st|ste)\b")
+
+
+def place_key(name: str) -> str:
+    """Case, accents, hyphens, apostrophes and "St"/"Ste" abbreviations do not matter."""
+    folded = _SEPARATORS.sub(" ", fold(name)).strip()
+    return _SAINT.sub(lambda m: "saint" if m.group(1) == "st" else "sainte", folded)
+
+
+def place_slug(name: str) -> str:
+    """A readable URL part: ``L'Haÿ-les-Roses`` → ``l-hay-les-roses``."""
+    slug = re.sub(r"[^\w]+", "-", fold(name)).strip("-")
+    return slug[:190] or "place"
+
+
+@dataclass(frozen=True)
+class GazetteerRow:
+    insee: str
+    name: str
+    department: str
+    latitude: float
+    longitude: float
+
+
+def gazetteer_rows(path: Path = GAZETTEER_FILE) -> Iterator[GazetteerRow]:
+    """The shipped communes; comment lines start with ``#``."""
+    with path.open(encoding="utf-8", newline="") as handle:
+        lines = (line for line in handle if not line.startswith("#"))
+        for row in csv.DictReader(lines):
+            yield GazetteerRow(
+                insee=row["insee"],
+                name=row["name"],
+                department=row["department"],
+                latitude=float(row["latitude"]),
+                longitude=float(row["longitude"]),
+            )
+
+
+def find_place(name: str) -> Place | None:
+    key = place_key(name)
+    return db.session.scalar(db.select(Place).where(Place.key == key)) if key else None
+
+
+def add_origin_place(
+    name: str, latitude: float | None = None, longitude: float | None = None
+) -> Place:
+    """An archivist records a place of origin (Oran, Porto, Bamako…); the caller commits.
+
+    Returns the existing record when the name already matches one, so adding is idempotent.
+    """
+    name = " ".join(name.split())
+    if not name:
+        raise ValueError("a place needs a name")
+    existing = find_place(name)
+    if existing is not None:
+        return existing
+    base = slug = place_slug(name)
+    suffix = 2
+    while db.session.scalar(db.select(Place.id).where(Place.slug == slug)) is not None:
+        slug, suffix = f"{base}-{suffix}", suffix + 1
+    place = Place(
+        name=name,
+        key=place_key(name),
+        slug=slug,
+        latitude=latitude,
+        longitude=longitude,
+        kind="origin",
+    )
+    db.session.add(place)
+    return place
+
+
+def published_story_ids_by_key() -> dict[str, list[int]]:
+    """place key → ids of published stories naming it, newest first.
+
+    Reads only two columns of published stories; enough for a few tens of thousands of stories.
+    """
+    rows = db.session.execute(
+        db.select(Story.id, Story.places)
+        .where(Story.status == StoryStatus.PUBLISHED.value)
+        .order_by(Story.published_at.desc(), Story.id.desc())
+    ).all()
+    index: dict[str, list[int]] = {}
+    for story_id, names in rows:
+        for key in {place_key(n) for n in names or [] if isinstance(n, str)}:
+            if key:
+                index.setdefault(key, []).append(story_id)
+    return index
+
+
+def places_for_story(story: Story) -> list[tuple[str, Place | None]]:
+    """Each name the story gives, with the record it means (``None`` when not in the gazetteer)."""
+    names = [n for n in story.places or [] if isinstance(n, str) and n.strip()]
+    keys = {place_key(n) for n in names}
+    known = {
+        p.key: p for p in db.session.scalars(db.select(Place).where(Place.key.in_(keys))).all()
+    }
+    return [(n, known.get(place_key(n))) for n in names]

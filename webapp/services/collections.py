@@ -1,0 +1,261 @@
+"""Curated collections: archivists group published stories, in an order, with an introduction.
+
+The rules for collections live here (who may curate, what the public may see of a collection,
+how an introduction becomes safe HTML); ``webapp.blueprints.curation`` and ``public`` only call
+them. Never show the public a draft collection or a story that is not published, whatever a
+collection contains, and never output an introduction without passing it through nh3.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+
+import nh3
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+
+from webapp.errors import BadRequest, NotFound
+from webapp.extensions import db
+from webapp.models import (
+    Collection,
+    CollectionItem,
+    MediaAsset,
+    MediaState,
+    Story,
+    StoryStatus,
+    User,
+)
+from webapp.search.analysis import fold
+from webapp.services import access, audit
+
+log = logging.getLogger(__name__)
+
+# CommonMark without raw HTML; nh3 then enforces the allow-list whatever the parser produced.
+_markdown = MarkdownIt("commonmark", {"html": False, "linkify": False})
+_ALLOWED_TAGS = {
+    "p", "br", "strong", "em", "a", "ul", "ol", "li", "blockquote", "h2", "h3", "h4", "code",
+}  # fmt: skip
+_ALLOWED_ATTRIBUTES = {"a": {"href", "title"}}
+
+
+def render_introduction(text: str) -> Markup:
+    """Markdown → HTML an archivist cannot use to inject script, styles or tracking images."""
+    html = _markdown.render(text or "")
+    clean = nh3.clean(
+        html,
+        tags=_ALLOWED_TAGS,
+        attributes=_ALLOWED_ATTRIBUTES,
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer nofollow",
+    )
+    return Markup(clean)  # noqa: S704 - sanitised by nh3 just above
+
+
+def slugify(text: str) -> str:
+    slug = re.sub(r"[^\w]+", "-", fold(text)).strip("-")
+    return slug[:100]
+
+
+# --- what the public sees -----------------------------------------------------------------------
+
+
+def _published_story():
+    return Story.status == StoryStatus.PUBLISHED.value
+
+
+def public_collections_query(*, featured: bool | None = None):
+    query = db.select(Collection).where(Collection.published.is_(True))
+    if featured is not None:
+        query = query.where(Collection.featured.is_(featured))
+    return query.order_by(Collection.created_at.desc(), Collection.id.desc())
+
+
+def get_public_collection(slug: str) -> Collection:
+    collection = db.session.scalar(
+        db.select(Collection).where(Collection.slug == slug, Collection.published.is_(True))
+    )
+    if collection is None:
+        raise NotFound("no such collection")
+    return collection
+
+
+def public_items_query(collection: Collection):
+    """The collection's published stories, in the archivist's order."""
+    return (
+        db.select(Story)
+        .join(CollectionItem, CollectionItem.story_id == Story.id)
+        .where(CollectionItem.collection_id == collection.id, _published_story())
+        .order_by(CollectionItem.position, CollectionItem.id)
+    )
+
+
+def public_item_count(collection: Collection) -> int:
+    return db.session.scalar(
+        db.select(db.func.count(CollectionItem.id))
+        .join(Story, CollectionItem.story_id == Story.id)
+        .where(CollectionItem.collection_id == collection.id, _published_story())
+    )
+
+
+def cover_image(collection: Collection) -> MediaAsset | None:
+    """The first ready image of the first published story, in the archivist's order.
+
+    Archivists choose the cover by putting that story first; a dedicated cover field would need
+    a column on ``collections`` (asked for in the issue's report).
+    """
+    return db.session.scalar(
+        db.select(MediaAsset)
+        .join(Story, MediaAsset.story_id == Story.id)
+        .join(CollectionItem, CollectionItem.story_id == Story.id)
+        .where(
+            CollectionItem.collection_id == collection.id,
+            _published_story(),
+            MediaAsset.state == MediaState.READY.value,
+        )
+        .order_by(CollectionItem.position, CollectionItem.id, MediaAsset.position)
+        .limit(1)
+    )
+
+
+def public_collections_of(story: Story) -> list[Collection]:
+    return db.session.scalars(
+        db.select(Collection)
+        .join(CollectionItem, CollectionItem.collection_id == Collection.id)
+        .where(CollectionItem.story_id == story.id, Collection.published.is_(True))
+        .order_by(Collection.title)
+    ).all()
+
+
+# --- curation (archivists) ----------------------------------------------------------------------
+
+
+@dataclass
+class CollectionFields:
+    title: str
+    slug: str
+    introduction: str
+    published: bool
+    featured: bool
+
+
+def _check_fields(fields: CollectionFields, collection_id: int | None) -> CollectionFields:
+    title = " ".join(fields.title.split())
+    if not title:
+        raise BadRequest("a collection needs a title", field="title")
+    if len(title) > 300:
+        raise BadRequest("the title is longer than 300 characters", field="title")
+    slug = slugify(fields.slug or title)
+    if not slug:
+        raise BadRequest("the short name (slug) needs letters or digits", field="slug")
+    clash = db.session.scalar(db.select(Collection.id).where(Collection.slug == slug))
+    if clash is not None and clash != collection_id:
+        raise BadRequest(f"another collection already uses the short name {slug!r}", field="slug")
+    return CollectionFields(title, slug, fields.introduction or "", fields.published,
+                            fields.featured)  # fmt: skip
+
+
+def save_collection(fields: CollectionFields, actor: User | None, collection_id: int | None = None):
+    """Create or update a collection and commit; a featured collection must be published."""
+    access.require_archivist(actor)
+    fields = _check_fields(fields, collection_id)
+    if collection_id is None:
+        collection = Collection()
+        db.session.add(collection)
+    else:
+        collection = get_collection(collection_id)
+    collection.title = fields.title
+    collection.slug = fields.slug
+    collection.introduction = fields.introduction
+    collection.published = fields.published
+    collection.featured = fields.featured and fields.published
+    db.session.flush()
+    audit.record(
+        "collection.saved",
+        "collection",
+        collection.id,
+        actor=actor,
+        details={"published": collection.published, "featured": collection.featured},
+    )
+    db.session.commit()
+    log.info("collection %s saved by user %s", collection.id, actor.id)
+    return collection
+
+
+def get_collection(collection_id: int) -> Collection:
+    collection = db.session.get(Collection, collection_id)
+    if collection is None:
+        raise NotFound("no such collection")
+    return collection
+
+
+def _renumber(collection: Collection) -> None:
+    for position, item in enumerate(sorted(collection.items, key=lambda i: (i.position, i.id))):
+        item.position = position
+
+
+def add_story(collection_id: int, story_id: int, actor: User | None) -> CollectionItem:
+    """Append a story; only published or approved stories may be curated."""
+    access.require_archivist(actor)
+    collection = get_collection(collection_id)
+    story = db.session.get(Story, story_id)
+    if story is None:
+        raise BadRequest(f"there is no story number {story_id}", field="story_id")
+    if story.status not in (StoryStatus.PUBLISHED.value, StoryStatus.APPROVED.value):
+        raise BadRequest("only approved or published stories can join a collection",
+                         field="story_id")  # fmt: skip
+    for item in collection.items:
+        if item.story_id == story_id:
+            return item
+    item = CollectionItem(story_id=story_id, position=len(collection.items))
+    collection.items.append(item)
+    db.session.flush()
+    audit.record("collection.item_added", "collection", collection.id, actor=actor,
+                 details={"story_id": story_id})  # fmt: skip
+    db.session.commit()
+    return item
+
+
+def remove_item(collection_id: int, item_id: int, actor: User | None) -> None:
+    access.require_archivist(actor)
+    collection = get_collection(collection_id)
+    item = next((i for i in collection.items if i.id == item_id), None)
+    if item is None:
+        raise NotFound("no such item in this collection")
+    collection.items.remove(item)
+    _renumber(collection)
+    audit.record("collection.item_removed", "collection", collection.id, actor=actor,
+                 details={"story_id": item.story_id})  # fmt: skip
+    db.session.commit()
+
+
+def move_item(collection_id: int, item_id: int, offset: int, actor: User | None) -> None:
+    """Move one item up (-1) or down (+1): the no-JavaScript way to reorder."""
+    access.require_archivist(actor)
+    collection = get_collection(collection_id)
+    items = sorted(collection.items, key=lambda i: (i.position, i.id))
+    index = next((n for n, i in enumerate(items) if i.id == item_id), None)
+    if index is None:
+        raise NotFound("no such item in this collection")
+    target = max(0, min(len(items) - 1, index + offset))
+    items.insert(target, items.pop(index))
+    for position, item in enumerate(items):
+        item.position = position
+    db.session.commit()
+
+
+def set_order(collection_id: int, positions: dict[int, float], actor: User | None) -> None:
+    """Apply the numbers an archivist typed next to each item (ties keep the current order)."""
+    access.require_archivist(actor)
+    collection = get_collection(collection_id)
+    current = {
+        i.id: n for n, i in enumerate(sorted(collection.items, key=lambda i: (i.position, i.id)))
+    }
+    items = sorted(
+        collection.items, key=lambda i: (positions.get(i.id, current[i.id]), current[i.id])
+    )
+    for position, item in enumerate(items):
+        item.position = position
+    audit.record("collection.reordered", "collection", collection.id, actor=actor)
+    db.session.commit()
