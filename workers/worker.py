@@ -22,7 +22,9 @@ from workers.context import use_app
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PURPOSES = ("images", "search", "default")
+#: Queue order is priority order: index updates are quick and make a story findable, so they go
+#: before image derivation, which can take seconds per photograph.
+DEFAULT_PURPOSES = ("search", "images", "default")
 
 
 def _worker_name() -> str:
