@@ -110,7 +110,7 @@ def run_command(demo: bool, host: str, port: int, no_worker: bool) -> None:
 @click.option("--burst", is_flag=True, help="Relay pending events, do all jobs, then exit.")
 @click.option(
     "--queues",
-    default="images,search,default",
+    default="search,images,default",
     show_default=True,
     help="Comma-separated queue purposes to serve.",
 )
