@@ -1,21 +1,52 @@
 """Who is making the request: a browser session (Flask-Login) or an API bearer token.
 
-This module identifies people; what they may do is decided in ``webapp.services.access``.
+This module identifies people; what they may do is decided in ``webapp.services.access``. It
+also puts the login lockout (``accounts.check_credentials``) in front of the e-mail login form,
+whichever blueprint renders it, so that a locked account can never be guessed into.
 """
 
 from __future__ import annotations
 
-from flask import Flask, request
+import logging
+
+from flask import Flask, render_template, request
 from flask_login import current_user
 
 from webapp.extensions import db, login_manager
 from webapp.models import ApiToken, User, utcnow
+
+log = logging.getLogger(__name__)
+
+#: Endpoints of e-mail + password login forms guarded by the lockout.
+PASSWORD_LOGIN_ENDPOINTS = frozenset({"public.login"})
 
 
 def init_app(app: Flask) -> None:
     login_manager.login_view = "public.login"
     login_manager.login_message = "Please log in to continue."
     login_manager.session_protection = "strong"
+    app.before_request(_guard_password_login)
+
+
+def _guard_password_login():
+    """Count wrong passwords and refuse locked accounts before the login view runs.
+
+    The view itself checks the password again and logs the person in; this hook only adds the
+    lockout (and its counter), answering 429 while an account is locked.
+    """
+    if request.method != "POST" or request.endpoint not in PASSWORD_LOGIN_ENDPOINTS:
+        return None
+    from webapp.errors import AuthenticationRequired
+    from webapp.services import accounts
+
+    email = (request.form.get("email") or "").strip().lower()
+    try:
+        accounts.authenticate(email, request.form.get("password") or "")
+    except AuthenticationRequired as exc:
+        if exc.message != accounts.WRONG_CREDENTIALS:
+            log.info("login refused for a locked account")
+            return render_template("login.html", email=email, locked=exc.message), 429
+    return None
 
 
 @login_manager.user_loader

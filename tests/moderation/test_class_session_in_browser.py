@@ -182,3 +182,29 @@ def test_admin_creates_organisation_and_invitation_link(app, world):
     done = newcomer.post(link, data={"display_name": "X", "password": "long-enough-pw"})
     assert done.status_code == 303
     assert newcomer.get(link).status_code == 404
+
+
+def test_password_login_locks_after_repeated_failures(app, world):
+    from webapp.services import accounts
+
+    client = app.test_client()
+    for _ in range(accounts.MAX_FAILURES):
+        wrong = client.post("/login", data={"email": "teacher@example.org", "password": "nope"})
+        assert wrong.status_code == 401
+    locked = client.post("/login", data={"email": "teacher@example.org", "password": PASSWORD})
+    assert locked.status_code == 429
+    assert "too many" in locked.get_data(as_text=True)
+    assert client.get("/moderation/").status_code in (302, 401)
+
+
+def test_status_page_shows_the_history_with_the_teachers_comment(app, world, new_story):
+    from webapp.extensions import db
+    from webapp.models import Story
+
+    story_id = new_story(world.student)
+    teacher = _login(app, "teacher@example.org")
+    teacher.post(f"/moderation/stories/{story_id}", data={"decision": "return", "note": "Date ?"})
+    with app.app_context():
+        token = db.session.get(Story, story_id).status_token
+    page = app.test_client().get(f"/status/{token}").get_data(as_text=True)
+    assert "Date ?" in page and "return" in page

@@ -11,7 +11,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from webapp.auth import current_person
 from webapp.errors import PassagesError
 from webapp.extensions import db
-from webapp.models import Story
+from webapp.models import AuditEntry, Story
 from webapp.services import consent, erasure, submissions
 
 bp = Blueprint("submit", __name__)
@@ -97,7 +97,22 @@ def status(token: str):
         story=story,
         token=token,
         guardian=consent.guardian_state(story).value,
+        history=_public_history(story.id),
     )
+
+
+def _public_history(story_id: int) -> list[AuditEntry]:
+    """The moves shown to whoever holds the status link (teachers' and archivists' comments
+    included, names of staff left out)."""
+    return db.session.scalars(
+        db.select(AuditEntry)
+        .where(
+            AuditEntry.subject_type == "story",
+            AuditEntry.subject_id == story_id,
+            AuditEntry.action.like("story.%"),
+        )
+        .order_by(AuditEntry.at, AuditEntry.id)
+    ).all()
 
 
 @bp.route("/takedown", methods=["GET", "POST"])

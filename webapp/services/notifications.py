@@ -32,6 +32,7 @@ MESSAGES = {
     "reject": "“{title}” was not accepted by the archive{note}.",
     "withdraw": "“{title}” was withdrawn from the public site{note}.",
     "forward": "“{title}” was forwarded to the archive.",
+    "resubmit": "“{title}” was handed in again.",
 }
 
 
