@@ -202,8 +202,7 @@ def inspect_image(data: bytes | BinaryIO, *, max_pixels: int = DEFAULT_MAX_PIXEL
 
     Why so careful: this runs inside a web request on untrusted bytes. The format comes from magic
     bytes (never the file name or the client's MIME type), the declared size is checked before any
-    pixel buffer exists, and a reduced decode (JPEG at 1/8 scale, PNG chunk checksums) catches the
-    common truncated upload in a few milliseconds instead of a full decode.
+    pixel buffer exists, and the common truncated upload is caught in well under a millisecond.
 
     JPEG and PNG are checked structurally (JPEG: every header segment well-formed and an end
     marker after the scan data; PNG: every chunk checksum and the end chunk) because even a 1/8
@@ -258,23 +257,21 @@ def build_derivatives(
             im.draft(None, (math.ceil(width * base_scale), math.ceil(height * base_scale)))
         _decode(im, fmt)
         orientation = _orientation(im, raw, fmt)
-        icc = im.info.get("icc_profile")
-        try:
-            base = _normalise_mode(im)
-            base_size = (_scaled(width, base_scale), _scaled(height, base_scale))
-            if base.size != base_size:
-                base = base.resize(base_size, FIRST_RESAMPLE, reducing_gap=FIRST_REDUCING_GAP)
-            base = _to_srgb(base, icc)
-            base = _orient(base, orientation)
-            shown = (height, width) if orientation >= 5 else (width, height)
-            return _render(base, base_scale, plans, shown)
-        except ImageRejected:
-            raise
-        except MemoryError as exc:
-            raise ImageTooLarge("the image needs more memory than a worker may use") from exc
-        except Exception as exc:  # a decoder's lazy error, a broken mode: never leak it
-            log.warning("image processing failed after decode (%s)", fmt, exc_info=True)
-            raise InvalidImage(f"the image could not be processed ({_short(exc)})") from exc
+        base = _normalise_mode(im)
+        base_size = (_scaled(width, base_scale), _scaled(height, base_scale))
+        if base.size != base_size:
+            base = base.resize(base_size, FIRST_RESAMPLE, reducing_gap=FIRST_REDUCING_GAP)
+        base = _to_srgb(base, im.info.get("icc_profile"))
+        base = _orient(base, orientation)
+        shown = (height, width) if orientation >= 5 else (width, height)
+        return _render(base, base_scale, plans, shown)
+    except ImageRejected:
+        raise
+    except MemoryError as exc:
+        raise ImageTooLarge("the image needs more memory than a worker may use") from exc
+    except Exception as exc:  # a decoder's lazy error, a broken mode: never leak it
+        log.warning("image processing failed (%s)", fmt, exc_info=True)
+        raise InvalidImage(f"the image could not be processed ({_short(exc)})") from exc
     finally:
         im.close()
 
@@ -328,8 +325,8 @@ def _render(
 
 
 def _encode(im: Image.Image, spec: DerivativeSpec) -> Derivative:
-    """Encode with no metadata at all: a fresh copy has an empty ``info`` (Pillow's JPEG encoder
-    would otherwise carry over a comment, and resize copies EXIF/ICC/XMP into ``info``)."""
+    """Encode with no metadata at all. ``info`` is emptied first because resize and convert copy
+    the original's EXIF/ICC/XMP/comment into it and Pillow's JPEG encoder writes ``comment``."""
     im.info = {}  # every image here was made by this module: clearing is safe
     buf = io.BytesIO()
     if spec.format == "WEBP":
@@ -538,7 +535,7 @@ def _decode(im: ImageFile.ImageFile, fmt: str) -> None:
     """Decode the first frame only; any decoder exception becomes InvalidImage."""
     try:
         im.load()
-    except MemoryError as exc:
+    except (MemoryError, Image.DecompressionBombError) as exc:
         raise ImageTooLarge("the image needs more memory than a worker may use") from exc
     except Exception as exc:
         log.info("decode failed (%s): %r", fmt, exc)
