@@ -71,7 +71,8 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(curation.bp)
     app.register_blueprint(indicators.bp)
-    from webapp.blueprints import accounts as accounts_pages, admin, classes
+    from webapp.blueprints import accounts as accounts_pages
+    from webapp.blueprints import admin, classes
 
     app.register_blueprint(accounts_pages.bp)
     app.register_blueprint(classes.bp)
