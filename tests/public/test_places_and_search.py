@@ -77,3 +77,43 @@ def test_search_interface_in_english(client, make_story):
     client.get("/language/en")
     html = client.get("/search?q=zzzzqqq").text
     assert "No story found" in html and '<html lang="en"' in html
+
+
+def test_places_page_draws_a_map_without_tiles_or_script(client, make_story):
+    make_story("Au marché", places=["Créteil"])
+    html = client.get("/places/").text
+    assert check_html(html) == []
+    assert '<svg class="place-map"' in html and "<script" not in html
+    assert '<a href="/places/creteil"><circle' in html
+    assert html.count("<circle") == 87  # every commune, linked when it has stories
+
+
+def _luminance(hex_colour: str) -> float:
+    channels = [int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def _contrast(a: str, b: str) -> float:
+    high, low = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_text_colours_meet_wcag_aa_contrast():
+    import re
+    from pathlib import Path
+
+    css = (Path(__file__).resolve().parents[2] / "webapp/static/passages.css").read_text()
+    colours = dict(re.findall(r"--(\w+): (#[0-9a-fA-F]{6})", css))
+    pairs = [
+        (colours["ink"], colours["paper"]),  # body text
+        (colours["accent"], colours["paper"]),  # links
+        (colours["muted"], colours["paper"]),  # meta lines, counts
+        (colours["muted"], "#ffffff"),  # meta lines on cards
+        ("#ffffff", "#102a43"),  # header and footer
+        ("#ffffff", colours["accent"]),  # buttons
+        (colours["ink"], "#ffe58a"),  # highlighted search words
+        (colours["ink"], "#f3f1ea"),  # citation box
+    ]
+    for foreground, background in pairs:
+        assert _contrast(foreground, background) >= 4.5, (foreground, background)

@@ -8,6 +8,7 @@ cheaply. This module must never show a draft, a withdrawn story or an original f
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -160,7 +161,7 @@ def home():
         featured=[(c, collection_service.cover_image(c)) for c in featured],
         facets=overview.facets,
     )
-    return _cacheable(html, _latest(*(s.updated_at for s in stories)))
+    return _cacheable(html)  # ETag only: collections change without touching any story
 
 
 @bp.get("/stories/<int:story_id>")
@@ -184,7 +185,7 @@ def story(story_id: int, slug: str | None = None):
         response = make_response(html)
         response.headers["Cache-Control"] = "private, no-store"
         return response
-    return _cacheable(html, story.updated_at)
+    return _cacheable(html, _latest(story.updated_at, *(m.updated_at for m in story.media)))
 
 
 # --- collections --------------------------------------------------------------------------------
@@ -254,7 +255,41 @@ def place_list():
     for place in rows:
         label = place.department_name or _("Places of origin")
         groups.setdefault(label, []).append((place, counts.get(place.key, 0)))
-    return _cacheable(render_template("public/places.html", groups=groups))
+    pins = _map_pins([(p, counts.get(p.key, 0)) for p in rows if p.department])
+    return _cacheable(render_template("public/places.html", groups=groups, pins=pins))
+
+
+@dataclass
+class MapPin:
+    place: places.Place
+    count: int
+    x: float
+    y: float
+
+
+def _map_pins(rows: list[tuple[places.Place, int]], width: float = 360.0) -> list[MapPin]:
+    """Place the communes on a small SVG map (equirectangular, corrected for latitude).
+
+    Drawn by the server with no tiles and no script, so the map costs no third-party request;
+    the list beside it remains the accessible way in.
+    """
+    located = [(p, n) for p, n in rows if p.latitude is not None and p.longitude is not None]
+    if not located:
+        return []
+    lats = [p.latitude for p, _ in located]
+    lons = [p.longitude for p, _ in located]
+    x_scale = math.cos(math.radians(sum(lats) / len(lats)))
+    span = max((max(lons) - min(lons)) * x_scale, max(lats) - min(lats)) or 1.0
+    factor = (width - 20) / span
+    return [
+        MapPin(
+            place=p,
+            count=n,
+            x=round(10 + (p.longitude - min(lons)) * x_scale * factor, 1),
+            y=round(10 + (max(lats) - p.latitude) * factor, 1),
+        )
+        for p, n in located
+    ]
 
 
 @bp.get("/places/<slug>")
