@@ -483,24 +483,32 @@ def report(runs: dict[str, dict], scores: dict[str, dict[str, float]], files: li
 def iso_quality(files: list[Path]) -> None:
     """Bytes at equal quality: encode naive and passages outputs at three quality settings
     (in this process, untimed), then interpolate passages' bytes at naive's default SSIM."""
-    curves: dict[str, list[tuple[float, float]]] = {"naive": [], "passages": []}
-    refs = {path: reference(path) for path in files}
-    for delta in (-3, 0, 3):
-        specs = tuple(
-            DerivativeSpec(
-                s.name, s.size, s.square, s.format, s.quality + delta, s.effort, s.progressive
-            )  # fmt: skip
-            for s in DEFAULT_SPECS
-        )
-        for approach in curves:
-            total, scores = 0, []
-            for path in files:
+    deltas = (-3, 0, 3)
+    totals = {(a, d): [0, []] for a in ("naive", "passages") for d in deltas}
+    for path in files:
+        ref = reference(path)
+        cache: dict[tuple, Image.Image] = {}
+        for delta in deltas:
+            specs = tuple(
+                DerivativeSpec(
+                    s.name, s.size, s.square, s.format, s.quality + delta, s.effort, s.progressive
+                )  # fmt: skip
+                for s in DEFAULT_SPECS
+            )
+            for approach in ("naive", "passages"):
+                entry = totals[(approach, delta)]
                 for fname, blob in RUNNERS[approach](path.read_bytes(), specs):
-                    total += len(blob)
+                    entry[0] += len(blob)
                     out = Image.open(io.BytesIO(blob)).convert("RGB")
-                    ref = reference_at(refs[path], out.size, fname.startswith("square"))
-                    scores.append(quality(out, ref))
-            curves[approach].append((sum(scores) / len(scores), total / len(files) / 1024))
+                    key = (out.size, fname.startswith("square"))
+                    if key not in cache:
+                        cache[key] = reference_at(ref, *key)
+                    entry[1].append(quality(out, cache[key]))
+    curves = {
+        a: [(sum(totals[(a, d)][1]) / len(totals[(a, d)][1]), totals[(a, d)][0] / len(files) / 1024)
+            for d in deltas]
+        for a in ("naive", "passages")
+    }  # fmt: skip
     target_q, naive_kib = curves["naive"][1]
     ours = sorted(curves["passages"])
     kib = None
