@@ -208,3 +208,28 @@ def test_status_page_shows_the_history_with_the_teachers_comment(app, world, new
         token = db.session.get(Story, story_id).status_token
     page = app.test_client().get(f"/status/{token}").get_data(as_text=True)
     assert "Date ?" in page and "return" in page
+
+
+def test_review_page_shows_images_with_their_processing_state_and_rights(app, world):
+    import io
+
+    from tests.conftest import make_jpeg, story_metadata
+    from webapp.extensions import db
+    from webapp.models import User
+    from webapp.services import submissions
+
+    with app.app_context():
+        story = submissions.submit_story(
+            story_metadata(credit="Famille K."),
+            [submissions.IncomingImage("photo.jpg", io.BytesIO(make_jpeg()))],
+            submitter=db.session.get(User, world.member),
+        )
+        story_id, media_id = story.id, story.media[0].id
+    archivist = _login(app, "archivist@example.org")
+    page = archivist.get(f"/moderation/stories/{story_id}").get_data(as_text=True)
+    assert "photo.jpg" in page and "pending" in page and "Famille K." in page
+    saved = archivist.post(
+        f"/moderation/media/{media_id}/rights", data={"licence": "CC0-1.0", "credit": ""}
+    )
+    assert saved.status_code == 303
+    assert "CC0-1.0" in archivist.get(f"/moderation/stories/{story_id}").get_data(as_text=True)

@@ -119,3 +119,34 @@ def test_author_edits_text_only_when_it_is_back_with_them(app, world, user, new_
         assert editing.edit_metadata(story_id, {"body": "longer"}, user(world.student)) == ["body"]
         with pytest.raises(Forbidden):
             editing.edit_metadata(story_id, {"licence": "CC0-1.0"}, user(world.student))
+
+
+def test_image_licence_and_credit_are_set_by_archivists_only(app, world, user):
+    from webapp.services import editing, submissions
+
+    with app.app_context():
+        story = submissions.submit_story(
+            story_metadata(),
+            [submissions.IncomingImage("a.jpg", io.BytesIO(make_jpeg(seed=3)))],
+            submitter=user(world.member),
+        )
+        media_id = story.media[0].id
+        with pytest.raises(Forbidden):
+            editing.edit_media_rights(media_id, "CC0-1.0", "x", user(world.teacher))
+        media = editing.edit_media_rights(
+            media_id, "CC-BY-NC-4.0", " Studio  Rex ", user(world.archivist)
+        )
+        assert (media.licence, media.credit) == ("CC-BY-NC-4.0", "Studio Rex")
+
+
+def test_erasure_blanks_moderators_notes_in_events(app, world, user, new_story):
+    from webapp.extensions import db
+    from webapp.models import OutboxEvent
+    from webapp.services import erasure, review
+
+    story_id = new_story(world.member)
+    with app.app_context():
+        review.review(story_id, "reject", "names the neighbours", user(world.archivist))
+        erasure.erase_story(story_id, user(world.archivist))
+        payloads = db.session.scalars(db.select(OutboxEvent.payload)).all()
+        assert "neighbours" not in repr(payloads)

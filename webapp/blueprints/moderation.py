@@ -170,6 +170,21 @@ def edit(story_id: int):
     return redirect(url_for("moderation.story", story_id=story_id), code=303)
 
 
+@bp.post("/media/<int:media_id>/rights")
+@login_required
+def media_rights(media_id: int):
+    user = access.require_archivist(current_person())
+    try:
+        media = editing.edit_media_rights(
+            media_id, request.form.get("licence"), request.form.get("credit"), user
+        )
+        flash("Image rights saved.", "success")
+        return redirect(url_for("moderation.story", story_id=media.story_id), code=303)
+    except PassagesError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("moderation.queue"), code=303)
+
+
 @bp.post("/stories/<int:story_id>/consent")
 @login_required
 def record_consent(story_id: int):

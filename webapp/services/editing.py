@@ -14,7 +14,7 @@ from typing import Any
 from schemas import FieldError
 from webapp.errors import BadRequest, Forbidden, NotFound, ValidationFailed
 from webapp.extensions import db
-from webapp.models import Story, StoryStatus, User
+from webapp.models import MediaAsset, Story, StoryStatus, User
 from webapp.periods import parse_period
 from webapp.services import access, audit, consent, outbox
 
@@ -123,3 +123,34 @@ def edit_metadata(story_id: int, changes: dict[str, Any], actor: User | None) ->
     )
     db.session.commit()
     return fields
+
+
+def edit_media_rights(
+    media_id: int, licence: str | None, credit: str | None, actor: User | None
+) -> MediaAsset:
+    """An archivist sets one image's own licence and credit (empty = same as the story)."""
+    access.require_archivist(actor)
+    media = db.session.get(MediaAsset, media_id)
+    if media is None:
+        raise NotFound("no such image")
+    licence = (licence or "").strip() or None
+    if licence is not None and licence not in consent.LICENCES:
+        raise ValidationFailed(
+            [FieldError("licence", "licence must be one of: " + ", ".join(consent.LICENCES))]
+        )
+    credit = " ".join((credit or "").split())[:300] or None
+    before = {"licence": media.licence, "credit": media.credit}
+    media.licence, media.credit = licence, credit
+    audit.record(
+        "media.rights_edited",
+        "story",
+        media.story_id,
+        actor=actor,
+        details={
+            "media_id": media.id,
+            "before": before,
+            "after": {"licence": licence, "credit": credit},
+        },
+    )
+    db.session.commit()
+    return media

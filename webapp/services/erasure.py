@@ -20,6 +20,7 @@ from webapp.models import (
     CollectionItem,
     MediaAsset,
     Notification,
+    OutboxEvent,
     Story,
     TakedownRequest,
     User,
@@ -117,6 +118,7 @@ def erase_story(story_id: int, actor: User | None) -> dict[str, int]:
         ):
             entry.note = None
             entry.details = {}
+        _scrub_outbox_notes(story_id)
         db.session.delete(story)
         db.session.flush()
         still_used = set(
@@ -142,3 +144,14 @@ def erase_story(story_id: int, actor: User | None) -> dict[str, int]:
             log.exception("erasure of story %s: could not delete an object", story_id)
     log.info("story %s erased (%s)", story_id, counts)
     return counts
+
+
+def _scrub_outbox_notes(story_id: int) -> None:
+    """Events keep the moderators' notes in their payload; blank those about this story."""
+    events = db.session.scalars(
+        db.select(OutboxEvent).where(OutboxEvent.event_type.like("story.%"))
+    ).yield_per(500)
+    for event in events:
+        payload = event.payload or {}
+        if payload.get("story_id") == story_id and payload.get("note"):
+            event.payload = {**payload, "note": None}
