@@ -154,3 +154,21 @@ def places_for_story(story: Story) -> list[tuple[str, Place | None]]:
         p.key: p for p in db.session.scalars(db.select(Place).where(Place.key.in_(keys))).all()
     }
     return [(n, known.get(place_key(n))) for n in names]
+
+
+def canonical_names(names: list[str]) -> list[str]:
+    """The gazetteer's spelling of each name, unknown names kept as written, duplicates dropped.
+
+    Meant for the search document (``webapp.services.indexing.document_for``), so that the place
+    facet counts "Vitry sur Seine" and "Vitry-sur-Seine" as one value.
+    """
+    cleaned = [" ".join(n.split()) for n in names if isinstance(n, str) and n.strip()]
+    keys = {place_key(n) for n in cleaned}
+    rows = db.session.execute(db.select(Place.key, Place.name).where(Place.key.in_(keys))).all()
+    known = {key: name for key, name in rows}
+    out: list[str] = []
+    for name in cleaned:
+        canonical = known.get(place_key(name), name)
+        if canonical not in out:
+            out.append(canonical)
+    return out

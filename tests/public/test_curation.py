@@ -114,3 +114,26 @@ def test_indicators_count_stories_by_status_language_and_period(client, login, m
     assert "années 1970" in html and "Période non précisée" in html
     assert "Collège Paul Éluard" in html
     assert response.headers["Cache-Control"] == "private, no-store"
+
+
+def test_collection_readings_are_counted_for_the_most_viewed_indicator(client, app, login,
+                                                                       make_story):  # fmt: skip
+    from webapp.extensions import db
+    from webapp.models import Collection, CollectionItem
+
+    story_id = make_story("Au marché")
+    with app.app_context():
+        for slug, title in (("peu", "Peu lue"), ("souvent", "Souvent lue")):
+            collection = Collection(title=title, slug=slug, published=True)
+            collection.items = [CollectionItem(story_id=story_id, position=0)]
+            db.session.add(collection)
+        db.session.commit()
+    client.get("/collections/peu")
+    for _ in range(3):
+        client.get("/collections/souvent")
+    login("archivist")
+    client.get("/collections/souvent")  # staff readings are not counted
+    html = client.get("/indicators/").text
+    table = html.split("Collections les plus consultées")[1]
+    assert table.index("Souvent lue") < table.index("Peu lue")
+    assert "<td>3</td>" in table and "<td>1</td>" in table

@@ -31,6 +31,16 @@ def test_spelling_variants_of_a_place_have_one_key():
     assert place_key("L'Haÿ-les-Roses") == place_key("L’Hay les Roses")
 
 
+def test_canonical_names_give_the_gazetteer_spelling_once(ctx):
+    from webapp.places import canonical_names
+
+    assert canonical_names(["vitry sur seine", "Vitry-sur-Seine", " Oran ", "st denis"]) == [
+        "Vitry-sur-Seine",
+        "Oran",
+        "Saint-Denis",
+    ]
+
+
 def test_search_page_shows_facets_with_counts_and_combinable_filters(client, make_story):
     make_story("Le marché", places=["Vitry-sur-Seine"], themes=["travail"], period="1962")
     make_story("L'usine", places=["Vitry-sur-Seine"], themes=["travail"], period="1975")

@@ -43,5 +43,10 @@ def test_public_pages_and_indicators_on_postgresql(tmp_path, postgres_url):
             response = client.get(url)
             assert response.status_code == 200, url
             assert "Au marché" in response.text and "En attente" not in response.text, url
+        client.get("/collections/ivry")
+        with app.app_context():
+            from webapp.services.collections import most_viewed
+
+            assert [(c.slug, n) for c, n in most_viewed()] == [("ivry", 2)]
     finally:
         _dispose(app)

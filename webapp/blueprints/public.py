@@ -207,6 +207,9 @@ def collections():
 @bp.get("/collections/<slug>")
 def collection(slug: str):
     collection = collection_service.get_public_collection(slug)
+    person = current_person()
+    if _page_arg() == 1 and not (person and person.is_staff):
+        collection_service.record_view(collection.id)
     pagination = db.paginate(
         collection_service.public_items_query(collection),
         page=_page_arg(),

@@ -11,10 +11,14 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 
 import nh3
 from markdown_it import MarkdownIt
 from markupsafe import Markup
+from sqlalchemy import Date, ForeignKey, Integer
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.errors import BadRequest, NotFound
 from webapp.extensions import db
@@ -56,6 +60,56 @@ def render_introduction(text: str) -> Markup:
 def slugify(text: str) -> str:
     slug = re.sub(r"[^\w]+", "-", fold(text)).strip("-")
     return slug[:100]
+
+
+class CollectionView(db.Model):
+    """How many times a collection's page was read on one day (UTC): the "most viewed" figure.
+
+    One row per collection and day, never per visitor: nothing here can identify a reader.
+    """
+
+    __tablename__ = "collection_views"
+
+    collection_id: Mapped[int] = mapped_column(
+        ForeignKey("collections.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    views: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+
+
+def record_view(collection_id: int) -> None:
+    """Count one reading of a collection page; a failure is logged and never breaks the page."""
+    today = datetime.now(UTC).date()
+    bump = (
+        db.update(CollectionView)
+        .where(CollectionView.collection_id == collection_id, CollectionView.day == today)
+        .values(views=CollectionView.views + 1)
+    )
+    try:
+        if db.session.execute(bump).rowcount == 0:
+            try:
+                with db.session.begin_nested():
+                    db.session.add(CollectionView(collection_id=collection_id, day=today, views=1))
+            except IntegrityError:  # another request created today's row first
+                db.session.execute(bump)
+        db.session.commit()
+    except SQLAlchemyError:
+        db.session.rollback()
+        log.warning("could not count a view of collection %s", collection_id, exc_info=True)
+
+
+def most_viewed(days: int = 30, limit: int = 10) -> list[tuple[Collection, int]]:
+    since = datetime.now(UTC).date() - timedelta(days=days - 1)
+    total = db.func.sum(CollectionView.views)
+    rows = db.session.execute(
+        db.select(Collection, total)
+        .join(CollectionView, CollectionView.collection_id == Collection.id)
+        .where(CollectionView.day >= since)
+        .group_by(Collection.id)
+        .order_by(total.desc(), Collection.title)
+        .limit(limit)
+    ).all()
+    return [(collection, int(views)) for collection, views in rows]
 
 
 # --- what the public sees -----------------------------------------------------------------------

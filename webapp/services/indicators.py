@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from webapp.extensions import db
 from webapp.models import Collection, CollectionItem, Organisation, Story, StoryStatus
+from webapp.services import collections as collection_service
 
 
 @dataclass
@@ -23,6 +24,7 @@ class Indicators:
     by_decade: list[tuple[int | None, int]]
     published_per_month: list[tuple[str, int]]
     collections: list[tuple[Collection, int]]
+    most_viewed: list[tuple[Collection, int]]
 
 
 def _grouped(column, *where) -> list[tuple[object, int]]:
@@ -69,4 +71,5 @@ def compute() -> Indicators:
         by_decade=sorted(decades.items(), key=lambda r: (r[0] is None, r[0] or 0)),
         published_per_month=sorted(months.items()),
         collections=[(c, n) for c, n in collection_rows],
+        most_viewed=collection_service.most_viewed(days=30),
     )
