@@ -1,9 +1,18 @@
 """Interface languages: French by default, English on request, remembered in a cookie.
 
 This module only chooses the *interface* locale (menus, labels, dates, numbers). A story's own
-language is data (``Story.language``) and is never translated or changed here. Compiled catalogs
-(``webapp/translations/<lang>/LC_MESSAGES/messages.mo``) are shipped in the repository so that a
-fresh clone works without a build step; ``pybabel compile -d webapp/translations`` refreshes them.
+language is data (``Story.language``) and is never translated or changed here. Message ids are
+English; French is a catalog like any other. Compiled catalogs
+(``webapp/translations/<lang>/LC_MESSAGES/messages.mo``) are committed so that a fresh clone
+works without a build step. After changing interface strings, from the repository root::
+
+    pybabel extract -F webapp/translations/babel.cfg -o webapp/translations/messages.pot \
+        --no-location --sort-output --omit-header .
+    pybabel update -i webapp/translations/messages.pot -d webapp/translations -l fr
+    # translate the new entries in fr/LC_MESSAGES/messages.po, then:
+    pybabel compile -d webapp/translations -l fr
+
+``tests/public`` fails while a public page has a string without its French translation.
 """
 
 from __future__ import annotations

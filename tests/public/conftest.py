@@ -52,7 +52,7 @@ def make_story(app) -> Callable[..., int]:
                 values.setdefault("period_start", period.start)
                 values.setdefault("period_end", period.end)
             story = Story(title=title, status=status, **values)
-            if status == "published":
+            if status == "published" and story.published_at is None:
                 story.published_at = datetime.now(UTC)
             if organisation:
                 org = db.session.scalar(

@@ -173,6 +173,16 @@ def test_language_switch_is_remembered_in_a_cookie(client, make_story):
     assert "Histoires récentes" in client.get("/").text
 
 
+def test_dates_follow_the_interface_language(client, make_story):
+    from datetime import UTC, datetime
+
+    story_id = make_story("Le marché", published_at=datetime(2026, 3, 5, 12, tzinfo=UTC))
+    url = f"/stories/{story_id}-le-marche"
+    assert "5 mars 2026" in client.get(url).text
+    client.get("/language/en")
+    assert "March 5, 2026" in client.get(url).text
+
+
 def test_language_switch_refuses_unknown_languages_and_foreign_redirects(client):
     assert client.get("/language/xx").status_code == 404
     response = client.get("/language/en?next=//evil.example/")
