@@ -141,3 +141,25 @@ def test_withdrawn_story_leaves_public_search(redis_app, publish, make_user):
         backends.search_index().refresh()
         assert backends.search_index().search(SearchRequest(q="épices")).total == 0
     assert redis_app.test_client().get(f"/stories/{story_id}").status_code == 404
+
+
+def test_index_built_by_an_older_schema_is_rebuilt_when_the_search_worker_starts(
+    redis_app, publish
+):
+    from webapp.search import SearchRequest
+    from webapp.services import backends
+
+    story_id = _submit(redis_app)
+    publish(story_id)
+    run_worker_burst_process(redis_app)
+    index_dir = redis_app.extensions["passages.settings"].index_dir
+    for version_file in index_dir.glob("*/SCHEMA_VERSION"):
+        version_file.write_text("0")  # as if an older release had built it
+    with redis_app.app_context():
+        assert backends.search_index().needs_rebuild()
+    run_worker_burst_process(redis_app)
+    with redis_app.app_context():
+        index = backends.search_index()
+        index.refresh()
+        assert not index.needs_rebuild()
+        assert [h.id for h in index.search(SearchRequest(q="épices")).hits] == [story_id]

@@ -38,9 +38,27 @@ def _build_worker(app: Flask, purposes: Sequence[str]) -> Worker:
     return Worker(queues, connection=connection, name=_worker_name())
 
 
+def rebuild_index_if_outdated(app: Flask) -> bool:
+    """Rebuild the search index when it was built by another index-schema version.
+
+    Only the worker that serves the search queue calls this, so the index keeps a single writer;
+    search keeps serving the old generation until the new one is swapped in.
+    """
+    from workers.search import rebuild_index
+
+    with app.app_context():
+        outdated = backends.search_index().needs_rebuild()
+    if outdated:
+        log.info("search index schema changed: rebuilding from the database")
+        rebuild_index()
+    return outdated
+
+
 def run_worker(app: Flask, purposes: Sequence[str] = DEFAULT_PURPOSES, burst: bool = False) -> None:
     """Process jobs; in burst mode also relay the outbox until no event and no job is left."""
     use_app(app)
+    if "search" in purposes:
+        rebuild_index_if_outdated(app)
     if not burst:
         _build_worker(app, purposes).work(with_scheduler=True)
         return
