@@ -224,3 +224,20 @@ def test_french_catalog_translates_every_public_interface_string():
                 if msgid not in translated:
                     missing.append(f"{path.name}: {msgid}")
     assert missing == []
+
+
+def test_status_link_holder_sees_an_unpublished_story_privately(client, make_story, app):
+    from webapp.extensions import db
+    from webapp.models import Story
+
+    story_id = make_story("Pas encore publiée", status="in_review", media=1)
+    with app.app_context():
+        token = db.session.get(Story, story_id).status_token
+    response = client.get(f"/stories/{story_id}?t={token}")
+    assert response.status_code == 200  # no redirect that would drop the token
+    assert response.headers["Cache-Control"] == "private, no-store"
+    html = response.text
+    assert '<meta name="robots" content="noindex">' in html
+    assert "og:title" not in html and "Citer cette histoire" not in html
+    assert f"t={token}" in html  # its images are fetched with the same token
+    assert client.get(f"/stories/{story_id}?t=wrong").status_code == 404
