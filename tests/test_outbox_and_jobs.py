@@ -163,3 +163,33 @@ def test_index_built_by_an_older_schema_is_rebuilt_when_the_search_worker_starts
         index.refresh()
         assert not index.needs_rebuild()
         assert [h.id for h in index.search(SearchRequest(q="épices")).hits] == [story_id]
+
+
+def test_place_spellings_meet_in_one_search_facet(redis_app, publish):
+    import io
+
+    from webapp.extensions import db
+    from webapp.models import User
+    from webapp.search import SearchRequest
+    from webapp.services import backends, submissions
+
+    ids = []
+    with redis_app.app_context():
+        from webapp.services.accounts import create_or_update_user
+
+        user, _ = create_or_update_user("p@example.org", "contributor", "long-password-1")
+        for spelling in ("Vitry sur Seine", "vitry-sur-seine"):
+            story = submissions.submit_story(
+                story_metadata(places=[spelling]),
+                [submissions.IncomingImage("a.jpg", io.BytesIO(make_jpeg(seed=3)))],
+                submitter=db.session.get(User, user.id),
+            )
+            ids.append(story.id)
+    for story_id in ids:
+        publish(story_id)
+    run_worker_burst_process(redis_app)
+    with redis_app.app_context():
+        index = backends.search_index()
+        index.refresh()
+        facet = index.search(SearchRequest(q="épices")).facets["place"]
+        assert [(f.value, f.count) for f in facet] == [("Vitry-sur-Seine", 2)]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from webapp import places
 from webapp.extensions import db
 from webapp.models import CollectionItem, Story
 from webapp.search.contract import StoryDocument
@@ -22,7 +23,8 @@ def document_for(story: Story) -> StoryDocument:
         title=story.title,
         body=story.body or "",
         language=story.language,
-        places=list(story.places or []),
+        # Gazetteer spelling, so "Vitry sur Seine" and "Vitry-sur-Seine" are one facet value.
+        places=places.canonical_names(list(story.places or [])),
         period_start=story.period_start,
         period_end=story.period_end,
         themes=list(story.themes or []),
