@@ -46,6 +46,10 @@ def _submitted(payload: dict[str, Any]) -> list[JobRoute]:
     return routes + _story_index(payload)
 
 
+def _collection_members(payload: dict[str, Any]) -> list[JobRoute]:
+    return [JobRoute("search", "workers.search.index_story", (i,)) for i in payload["story_ids"]]
+
+
 ROUTES: dict[str, Callable[[dict[str, Any]], list[JobRoute]]] = {
     "story.submitted": _submitted,
     "story.approved": _story_index,
@@ -54,12 +58,14 @@ ROUTES: dict[str, Callable[[dict[str, Any]], list[JobRoute]]] = {
     "story.withdrawn": _story_index,
     # Moderation moves: the index keeps each story's status for archivists' searches.
     "story.returned": _story_index,
+    "story.recalled": _story_index,
     "story.resubmitted": _story_index,
     "story.forwarded": _story_index,
     "story.review_started": _story_index,
     "story.changes_requested": _story_index,
     "story.metadata_edited": _story_index,
     "story.erased": _story_index,
+    "collection.changed": _collection_members,
 }
 
 

@@ -233,3 +233,37 @@ def test_review_page_shows_images_with_their_processing_state_and_rights(app, wo
     )
     assert saved.status_code == 303
     assert "CC0-1.0" in archivist.get(f"/moderation/stories/{story_id}").get_data(as_text=True)
+
+
+def test_student_keeps_a_draft_the_teacher_cannot_see_then_hands_it_in(app, world):
+    from webapp.extensions import db
+    from webapp.models import Story
+
+    student = app.test_client()
+    student.post(
+        "/class-login",
+        data={"code": world.class_code, "pseudonym": "Amina", "access_code": world.student_code},
+    )
+    saved = student.post(
+        "/submit",
+        data={
+            "title": "Pas fini",
+            "body": "début",
+            "language": "fr",
+            "licence": "CC-BY-4.0",
+            "consent": "yes",
+            "draft": "yes",
+        },
+    )
+    assert saved.status_code == 303
+    with app.app_context():
+        story_id = db.session.scalar(db.select(Story.id).where(Story.title == "Pas fini"))
+    assert _status(app, story_id) == "draft"
+    teacher = _login(app, "teacher@example.org")
+    assert "Pas fini" not in teacher.get("/moderation/").get_data(as_text=True)
+    assert teacher.get(f"/moderation/stories/{story_id}").status_code == 404
+    student.post(
+        f"/me/stories/{story_id}", data={"title": "Fini", "body": "tout", "resubmit": "yes"}
+    )
+    assert _status(app, story_id) == "submitted"
+    assert "Fini" in teacher.get("/moderation/").get_data(as_text=True)

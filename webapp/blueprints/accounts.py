@@ -103,8 +103,9 @@ def my_story(story_id: int):
             if changes and story.status in editing.AUTHOR_EDITABLE:
                 editing.edit_metadata(story_id, changes, user)
             if request.form.get("resubmit") == "yes":
-                review.apply(story_id, "resubmit", user)
-                flash("Your story is handed in again.", "success")
+                action = "submit" if story.status == "draft" else "resubmit"
+                review.apply(story_id, action, user)
+                flash("Your story is handed in.", "success")
             else:
                 flash("Saved.", "success")
             return redirect(url_for("accounts.me"), code=303)

@@ -12,7 +12,7 @@ from webapp.auth import current_person
 from webapp.errors import PassagesError
 from webapp.extensions import db
 from webapp.models import AuditEntry, Story
-from webapp.services import consent, erasure, submissions
+from webapp.services import consent, erasure, review, submissions
 
 bp = Blueprint("submit", __name__)
 
@@ -84,6 +84,10 @@ def submit_form():
     if request.form.get("persons_identifiable") == "yes":
         story.persons_identifiable = True
     db.session.commit()
+    if request.form.get("draft") == "yes" and submitter is not None:
+        review.apply(story.id, "recall", submitter, None)
+        flash("Saved as a draft: find it in “My space” to finish it and hand it in.", "success")
+        return redirect(url_for("accounts.me"), code=303)
     return redirect(url_for("submit.status", token=story.status_token), code=303)
 
 

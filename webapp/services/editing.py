@@ -1,8 +1,8 @@
 """Changing a story's metadata after submission, with every change recorded.
 
 Archivists correct metadata (title, places, period, themes, licence, credit) at any stage; the
-author may rework the title and text only while the story is back with them (returned or changes
-requested). Each edit writes an audit entry with the old and new values and a
+author may rework the title and text only while the story is with them (draft, returned or
+changes requested). Each edit writes an audit entry with the old and new values and a
 ``story.metadata_edited`` event so the search index follows. This module must never change a
 story's status.
 """
@@ -20,7 +20,11 @@ from webapp.services import access, audit, consent, outbox
 
 STAFF_FIELDS = ("title", "body", "places", "period", "themes", "licence", "credit")
 AUTHOR_FIELDS = ("title", "body")
-AUTHOR_EDITABLE = (StoryStatus.RETURNED.value, StoryStatus.CHANGES_REQUESTED.value)
+AUTHOR_EDITABLE = (
+    StoryStatus.DRAFT.value,
+    StoryStatus.RETURNED.value,
+    StoryStatus.CHANGES_REQUESTED.value,
+)
 
 
 def _as_list(value: Any, field: str) -> list[str]:

@@ -7,9 +7,10 @@ queues notifications — all in the caller's transaction. ``apply`` is the one e
 views; ``review`` and ``withdraw`` keep the API's older calls working. Nothing else in the code
 base may assign ``Story.status``.
 
-The path: draft → submitted → (teacher: returned ↔ resubmitted, or forwarded) → in archive review
-→ (changes requested ↔ resubmitted) → approved → published; rejected and withdrawn from most
-states. An archivist may take up a submitted story without a teacher (associations, the public).
+The path: draft ⇄ submitted (the author may take back a story nobody has looked at yet) →
+(teacher: returned ↔ resubmitted, or forwarded) → in archive review → (changes requested ↔
+resubmitted) → approved → published; rejected and withdrawn from most states. An archivist may
+take up a submitted story without a teacher (associations, the public).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class Actor(enum.StrEnum):
 #: (from status, action) → to status. The whole workflow; nothing else changes a status.
 TRANSITIONS: dict[tuple[StoryStatus, str], StoryStatus] = {
     (S.DRAFT, "submit"): S.SUBMITTED,
+    (S.SUBMITTED, "recall"): S.DRAFT,
     (S.SUBMITTED, "return"): S.RETURNED,
     (S.RETURNED, "resubmit"): S.SUBMITTED,
     (S.SUBMITTED, "forward"): S.IN_REVIEW,
@@ -69,6 +71,7 @@ TRANSITIONS: dict[tuple[StoryStatus, str], StoryStatus] = {
 #: Who may make each move. Teachers moderate first but can never approve nor publish.
 WHO: dict[str, frozenset[Actor]] = {
     "submit": frozenset({Actor.OWNER}),
+    "recall": frozenset({Actor.OWNER}),
     "resubmit": frozenset({Actor.OWNER}),
     "return": frozenset({Actor.TEACHER, Actor.ARCHIVIST}),
     "forward": frozenset({Actor.TEACHER, Actor.ARCHIVIST}),
@@ -82,6 +85,7 @@ WHO: dict[str, frozenset[Actor]] = {
 
 #: The event each move emits (payload ``{"story_id", "actor_id", "note"}``; see schemas/events).
 EVENT_OF_ACTION = {
+    "recall": "story.recalled",
     "return": "story.returned",
     "resubmit": "story.resubmitted",
     "forward": "story.forwarded",
@@ -96,6 +100,7 @@ EVENT_OF_ACTION = {
 #: Words for people (buttons, history, errors).
 LABELS = {
     "submit": "hand in",
+    "recall": "take back as a draft",
     "return": "return to the student with comments",
     "resubmit": "hand in again",
     "forward": "forward to the archive",
