@@ -193,3 +193,34 @@ def test_place_spellings_meet_in_one_search_facet(redis_app, publish):
         index.refresh()
         facet = index.search(SearchRequest(q="épices")).facets["place"]
         assert [(f.value, f.count) for f in facet] == [("Vitry-sur-Seine", 2)]
+
+
+def test_collection_changes_reach_the_collection_facet(redis_app, publish, make_user):
+    from webapp.extensions import db
+    from webapp.models import User
+    from webapp.search import SearchRequest
+    from webapp.services import backends, collections
+
+    story_id = _submit(redis_app)
+    publish(story_id)
+    with redis_app.app_context():
+        archivist = db.session.get(User, make_user("archivist"))
+        fields = collections.CollectionFields("Marchés du Val-de-Marne", "marches", "", True, False)
+        collection = collections.save_collection(fields, archivist)
+        item = collections.add_story(collection.id, story_id, archivist)
+        collection_id, item_id = collection.id, item.id
+    run_worker_burst_process(redis_app)
+
+    def facet():
+        with redis_app.app_context():
+            index = backends.search_index()
+            index.refresh()
+            values = index.search(SearchRequest(q="épices")).facets["collection"]
+            return [(f.value, f.count) for f in values]
+
+    assert facet() == [("Marchés du Val-de-Marne", 1)]
+    with redis_app.app_context():
+        archivist = db.session.scalar(db.select(User).where(User.role == "archivist"))
+        collections.remove_item(collection_id, item_id, archivist)
+    run_worker_burst_process(redis_app)
+    assert facet() == []

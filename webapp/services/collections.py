@@ -32,7 +32,7 @@ from webapp.models import (
     User,
 )
 from webapp.search.analysis import fold
-from webapp.services import access, audit
+from webapp.services import access, audit, outbox
 
 log = logging.getLogger(__name__)
 
@@ -232,9 +232,16 @@ def save_collection(fields: CollectionFields, actor: User | None, collection_id:
         actor=actor,
         details={"published": collection.published, "featured": collection.featured},
     )
+    _emit_changed(collection, [item.story_id for item in collection.items])
     db.session.commit()
     log.info("collection %s saved by user %s", collection.id, actor.id)
     return collection
+
+
+def _emit_changed(collection: Collection, story_ids: list[int]) -> None:
+    """Search documents carry their collections' titles (a facet): refresh the members'."""
+    if story_ids:
+        outbox.emit("collection.changed", {"collection_id": collection.id, "story_ids": story_ids})
 
 
 def get_collection(collection_id: int) -> Collection:
@@ -267,6 +274,7 @@ def add_story(collection_id: int, story_id: int, actor: User | None) -> Collecti
     db.session.flush()
     audit.record("collection.item_added", "collection", collection.id, actor=actor,
                  details={"story_id": story_id})  # fmt: skip
+    _emit_changed(collection, [story_id])
     db.session.commit()
     return item
 
@@ -281,6 +289,7 @@ def remove_item(collection_id: int, item_id: int, actor: User | None) -> None:
     _renumber(collection)
     audit.record("collection.item_removed", "collection", collection.id, actor=actor,
                  details={"story_id": item.story_id})  # fmt: skip
+    _emit_changed(collection, [item.story_id])
     db.session.commit()
 
 
