@@ -116,3 +116,20 @@ def test_a_published_story_is_public(app, client, world, publish, new_story):
     story_id = new_story(world.member)
     publish(story_id)
     assert client.get(f"/api/v1/stories/{story_id}").json["status"] == "published"
+
+
+def test_public_story_pages_show_only_published_stories_and_forget_withdrawn_ones(
+    app, client, world, new_story, publish, user
+):
+    from webapp.services import review
+
+    hidden = new_story(world.student)
+    shown = new_story(world.member)
+    publish(shown)
+    assert client.get(f"/stories/{hidden}").status_code == 404
+    assert client.get(f"/stories/{hidden}-le-marche-de-vitry").status_code == 404
+    assert client.get(f"/stories/{shown}", follow_redirects=True).status_code == 200
+    with app.app_context():
+        review.withdraw(shown, "family asked", user(world.archivist))
+    assert client.get(f"/stories/{shown}", follow_redirects=True).status_code == 404
+    assert client.get(f"/stories/{shown}-le-marche-de-vitry").status_code == 404
