@@ -88,8 +88,8 @@ class DerivativeSpec:
 
     ``format`` is ``"WEBP"`` or ``"JPEG"``; ``quality`` is the encoder quality (0-100); ``effort``
     is libwebp's ``method`` (0 fast … 6 small), ignored for JPEG; ``progressive`` is for JPEG
-    (Huffman tables are always optimised). Two specs may share a name when
-    their formats differ (``large.webp`` and its ``large.jpg`` fallback).
+    (Huffman tables are always optimised). Names must be unique within a set: callers key the
+    stored derivatives by name.
     """
 
     name: str
@@ -122,13 +122,13 @@ _OUTPUT_FORMATS = {"WEBP": ("webp", "image/webp"), "JPEG": ("jpg", "image/jpeg")
 #: The set the worker writes. Settings chosen with ``bench/images.py --tune`` (figures in
 #: bench/RESULTS.md): libwebp ``method`` 2 gives the same SSIM as the default 4 at 2.5× less encode
 #: time for 1600/800 px and only ~2 % more bytes (6 is slower *and* scores lower); the 256 px
-#: sizes cost ~5 ms at method 4, which is a little smaller and sharper there. ``large`` also gets
-#: a JPEG: the copy people download, e-mail or share (some mail clients and social previews
-#: still cannot show WebP). It is baseline with optimised Huffman tables: progressive saved only
-#: ~2 % more bytes at twice the encode time.
+#: sizes cost ~5 ms at method 4, which is a little smaller and sharper there. ``download`` is
+#: ``large`` as a JPEG: the copy people download, e-mail or share, and the ``<img>`` fallback
+#: (some mail clients and link previews still cannot show WebP). It is baseline with optimised
+#: Huffman tables: progressive saved under 3 % of bytes for twice the encode time.
 DEFAULT_SPECS: tuple[DerivativeSpec, ...] = (
     DerivativeSpec("large", 1600, format="WEBP", quality=80, effort=2),
-    DerivativeSpec("large", 1600, format="JPEG", quality=82),
+    DerivativeSpec("download", 1600, format="JPEG", quality=82),
     DerivativeSpec("medium", 800, format="WEBP", quality=80, effort=2),
     DerivativeSpec("thumb", 256, format="WEBP", quality=80, effort=4),
     DerivativeSpec("square", 256, square=True, format="WEBP", quality=80, effort=4),
@@ -243,10 +243,14 @@ def build_derivatives(
     reduction that still covers the largest output, the first resize happens before colour work and
     rotation so both run on ~2 MP instead of 24 MP, and each smaller size is resampled from the
     smallest result already made that covers it. Output is deterministic (same bytes for the same
-    input and specs) because nothing depends on time, threads or randomness.
+    input and specs) because nothing depends on time, threads or randomness. A spec set with
+    duplicate names raises ValueError: that is the caller's bug, not the photo's fault.
     """
     if not specs:
         return []
+    names = [spec.name for spec in specs]
+    if len(set(names)) != len(names):
+        raise ValueError(f"derivative names must be unique: {names}")
     raw = _read_all(data)
     im, fmt = _open(raw, max_pixels)
     try:

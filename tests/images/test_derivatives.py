@@ -39,7 +39,7 @@ def test_default_set_for_a_large_landscape_photo():
     data = encode(upright(2400, 1600), "JPEG", quality=90)
     assert sizes(build_derivatives(data)) == {
         "large.webp": (1600, 1067),
-        "large.jpg": (1600, 1067),
+        "download.jpg": (1600, 1067),
         "medium.webp": (800, 533),
         "thumb.webp": (256, 171),
         "square.webp": (256, 256),
@@ -50,7 +50,7 @@ def test_small_images_are_never_enlarged():
     data = encode(upright(300, 200), "PNG")
     assert sizes(build_derivatives(data)) == {
         "large.webp": (300, 200),
-        "large.jpg": (300, 200),
+        "download.jpg": (300, 200),
         "medium.webp": (300, 200),
         "thumb.webp": (256, 171),
         "square.webp": (200, 200),
@@ -74,7 +74,7 @@ def test_large_derivative_looks_like_the_original():
     detailed = Image.blend(detailed, Image.effect_noise((3000, 2000), 50).convert("RGB"), 0.2)
     detailed = detailed.filter(ImageFilter.GaussianBlur(1))
     outputs = by_name(build_derivatives(encode(detailed, "JPEG", quality=95)))
-    for name in ("large.webp", "large.jpg", "medium.webp", "thumb.webp"):
+    for name in ("large.webp", "download.jpg", "medium.webp", "thumb.webp"):
         out = decode(outputs[name].data)
         reference = detailed.resize(out.size, Image.Resampling.LANCZOS)
         assert mean_difference(out, reference) < 4, name
@@ -95,6 +95,11 @@ def test_specs_with_impossible_settings_are_a_programming_error():
         DerivativeSpec("x", 0)
     with pytest.raises(ValueError):
         DerivativeSpec("x", 100, format="GIF")
+    with pytest.raises(ValueError):  # the worker stores derivatives under their names
+        build_derivatives(
+            encode(upright(), "PNG"),
+            [DerivativeSpec("x", 100), DerivativeSpec("x", 100, format="JPEG")],
+        )
 
 
 def test_same_input_gives_the_same_bytes_every_time():
@@ -168,7 +173,7 @@ def test_default_specs_are_the_documented_set():
     names = {(s.name, s.ext, s.size, s.square) for s in DEFAULT_SPECS}
     assert names == {
         ("large", "webp", 1600, False),
-        ("large", "jpg", 1600, False),
+        ("download", "jpg", 1600, False),
         ("medium", "webp", 800, False),
         ("thumb", "webp", 256, False),
         ("square", "webp", 256, True),

@@ -32,7 +32,7 @@ def assert_faithful(data: bytes, reference: Image.Image, fmt: str) -> None:
     outputs = by_name(build_derivatives(data))
     assert set(outputs) == {f"{s.name}.{s.ext}" for s in DEFAULT_SPECS}
     assert mean_difference(decode(outputs["medium.webp"].data), reference) < CLOSE
-    assert mean_difference(decode(outputs["large.jpg"].data), reference) < CLOSE
+    assert mean_difference(decode(outputs["download.jpg"].data), reference) < CLOSE
 
 
 @pytest.mark.parametrize(
