@@ -331,7 +331,20 @@ def summary(values_ms: list[float]) -> dict[str, float]:
 
 
 def peak_rss_mb() -> float:
+    """Peak RSS of this process (VmHWM: unlike ru_maxrss, not inherited from the parent)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return round(usage.ru_utime + usage.ru_stime, 1)
 
 
 def time_queries(
@@ -372,6 +385,7 @@ def whoosh_build(count: int, folder: Path) -> dict:
         "stories": n,
         "seconds": round(seconds, 1),
         "stories_per_s": round(n / seconds, 1),
+        "cpu_s": cpu_seconds(),
         "index_mb": round(size / 2**20),
         "peak_rss_mb": round(peak_rss_mb()),
     }
@@ -482,7 +496,12 @@ def fts_build(count: int, path: Path) -> dict:
     db.commit()
     seconds = time.perf_counter() - t0
     db.close()
-    return {"stories": n, "seconds": round(seconds, 1), "stories_per_s": round(n / seconds, 1)}
+    return {
+        "stories": n,
+        "seconds": round(seconds, 1),
+        "stories_per_s": round(n / seconds, 1),
+        "cpu_s": cpu_seconds(),
+    }
 
 
 def fts_match(item: dict) -> str:
@@ -609,7 +628,12 @@ def tantivy_build(count: int, folder: Path) -> dict:
     writer.commit()
     writer.wait_merging_threads()
     seconds = time.perf_counter() - t0
-    return {"stories": n, "seconds": round(seconds, 1), "stories_per_s": round(n / seconds, 1)}
+    return {
+        "stories": n,
+        "seconds": round(seconds, 1),
+        "stories_per_s": round(n / seconds, 1),
+        "cpu_s": cpu_seconds(),
+    }
 
 
 def tantivy_query(index, item: dict):

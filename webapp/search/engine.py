@@ -52,12 +52,16 @@ from webapp.search.highlight import MatchRules, snippet
 from webapp.search.matching import Evaluator, Leaf, Snapshot
 from webapp.search.query import ParsedQuery, parse
 from webapp.search.schema import SCHEMA_VERSION, build_schema, document_fields, facet_term
-from webapp.search.segments import LeanSegmentWriter
+from webapp.search.segments import BulkSegmentWriter, LeanSegmentWriter
 
 log = logging.getLogger(__name__)
 
 #: Fields scored with BM25 (their per-document lengths are kept in memory).
 SCORED_FIELDS = ("title", "places", "body", "themes", "organisation", "collections")
+
+#: Stories per segment in a full rebuild: bounds the rebuild's memory (~50 MB per 1,000
+#: stories of 300–1,500 words) while keeping the segment count low for searches.
+REBUILD_SEGMENT_DOCS = 8_000
 
 MAX_PER_PAGE = 100
 MAX_PAGE = 500
@@ -93,7 +97,8 @@ class SearchIndex:
         self._searcher: Searcher | None = None
         self._snap: Snapshot | None = None
         self._snapshot_key: tuple[Any, ...] | None = None
-        self._segment_cache: dict[tuple[str, str], tuple[ColumnData, dict[str, list[int]]]] = {}
+        # (generation, segment id) -> (columns, field lengths, published local docnums)
+        self._segment_cache: dict[tuple[str, str], tuple[Any, ...]] = {}
         self._schema_version: int | None = None
         self.path.mkdir(parents=True, exist_ok=True)
         self._ensure_index()
@@ -217,6 +222,7 @@ class SearchIndex:
         parts: list[ColumnData] = []
         lengths: dict[str, list[int]] = {f: [] for f in SCORED_FIELDS}
         deleted: set[int] = set()
+        public: list[int] = []
         live_keys = set()
         leaf_list = []
         for sub, offset in leaves:
@@ -229,14 +235,17 @@ class SearchIndex:
                     raw = list(reader.column_reader("facets"))
                 else:
                     raw = [b""] * reader.doc_count_all()
+                data = ColumnData.from_column(raw)
                 cached = (
-                    ColumnData.from_column(raw),
+                    data,
                     build_lengths(reader._perdoc, reader.doc_count_all(), SCORED_FIELDS),  # noqa: SLF001
+                    [d for d, value in enumerate(data.status) if value == PUBLISHED],
                 )
                 self._segment_cache[seg_key] = cached
             parts.append(cached[0])
             for fieldname in SCORED_FIELDS:
                 lengths[fieldname].extend(cached[1][fieldname])
+            public.extend(map(offset.__add__, cached[2]) if offset else cached[2])
             deleted.update(offset + d for d in reader.deleted_docs_set)
             leaf_list.append(Leaf(reader, offset))
         self._segment_cache = {k: v for k, v in self._segment_cache.items() if k in live_keys}
@@ -252,11 +261,8 @@ class SearchIndex:
             doc_count=max(1, total - len(deleted)),
             avg_length=avg,
         )
-        status = columns.status
-        snap.term_sets["\x00live"] = frozenset(d for d in range(total) if d not in deleted)
-        snap.term_sets["\x00public"] = frozenset(
-            d for d, value in enumerate(status) if value == PUBLISHED and d not in deleted
-        )
+        snap.term_sets["\x00live"] = frozenset(range(total)).difference(deleted)
+        snap.term_sets["\x00public"] = frozenset(public).difference(deleted)
         self._snap, self._snapshot_key = snap, key
         return snap
 
@@ -431,7 +437,7 @@ class SearchIndex:
             index = self._open_index(generation)
             remaining = max(0.0, deadline - time.monotonic())
             try:
-                writer = index.writer(timeout=remaining, delay=0.05)
+                writer = LeanSegmentWriter(index, timeout=remaining, delay=0.05)
             except LockError as exc:
                 raise IndexBusy(
                     f"search index writer lock not free after {self.writer_timeout:.1f}s"
@@ -528,20 +534,7 @@ class SearchIndex:
         started = time.monotonic()
         try:
             index = self._open_index(generation)
-            writer = LeanSegmentWriter(index, limitmb=256)
-            seen: set[int] = set()
-            count = 0
-            try:
-                for doc in docs:
-                    if doc.id in seen:
-                        writer.delete_by_term("id", str(doc.id))
-                    seen.add(doc.id)
-                    writer.add_document(**document_fields(doc))
-                    count += 1
-                writer.commit(merge=False)
-            except BaseException:
-                writer.cancel()
-                raise
+            count, seen = self._bulk_load(index, docs)
             with self._writer() as (old_writer, _old_generation):
                 replayed = self._replay(index, journal_path)
                 _write_atomically(self.path / _CURRENT, generation)
@@ -565,6 +558,36 @@ class SearchIndex:
         )
         return len(seen)
 
+    def _bulk_load(
+        self, index: windex.FileIndex, docs: Iterable[StoryDocument]
+    ) -> tuple[int, set[int]]:
+        """Write ``docs`` into a new, empty generation, :data:`REBUILD_SEGMENT_DOCS` per segment.
+
+        Segments are built in memory (no external sort), which keeps a full reindex within
+        minutes; a story seen twice keeps its last version.
+        """
+        seen: set[int] = set()
+        count = 0
+        writer = BulkSegmentWriter(index)
+        in_segment: set[int] = set()
+        try:
+            for doc in docs:
+                if doc.id in in_segment or len(in_segment) >= REBUILD_SEGMENT_DOCS:
+                    writer.commit(merge=False)
+                    writer = BulkSegmentWriter(index)
+                    in_segment = set()
+                if doc.id in seen:
+                    writer.delete_by_term("id", str(doc.id))
+                seen.add(doc.id)
+                in_segment.add(doc.id)
+                writer.add_document(**document_fields(doc))
+                count += 1
+            writer.commit(merge=False)
+        except BaseException:
+            writer.cancel()
+            raise
+        return count, seen
+
     def _replay(self, index: windex.FileIndex, journal_path: Path) -> int:
         records: list[tuple[str, Any]] = []
         try:
@@ -578,7 +601,7 @@ class SearchIndex:
             return 0
         if not records:
             return 0
-        writer = index.writer(timeout=self.writer_timeout)
+        writer = LeanSegmentWriter(index, timeout=self.writer_timeout)
         try:
             searcher = writer.searcher()
             for op, payload in records:

@@ -11,6 +11,9 @@ at zlib level 1. It must never change what is written, only how fast.
 
 from __future__ import annotations
 
+from array import array
+from itertools import chain
+from operator import sub
 from typing import Any
 
 from whoosh.codec.whoosh3 import W3Codec, W3PostingsWriter
@@ -25,6 +28,17 @@ COMPRESSION = 1
 
 
 class _LeanPostingsWriter(W3PostingsWriter):
+    def _mini_ids(self) -> tuple[int, ...]:
+        ids = self._ids
+        return tuple(map(sub, ids, chain((0,), ids)))
+
+    def _mini_weights(self) -> Any:
+        weights = self._weights
+        first = weights[0]
+        if weights.count(first) == len(weights):
+            return None if first == 1.0 else first
+        return tuple(weights)
+
     def add_posting(
         self, id_: int, weight: float, vbytes: bytes, length: int | None = None
     ) -> None:
@@ -80,10 +94,16 @@ class _Lengths:
 
 
 class LeanSegmentWriter(SegmentWriter):
-    """``SegmentWriter`` with the lean pool, codec and in-memory field lengths."""
+    """``SegmentWriter`` with the lean pool, codec and in-memory field lengths.
+
+    Segments are written as separate files, never as one compound file: Whoosh opens a
+    compound file's parts by copying them into memory (``BytesIO`` over an mmap), which costs
+    seconds and hundreds of megabytes per searcher on a large segment.
+    """
 
     def __init__(self, index: Any, **kwargs: Any) -> None:
         kwargs.setdefault("codec", LeanCodec())
+        kwargs.setdefault("compound", False)
         super().__init__(index, poolclass=_LeanPool, **kwargs)
 
     def _flush_segment(self) -> None:
@@ -97,3 +117,97 @@ class LeanSegmentWriter(SegmentWriter):
         self.fieldwriter.close()
         if pdr is not None:
             pdr.close()
+
+
+class BulkSegmentWriter(LeanSegmentWriter):
+    """Writes a whole segment from memory, term by term and block by block.
+
+    For full rebuilds only. Postings are kept in per-term lists while documents are added (no
+    external sort, no temporary run files) and written in blocks of :data:`BLOCK_LIMIT` through
+    Whoosh's own block serialiser, so the files are the ones Whoosh would write. Memory grows with
+    the postings of the segment: callers cut the input into segments of a few thousand stories.
+    """
+
+    def __init__(self, index: Any, **kwargs: Any) -> None:
+        super().__init__(index, **kwargs)
+        # fieldname -> term bytes -> ([docnum], [weight], [value bytes])
+        self._inverted: dict[str, dict[bytes, tuple[list[int], list[float], list[bytes]]]] = {}
+        self._field_lengths: dict[str, dict[int, int]] = {}
+
+    def add_document(self, **fields: Any) -> None:
+        self._check_state()
+        perdocwriter = self.perdocwriter
+        schema = self.schema
+        docnum = self.docnum
+        fieldnames = sorted(name for name in fields if not name.startswith("_"))
+        self._check_fields(schema, fieldnames)
+        perdocwriter.start_doc(docnum)
+        for fieldname in fieldnames:
+            value = fields.get(fieldname)
+            if value is None:
+                continue
+            field = schema[fieldname]
+            length = 0
+            if field.indexed:
+                terms = self._inverted.setdefault(fieldname, {})
+                for tbytes, freq, weight, vbytes in field.index(value):
+                    entry = terms.get(tbytes)
+                    if entry is None:
+                        entry = terms[tbytes] = ([], [], [])
+                    entry[0].append(docnum)
+                    entry[1].append(weight)
+                    entry[2].append(vbytes)
+                    length += freq
+                if field.scorable:
+                    self._field_lengths.setdefault(fieldname, {})[docnum] = length
+            stored = fields.get(f"_stored_{fieldname}", value)
+            perdocwriter.add_field(fieldname, field, stored if field.stored else None, length)
+            column = field.column_type
+            if column and stored is not None:
+                perdocwriter.add_column_value(fieldname, column, field.to_column_value(stored))
+        perdocwriter.finish_doc()
+        self._added = True
+        self.docnum += 1
+
+    def _flush_segment(self) -> None:
+        from whoosh.util.numeric import byte_to_length, length_to_byte
+
+        self.perdocwriter.close()
+        writer = self.fieldwriter
+        limit = BLOCK_LIMIT
+        for fieldname in sorted(self._inverted):
+            terms = self._inverted[fieldname]
+            if not terms:
+                continue
+            # Block statistics use the same quantised lengths a reader would see.
+            raw_lengths = self._field_lengths.get(fieldname, {})
+            lengths = {d: byte_to_length(length_to_byte(n)) for d, n in raw_lengths.items()}
+            writer.start_field(fieldname, self.schema[fieldname])
+            for tbytes in sorted(terms):
+                ids, weights, values = terms[tbytes]
+                writer.start_term(tbytes)
+                postings = writer._postwriter  # noqa: SLF001 - bulk block interface
+                count = len(ids)
+                for start in range(0, count, limit):
+                    end = min(start + limit, count)
+                    block_ids = ids[start:end]
+                    block_weights = weights[start:end]
+                    postings._ids = array("I", block_ids)  # noqa: SLF001
+                    postings._weights = array("f", block_weights)  # noqa: SLF001
+                    postings._values = values[start:end]  # noqa: SLF001
+                    postings._maxweight = max(block_weights)  # noqa: SLF001
+                    if lengths:
+                        block_lengths = [lengths.get(d, 0) for d in block_ids]
+                        longest = max(block_lengths)
+                        postings._maxlength = longest  # noqa: SLF001
+                        postings._minlength = (  # noqa: SLF001
+                            min(n for n in block_lengths if n) if longest else None
+                        )
+                    if end < count:
+                        postings._write_block()  # noqa: SLF001
+                writer.finish_term()  # writes the last block
+            writer.finish_field()
+            terms.clear()
+        writer.close()
+        self._inverted.clear()
+        self._field_lengths.clear()
