@@ -216,13 +216,17 @@ def make_user(app) -> Callable[..., Any]:
 
 @pytest.fixture
 def api_token(app) -> Callable[[int], str]:
+    """Issue a bearer token for a user id (students have no e-mail, so not by address)."""
+
     def issue(user_id: int) -> str:
         from webapp.extensions import db
-        from webapp.models import User
-        from webapp.services.accounts import issue_token
+        from webapp.models import ApiToken, User
 
         with app.app_context():
-            return issue_token(db.session.get(User, user_id).email, "test")
+            row, token = ApiToken.issue(db.session.get(User, user_id), "test")
+            db.session.add(row)
+            db.session.commit()
+            return token
 
     return issue
 

@@ -68,7 +68,10 @@ def submit_form():
     submitter = current_person()
     try:
         story = submissions.submit_story(
-            metadata_from_form(request.form), images, submitter=submitter
+            metadata_from_form(request.form),
+            images,
+            submitter=submitter,
+            persons_identifiable=request.form.get("persons_identifiable") == "yes",
         )
     except PassagesError as exc:
         details = getattr(exc, "errors", None) or []
@@ -78,12 +81,6 @@ def submit_form():
             ),
             exc.status,
         )
-    # Not part of the shared metadata schema: set here, in a second small commit.
-    if submitter is not None and submitter.class_id is not None:
-        story.class_id = submitter.class_id
-    if request.form.get("persons_identifiable") == "yes":
-        story.persons_identifiable = True
-    db.session.commit()
     if request.form.get("draft") == "yes" and submitter is not None:
         review.apply(story.id, "recall", submitter, None)
         flash("Saved as a draft: find it in “My space” to finish it and hand it in.", "success")

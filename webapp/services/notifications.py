@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 #: What each move means for the people who wrote or teach the story.
 MESSAGES = {
+    "submit": "“{title}” was handed in.",
     "return": "Your teacher returned “{title}” with comments{note}. Change it and hand it in.",
     "request_changes": "The archive asks for changes to “{title}”{note}.",
     "approve": "“{title}” was approved by the archive.",

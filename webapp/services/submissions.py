@@ -21,7 +21,7 @@ from webapp.errors import PayloadTooLarge, UploadRejected, ValidationFailed
 from webapp.extensions import db
 from webapp.models import MediaAsset, Story, StoryStatus, User
 from webapp.periods import canonical_language_tag, parse_period
-from webapp.services import audit, backends, outbox
+from webapp.services import audit, backends, notifications, outbox
 from workers.imaging import ImageRejected, inspect_image
 
 log = logging.getLogger(__name__)
@@ -139,9 +139,17 @@ def check_images(images: Sequence[IncomingImage]) -> list[_CheckedImage]:
 
 
 def submit_story(
-    metadata: Any, images: Sequence[IncomingImage], *, submitter: User | None
+    metadata: Any,
+    images: Sequence[IncomingImage],
+    *,
+    submitter: User | None,
+    persons_identifiable: bool = False,
 ) -> Story:
-    """Validate, store and commit a new story; return it with status ``submitted``."""
+    """Validate, store and commit a new story; return it with status ``submitted``.
+
+    A student's story belongs to their class from the first commit, so their teacher's queue and
+    the guardian-consent rule apply whichever way it was sent (form or API).
+    """
     cleaned = check_metadata(metadata)
     checked = check_images(images)
     store = backends.object_store()
@@ -154,6 +162,7 @@ def submit_story(
                 store.put(key, item.incoming.stream, content_type=item.mime, length=item.size)
                 written_now.append(key)
         story = _story_from(cleaned, submitter)
+        story.persons_identifiable = persons_identifiable
         db.session.add(story)
         alt_texts = cleaned.get("alt_texts", [])
         for position, item in enumerate(checked):
@@ -176,11 +185,13 @@ def submit_story(
             {"story_id": story.id, "media_ids": [m.id for m in story.media]},
         )
         audit.record("story.submitted", "story", story.id, actor=submitter)
+        notifications.story_moved(story, "submit", None, submitter)
         db.session.commit()
     except BaseException:
         db.session.rollback()
         _remove_unreferenced(store, written_now)
         raise
+    notifications.dispatch_pending()
     log.info("story %s submitted with %d image(s)", story.id, len(checked))
     return story
 
@@ -207,6 +218,7 @@ def _story_from(cleaned: dict[str, Any], submitter: User | None) -> Story:
         status=StoryStatus.SUBMITTED.value,
         submitted_by=submitter,
         organisation_id=submitter.organisation_id if submitter else None,
+        class_id=submitter.class_id if submitter else None,
     )
 
 
