@@ -140,3 +140,4 @@ def test_run_demo_serves_the_site_with_demo_stories_and_prints_logins(tmp_path):
             output, _ = process.communicate()
     assert f"Passages is running at http://127.0.0.1:{port}/" in output
     assert "archiviste@passages.example" in output and "password:" in output
+    assert re.search(r"join the demo class at \S+join with class code [A-Z0-9]{6}", output)

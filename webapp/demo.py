@@ -98,6 +98,21 @@ def demo_picture(seed: int, size: tuple[int, int] = (1600, 1200)) -> bytes:
     return out.getvalue()
 
 
+DEMO_CLASS_NAME = "4e B (démo)"
+
+
+def demo_class_code() -> str:
+    """The demo teacher's class code (students join at /join with it and a first name)."""
+    from webapp.models import SchoolClass
+    from webapp.services.classes import create_class
+
+    klass = db.session.scalar(db.select(SchoolClass).where(SchoolClass.name == DEMO_CLASS_NAME))
+    if klass is None:
+        teacher = db.session.scalar(db.select(User).where(User.email == DEMO_LOGINS[2][1]))
+        klass = create_class(teacher, DEMO_CLASS_NAME)
+    return klass.code
+
+
 def load_demo() -> list[tuple[str, str, str]]:
     """Create demo people and stories unless they exist; return (role, e-mail, password)."""
     archive = _organisation("Archives départementales (démo)", OrganisationKind.ARCHIVE)
