@@ -72,8 +72,14 @@ class Snapshot:
 
     # ------------------------------------------------------------ postings
 
-    def postings(self, fieldname: str, token: str) -> tuple[list[int], list[float]]:
-        """Global docnums and term frequencies of one term (deleted documents included)."""
+    def postings(
+        self, fieldname: str, token: str, values: list[bytes] | None = None
+    ) -> tuple[list[int], list[float]]:
+        """Global docnums and term frequencies of one term (deleted documents included).
+
+        With ``values``, the raw posting values (positions) are appended to it as well, from the
+        same block reads.
+        """
         ids: list[int] = []
         tfs: list[float] = []
         btext = token.encode("utf-8")
@@ -83,7 +89,7 @@ class Snapshot:
                 matcher = terms.matcher(fieldname, btext, leaf.reader.schema[fieldname].format)
             except (TermNotFound, KeyError):
                 continue
-            _read_all(matcher, leaf.offset, ids, tfs)
+            _read_all(matcher, leaf.offset, ids, tfs, values)
         return ids, tfs
 
     def term_set(self, fieldname: str, token: str) -> frozenset[int]:
@@ -150,7 +156,13 @@ class Snapshot:
         _add(into, ids, self.bm25(fieldname, ids, tfs, boost))
 
 
-def _read_all(matcher: Any, offset: int, ids: list[int], tfs: list[float]) -> None:
+def _read_all(
+    matcher: Any,
+    offset: int,
+    ids: list[int],
+    tfs: list[float],
+    values: list[bytes] | None = None,
+) -> None:
     """Append all postings of a leaf matcher, reading whole blocks at a time."""
     if isinstance(matcher, W3LeafMatcher):
         while matcher.is_active():
@@ -163,11 +175,16 @@ def _read_all(matcher: Any, offset: int, ids: list[int], tfs: list[float]) -> No
                 ids.extend(accumulate(block_ids))
             matcher._read_weights()  # noqa: SLF001
             tfs.extend(matcher._weights)  # noqa: SLF001
+            if values is not None:
+                matcher._read_values()  # noqa: SLF001 - splits a joined block if needed
+                values.extend(matcher._values)  # noqa: SLF001
             matcher._next_block()  # noqa: SLF001
         return
     while matcher.is_active():
         ids.append(matcher.id() + offset)
         tfs.append(matcher.weight())
+        if values is not None:
+            values.append(matcher.value())
         matcher.next()
 
 
@@ -271,77 +288,38 @@ class Evaluator:
         snap = self.snap
         lists = []
         for token in tokens:
-            ids, tfs = snap.postings(fieldname, token)
+            values: list[bytes] = []
+            ids, tfs = snap.postings(fieldname, token, values)
             if not ids:
                 return
-            lists.append((token, ids, tfs))
-        candidates = set(lists[0][1])
-        for _, ids, _ in lists[1:]:
+            lists.append((ids, tfs, values))
+        lists_by_size = sorted(lists, key=lambda item: len(item[0]))
+        candidates = set(lists_by_size[0][0])
+        for ids, _, _ in lists_by_size[1:]:
             candidates.intersection_update(ids)
             if not candidates:
                 return
-        matched = _verify_phrase(snap, fieldname, [t for t, _, _ in lists], candidates)
+        decode = snap.leaves[0].reader.schema[fieldname].format.decode_positions
+        per_token = [
+            {d: v for d, v in zip(ids, values, strict=True) if d in candidates}
+            for ids, _, values in lists
+        ]
+        matched: set[int] = set()
+        for d in candidates:
+            starts = set(decode(per_token[0][d]))
+            for i, found in enumerate(per_token[1:], start=1):
+                starts.intersection_update([p - i for p in decode(found[d])])
+                if not starts:
+                    break
+            if starts:
+                matched.add(d)
         if not matched:
             return
-        for _, ids, tfs in lists:
+        for ids, tfs, _ in lists:
             keep = [(d, tf) for d, tf in zip(ids, tfs, strict=True) if d in matched]
             if keep:
                 kids, ktfs = zip(*keep, strict=True)
                 _add(into, list(kids), snap.bm25(fieldname, list(kids), list(ktfs), boost))
-
-
-def _verify_phrase(
-    snap: Snapshot, fieldname: str, tokens: list[str], candidates: set[int]
-) -> set[int]:
-    """Check positions of candidate documents; positions are decoded only for candidates."""
-    positions: list[dict[int, bytes]] = []
-    for token in tokens:
-        values: dict[int, bytes] = {}
-        btext = token.encode("utf-8")
-        for leaf in snap.leaves:
-            try:
-                matcher = leaf.reader._terms.matcher(  # noqa: SLF001
-                    fieldname, btext, leaf.reader.schema[fieldname].format
-                )
-            except (TermNotFound, KeyError):
-                continue
-            _read_values(matcher, leaf.offset, candidates, values)
-        positions.append(values)
-    fmt = snap.leaves[0].reader.schema[fieldname].format
-    decode = fmt.decode_positions
-    matched: set[int] = set()
-    for d in candidates:
-        try:
-            starts = set(decode(positions[0][d]))
-            for i, values in enumerate(positions[1:], start=1):
-                starts &= {p - i for p in decode(values[d])}
-                if not starts:
-                    break
-        except KeyError:
-            continue
-        if starts:
-            matched.add(d)
-    return matched
-
-
-def _read_values(matcher: Any, offset: int, wanted: set[int], out: dict[int, bytes]) -> None:
-    if isinstance(matcher, W3LeafMatcher):
-        while matcher.is_active():
-            if matcher._data is None:  # noqa: SLF001
-                matcher._read_data()  # noqa: SLF001
-            block_ids = [d + offset for d in accumulate(matcher._data[0])]  # noqa: SLF001
-            if not wanted.isdisjoint(block_ids):
-                matcher._read_values()  # noqa: SLF001
-                for d, v in zip(block_ids, matcher._values, strict=True):  # noqa: SLF001
-                    if d in wanted:
-                        out[d] = v
-            matcher._next_block()  # noqa: SLF001
-        return
-    while matcher.is_active():
-        d = matcher.id() + offset
-        if d in wanted:
-            out[d] = matcher.value()
-        matcher.next()
 
 
 def _split(scores: Scores) -> tuple[list[int], list[float]]:
