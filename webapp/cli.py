@@ -75,10 +75,12 @@ def run_command(demo: bool, host: str, port: int, no_worker: bool) -> None:
     env["DATABASE_URL"] = settings.database_url
     env["REDIS_URL"] = broker.redis_url_for(settings)
     logins = []
+    class_code = None
     if demo:
-        from webapp.demo import load_demo
+        from webapp.demo import demo_class_code, load_demo
 
         logins = load_demo()
+        class_code = demo_class_code()
     worker = None
     if not no_worker:
         worker = subprocess.Popen(
@@ -92,6 +94,8 @@ def run_command(demo: bool, host: str, port: int, no_worker: bool) -> None:
     click.echo(f"Data folder: {settings.data_dir}")
     for role, email, password in logins:
         click.echo(f"  {role:<11} {email}  password: {password}")
+    if class_code:
+        click.echo(f"  students    join the demo class at {url}join with class code {class_code}")
     click.echo("Press Ctrl+C to stop.")
     try:
         run_simple(host, port, app, threaded=True, use_reloader=False)
@@ -192,13 +196,60 @@ def reindex_command() -> None:
     click.echo(f"reindexed {count} stories")
 
 
+@main.command("rederive")
+@click.option("--all", "all_stories", is_flag=True, help="Every image of every story.")
+@click.option("--story", "story_ids", multiple=True, type=int, help="A story id (repeatable).")
+@click.option("--wait", is_flag=True, help="Poll until every job has ended, printing counts.")
+@click.option("--interval", default=2.0, show_default=True, help="Seconds between polls.")
+@click.option("--timeout", default=3600.0, show_default=True, help="Give up waiting after this.")
+def rederive_command(
+    all_stories: bool, story_ids: tuple[int, ...], wait: bool, interval: float, timeout: float
+) -> None:
+    """Re-run image derivatives as background jobs (after a change to derivative settings).
+
+    The requests go through the outbox like any event, so a worker (``passages worker``) does
+    the work; exits 1 when waiting ends with failed images or times out.
+    """
+    import time
+
+    from workers.images import rederive_progress, request_rederive
+    from workers.relay import relay_once
+
+    _configure_logging()
+    if all_stories == bool(story_ids):
+        raise click.UsageError("give either --all or one or more --story ID")
+    event_ids = request_rederive(None if all_stories else list(story_ids))
+    total = sum(rederive_progress(event_ids).values())
+    try:
+        while relay_once():
+            pass
+    except Exception as exc:  # the relay retries later; the requests are committed either way
+        logging.getLogger(__name__).warning("relay pass failed: %s", exc)
+    click.echo(f"requested {total} image(s) in {len(event_ids)} story(ies)")
+    if not wait or total == 0:
+        return
+    deadline = time.monotonic() + timeout
+    while True:
+        counts = rederive_progress(event_ids)
+        click.echo(
+            f"ready {counts['ready']}  failed {counts['failed']}  pending {counts['pending']}"
+        )
+        if counts["pending"] == 0:
+            sys.exit(1 if counts["failed"] else 0)
+        if time.monotonic() > deadline:
+            click.echo("timed out waiting; the jobs go on in the background")
+            sys.exit(1)
+        time.sleep(interval)
+
+
 @main.command("load-demo")
 def load_demo_command() -> None:
     """Load the demo stories and logins (safe to run twice)."""
-    from webapp.demo import load_demo
+    from webapp.demo import demo_class_code, load_demo
 
     for role, email, password in load_demo():
         click.echo(f"{role:<11} {email}  password: {password}")
+    click.echo(f"demo class code: {demo_class_code()}")
 
 
 def _add_optional_commands() -> None:

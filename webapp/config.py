@@ -67,6 +67,9 @@ class Settings:
     queue_prefix: str
     #: ``PASSAGES_RELAY_INTERVAL``: seconds between outbox relay passes.
     relay_interval: float
+    #: ``PASSAGES_JOB_MEMORY_MB``: memory one background job may allocate on top of the worker's
+    #: own, in megabytes (an address-space limit on RQ's work horse); ``0`` means no limit.
+    job_memory_mb: int = 1024
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -91,6 +94,7 @@ class Settings:
             index_dir=Path(env.get("PASSAGES_INDEX_DIR") or data_dir / "index").resolve(),
             queue_prefix=env.get("PASSAGES_QUEUE_PREFIX") or "passages",
             relay_interval=float(env.get("PASSAGES_RELAY_INTERVAL") or 0.25),
+            job_memory_mb=_int(env, "PASSAGES_JOB_MEMORY_MB", 1024),
         )
 
     def resolved_secret_key(self) -> str:

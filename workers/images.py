@@ -4,13 +4,18 @@
 (``derivatives/<media-id>/<name>.<ext>``) and a media already ``ready`` with all its objects
 present is left alone. A transient error (storage or database unreachable) raises, so RQ retries
 with backoff; a permanent one (the image cannot be decoded) marks the media ``failed`` with a
-readable reason and does not retry. This module must never modify an original.
+readable reason and does not retry. So does a job stopped by its memory or time limit
+(``workers.worker.PassagesWorker`` calls :func:`give_up` when a job will not run again).
+This module must never modify an original.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Sequence
+
+from rq.timeouts import JobTimeoutException
 
 from webapp.extensions import db
 from webapp.models import MediaAsset, MediaState
@@ -51,6 +56,11 @@ def derive_media(media_id: int, force: bool = False) -> str:
             derivatives = build_derivatives(original, max_pixels=settings.max_image_pixels)
         except ImageRejected as exc:
             return _fail(media, exc.reason)
+        except MemoryError:
+            limit = settings.job_memory_mb
+            return _fail(media, f"processing needed more than the {limit} MB a job may use")
+        except JobTimeoutException:
+            return _fail(media, "processing took longer than the time a job may run")
         except Exception as exc:  # a decoder bug must not crash the worker or retry forever
             log.exception("media %s: unexpected error while deriving", media_id)
             return _fail(media, f"this image could not be processed ({type(exc).__name__})")
@@ -88,3 +98,93 @@ def _fail(media: MediaAsset, reason: str) -> str:
     )
     db.session.commit()
     return "failed"
+
+
+def give_up(media_id: int, reason: str) -> str:
+    """Record that deriving ``media_id`` will not be tried again (called by the worker).
+
+    The media ends ``failed`` with ``reason``, as after any permanent failure (also when a forced
+    re-run fails: the archivist must see that the image no longer derives under the current
+    settings). Objects a killed run wrote but never recorded are removed, so no partial
+    derivative is left behind.
+    """
+    with app_context():
+        media = db.session.get(MediaAsset, media_id)
+        if media is None:
+            return "gone"
+        recorded = {d["key"] for d in (media.derivatives or {}).values()}
+        outcome = _fail(media, reason)
+        try:  # after recording the failure: the store may be what failed
+            store = backends.object_store()
+            for item in list(store.list(f"derivatives/{media_id}/")):
+                if item.key not in recorded:
+                    store.delete(item.key)
+        except Exception:
+            log.exception("media %s: could not remove unrecorded derivatives", media_id)
+        return outcome
+
+
+def request_rederive(story_ids: Sequence[int] | None) -> list[int]:
+    """Queue a forced re-derivation of every image of ``story_ids`` (``None``: every story).
+
+    One ``media.rederive_requested`` outbox event per story, committed together; the relay turns
+    each into ``derive_media(media_id, force=True)`` jobs. Returns the event ids, which name the
+    jobs (see :func:`rederive_progress`).
+    """
+    query = db.select(MediaAsset.story_id, MediaAsset.id).order_by(
+        MediaAsset.story_id, MediaAsset.position, MediaAsset.id
+    )
+    if story_ids is not None:
+        query = query.where(MediaAsset.story_id.in_(list(story_ids)))
+    by_story: dict[int, list[int]] = {}
+    for story_id, media_id in db.session.execute(query):
+        by_story.setdefault(story_id, []).append(media_id)
+    events = [
+        outbox.emit("media.rederive_requested", {"story_id": story_id, "media_ids": media_ids})
+        for story_id, media_ids in by_story.items()
+    ]
+    db.session.commit()
+    log.info(
+        "re-derivation requested for %d image(s) of %d story(ies)",
+        sum(map(len, by_story.values())),
+        len(by_story),
+    )
+    return [event.id for event in events]
+
+
+def rederive_progress(event_ids: Sequence[int]) -> dict[str, int]:
+    """Count the images of these re-derivation requests as ``ready``, ``failed`` or ``pending``.
+
+    An image is pending while its event waits in the outbox or its job is queued, running or
+    scheduled for a retry; once its job has ended (or its record expired) the media's state counts.
+    """
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job, JobStatus
+
+    from webapp.models import OutboxEvent
+
+    counts = {"ready": 0, "failed": 0, "pending": 0}
+    prefix = backends.settings().queue_prefix
+    connection = backends.redis_connection()
+    for event_id in event_ids:
+        event = db.session.get(OutboxEvent, event_id)
+        if event is None:
+            continue
+        for n, media_id in enumerate(event.payload["media_ids"]):
+            if event.relayed_at is None:
+                counts["pending"] += 1
+                continue
+            try:
+                job = Job.fetch(f"{prefix}-evt{event_id}-{n}", connection=connection)
+            except NoSuchJobError:
+                job = None
+            ended = job is None or job.get_status() in (JobStatus.FINISHED, JobStatus.FAILED)
+            media = db.session.get(MediaAsset, media_id)
+            if media is None:
+                continue
+            if not ended or media.state == MediaState.PENDING.value:
+                counts["pending"] += 1
+            else:
+                counts[media.state] = counts.get(media.state, 0) + 1
+    db.session.rollback()  # read-only; the next poll must see other processes' commits
+    return counts

@@ -46,6 +46,13 @@ def _submitted(payload: dict[str, Any]) -> list[JobRoute]:
     return routes + _story_index(payload)
 
 
+def _rederive(payload: dict[str, Any]) -> list[JobRoute]:
+    """``passages rederive``: rebuild even derivatives that exist (settings changed)."""
+    return [
+        JobRoute("images", "workers.images.derive_media", (m, True)) for m in payload["media_ids"]
+    ]
+
+
 def _collection_members(payload: dict[str, Any]) -> list[JobRoute]:
     return [JobRoute("search", "workers.search.index_story", (i,)) for i in payload["story_ids"]]
 
@@ -66,6 +73,7 @@ ROUTES: dict[str, Callable[[dict[str, Any]], list[JobRoute]]] = {
     "story.metadata_edited": _story_index,
     "story.erased": _story_index,
     "collection.changed": _collection_members,
+    "media.rederive_requested": _rederive,
 }
 
 
