@@ -1,12 +1,17 @@
-"""Shape stories and media for the API and the pages (what a client sees, and URLs to it)."""
+"""Shape stories and media for the API and the pages (what a client sees, and URLs to it).
+
+This module must never decide access on its own: whatever depends on who is asking (duplicates)
+is asked of the services with the current person.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import url_for
+from flask import has_request_context, url_for
 
-from webapp.models import MediaAsset, Story
+from webapp.models import MediaAsset, Story, User
+from webapp.services.duplicates import Duplicate, duplicates_for_story
 
 
 def derivative_urls(media: MediaAsset, status_token: str | None = None) -> dict[str, str]:
@@ -17,7 +22,11 @@ def derivative_urls(media: MediaAsset, status_token: str | None = None) -> dict[
     }
 
 
-def media_json(media: MediaAsset, status_token: str | None = None) -> dict[str, Any]:
+def media_json(
+    media: MediaAsset,
+    status_token: str | None = None,
+    duplicates: list[Duplicate] | None = None,
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "id": media.id,
         "state": media.state,
@@ -31,11 +40,27 @@ def media_json(media: MediaAsset, status_token: str | None = None) -> dict[str, 
     }
     if media.failure_reason:
         body["failure_reason"] = media.failure_reason
+    if duplicates is not None:
+        body["duplicate_of"] = [d.as_json() for d in duplicates]
     return body
 
 
-def story_json(story: Story, *, include_private: bool = False) -> dict[str, Any]:
+def _current_viewer() -> User | None:
+    if not has_request_context():
+        return None
+    from webapp.auth import current_person
+
+    return current_person()
+
+
+def story_json(
+    story: Story, *, include_private: bool = False, viewer: User | None = None
+) -> dict[str, Any]:
+    """The API's story document. ``viewer`` defaults to the person making the current request;
+    media carry ``duplicate_of`` only when that person is staff or the submitter."""
     token = story.status_token if include_private and not story.is_public else None
+    viewer = viewer if viewer is not None else _current_viewer()
+    duplicates = duplicates_for_story(story, viewer) if include_private else {}
     body: dict[str, Any] = {
         "id": story.id,
         "status": story.status,
@@ -48,7 +73,7 @@ def story_json(story: Story, *, include_private: bool = False) -> dict[str, Any]
         "url": url_for("public.story", story_id=story.id, _external=True)
         if story.is_public
         else None,
-        "media": [media_json(m, token) for m in story.media],
+        "media": [media_json(m, token, duplicates.get(m.id)) for m in story.media],
     }
     if include_private:
         body["status_url"] = url_for("submit.status", token=story.status_token, _external=True)
