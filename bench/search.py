@@ -515,26 +515,32 @@ def fts_queries(count: int, path: Path, queries: dict, repeats: int) -> dict:
 
     def run(item: dict) -> int:
         match = fts_match(item)
-        where = "s.status = 'published'"
+        # All matching, visible, filtered stories first (the page's total and facets need
+        # them all), then the top 20 with snippets among them.
+        db.execute("DROP TABLE IF EXISTS temp.hits")
+        sql = (
+            "CREATE TEMP TABLE hits AS SELECT m.rowid AS id FROM fts m "
+            "JOIN story s ON s.id = m.rowid WHERE fts MATCH ? AND s.status = 'published'"
+        )
         params: list = [match]
         if "place" in item:
-            where += " AND m.rowid IN (SELECT story_id FROM facet WHERE name='place' AND value=?)"
+            sql += (
+                " AND EXISTS (SELECT 1 FROM facet f WHERE f.story_id = m.rowid"
+                " AND f.name = 'place' AND f.value = ?)"
+            )
             params.append(item["place"])
-        db.execute("DROP TABLE IF EXISTS temp.hits")
-        db.execute(
-            "CREATE TEMP TABLE hits AS SELECT m.rowid AS id FROM fts m "
-            f"JOIN story s ON s.id = m.rowid WHERE fts MATCH ? AND {where}",
-            params,
-        )
+        db.execute(sql, params)
         total = db.execute("SELECT count(*) FROM hits").fetchone()[0]
         db.execute(
-            "SELECT f.name, f.value, count(*) FROM facet f JOIN hits h ON h.id = f.story_id "
+            "SELECT f.name, f.value, count(*) FROM hits h JOIN facet f ON f.story_id = h.id "
             "GROUP BY f.name, f.value"
         ).fetchall()
+        top = sql.replace("CREATE TEMP TABLE hits AS SELECT m.rowid AS id", "SELECT m.rowid")
         db.execute(
-            "SELECT m.rowid, snippet(fts, 1, '<mark>', '</mark>', '…', 24) FROM fts m "
-            f"JOIN story s ON s.id = m.rowid WHERE fts MATCH ? AND {where} "
-            "ORDER BY bm25(fts, 3.0, 1.0, 2.5) LIMIT 20",
+            top.replace(
+                "SELECT m.rowid", "SELECT m.rowid, snippet(fts, 1, '<mark>', '</mark>', '…', 24)"
+            )
+            + " ORDER BY bm25(fts, 3.0, 1.0, 2.5) LIMIT 20",
             params,
         ).fetchall()
         return total
