@@ -44,7 +44,7 @@ class MatchRules:
         key = (word, language)
         found = self.memo.get(key)
         if found is None:
-            found = self.memo[key] = any(self.matches(t, language) for t in tokens(word))
+            found = self.memo[key] = any(self.matches(t, language) for t in _folded(word))
         return found
 
     def matches(self, token: str, language: str) -> bool:
@@ -58,14 +58,34 @@ class MatchRules:
         return False
 
 
+_FOLDED: dict[str, tuple[str, ...]] = {}
+_FOLDED_LIMIT = 200_000
+
+
+def _folded(word: str) -> tuple[str, ...]:
+    """The folded tokens of one raw word, cached for the process (words follow Zipf's law)."""
+    found = _FOLDED.get(word)
+    if found is None:
+        if len(_FOLDED) >= _FOLDED_LIMIT:
+            _FOLDED.clear()
+        found = _FOLDED[word] = tuple(tokens(word))
+    return found
+
+
 def snippet(text: str, rules: MatchRules, language: str, size: int = SNIPPET_CHARS) -> str:
     """The window of ``text`` with the most matches, escaped, matches in ``<mark>``."""
     if not text:
         return ""
     matches_raw = rules.matches_raw
-    spans = [
-        m.span() for m in raw_token_pattern(text).finditer(text) if matches_raw(m.group(), language)
-    ]
+    spans: list[tuple[int, int]] = []
+    stop = len(text)
+    for m in raw_token_pattern(text).finditer(text):
+        if m.start() > stop:
+            break  # the first cluster of matches is enough for a snippet
+        if matches_raw(m.group(), language):
+            spans.append(m.span())
+            if len(spans) == 1:
+                stop = m.start() + 2 * size
     start = 0
     if spans:
         best_count = -1
