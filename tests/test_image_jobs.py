@@ -8,10 +8,12 @@ function in the test process would prove nothing.
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -160,6 +162,55 @@ def test_job_over_its_time_limit_ends_failed_not_retried(pg_redis_app):
     with app.app_context():
         assert backends.queue("images").count == 0
         assert backends.queue("images").scheduled_job_registry.count == 0
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_job_whose_process_is_killed_ends_failed_and_the_worker_goes_on(pg_redis_app):
+    """As when the kernel's OOM killer picks the work horse: SIGKILL, no Python exception."""
+    import signal
+
+    import sqlalchemy
+
+    app = pg_redis_app
+    story_id = _submit(app, [("a.jpg", make_jpeg(seed=6))])
+    other_id = _submit(app, [("b.jpg", make_jpeg(seed=7))])
+    url = app.extensions["passages.settings"].database_url
+    engine = sqlalchemy.create_engine(url)
+    with engine.begin() as conn:  # the first job blocks on this lock until its horse is killed
+        conn.execute(sqlalchemy.text("LOCK TABLE media_assets IN ACCESS EXCLUSIVE MODE"))
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "webapp.cli", "worker", "--burst", "--queues", "images"],
+            env=worker_env(app),
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 60
+        while not (horses := _children(worker.pid)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert horses, "the worker never forked a work horse"
+        time.sleep(0.3)
+        os.kill(horses[0], signal.SIGKILL)
+    engine.dispose()
+    out, err = worker.communicate(timeout=120)
+    assert worker.returncode == 0, err
+    [(state, reason, derivatives)] = _media(app, story_id)
+    assert state == "failed" and derivatives == {}
+    assert reason.startswith("the job's process was killed while working"), reason
+    assert "signal 9" in reason
+    assert [s for s, _, _ in _media(app, other_id)] == ["ready"]
 
 
 # --- passages rederive -----------------------------------------------------------------------
