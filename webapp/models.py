@@ -300,7 +300,13 @@ class Collection(db.Model):
     published: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     featured: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    #: The image the archivist chose as cover; only used while its story is published and in
+    #: the collection (``services.collections.cover_image`` falls back to the automatic cover).
+    cover_media_id: Mapped[int | None] = mapped_column(
+        ForeignKey("media_assets.id", ondelete="SET NULL")
+    )
 
+    cover_media: Mapped[MediaAsset | None] = relationship()
     items: Mapped[list[CollectionItem]] = relationship(
         back_populates="collection",
         order_by="CollectionItem.position",

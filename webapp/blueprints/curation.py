@@ -86,7 +86,13 @@ def edit_collection(collection_id: int):
         "published": "yes" if collection.published else "",
         "featured": "yes" if collection.featured else "",
     }
-    return render_template("curation/edit.html", collection=collection, form=form)
+    return render_template(
+        "curation/edit.html",
+        collection=collection,
+        form=form,
+        cover_candidates=service.cover_candidates(collection),
+        cover=service.cover_image(collection),
+    )
 
 
 @bp.post("/collections/<int:collection_id>/items")
@@ -112,6 +118,22 @@ def move_item(collection_id: int, item_id: int):
     return redirect(
         url_for("curation.edit_collection", collection_id=collection_id) + f"#item-{item_id}"
     )
+
+
+@bp.post("/collections/<int:collection_id>/cover")
+def set_cover(collection_id: int):
+    """Radio buttons, no script: one image id, or "auto" to go back to the automatic cover."""
+    choice = request.form.get("cover_media_id", "auto")
+    try:
+        media_id = None if choice == "auto" else int(choice)
+        service.set_cover(collection_id, media_id, current_person())
+        flash(_("Cover saved."), "info")
+    except ValueError:
+        flash(_("Choose one of the images."), "error")
+    except BadRequest as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    return redirect(url_for("curation.edit_collection", collection_id=collection_id) + "#cover")
 
 
 @bp.post("/collections/<int:collection_id>/order")

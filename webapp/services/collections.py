@@ -153,13 +153,9 @@ def public_item_count(collection: Collection) -> int:
     )
 
 
-def cover_image(collection: Collection) -> MediaAsset | None:
-    """The first ready image of the first published story, in the archivist's order.
-
-    Archivists choose the cover by putting that story first; a dedicated cover field would need
-    a column on ``collections`` (asked for in the issue's report).
-    """
-    return db.session.scalar(
+def _cover_candidates_query(collection: Collection):
+    """Ready images of the collection's published stories, in the archivist's order."""
+    return (
         db.select(MediaAsset)
         .join(Story, MediaAsset.story_id == Story.id)
         .join(CollectionItem, CollectionItem.story_id == Story.id)
@@ -168,9 +164,44 @@ def cover_image(collection: Collection) -> MediaAsset | None:
             _published_story(),
             MediaAsset.state == MediaState.READY.value,
         )
-        .order_by(CollectionItem.position, CollectionItem.id, MediaAsset.position)
-        .limit(1)
+        .order_by(CollectionItem.position, CollectionItem.id, MediaAsset.position, MediaAsset.id)
     )
+
+
+def cover_candidates(collection: Collection) -> list[MediaAsset]:
+    """The images an archivist may choose as cover: what the public could see of the collection."""
+    return db.session.scalars(_cover_candidates_query(collection)).all()
+
+
+def cover_image(collection: Collection) -> MediaAsset | None:
+    """The archivist's chosen cover while it is still public, else the automatic one.
+
+    The chosen image counts only while its story is published, still in the collection and the
+    image ready: a withdrawn story must never keep showing its photo as a cover. The automatic
+    cover is the first ready image of the first published story, in the archivist's order.
+    """
+    query = _cover_candidates_query(collection)
+    if collection.cover_media_id is not None:
+        chosen = db.session.scalar(query.where(MediaAsset.id == collection.cover_media_id).limit(1))
+        if chosen is not None:
+            return chosen
+    return db.session.scalar(query.limit(1))
+
+
+def set_cover(collection_id: int, media_id: int | None, actor: User | None) -> None:
+    """Choose the cover (``None``: back to the automatic cover) among :func:`cover_candidates`."""
+    access.require_archivist(actor)
+    collection = get_collection(collection_id)
+    if media_id is not None and media_id not in {m.id for m in cover_candidates(collection)}:
+        raise BadRequest(
+            "the cover must be a ready image of a published story of this collection",
+            field="cover_media_id",
+        )
+    collection.cover_media_id = media_id
+    audit.record("collection.cover_chosen", "collection", collection.id, actor=actor,
+                 details={"media_id": media_id})  # fmt: skip
+    db.session.commit()
+    log.info("collection %s cover set to media %s by user %s", collection.id, media_id, actor.id)
 
 
 def public_collections_of(story: Story) -> list[Collection]:
