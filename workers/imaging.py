@@ -31,6 +31,12 @@ log = logging.getLogger(__name__)
 #: the biggest phone and flatbed-scanner files; a bomb declaring more is refused from its header.
 DEFAULT_MAX_PIXELS = 100_000_000
 
+#: Exceptions the pipeline must let through untouched although they subclass ``Exception``: the
+#: worker registers its job time-out here (see ``workers.worker``) so a job stopped for its time
+#: limit says so, instead of "the image could not be processed". Kept as a hook so that this
+#: module never imports RQ.
+NEVER_SWALLOW: tuple[type[BaseException], ...] = ()
+
 #: Largest first frame that ``inspect_image`` decodes to detect damage in formats that have no
 #: cheap structural check (GIF, WebP, TIFF, BMP, AVIF, HEIC): 25 MP is 75 MB of RGB.
 INSPECT_DECODE_MAX_PIXELS = 25_000_000
@@ -274,6 +280,8 @@ def build_derivatives(
         raise
     except MemoryError as exc:
         raise ImageTooLarge("the image needs more memory than a worker may use") from exc
+    except NEVER_SWALLOW:
+        raise
     except Exception as exc:  # a decoder's lazy error, a broken mode: never leak it
         log.warning("image processing failed (%s)", fmt, exc_info=True)
         raise InvalidImage(f"the image could not be processed ({_short(exc)})") from exc

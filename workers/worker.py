@@ -22,9 +22,10 @@ from flask import Flask
 from rq import Worker
 from rq.job import Job
 from rq.queue import Queue
+from rq.timeouts import JobTimeoutException
 
 from webapp.services import backends
-from workers import relay
+from workers import imaging, relay
 from workers.context import use_app
 
 log = logging.getLogger(__name__)
@@ -206,6 +207,7 @@ def run_worker(app: Flask, purposes: Sequence[str] = DEFAULT_PURPOSES, burst: bo
     """Process jobs; in burst mode also relay the outbox until no event and no job is left."""
     use_app(app)
     preload_for_jobs()
+    imaging.NEVER_SWALLOW = (JobTimeoutException,)  # a time-out must read as a time-out
     if "search" in purposes:
         rebuild_index_if_outdated(app)
     if not burst:

@@ -16,7 +16,7 @@ from webapp.auth import current_person
 from webapp.errors import PassagesError
 from webapp.extensions import db
 from webapp.models import AuditEntry, MediaAsset, Organisation, SchoolClass, Story, StoryStatus
-from webapp.services import access, consent, editing, erasure, review
+from webapp.services import access, consent, duplicates, editing, erasure, review
 
 bp = Blueprint("moderation", __name__, url_prefix="/moderation")
 
@@ -143,6 +143,7 @@ def story(story_id: int):
     return render_template(
         "moderation/story.html",
         story=story,
+        duplicates=duplicates.duplicates_for_story(story, user),
         history=_history(story_id),
         actions=review.possible_actions(story, user),
         labels=review.LABELS,
