@@ -70,6 +70,13 @@ class Settings:
     #: ``PASSAGES_JOB_MEMORY_MB``: memory one background job may allocate on top of the worker's
     #: own, in megabytes (an address-space limit on RQ's work horse); ``0`` means no limit.
     job_memory_mb: int = 1024
+    #: ``SMTP_HOST``/``SMTP_PORT`` (25)/``MAIL_FROM``: e-mail notifications; without a host they
+    #: stay in the app and are written to the log (the embedded default).
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    mail_from: str = "passages@localhost"
+    #: ``SESSION_COOKIE_SECURE``: send the login cookie over HTTPS only (set it in production).
+    session_cookie_secure: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -95,6 +102,10 @@ class Settings:
             queue_prefix=env.get("PASSAGES_QUEUE_PREFIX") or "passages",
             relay_interval=float(env.get("PASSAGES_RELAY_INTERVAL") or 0.25),
             job_memory_mb=_int(env, "PASSAGES_JOB_MEMORY_MB", 1024),
+            smtp_host=env.get("SMTP_HOST") or None,
+            smtp_port=_int(env, "SMTP_PORT", 25),
+            mail_from=env.get("MAIL_FROM") or "passages@localhost",
+            session_cookie_secure=_flag(env.get("SESSION_COOKIE_SECURE"), False),
         )
 
     def resolved_secret_key(self) -> str:

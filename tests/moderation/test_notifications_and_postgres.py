@@ -39,7 +39,10 @@ def test_notifications_are_mailed_when_smtp_is_configured(app, world, user, new_
             sent.append(("mail", message["To"], message.get_content()))
 
     monkeypatch.setattr(notifications.smtplib, "SMTP", FakeSMTP)
-    app.config["SMTP_HOST"] = "mail.test"
+    import dataclasses
+
+    settings = app.extensions["passages.settings"]
+    app.extensions["passages.settings"] = dataclasses.replace(settings, smtp_host="mail.test")
     story_id = new_story(world.member)
     with app.app_context():
         review.review(story_id, "reject", "hors sujet", user(world.archivist))

@@ -10,16 +10,15 @@ must never change a story.
 from __future__ import annotations
 
 import logging
-import os
 import smtplib
 from email.message import EmailMessage
 
-from flask import current_app, g, has_app_context
+from flask import g, has_app_context
 from sqlalchemy import inspect
 
 from webapp.extensions import db
 from webapp.models import Notification, Story, User, utcnow
-from webapp.services import access
+from webapp.services import access, backends
 
 log = logging.getLogger(__name__)
 
@@ -91,18 +90,17 @@ def dispatch_pending() -> int:
 
 
 def _smtp_host() -> str | None:
-    return current_app.config.get("SMTP_HOST") or os.environ.get("SMTP_HOST") or None
+    return backends.settings().smtp_host
 
 
 def _send_mail(to: str, text: str) -> None:
-    config = current_app.config
+    settings = backends.settings()
     message = EmailMessage()
     message["Subject"] = "Passages"
-    message["From"] = config.get("MAIL_FROM") or os.environ.get("MAIL_FROM", "passages@localhost")
+    message["From"] = settings.mail_from
     message["To"] = to
     message.set_content(text)
-    port = int(config.get("SMTP_PORT") or os.environ.get("SMTP_PORT") or 25)
-    with smtplib.SMTP(_smtp_host(), port, timeout=10) as smtp:
+    with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=10) as smtp:
         smtp.send_message(message)
 
 
