@@ -53,6 +53,14 @@ def _rederive(payload: dict[str, Any]) -> list[JobRoute]:
     ]
 
 
+def _erased(payload: dict[str, Any]) -> list[JobRoute]:
+    routes = _story_index(payload)
+    if payload.get("object_keys"):
+        args = (payload["story_id"], payload["object_keys"])
+        routes.append(JobRoute("default", "workers.maintenance.delete_erased_objects", args))
+    return routes
+
+
 def _collection_members(payload: dict[str, Any]) -> list[JobRoute]:
     return [JobRoute("search", "workers.search.index_story", (i,)) for i in payload["story_ids"]]
 
@@ -71,7 +79,7 @@ ROUTES: dict[str, Callable[[dict[str, Any]], list[JobRoute]]] = {
     "story.review_started": _story_index,
     "story.changes_requested": _story_index,
     "story.metadata_edited": _story_index,
-    "story.erased": _story_index,
+    "story.erased": _erased,
     "collection.changed": _collection_members,
     "media.rederive_requested": _rederive,
 }

@@ -129,7 +129,10 @@ def erase_story(story_id: int, actor: User | None) -> dict[str, int]:
         originals = [key for sha, key in shas.items() if sha not in still_used]
         counts = {"images": len(media_ids), "originals": len(originals), "derivatives": len(keys)}
         audit.record("story.erased", "story", story_id, actor=actor, details=counts)
-        outbox.emit("story.erased", {"story_id": story_id, "actor_id": actor.id})
+        outbox.emit(
+            "story.erased",
+            {"story_id": story_id, "actor_id": actor.id, "object_keys": [*keys, *originals]},
+        )
         db.session.commit()
     except BaseException:
         db.session.rollback()
@@ -140,8 +143,8 @@ def erase_story(story_id: int, actor: User | None) -> dict[str, int]:
             store.delete(key)
         except FileNotFoundError:
             pass
-        except Exception:  # the rows are gone; an orphan object is logged for the fixity sweep
-            log.exception("erasure of story %s: could not delete an object", story_id)
+        except Exception:  # the story.erased event's job deletes it later, with retries
+            log.exception("erasure of story %s: could not delete an object yet", story_id)
     log.info("story %s erased (%s)", story_id, counts)
     return counts
 
