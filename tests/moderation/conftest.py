@@ -85,16 +85,6 @@ def new_story(app):
 
 
 @pytest.fixture
-def token_for(app):
+def token_for(api_token):
     """An API token for any user, students (who have no e-mail address) included."""
-    from webapp.extensions import db
-    from webapp.models import ApiToken, User
-
-    def issue(user_id: int) -> str:
-        with app.app_context():
-            row, token = ApiToken.issue(db.session.get(User, user_id), "test")
-            db.session.add(row)
-            db.session.commit()
-            return token
-
-    return issue
+    return api_token

@@ -1,31 +1,20 @@
 """Fixtures for the storage contract: every test gets a fresh, empty store of each backend.
 
-The S3 backend runs against a real moto server started once per session; each test gets its own
-bucket so tests cannot see each other's objects.
+The S3 backend runs against the real moto server started once per session (``moto_server`` in
+``tests/conftest.py``); each test gets its own bucket so tests cannot see each other's objects.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from storage import LocalObjectStore, ObjectStore, S3ObjectStore
-from tests.service_processes import MotoServer, ServiceNotInstalled, service_missing
+from tests.service_processes import MotoServer
 
 _bucket_numbers = itertools.count(1)
-
-
-@pytest.fixture(scope="session")
-def moto_server() -> Iterator[MotoServer]:
-    try:
-        server = MotoServer()
-    except ServiceNotInstalled as exc:
-        service_missing(str(exc))
-    with server:
-        yield server
 
 
 @pytest.fixture(params=["local", "s3"])
