@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from webapp import places
 from webapp.auth import current_person
 from webapp.errors import BadRequest
 from webapp.extensions import db
-from webapp.models import Collection
+from webapp.models import Collection, Story
 from webapp.services import access
 from webapp.services import collections as service
 
@@ -155,6 +155,29 @@ def remove_item(collection_id: int, item_id: int):
     service.remove_item(collection_id, item_id, current_person())
     flash(_("Story removed from the collection."), "info")
     return redirect(url_for("curation.edit_collection", collection_id=collection_id))
+
+
+@bp.route("/stories/<int:story_id>/descriptions", methods=["GET", "POST"])
+def describe_images(story_id: int):
+    """One text field per image: archivists write or fix each image's alternative text."""
+    story = db.session.get(Story, story_id)
+    if story is None:
+        abort(404)
+    if request.method == "POST":
+        descriptions = {
+            int(key.removeprefix("alt-")): value
+            for key, value in request.form.items()
+            if key.startswith("alt-") and key.removeprefix("alt-").isdigit()
+        }
+        try:
+            service.describe_images(story_id, descriptions, current_person())
+            flash(_("Descriptions saved."), "info")
+        except BadRequest as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+        return redirect(url_for("curation.describe_images", story_id=story_id))
+    media = sorted(story.media, key=lambda m: (m.position, m.id))
+    return render_template("curation/descriptions.html", story=story, media=media)
 
 
 @bp.post("/places")

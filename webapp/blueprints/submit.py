@@ -7,9 +7,11 @@ A story handed in by a student is attached to their class, so their teacher revi
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
+from schemas import FieldError
 from webapp.auth import current_person
-from webapp.errors import PassagesError
+from webapp.errors import PassagesError, ValidationFailed
 from webapp.extensions import db
 from webapp.models import AuditEntry, Story
 from webapp.services import consent, erasure, review, submissions
@@ -56,6 +58,30 @@ def metadata_from_form(form) -> dict:
     return metadata
 
 
+def check_descriptions(images: list[submissions.IncomingImage], form) -> None:
+    """Every image sent through the form needs its description (alternative text).
+
+    Only the web form requires it: the API contract keeps ``alt_texts`` optional for importers,
+    whose archivists add descriptions afterwards. Line *n* of the field describes file *n*.
+    """
+    lines = [line.strip() for line in form.get("alt_texts", "").splitlines()]
+    missing = [
+        FieldError(
+            "alt_texts",
+            _(
+                "Describe the image “%(name)s” (line %(line)s of the descriptions) for people "
+                "who cannot see it.",
+                name=image.filename,
+                line=n + 1,
+            ),
+        )
+        for n, image in enumerate(images)
+        if n >= len(lines) or not lines[n]
+    ]
+    if missing:
+        raise ValidationFailed(missing)
+
+
 @bp.route("/submit", methods=["GET", "POST"])
 def submit_form():
     if request.method == "GET":
@@ -67,6 +93,7 @@ def submit_form():
     ]
     submitter = current_person()
     try:
+        check_descriptions(images, request.form)
         story = submissions.submit_story(
             metadata_from_form(request.form),
             images,

@@ -353,3 +353,38 @@ def set_order(collection_id: int, positions: dict[int, float], actor: User | Non
         item.position = position
     audit.record("collection.reordered", "collection", collection.id, actor=actor)
     db.session.commit()
+
+
+# --- image descriptions (archivists) ------------------------------------------------------------
+
+MAX_DESCRIPTION = 1000
+
+
+def describe_images(story_id: int, descriptions: dict[int, str], actor: User | None) -> int:
+    """Set the alternative text of a story's images; returns how many changed.
+
+    Lives with curation because archivists fix descriptions while preparing stories for the
+    public (imports through the API may arrive without any). Only the story's own images are
+    touched; the image row's ``updated_at`` moves, so public pages revalidate their ETag.
+    """
+    access.require_archivist(actor)
+    story = db.session.get(Story, story_id)
+    if story is None:
+        raise NotFound("no such story")
+    changed = 0
+    for media in story.media:
+        if media.id not in descriptions:
+            continue
+        text = " ".join(descriptions[media.id].split())
+        if len(text) > MAX_DESCRIPTION:
+            raise BadRequest(
+                f"a description is longer than {MAX_DESCRIPTION} characters", field="alt_text"
+            )
+        if text != media.alt_text:
+            media.alt_text = text
+            changed += 1
+    if changed:
+        audit.record("story.images_described", "story", story.id, actor=actor,
+                     details={"changed": changed})  # fmt: skip
+    db.session.commit()
+    return changed
