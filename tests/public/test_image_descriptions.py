@@ -42,8 +42,8 @@ def test_web_form_without_images_needs_no_description(client):
     assert response.status_code == 303
 
 
-def test_api_keeps_descriptions_optional(client, make_user):
-    """The API contract (issue 3) lists alt_texts as optional; only the web form requires it."""
+def test_description_check_wants_one_non_blank_line_per_image():
+    """The web form's own check (the API contract keeps alt_texts optional, issue 3)."""
     from webapp.blueprints.submit import check_descriptions
     from webapp.errors import ValidationFailed
     from webapp.services.submissions import IncomingImage
