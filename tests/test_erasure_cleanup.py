@@ -80,3 +80,24 @@ def test_objects_left_by_a_failed_delete_are_removed_by_the_erasure_job(
         live_media = set(db.session.scalars(db.select(MediaAsset.id)).all())
     derivative_owners = {int(k.split("/")[1]) for k in after if k.startswith("derivatives/")}
     assert derivative_owners == live_media  # the erased story's derivatives are gone
+
+
+def test_an_erased_storys_id_is_never_given_to_another_story(app, make_user):
+    from webapp.extensions import db
+    from webapp.models import MediaAsset, User
+    from webapp.services import erasure
+
+    first = _story(app, make_jpeg(seed=41), "Première")
+    newest = _story(app, make_jpeg(seed=42), "La plus récente")
+    with app.app_context():
+        newest_media = db.session.scalar(
+            db.select(MediaAsset.id).where(MediaAsset.story_id == newest)
+        )
+        erasure.erase_story(newest, db.session.get(User, make_user("archivist")))
+    replacement = _story(app, make_jpeg(seed=43), "Après l'effacement")
+    assert replacement not in (first, newest) and replacement > newest
+    with app.app_context():
+        media_id = db.session.scalar(
+            db.select(MediaAsset.id).where(MediaAsset.story_id == replacement)
+        )
+    assert media_id > newest_media  # derivative keys of the erased image are never reused

@@ -205,6 +205,9 @@ class Invitation(db.Model):
 
 class Story(db.Model):
     __tablename__ = "stories"
+    # Ids are permanent (public URLs, citations, derivative keys): SQLite must never hand out the
+    # id of an erased row again, which it does without AUTOINCREMENT.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(300), nullable=False)
@@ -260,6 +263,7 @@ class Story(db.Model):
 
 class MediaAsset(db.Model):
     __tablename__ = "media_assets"
+    __table_args__ = {"sqlite_autoincrement": True}  # see Story: derivative keys hold this id
 
     id: Mapped[int] = mapped_column(primary_key=True)
     story_id: Mapped[int] = mapped_column(ForeignKey("stories.id"), nullable=False, index=True)
