@@ -294,7 +294,7 @@ class SearchIndex:
         parsed = parse(text)
         error: str | None = None
         visible = self._visible(snap, request.public)
-        scores = Evaluator(snap, allow_status=not request.public).evaluate(parsed)
+        scores = Evaluator(snap, allow_status=not request.public, within=visible).evaluate(parsed)
         if scores is None:
             if text:
                 return SearchPage(0, [], {}, page, per_page, None, MESSAGE_JUNK)

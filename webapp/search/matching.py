@@ -13,6 +13,8 @@ and it never decides visibility: the engine intersects with the visible set afte
 from __future__ import annotations
 
 import math
+from array import array
+from collections.abc import Set
 from dataclasses import dataclass, field
 from itertools import accumulate
 from typing import Any
@@ -92,6 +94,25 @@ class Snapshot:
             _read_all(matcher, leaf.offset, ids, tfs, values)
         return ids, tfs
 
+    def positions(self, fieldname: str, token: str, wanted: Set[int]) -> dict[int, bytes]:
+        """Raw uint32 positions of ``token`` in each wanted document, from the posting blocks.
+
+        A block's values are one blob of ``[count][positions…]`` records; since the count is the
+        term frequency, record offsets are a running sum of frequencies (computed in C), and
+        only the wanted documents are sliced out.
+        """
+        out: dict[int, bytes] = {}
+        btext = token.encode("utf-8")
+        for leaf in self.leaves:
+            try:
+                matcher = leaf.reader._terms.matcher(  # noqa: SLF001
+                    fieldname, btext, leaf.reader.schema[fieldname].format
+                )
+            except (TermNotFound, KeyError):
+                continue
+            _read_positions(matcher, leaf.offset, wanted, out)
+        return out
+
     def term_set(self, fieldname: str, token: str) -> frozenset[int]:
         """Documents containing a term, cached for the snapshot (filters, visibility)."""
         key = f"{fieldname}\x00{token}"
@@ -126,6 +147,8 @@ class Snapshot:
         found: list[tuple[str, str]] = []
         if not is_unspaced(token) and not token.isdigit():
             for language in STEMMED_LANGUAGES:
+                if not self.term_set("facet", facet_term("language", language)):
+                    continue  # no story in that language: its stemmer can match nothing
                 stemmed = stem(language, token)
                 if not stemmed or len(stemmed) < 3:
                     continue
@@ -138,9 +161,18 @@ class Snapshot:
 
     # ------------------------------------------------------------ scoring
 
-    def bm25(self, fieldname: str, ids: list[int], tfs: list[float], boost: float) -> list[float]:
-        df = len(ids)
-        if not df:
+    def bm25(
+        self,
+        fieldname: str,
+        ids: list[int],
+        tfs: list[float],
+        boost: float,
+        df: int | None = None,
+    ) -> list[float]:
+        """BM25 of each posting; ``df`` is the term's full document frequency when ``ids`` is
+        only the part of its postings that survived a restriction."""
+        df = len(ids) if df is None else df
+        if not df or not ids:
             return []
         n = max(self.doc_count, df)
         idf = math.log(1.0 + (n - df + 0.5) / (df + 0.5)) * boost * (K1 + 1)
@@ -151,9 +183,22 @@ class Snapshot:
         kb = K1 * B / max(self.avg_length.get(fieldname, 1.0), 1.0)
         return [idf * tf / (tf + k + kb * lengths[d]) for d, tf in zip(ids, tfs, strict=True)]
 
-    def term_scores(self, fieldname: str, token: str, boost: float, into: Scores) -> None:
+    def term_scores(
+        self,
+        fieldname: str,
+        token: str,
+        boost: float,
+        into: Scores,
+        restrict: Set[int] | None = None,
+    ) -> None:
+        """Add the term's BM25 to ``into``, only for documents in ``restrict`` when given."""
         ids, tfs = self.postings(fieldname, token)
-        _add(into, ids, self.bm25(fieldname, ids, tfs, boost))
+        df = len(ids)
+        if restrict is not None and ids:
+            kept = [(d, tf) for d, tf in zip(ids, tfs, strict=True) if d in restrict]
+            ids = [d for d, _ in kept]
+            tfs = [tf for _, tf in kept]
+        _add(into, ids, self.bm25(fieldname, ids, tfs, boost, df))
 
 
 def _read_all(
@@ -188,6 +233,39 @@ def _read_all(
         matcher.next()
 
 
+def _read_positions(matcher: Any, offset: int, wanted: Set[int], out: dict[int, bytes]) -> None:
+    if not isinstance(matcher, W3LeafMatcher):
+        while matcher.is_active():
+            d = matcher.id() + offset
+            if d in wanted:
+                out[d] = matcher.value()[4:]
+            matcher.next()
+        return
+    while matcher.is_active():
+        if matcher._data is None:  # noqa: SLF001
+            matcher._read_data()  # noqa: SLF001
+        data = matcher._data  # noqa: SLF001
+        block_ids = list(accumulate(data[0]))
+        if offset:
+            block_ids = [d + offset for d in block_ids]
+        hits = [i for i, d in enumerate(block_ids) if d in wanted]
+        if hits:
+            blob = data[2]
+            if isinstance(blob, bytes):
+                matcher._read_weights()  # noqa: SLF001
+                # record i spans [4 * (i + before_i), 4 * (i + 1 + before_i + tf_i))
+                ends = list(accumulate(map(int, matcher._weights)))  # noqa: SLF001
+                for i in hits:
+                    before = ends[i - 1] if i else 0
+                    out[block_ids[i]] = blob[4 * (i + 1 + before) : 4 * (i + 1 + ends[i])]
+            else:  # blocks written by plain Whoosh: one value per posting
+                matcher._read_values()  # noqa: SLF001
+                values = matcher._values  # noqa: SLF001
+                for i in hits:
+                    out[block_ids[i]] = values[i][4:]
+        matcher._next_block()  # noqa: SLF001
+
+
 def _add(into: Scores, ids: list[int], scores: list[float]) -> None:
     if not into:
         into.update(zip(ids, scores, strict=True))
@@ -205,39 +283,63 @@ def _intersect(a: Scores, b: Scores) -> Scores:
 class Evaluator:
     """Evaluates a :class:`ParsedQuery` on a :class:`Snapshot`."""
 
-    def __init__(self, snapshot: Snapshot, *, allow_status: bool) -> None:
+    def __init__(
+        self,
+        snapshot: Snapshot,
+        *,
+        allow_status: bool,
+        within: frozenset[int] | None = None,
+    ) -> None:
         self.snap = snapshot
         self.allow_status = allow_status
+        # Documents the caller can use at all (the visible ones): nothing outside is scored.
+        self.within = within
+        # While set, clauses only score documents in it (the matches of the groups so far).
+        self.restrict: Set[int] | None = None
 
     def evaluate(self, parsed: ParsedQuery) -> Scores | None:
-        """Matching docnums with scores; None when nothing usable was typed."""
-        groups = []
-        for group in parsed.groups:
-            clauses = [c for c in group if self._usable(c)]
-            if not clauses:
-                continue
-            scores: Scores = {}
-            for clause in clauses:
-                _add(scores, *_split(self.clause(clause)))
-            groups.append(scores)
+        """Matching docnums with scores; None when nothing usable was typed.
+
+        ANDed groups are evaluated rarest first; each later group only scores the documents
+        still in the running, which keeps "rare word + very common word" close to the cost of
+        the rare word alone.
+        """
+        groups = [
+            clauses for group in parsed.groups if (clauses := [c for c in group if self._usable(c)])
+        ]
         excluded = [c for c in parsed.excluded if self._usable(c)]
         if not groups and not excluded:
             return None
-        if groups:
-            groups.sort(key=len)
-            result = groups[0]
-            for other in groups[1:]:
-                result = _intersect(result, other)
-                if not result:
-                    break
-        else:
-            result = dict.fromkeys(range(len(self.snap.columns.status)), 0.0)
+        groups.sort(key=lambda clauses: sum(self._estimate(c) for c in clauses))
+        result: Scores | None = None
+        for clauses in groups:
+            self.restrict = set(result) if result is not None else self.within
+            scores: Scores = {}
+            for clause in clauses:
+                _add(scores, *_split(self.clause(clause)))
+            result = scores if result is None else _intersect(result, scores)
+            if not result:
+                break
+        if result is None:
+            everything = self.within or range(len(self.snap.columns.status))
+            result = dict.fromkeys(everything, 0.0)
         for clause in excluded:
             if not result:
                 break
+            self.restrict = set(result)
             drop = self.clause(clause).keys()
             result = {d: s for d, s in result.items() if d not in drop}
+        self.restrict = None
         return result
+
+    def _estimate(self, clause: Clause) -> int:
+        """Rough number of postings a clause reads, to order ANDed groups."""
+        if clause.kind == "prefix":
+            return 1 << 40
+        if clause.field in ("language", "decade", "status"):
+            return 1 << 30
+        counts = [self.snap.doc_frequency("body", t) for t in clause.tokens]
+        return min(counts) if len(counts) > 1 else counts[0]
 
     def _usable(self, clause: Clause) -> bool:
         return clause.field != "status" or self.allow_status
@@ -250,14 +352,17 @@ class Evaluator:
                 value = primary_language(value)
             elif clause.field == "decade":
                 value = normalise_decade(value)
-            return dict.fromkeys(snap.term_set("facet", facet_term(clause.field, value)), 0.0)
+            docs = snap.term_set("facet", facet_term(clause.field, value))
+            if self.restrict is not None:
+                docs = docs & self.restrict
+            return dict.fromkeys(docs, 0.0)
         fields = CLAUSE_FIELDS.get(clause.field, CLAUSE_FIELDS[None])
         scores: Scores = {}
         if clause.kind == "prefix":
             for fieldname in fields:
                 boost = FIELD_BOOSTS.get(fieldname, 1.0) * 0.5
                 for word in snap.terms_with_prefix(fieldname, clause.tokens[0]):
-                    snap.term_scores(fieldname, word, boost, scores)
+                    snap.term_scores(fieldname, word, boost, scores, self.restrict)
             return scores
         if len(clause.tokens) > 1:
             for fieldname in fields:
@@ -265,61 +370,66 @@ class Evaluator:
             return scores
         token = clause.tokens[0]
         for fieldname in fields:
-            snap.term_scores(fieldname, token, FIELD_BOOSTS.get(fieldname, 1.0), scores)
+            boost = FIELD_BOOSTS.get(fieldname, 1.0)
+            snap.term_scores(fieldname, token, boost, scores, self.restrict)
         if clause.kind == "word" and "body" in fields:
             self._stemmed(token, scores)
         return scores
 
     def _stemmed(self, token: str, scores: Scores) -> None:
-        """Words sharing the token's stem, counted only in stories of the stemmer's language."""
+        """Words sharing the token's stem, counted only in stories of the stemmer's language.
+
+        A word reached through several languages' stemmers is read once.
+        """
         snap = self.snap
-        by_language: dict[str, Scores] = {}
+        languages_of: dict[str, list[str]] = {}
         for language, word in snap.stem_expansions(token):
-            snap.term_scores("body", word, STEM_BOOST, by_language.setdefault(language, {}))
-        for language, found in by_language.items():
-            in_language = snap.term_set("facet", facet_term("language", language))
-            _add(
-                scores,
-                *_split({d: s for d, s in found.items() if d in in_language}),
-            )
+            languages_of.setdefault(word, []).append(language)
+        for word, languages in languages_of.items():
+            found: Scores = {}
+            snap.term_scores("body", word, STEM_BOOST, found, self.restrict)
+            if not found:
+                continue
+            allowed = [snap.term_set("facet", facet_term("language", lang)) for lang in languages]
+            keep = allowed[0] if len(allowed) == 1 else frozenset().union(*allowed)
+            _add(scores, *_split({d: s for d, s in found.items() if d in keep}))
 
     def _phrase(self, fieldname: str, tokens: list[str], boost: float, into: Scores) -> None:
-        """Documents with the tokens at consecutive positions, scored as the sum of the terms."""
+        """Documents with the tokens at consecutive positions, scored as the sum of the terms.
+
+        Candidates (documents with every token) come from the ids alone; positions are then
+        read only for candidates, and compared as sets of integers.
+        """
         snap = self.snap
         lists = []
         for token in tokens:
-            values: list[bytes] = []
-            ids, tfs = snap.postings(fieldname, token, values)
+            ids, tfs = snap.postings(fieldname, token)
             if not ids:
                 return
-            lists.append((ids, tfs, values))
-        lists_by_size = sorted(lists, key=lambda item: len(item[0]))
-        candidates = set(lists_by_size[0][0])
-        for ids, _, _ in lists_by_size[1:]:
+            lists.append((ids, tfs))
+        candidates = set(min(lists, key=lambda item: len(item[0]))[0])
+        if self.restrict is not None:
+            candidates &= self.restrict
+        for ids, _ in lists:
             candidates.intersection_update(ids)
             if not candidates:
                 return
-        decode = snap.leaves[0].reader.schema[fieldname].format.decode_positions
-        per_token = [
-            {d: v for d, v in zip(ids, values, strict=True) if d in candidates}
-            for ids, _, values in lists
-        ]
+        positions = [snap.positions(fieldname, token, candidates) for token in tokens]
         matched: set[int] = set()
         for d in candidates:
-            starts = set(decode(per_token[0][d]))
-            for i, found in enumerate(per_token[1:], start=1):
-                starts.intersection_update([p - i for p in decode(found[d])])
+            starts = set(array("I", positions[0][d]))
+            for i, found in enumerate(positions[1:], start=1):
+                starts.intersection_update(map((-i).__add__, array("I", found[d])))
                 if not starts:
                     break
             if starts:
                 matched.add(d)
         if not matched:
             return
-        for ids, tfs, _ in lists:
-            keep = [(d, tf) for d, tf in zip(ids, tfs, strict=True) if d in matched]
-            if keep:
-                kids, ktfs = zip(*keep, strict=True)
-                _add(into, list(kids), snap.bm25(fieldname, list(kids), list(ktfs), boost))
+        for ids, tfs in lists:
+            kept = [(d, tf) for d, tf in zip(ids, tfs, strict=True) if d in matched]
+            kids = [d for d, _ in kept]
+            _add(into, kids, snap.bm25(fieldname, kids, [tf for _, tf in kept], boost, len(ids)))
 
 
 def _split(scores: Scores) -> tuple[list[int], list[float]]:
