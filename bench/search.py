@@ -448,11 +448,16 @@ def whoosh_updates(count: int, folder: Path, updates: int) -> dict:
             assert cold.search(SearchRequest(q=marker)).total == 1
             fresh.append((time.perf_counter() - t3) * 1000)
             cold.close()
+    segments = writer.segment_count()
+    t0 = time.perf_counter()
+    merged = writer.compact()
+    compact_s = time.perf_counter() - t0
     return {
         "update_to_visible": summary(visible),
         "commit_only": summary(write_only),
         "cold_reader_first_search": summary(fresh),
-        "segments_after": len(list(folder.rglob("*.seg"))),
+        "segments_before_compact": segments,
+        "compact": {"segments_merged": merged, "seconds": round(compact_s, 2)},
     }
 
 

@@ -144,12 +144,15 @@ def test_two_processes_see_each_others_commits(index: SearchIndex) -> None:
     assert child.exitcode == 0
 
 
-def test_many_small_updates_merge_without_losing_words_or_phrases(index: SearchIndex) -> None:
-    for i in range(1, 13):  # enough commits for the merge policy to merge small segments
+def test_compaction_merges_small_segments_without_losing_words_or_phrases(
+    index: SearchIndex,
+) -> None:
+    for i in range(1, 13):
         index.upsert(story(i, f"Histoire {i}", f"le bateau numéro {i} quitte le port"))
     index.remove(3)
-    index.optimize()
-    assert len(list(index.path.glob("gen-*/*.pst"))) == 1
+    assert index.segment_count() == 12  # updates never merge on their own path
+    assert index.compact() == 12
+    assert index.segment_count() == 1
     assert index.search(SearchRequest(q='"quitte le port"')).total == 11
     assert ids(index, '"bateau numéro 7"') == [7]
     assert ids(index, "histoire 3") == []

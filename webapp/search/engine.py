@@ -63,6 +63,9 @@ SCORED_FIELDS = ("title", "places", "body", "themes", "organisation", "collectio
 #: stories of 300–1,500 words) while keeping the segment count low for searches.
 REBUILD_SEGMENT_DOCS = 8_000
 
+#: Segments with fewer stories than this are merged by ``compact``.
+SMALL_SEGMENT_DOCS = 2_000
+
 MAX_PER_PAGE = 100
 MAX_PAGE = 500
 
@@ -472,7 +475,9 @@ class SearchIndex:
                     writer.add_document(**fields)
             finally:
                 searcher.close()
-            writer.commit()
+            # Never merge here: Whoosh merges segment by segment, term by term, in Python
+            # (seconds for a few dozen small segments). ``compact`` does it on a schedule.
+            writer.commit(merge=False)
         log.info("search index updated", extra={"stories": len(latest)})
         return len(latest)
 
@@ -481,13 +486,42 @@ class SearchIndex:
         with self._writer() as (writer, generation):
             self._journal(generation, [("remove", story_id)])
             writer.delete_by_term("id", str(story_id))
-            writer.commit()
+            writer.commit(merge=False)
         log.info("search index removed story", extra={"story_id": story_id})
 
-    def optimize(self) -> None:
-        """Merge all segments into one: scheduled maintenance, never on the request path."""
+    def segment_count(self) -> int:
+        """Segments of the served index; each update adds one until ``compact`` runs."""
+        with self._lock:
+            return len(self._fresh_searcher().leaf_searchers())
+
+    def compact(self, small_docs: int = SMALL_SEGMENT_DOCS) -> int:
+        """Merge the small segments left by updates into one; returns how many were merged.
+
+        Scheduled maintenance (the worker every few minutes, or when ``segment_count`` grows
+        past a few dozen), never on the update path: it holds the writer lock for about a
+        second per hundred small segments. Large segments from a rebuild are left alone; a
+        full ``rebuild`` is the way to re-pack everything.
+        """
+        merged: list[int] = []
+
+        def merge_small(writer: Any, segments: list[Any]) -> list[Any]:
+            from whoosh.reading import SegmentReader
+
+            small = [seg for seg in segments if seg.doc_count_all() < small_docs]
+            if len(small) < 2:
+                return segments
+            for seg in small:
+                reader = SegmentReader(writer.storage, writer.schema, seg)
+                writer.add_reader(reader)
+                reader.close()
+            merged.append(len(small))
+            return [seg for seg in segments if seg.doc_count_all() >= small_docs]
+
         with self._writer() as (writer, _generation):
-            writer.commit(optimize=True)
+            writer.commit(mergetype=merge_small)
+        count = merged[0] if merged else 0
+        log.info("search index compacted", extra={"segments_merged": count})
+        return count
 
     # ------------------------------------------------------------------ rebuild
 
