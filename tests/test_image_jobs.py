@@ -367,6 +367,7 @@ def test_duplicates_fragment_names_the_other_story(app):
         missing = render_template_string(
             '{% include "moderation/_duplicates.html" %}', media=Media()
         )
-    assert "This photo is already in" in html and "story 3" in html
+    # French is the interface's default language.
+    assert "Cette photo figure déjà dans" in html and "l'histoire 3" in html
     assert "Le marché de Vitry" in html and "/stories/3" in html
     assert empty.strip() == "" and missing.strip() == ""
