@@ -241,3 +241,14 @@ def test_status_link_holder_sees_an_unpublished_story_privately(client, make_sto
     assert "og:title" not in html and "Citer cette histoire" not in html
     assert f"t={token}" in html  # its images are fetched with the same token
     assert client.get(f"/stories/{story_id}?t=wrong").status_code == 404
+
+
+def test_citation_shows_an_arabic_address_readably(client, make_story):
+    story_id = make_story("حكاية جدي في المصنع", language="ar")
+    page = client.get(f"/stories/{story_id}", follow_redirects=True)
+    html = page.get_data(as_text=True)
+    citation = html.split('class="citation"', 1)[1].split("</p>", 1)[0]
+    from webapp.slugs import slugify
+
+    assert f"/stories/{story_id}-{slugify('حكاية جدي في المصنع')}" in citation
+    assert "جدي-في-المصنع" in citation and "%D8" not in citation

@@ -9,10 +9,9 @@ cheaply. This module must never show a draft, a withdrawn story or an original f
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 
 from flask import (
     Blueprint,
@@ -34,11 +33,11 @@ from webapp import i18n, places
 from webapp.auth import current_person
 from webapp.extensions import db
 from webapp.models import MediaAsset, Organisation, Story, StoryStatus, User
-from webapp.search.analysis import fold
 from webapp.search.contract import FACET_NAMES, SearchHit, SearchRequest
 from webapp.services import access, backends
 from webapp.services import collections as collection_service
 from webapp.services.searching import search_request_from_args, search_stories
+from webapp.slugs import slugify
 
 bp = Blueprint("public", __name__)
 
@@ -51,7 +50,7 @@ PUBLIC_MAX_AGE = 60
 
 def story_slug(title: str) -> str:
     """The readable part of a story URL; the id before it is what identifies the story."""
-    return re.sub(r"[^\w]+", "-", fold(title or "")).strip("-")[:80].rstrip("-")
+    return slugify(title)
 
 
 def story_url(story: Story | SearchHit, **kwargs) -> str:
@@ -179,6 +178,8 @@ def story(story_id: int, slug: str | None = None):
         linked_places=linked_places,
         collections=collection_service.public_collections_of(story) if story.is_public else [],
         canonical_url=story_url(story, _external=True),
+        # For people: "/stories/7-حكاية" rather than its percent-encoded form.
+        readable_url=unquote(story_url(story, _external=True)),
         today=datetime.now(),
     )
     if not story.is_public:

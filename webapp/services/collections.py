@@ -9,7 +9,6 @@ collection contains, and never output an introduction without passing it through
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -31,8 +30,8 @@ from webapp.models import (
     StoryStatus,
     User,
 )
-from webapp.search.analysis import fold
 from webapp.services import access, audit, outbox
+from webapp.slugs import slugify
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +54,6 @@ def render_introduction(text: str) -> Markup:
         link_rel="noopener noreferrer nofollow",
     )
     return Markup(clean)  # noqa: S704 - sanitised by nh3 just above
-
-
-def slugify(text: str) -> str:
-    slug = re.sub(r"[^\w]+", "-", fold(text)).strip("-")
-    return slug[:100]
 
 
 class CollectionView(db.Model):
@@ -231,7 +225,7 @@ def _check_fields(fields: CollectionFields, collection_id: int | None) -> Collec
         raise BadRequest("a collection needs a title", field="title")
     if len(title) > 300:
         raise BadRequest("the title is longer than 300 characters", field="title")
-    slug = slugify(fields.slug or title)
+    slug = slugify(fields.slug or title, max_length=100)
     if not slug:
         raise BadRequest("the short name (slug) needs letters or digits", field="slug")
     clash = db.session.scalar(db.select(Collection.id).where(Collection.slug == slug))
