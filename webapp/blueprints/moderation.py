@@ -16,7 +16,9 @@ from webapp.auth import current_person
 from webapp.errors import PassagesError
 from webapp.extensions import db
 from webapp.models import AuditEntry, MediaAsset, Organisation, SchoolClass, Story, StoryStatus
+from webapp.search.contract import SearchRequest
 from webapp.services import access, consent, duplicates, editing, erasure, review
+from webapp.services.backends import search_index
 
 bp = Blueprint("moderation", __name__, url_prefix="/moderation")
 
@@ -52,7 +54,16 @@ def _archive_query():
         query = query.where(Story.created_at >= since)
     if (until := _date_arg("until")) is not None:
         query = query.where(Story.created_at <= until)
+    if words := request.args.get("q", "").strip():
+        query = query.where(Story.id.in_(_matching_story_ids(words)))
     return query, status
+
+
+def _matching_story_ids(words: str, limit: int = 500) -> list[int]:
+    """Archivists search every story, whatever its status, through the same index as the public
+    (``public=False`` lifts the published-only rule)."""
+    page = search_index().search(SearchRequest(q=words, per_page=limit, public=False))
+    return [hit.id for hit in page.hits]
 
 
 @bp.get("/")
