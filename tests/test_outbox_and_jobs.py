@@ -224,3 +224,24 @@ def test_collection_changes_reach_the_collection_facet(redis_app, publish, make_
         collections.remove_item(collection_id, item_id, archivist)
     run_worker_burst_process(redis_app)
     assert facet() == []
+
+
+def test_search_worker_merges_small_segments_once_there_are_too_many(redis_app, monkeypatch):
+    from webapp.search.contract import StoryDocument
+    from webapp.services import backends
+    from workers import search as search_jobs
+    from workers.context import use_app
+
+    monkeypatch.setattr(search_jobs, "MAX_SEGMENTS", 3)
+    story_id = _submit(redis_app)
+    use_app(redis_app)
+    with redis_app.app_context():
+        index = backends.search_index()
+        for n in range(5):  # five updates, five small segments
+            index.upsert(StoryDocument(id=1000 + n, title=f"t{n}", body="x", language="fr"))
+        assert index.segment_count() > 3
+    assert search_jobs.index_story(story_id) == "indexed"
+    with redis_app.app_context():
+        index = backends.search_index()
+        assert index.segment_count() <= 3
+        assert index.count(public=False) == 6

@@ -27,7 +27,21 @@ def index_story(story_id: int) -> str:
             return "removed"
         index.upsert(indexing.document_for(story))
         log.info("story %s indexed (status %s)", story_id, story.status)
+        compact_if_fragmented(index)
         return "indexed"
+
+
+#: Each update adds a small segment (merging on the update path cost seconds per commit); past
+#: this many, the search worker merges them right after the job — never in a web request.
+MAX_SEGMENTS = 30
+
+
+def compact_if_fragmented(index) -> int:
+    if index.segment_count() <= MAX_SEGMENTS:
+        return 0
+    merged = index.compact()
+    log.info("search index compacted: %d small segments merged", merged)
+    return merged
 
 
 def rebuild_index() -> int:
