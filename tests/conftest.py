@@ -179,11 +179,16 @@ def worker_env(app) -> dict[str, str]:
     return env
 
 
-def run_worker_burst_process(app, timeout: float = 180) -> subprocess.CompletedProcess:
-    """Run a real ``passages worker --burst`` process until the outbox and queues are empty."""
+def run_worker_burst_process(
+    app, *args: str, timeout: float = 180, **env: str
+) -> subprocess.CompletedProcess:
+    """Run a real ``passages worker --burst`` process until the outbox and queues are empty.
+
+    ``args`` go to the command (``--queues images``), ``env`` overrides its environment.
+    """
     result = subprocess.run(
-        [sys.executable, "-m", "webapp.cli", "worker", "--burst"],
-        env=worker_env(app),
+        [sys.executable, "-m", "webapp.cli", "worker", "--burst", *args],
+        env={**worker_env(app), **env},
         cwd=REPO,
         capture_output=True,
         text=True,

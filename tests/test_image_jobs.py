@@ -18,7 +18,14 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.conftest import REPO, build_app, make_jpeg, story_metadata, worker_env
+from tests.conftest import (
+    REPO,
+    build_app,
+    make_jpeg,
+    run_worker_burst_process,
+    story_metadata,
+    worker_env,
+)
 
 
 @pytest.fixture
@@ -54,16 +61,7 @@ def _submit(app, images: list[tuple[str, bytes]], email: str = "c@example.org", 
 
 
 def _worker(app, *args: str, timeout: float = 120, **env: str) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        [sys.executable, "-m", "webapp.cli", "worker", "--burst", *args],
-        env={**worker_env(app), **env},
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    assert result.returncode == 0, f"worker failed:\n{result.stdout}\n{result.stderr}"
-    return result
+    return run_worker_burst_process(app, *args, timeout=timeout, **env)
 
 
 def _media(app, story_id: int) -> list[tuple[str, str | None, dict]]:
