@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import math
 from array import array
-from collections.abc import Set
+from collections.abc import Sequence, Set
 from dataclasses import dataclass, field
-from itertools import accumulate
+from itertools import accumulate, compress
 from typing import Any
 
 from whoosh.codec.whoosh3 import W3LeafMatcher
@@ -37,6 +37,14 @@ FIELD_BOOSTS: dict[str, float] = {"title": 3.0, "places": 2.5, "body": 1.0}
 STEM_BOOST = 0.6
 #: A prefix expanding to more words than this keeps only this many (alphabetical).
 MAX_PREFIX_TERMS = 400
+#: Decoded posting lists are kept for the life of the snapshot, up to this many postings
+#: (8 bytes each as arrays: 4,000,000 ≈ 32 MB per process), least recently used dropped first.
+#: The common words that stemming drags into many queries ("toutes" → tout, toute) cost tens
+#: of ms to decode each time, and a query reads each of its lists twice (candidates, scores).
+CACHE_MAX_POSTINGS = 4_000_000
+#: What an entry costs besides its postings (key, tuple, arrays), in postings: bounds the
+#: number of tiny or empty lists (a word absent from titles) the cache can hold.
+CACHE_ENTRY_COST = 32
 
 #: Which index field a ``field:`` clause searches.
 CLAUSE_FIELDS: dict[str | None, tuple[str, ...]] = {
@@ -71,17 +79,48 @@ class Snapshot:
     avg_length: dict[str, float]
     term_sets: dict[str, frozenset[int]] = field(default_factory=dict)
     expansions: dict[tuple[str, str], list[tuple[str, str]]] = field(default_factory=dict)
+    # (field, token) -> (docnums, frequencies) of long posting lists, least recently used first.
+    # Dropped with the snapshot (a commit makes a new one), so it can never serve stale postings.
+    posting_cache: dict[tuple[str, str], tuple[array, array]] = field(default_factory=dict)
+    cached_postings: int = 0
 
     # ------------------------------------------------------------ postings
 
     def postings(
         self, fieldname: str, token: str, values: list[bytes] | None = None
-    ) -> tuple[list[int], list[float]]:
+    ) -> tuple[Sequence[int], Sequence[float]]:
         """Global docnums and term frequencies of one term (deleted documents included).
 
         With ``values``, the raw posting values (positions) are appended to it as well, from the
-        same block reads.
+        same block reads. Without, long lists come from (and go to) the snapshot's bounded cache.
         """
+        if values is None:
+            key = (fieldname, token)
+            cache = self.posting_cache
+            hit = cache.pop(key, None)
+            if hit is not None:
+                cache[key] = hit  # most recently used goes last
+                return hit
+            ids, tfs = self._read_postings(fieldname, token, None)
+            self._remember(key, ids, tfs)
+            return ids, tfs
+        return self._read_postings(fieldname, token, values)
+
+    def _remember(self, key: tuple[str, str], ids: list[int], tfs: list[float]) -> None:
+        """Keep a decoded list as compact arrays; the least recently used go beyond the bound."""
+        size = len(ids) + CACHE_ENTRY_COST
+        if size > CACHE_MAX_POSTINGS:
+            return
+        cache = self.posting_cache
+        while cache and self.cached_postings + size > CACHE_MAX_POSTINGS:
+            old = cache.pop(next(iter(cache)))
+            self.cached_postings -= len(old[0]) + CACHE_ENTRY_COST
+        cache[key] = (array("i", ids), array("f", tfs))
+        self.cached_postings += size
+
+    def _read_postings(
+        self, fieldname: str, token: str, values: list[bytes] | None
+    ) -> tuple[list[int], list[float]]:
         ids: list[int] = []
         tfs: list[float] = []
         btext = token.encode("utf-8")
@@ -119,6 +158,18 @@ class Snapshot:
         cached = self.term_sets.get(key)
         if cached is None:
             cached = self.term_sets[key] = frozenset(self.postings(fieldname, token)[0])
+        return cached
+
+    def language_set(self, languages: list[str]) -> frozenset[int]:
+        """Stories in any of ``languages``, cached for the snapshot (the union of two languages'
+        sets is 100,000 documents: too slow to redo for every stem variant)."""
+        if len(languages) == 1:
+            return self.term_set("facet", facet_term("language", languages[0]))
+        key = "\x00languages\x00" + "\x00".join(sorted(languages))
+        cached = self.term_sets.get(key)
+        if cached is None:
+            sets = [self.term_set("facet", facet_term("language", lang)) for lang in languages]
+            cached = self.term_sets[key] = frozenset().union(*sets)
         return cached
 
     def terms_with_prefix(self, fieldname: str, prefix: str) -> list[str]:
@@ -190,14 +241,21 @@ class Snapshot:
         boost: float,
         into: Scores,
         restrict: Set[int] | None = None,
+        also: Set[int] | None = None,
     ) -> None:
-        """Add the term's BM25 to ``into``, only for documents in ``restrict`` when given."""
+        """Add the term's BM25 to ``into``, only for documents in ``restrict`` (and ``also``)
+        when given.
+
+        The restriction runs before scoring, with ``map``/``compress`` (C loops), so a very
+        common word costs one membership test per posting, not a BM25 and a dict entry.
+        """
         ids, tfs = self.postings(fieldname, token)
         df = len(ids)
-        if restrict is not None and ids:
-            kept = [(d, tf) for d, tf in zip(ids, tfs, strict=True) if d in restrict]
-            ids = [d for d, _ in kept]
-            tfs = [tf for _, tf in kept]
+        for allowed in (restrict, also):
+            if allowed is not None and ids:
+                mask = list(map(allowed.__contains__, ids))
+                ids = list(compress(ids, mask))
+                tfs = list(compress(tfs, mask))
         _add(into, ids, self.bm25(fieldname, ids, tfs, boost, df))
 
 
@@ -214,10 +272,10 @@ def _read_all(
             if matcher._data is None:  # noqa: SLF001
                 matcher._read_data()  # noqa: SLF001
             block_ids = matcher._data[0]  # noqa: SLF001 - delta-encoded docnums
-            if offset:
-                ids.extend(d + offset for d in accumulate(block_ids))
-            else:
-                ids.extend(accumulate(block_ids))
+            # Running sum started at the segment's offset: global docnums in one C loop.
+            running = accumulate(block_ids, initial=offset)
+            next(running)
+            ids.extend(running)
             matcher._read_weights()  # noqa: SLF001
             tfs.extend(matcher._weights)  # noqa: SLF001
             if values is not None:
@@ -311,9 +369,11 @@ class Evaluator:
         if not groups and not excluded:
             return None
         groups.sort(key=lambda clauses: sum(self._estimate(c) for c in clauses))
+        candidates = self._candidates(groups)
+        start = candidates if candidates is not None else self.within
         result: Scores | None = None
         for clauses in groups:
-            self.restrict = set(result) if result is not None else self.within
+            self.restrict = set(result) if result is not None else start
             scores: Scores = {}
             for clause in clauses:
                 _add(scores, *_split(self.clause(clause)))
@@ -386,13 +446,67 @@ class Evaluator:
         for language, word in snap.stem_expansions(token):
             languages_of.setdefault(word, []).append(language)
         for word, languages in languages_of.items():
-            found: Scores = {}
-            snap.term_scores("body", word, STEM_BOOST, found, self.restrict)
+            keep = snap.language_set(languages)
+            # Restricted before scoring: only the variant's postings in the running (and in
+            # the stemmer's language) are scored, never the whole list of a common word.
+            snap.term_scores("body", word, STEM_BOOST, scores, self.restrict, also=keep)
+
+    def _word_docs(self, clause: Clause) -> set[int] | None:
+        """Documents a single-word clause matches (exact word or a stem variant), unscored.
+
+        None for the clauses this cannot tell cheaply (phrases, prefixes, facet fields).
+        """
+        if self._word_docs_unknown(clause):
+            return None
+        snap = self.snap
+        fields = CLAUSE_FIELDS.get(clause.field, CLAUSE_FIELDS[None])
+        token = clause.tokens[0]
+        docs: set[int] = set()
+        for fieldname in fields:
+            docs.update(snap.postings(fieldname, token)[0])
+        if "body" in fields:
+            languages_of: dict[str, list[str]] = {}
+            for language, word in snap.stem_expansions(token):
+                languages_of.setdefault(word, []).append(language)
+            for word, languages in languages_of.items():
+                ids = snap.postings("body", word)[0]
+                if not ids:
+                    continue
+                keep = snap.language_set(languages)
+                docs.update(filter(keep.__contains__, ids))
+        return docs
+
+    @staticmethod
+    def _word_docs_unknown(clause: Clause) -> bool:
+        return (
+            clause.kind != "word"
+            or len(clause.tokens) != 1
+            or clause.field in ("language", "decade", "status")
+        )
+
+    def _candidates(self, groups: list[list[Clause]]) -> Set[int] | None:
+        """Documents that can satisfy every ANDed group, from docnums alone (no scoring).
+
+        With two or more groups of plain words, their doc sets are intersected first (set
+        operations in C over cached posting lists); scoring then only touches the survivors, so
+        "toutes" (which reaches tout and toute, in half the stories) costs membership tests, not
+        tens of thousands of BM25 computations that the other word would discard anyway.
+        """
+        if len(groups) < 2:
+            return None
+        found: Set[int] | None = None
+        for clauses in groups:
+            if any(self._word_docs_unknown(c) for c in clauses):
+                continue  # this group only narrows the result later, while being scored
+            union: set[int] = set()
+            for clause in clauses:
+                union |= self._word_docs(clause) or set()
+            found = union if found is None else found & union
             if not found:
-                continue
-            allowed = [snap.term_set("facet", facet_term("language", lang)) for lang in languages]
-            keep = allowed[0] if len(allowed) == 1 else frozenset().union(*allowed)
-            _add(scores, *_split({d: s for d, s in found.items() if d in keep}))
+                break
+        if found is not None and self.within is not None:
+            found = found & self.within
+        return found
 
     def _phrase(self, fieldname: str, tokens: list[str], boost: float, into: Scores) -> None:
         """Documents with the tokens at consecutive positions, scored as the sum of the terms.
