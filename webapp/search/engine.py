@@ -328,9 +328,15 @@ class SearchIndex:
                 key=lambda d: (period[d] if period[d] is not None else big, story_id[d]),
             )
         else:
-            ordered = heapq.nsmallest(
-                start + per_page, result, key=lambda d: (-scores[d], story_id[d])
-            )
+            wanted = start + per_page
+            pool: Iterable[int] = result
+            if len(result) > 4 * wanted:
+                # Only documents scoring at least the wanted-th best score can be on the page:
+                # find that score over plain floats (C comparisons), then order the few
+                # survivors with the full key (score, then story id for stable pages).
+                cutoff = heapq.nlargest(wanted, map(scores.__getitem__, result))[-1]
+                pool = [d for d in result if scores[d] >= cutoff]
+            ordered = heapq.nsmallest(wanted, pool, key=lambda d: (-scores[d], story_id[d]))
         hits = [(d, scores.get(d, 0.0)) for d in ordered[start : start + per_page]]
 
         suggestion = None

@@ -23,6 +23,28 @@ FACET_LIMIT = 50
 
 _EMPTY: tuple[str, ...] = ()
 
+#: Facets with fewer distinct value combinations than this are counted per combination code
+#: (one small-int count per document, then spread over the values), the others value by value.
+#: Decades, languages, organisations, themes and collections repeat a few hundred or thousand
+#: combinations; places (1–3 of many towns) have tens of thousands and gain nothing.
+MAX_CODED_COMBOS = 5_000
+
+# Process-wide numbering of value combinations, shared by every segment so that concatenated
+# columns keep the same codes. Only grows with distinct combinations (a few thousand).
+_CODES: dict[tuple[str, ...], int] = {_EMPTY: 0}
+_COMBOS: list[tuple[str, ...]] = [_EMPTY]
+_SEEN: dict[str, set[int]] = {name: {0} for name in FACET_NAMES}
+
+
+def _code(name: str, combo: tuple[str, ...]) -> int:
+    code = _CODES.get(combo)
+    if code is None:
+        code = _CODES.setdefault(combo, len(_COMBOS))
+        if code == len(_COMBOS):
+            _COMBOS.append(combo)
+    _SEEN[name].add(code)
+    return code
+
 
 @dataclass
 class ColumnData:
@@ -32,6 +54,8 @@ class ColumnData:
     status: list[str]
     period_start: list[int | None]
     story_id: list[int]
+    # Per facet, the combination code of each document (see ``MAX_CODED_COMBOS``).
+    codes: dict[str, list[int]]
 
     @classmethod
     def from_column(cls, raw_values: Iterable[bytes]) -> ColumnData:
@@ -62,7 +86,8 @@ class ColumnData:
             status.append(shared(record.get("status", "")))
             period.append(record.get("period_start"))
             story_id.append(record.get("id", -1))
-        return cls(facets, status, period, story_id)
+        codes = {name: [_code(name, combo) for combo in column] for name, column in facets.items()}
+        return cls(facets, status, period, story_id, codes)
 
     @classmethod
     def concatenate(cls, parts: Sequence[ColumnData]) -> ColumnData:
@@ -77,6 +102,7 @@ class ColumnData:
             list(chain.from_iterable(p.status for p in parts)),
             list(chain.from_iterable(p.period_start for p in parts)),
             list(chain.from_iterable(p.story_id for p in parts)),
+            {name: list(chain.from_iterable(p.codes[name] for p in parts)) for name in FACET_NAMES},
         )
 
     def published(self, docnums: Iterable[int]) -> list[int]:
@@ -88,7 +114,16 @@ class ColumnData:
         self, name: str, docnums: Sequence[int], limit: int = FACET_LIMIT
     ) -> list[FacetValue]:
         """Counts of facet ``name`` over ``docnums``: most frequent first, then by value."""
-        column = self.facets[name]
-        counts = Counter(chain.from_iterable(map(column.__getitem__, docnums)))
+        if len(_SEEN[name]) < MAX_CODED_COMBOS:
+            # One count per document on a small int, then a few thousand additions at most.
+            per_combo = Counter(map(self.codes[name].__getitem__, docnums))
+            counts: Counter[str] = Counter()
+            combos = _COMBOS
+            for code, n in per_combo.items():
+                for value in combos[code]:
+                    counts[value] += n
+        else:
+            column = self.facets[name]
+            counts = Counter(chain.from_iterable(map(column.__getitem__, docnums)))
         ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
         return [FacetValue(value, count) for value, count in ordered[:limit]]

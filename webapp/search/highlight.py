@@ -26,7 +26,8 @@ class MatchRules:
     stems: frozenset[tuple[str, str]]
     prefixes: tuple[str, ...]
     # Words repeat (Zipf): each distinct raw word is folded and stemmed once per request.
-    memo: dict[tuple[str, str], bool] = field(default_factory=dict, compare=False, hash=False)
+    # One dict per language, so the snippet loop looks a word up without building a key.
+    memo: dict[str, dict[str, bool]] = field(default_factory=dict, compare=False, hash=False)
 
     @classmethod
     def build(cls, tokens: Iterable[str], prefixes: Iterable[str] = ()) -> MatchRules:
@@ -41,11 +42,18 @@ class MatchRules:
 
     def matches_raw(self, word: str, language: str) -> bool:
         """Whether a word as written in the text matches (memoised)."""
-        key = (word, language)
-        found = self.memo.get(key)
+        memo = self.memo_for(language)
+        found = memo.get(word)
         if found is None:
-            found = self.memo[key] = any(self.matches(t, language) for t in _folded(word))
+            found = memo[word] = any(self.matches(t, language) for t in _folded(word))
         return found
+
+    def memo_for(self, language: str) -> dict[str, bool]:
+        """The memo of one language: raw word → whether it matches."""
+        memo = self.memo.get(language)
+        if memo is None:
+            memo = self.memo[language] = {}
+        return memo
 
     def matches(self, token: str, language: str) -> bool:
         if token in self.terms:
@@ -77,12 +85,17 @@ def snippet(text: str, rules: MatchRules, language: str, size: int = SNIPPET_CHA
     if not text:
         return ""
     matches_raw = rules.matches_raw
+    known = rules.memo_for(language).get
     spans: list[tuple[int, int]] = []
     stop = len(text)
     for m in raw_token_pattern(text).finditer(text):
         if m.start() > stop:
             break  # the first cluster of matches is enough for a snippet
-        if matches_raw(m.group(), language):
+        word = m.group()
+        found = known(word)
+        if found is None:
+            found = matches_raw(word, language)
+        if found:
             spans.append(m.span())
             if len(spans) == 1:
                 stop = m.start() + 2 * size

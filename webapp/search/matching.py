@@ -446,13 +446,16 @@ class Evaluator:
         for language, word in snap.stem_expansions(token):
             languages_of.setdefault(word, []).append(language)
         for word, languages in languages_of.items():
-            keep = snap.language_set(languages)
+            keep: frozenset[int] | None = snap.language_set(languages)
+            if keep is not None and len(keep) >= len(snap.columns.status):
+                keep = None  # every story is in one of these languages: nothing to filter
             # Restricted before scoring: only the variant's postings in the running (and in
             # the stemmer's language) are scored, never the whole list of a common word.
             snap.term_scores("body", word, STEM_BOOST, scores, self.restrict, also=keep)
 
-    def _word_docs(self, clause: Clause) -> set[int] | None:
-        """Documents a single-word clause matches (exact word or a stem variant), unscored.
+    def _word_docs(self, clause: Clause, among: Set[int] | None = None) -> set[int] | None:
+        """Documents a single-word clause matches (exact word or a stem variant), unscored;
+        with ``among``, only those in it (membership tests instead of building a large set).
 
         None for the clauses this cannot tell cheaply (phrases, prefixes, facet fields).
         """
@@ -463,7 +466,8 @@ class Evaluator:
         token = clause.tokens[0]
         docs: set[int] = set()
         for fieldname in fields:
-            docs.update(snap.postings(fieldname, token)[0])
+            ids = snap.postings(fieldname, token)[0]
+            docs.update(ids if among is None else filter(among.__contains__, ids))
         if "body" in fields:
             languages_of: dict[str, list[str]] = {}
             for language, word in snap.stem_expansions(token):
@@ -472,8 +476,11 @@ class Evaluator:
                 ids = snap.postings("body", word)[0]
                 if not ids:
                     continue
+                found = ids if among is None else filter(among.__contains__, ids)
                 keep = snap.language_set(languages)
-                docs.update(filter(keep.__contains__, ids))
+                if len(keep) < len(snap.columns.status):
+                    found = filter(keep.__contains__, found)
+                docs.update(found)
         return docs
 
     @staticmethod
@@ -500,8 +507,9 @@ class Evaluator:
                 continue  # this group only narrows the result later, while being scored
             union: set[int] = set()
             for clause in clauses:
-                union |= self._word_docs(clause) or set()
-            found = union if found is None else found & union
+                # After the first (rarest) group, only the survivors are looked up.
+                union |= self._word_docs(clause, among=found) or set()
+            found = union
             if not found:
                 break
         if found is not None and self.within is not None:
