@@ -10,6 +10,7 @@ import json
 
 from flask import Blueprint, jsonify, request, url_for
 
+from schemas import load_schema
 from webapp.auth import current_person
 from webapp.errors import BadRequest
 from webapp.extensions import db
@@ -86,6 +87,19 @@ def withdraw_story(story_id: int):
     body = _json_body()
     story = review.withdraw(story_id, body.get("note"), current_person())
     return jsonify(story_json(story, include_private=True))
+
+
+@bp.get("/openapi.json")
+def openapi():
+    """The API description; its ``$ref``s point at the JSON Schemas served beside it."""
+    return jsonify(load_schema("openapi.json"))
+
+
+@bp.get("/story.schema.json")
+def story_schema():
+    """The submission metadata schema, beside the OpenAPI document as its ``$ref`` expects (the
+    same relative layout as in ``schemas/``)."""
+    return jsonify(load_schema("story.schema.json"))
 
 
 @bp.get("/search")
