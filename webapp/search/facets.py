@@ -30,7 +30,7 @@ _EMPTY: tuple[str, ...] = ()
 MAX_CODED_COMBOS = 5_000
 
 # Process-wide numbering of value combinations, shared by every segment so that concatenated
-# columns keep the same codes. Only grows with distinct combinations (a few thousand).
+# columns keep the same codes. Only grows with distinct combinations (tens of thousands).
 _CODES: dict[tuple[str, ...], int] = {_EMPTY: 0}
 _COMBOS: list[tuple[str, ...]] = [_EMPTY]
 _SEEN: dict[str, set[int]] = {name: {0} for name in FACET_NAMES}
@@ -44,6 +44,12 @@ def _code(name: str, combo: tuple[str, ...]) -> int:
             _COMBOS.append(combo)
     _SEEN[name].add(code)
     return code
+
+
+def _codes(name: str, column: list[tuple[str, ...]]) -> list[int]:
+    """Codes of a column: each distinct combination numbered once, then mapped in C."""
+    local = {combo: _code(name, combo) for combo in set(column)}
+    return list(map(local.__getitem__, column))
 
 
 @dataclass
@@ -86,7 +92,7 @@ class ColumnData:
             status.append(shared(record.get("status", "")))
             period.append(record.get("period_start"))
             story_id.append(record.get("id", -1))
-        codes = {name: [_code(name, combo) for combo in column] for name, column in facets.items()}
+        codes = {name: _codes(name, column) for name, column in facets.items()}
         return cls(facets, status, period, story_id, codes)
 
     @classmethod
