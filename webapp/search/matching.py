@@ -303,10 +303,11 @@ def _read_positions(matcher: Any, offset: int, wanted: Set[int], out: dict[int, 
         if matcher._data is None:  # noqa: SLF001
             matcher._read_data()  # noqa: SLF001
         data = matcher._data  # noqa: SLF001
-        block_ids = list(accumulate(data[0]))
-        if offset:
-            block_ids = [d + offset for d in block_ids]
-        hits = [i for i, d in enumerate(block_ids) if d in wanted]
+        running = accumulate(data[0], initial=offset)
+        next(running)
+        block_ids = list(running)
+        # Indexes of the wanted documents in the block, found with C loops.
+        hits = list(compress(range(len(block_ids)), map(wanted.__contains__, block_ids)))
         if hits:
             blob = data[2]
             if isinstance(blob, bytes):
@@ -537,21 +538,27 @@ class Evaluator:
             if not candidates:
                 return
         positions = [snap.positions(fieldname, token, candidates) for token in tokens]
+        first, middle, last = positions[0], positions[1:-1], positions[-1]
+        back = (1 - len(tokens)).__add__
         matched: set[int] = set()
         for d in candidates:
-            starts = set(array("I", positions[0][d]))
-            for i, found in enumerate(positions[1:], start=1):
+            starts = set(array("I", first[d]))
+            for i, found in enumerate(middle, start=1):
                 starts.intersection_update(map((-i).__add__, array("I", found[d])))
                 if not starts:
                     break
-            if starts:
-                matched.add(d)
+            else:
+                # The last word only has to meet one surviving start: ``isdisjoint`` stops
+                # at the first, where an intersection would compare every position.
+                if not starts.isdisjoint(map(back, array("I", last[d]))):
+                    matched.add(d)
         if not matched:
             return
         for ids, tfs in lists:
-            kept = [(d, tf) for d, tf in zip(ids, tfs, strict=True) if d in matched]
-            kids = [d for d, _ in kept]
-            _add(into, kids, snap.bm25(fieldname, kids, [tf for _, tf in kept], boost, len(ids)))
+            mask = list(map(matched.__contains__, ids))
+            kids = list(compress(ids, mask))
+            kept_tfs = list(compress(tfs, mask))
+            _add(into, kids, snap.bm25(fieldname, kids, kept_tfs, boost, len(ids)))
 
 
 def _split(scores: Scores) -> tuple[list[int], list[float]]:
