@@ -256,7 +256,19 @@ class Snapshot:
                 mask = list(map(allowed.__contains__, ids))
                 ids = list(compress(ids, mask))
                 tfs = list(compress(tfs, mask))
-        _add(into, ids, self.bm25(fieldname, ids, tfs, boost, df))
+        lengths = self.lengths.get(fieldname)
+        if not into or not lengths or not ids:
+            _add(into, ids, self.bm25(fieldname, ids, tfs, boost, df))
+            return
+        # Adding to existing scores: BM25 computed and added in one pass (same formula and
+        # order of operations as ``bm25``, so the sums are bit-for-bit the same).
+        n = max(self.doc_count, df)
+        idf = math.log(1.0 + (n - df + 0.5) / (df + 0.5)) * boost * (K1 + 1)
+        k = K1 * (1 - B)
+        kb = K1 * B / max(self.avg_length.get(fieldname, 1.0), 1.0)
+        get = into.get
+        for d, tf in zip(ids, tfs, strict=True):
+            into[d] = get(d, 0.0) + idf * tf / (tf + k + kb * lengths[d])
 
 
 def _read_all(
