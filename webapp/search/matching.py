@@ -242,15 +242,21 @@ class Snapshot:
         into: Scores,
         restrict: Set[int] | None = None,
         also: Set[int] | None = None,
+        narrowed: tuple[Sequence[int], Sequence[float], int] | None = None,
     ) -> None:
         """Add the term's BM25 to ``into``, only for documents in ``restrict`` (and ``also``)
         when given.
 
         The restriction runs before scoring, with ``map``/``compress`` (C loops), so a very
         common word costs one membership test per posting, not a BM25 and a dict entry.
+        ``narrowed`` is the term's postings already cut down to a superset of ``restrict``
+        (ids, frequencies, full document frequency), from the candidate pass.
         """
-        ids, tfs = self.postings(fieldname, token)
-        df = len(ids)
+        if narrowed is not None:
+            ids, tfs, df = narrowed
+        else:
+            ids, tfs = self.postings(fieldname, token)
+            df = len(ids)
         for allowed in (restrict, also):
             if allowed is not None and ids:
                 mask = list(map(allowed.__contains__, ids))
@@ -367,6 +373,9 @@ class Evaluator:
         self.within = within
         # While set, clauses only score documents in it (the matches of the groups so far).
         self.restrict: Set[int] | None = None
+        # (field, word) -> postings cut down to the candidates found so far, kept by the
+        # candidate pass so scoring does not test every posting of a common word again.
+        self.narrowed: dict[tuple[str, str], tuple[list[int], list[float], int]] = {}
 
     def evaluate(self, parsed: ParsedQuery) -> Scores | None:
         """Matching docnums with scores; None when nothing usable was typed.
@@ -444,7 +453,14 @@ class Evaluator:
         token = clause.tokens[0]
         for fieldname in fields:
             boost = FIELD_BOOSTS.get(fieldname, 1.0)
-            snap.term_scores(fieldname, token, boost, scores, self.restrict)
+            snap.term_scores(
+                fieldname,
+                token,
+                boost,
+                scores,
+                self.restrict,
+                narrowed=self.narrowed.get((fieldname, token)),
+            )
         if clause.kind == "word" and "body" in fields:
             self._stemmed(token, scores)
         return scores
@@ -464,7 +480,15 @@ class Evaluator:
                 keep = None  # every story is in one of these languages: nothing to filter
             # Restricted before scoring: only the variant's postings in the running (and in
             # the stemmer's language) are scored, never the whole list of a common word.
-            snap.term_scores("body", word, STEM_BOOST, scores, self.restrict, also=keep)
+            snap.term_scores(
+                "body",
+                word,
+                STEM_BOOST,
+                scores,
+                self.restrict,
+                also=keep,
+                narrowed=self.narrowed.get(("body", word)),
+            )
 
     def _word_docs(self, clause: Clause, among: Set[int] | None = None) -> set[int] | None:
         """Documents a single-word clause matches (exact word or a stem variant), unscored;
@@ -479,22 +503,31 @@ class Evaluator:
         token = clause.tokens[0]
         docs: set[int] = set()
         for fieldname in fields:
-            ids = snap.postings(fieldname, token)[0]
-            docs.update(ids if among is None else filter(among.__contains__, ids))
+            docs.update(self._narrow(fieldname, token, among))
         if "body" in fields:
             languages_of: dict[str, list[str]] = {}
             for language, word in snap.stem_expansions(token):
                 languages_of.setdefault(word, []).append(language)
             for word, languages in languages_of.items():
-                ids = snap.postings("body", word)[0]
-                if not ids:
+                found = self._narrow("body", word, among)
+                if not found:
                     continue
-                found = ids if among is None else filter(among.__contains__, ids)
                 keep = snap.language_set(languages)
                 if len(keep) < len(snap.columns.status):
                     found = filter(keep.__contains__, found)
                 docs.update(found)
         return docs
+
+    def _narrow(self, fieldname: str, token: str, among: Set[int] | None) -> Sequence[int]:
+        """The term's docnums, only those in ``among`` when given (then remembered, with their
+        frequencies, for scoring: ``among`` holds every document scoring will look at)."""
+        ids, tfs = self.snap.postings(fieldname, token)
+        if among is None or not ids:
+            return ids
+        mask = list(map(among.__contains__, ids))
+        kept = list(compress(ids, mask))
+        self.narrowed[(fieldname, token)] = (kept, list(compress(tfs, mask)), len(ids))
+        return kept
 
     @staticmethod
     def _word_docs_unknown(clause: Clause) -> bool:
@@ -518,10 +551,11 @@ class Evaluator:
         for clauses in groups:
             if any(self._word_docs_unknown(c) for c in clauses):
                 continue  # this group only narrows the result later, while being scored
-            union: set[int] = set()
+            union: set[int] | None = None
             for clause in clauses:
                 # After the first (rarest) group, only the survivors are looked up.
-                union |= self._word_docs(clause, among=found) or set()
+                docs = self._word_docs(clause, among=found) or set()
+                union = docs if union is None else union | docs
             found = union
             if not found:
                 break
