@@ -39,7 +39,9 @@ def test_a_class_session_runs_entirely_in_the_browser(app, world):
     joined = student.post("/join", data={"code": code.lower(), "pseudonym": "Nour"})
     page = joined.get_data(as_text=True)
     assert joined.status_code == 200 and code in page
-    access_code = re.search(r"[A-Z0-9]{4}-[A-Z0-9]{4}", page).group(0)
+    access_code = re.search(
+        r'<dd class="code"><strong>([A-Z0-9]{4}-[A-Z0-9]{4})</strong>', page
+    ).group(1)
     sent = student.post(
         "/submit",
         data={
