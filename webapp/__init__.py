@@ -1,7 +1,8 @@
 """Passages web application: ``create_app`` builds a configured Flask app.
 
-Nothing happens at import time. The factory reads settings, binds extensions, registers blueprints,
-error handlers and CLI commands; it never starts servers or workers (``passages run`` does that).
+Nothing happens at import time. The factory reads settings, binds extensions, registers blueprints
+and error handlers; it never starts servers or workers (``passages run`` does that). The CLI
+commands live on the ``passages`` group in ``webapp.cli``.
 """
 
 from __future__ import annotations
@@ -55,7 +56,6 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
         REMEMBER_COOKIE_SECURE=settings.session_cookie_secure,
         REMEMBER_COOKIE_HTTPONLY=True,
         WTF_CSRF_TIME_LIMIT=None,
-        JSON_SORT_KEYS=False,
     )
     app.config.update(flask_overrides)
     app.extensions["passages.settings"] = settings
@@ -82,10 +82,6 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(admin.bp)
     csrf.exempt(api.bp)  # the API authenticates with bearer tokens, not cookies
     errorhandlers.register(app)
-
-    from webapp.cli import register_commands
-
-    register_commands(app)
     return app
 
 

@@ -36,10 +36,6 @@ main.add_command(shell_command)
 main.add_command(routes_command)
 
 
-def register_commands(app: Flask) -> None:
-    """Nothing app-specific yet: all commands live on ``main`` so ``passages --help`` lists them."""
-
-
 def _configure_logging() -> None:
     logging.basicConfig(
         level=os.environ.get("PASSAGES_LOG_LEVEL", "INFO"),

@@ -7,7 +7,6 @@ web pages show the message. Nothing else in the code base decides status codes f
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from schemas import FieldError
 
@@ -84,12 +83,3 @@ class NotFound(PassagesError):
 class TransitionNotAllowed(PassagesError):
     status = 409
     code = "transition_not_allowed"
-
-
-@dataclass(frozen=True)
-class ErrorPage:
-    """What an HTML error page needs."""
-
-    status: int
-    title: str
-    message: str

@@ -75,7 +75,7 @@ class MediaState(enum.StrEnum):
 
 # Enum values are stored as plain strings (not database enums) so that adding a state later is
 # a code change, not a type migration on PostgreSQL.
-def _enum_column(enum_cls: type[enum.StrEnum], default: enum.StrEnum) -> Mapped[str]:
+def _enum_column(default: enum.StrEnum) -> Mapped[str]:
     return mapped_column(String(32), nullable=False, default=default.value, index=True)
 
 
@@ -84,7 +84,7 @@ class Organisation(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), nullable=False, unique=True)
-    kind: Mapped[str] = _enum_column(OrganisationKind, OrganisationKind.ASSOCIATION)
+    kind: Mapped[str] = _enum_column(OrganisationKind.ASSOCIATION)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     users: Mapped[list[User]] = relationship(back_populates="organisation")
@@ -98,7 +98,7 @@ class User(UserMixin, db.Model):
     email: Mapped[str | None] = mapped_column(String(320), unique=True)
     display_name: Mapped[str] = mapped_column(String(120), nullable=False)
     password_hash: Mapped[str | None] = mapped_column(String(256))
-    role: Mapped[str] = _enum_column(Role, Role.CONTRIBUTOR)
+    role: Mapped[str] = _enum_column(Role.CONTRIBUTOR)
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
     active: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -225,7 +225,7 @@ class Story(db.Model):
     consent: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
     #: Optional metadata fields accepted by the schema (credit line, contributor name, summary).
     extra: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
-    status: Mapped[str] = _enum_column(StoryStatus, StoryStatus.SUBMITTED)
+    status: Mapped[str] = _enum_column(StoryStatus.SUBMITTED)
     #: Secret part of the status-page link given to whoever submitted (no account needed).
     status_token: Mapped[str] = mapped_column(
         String(64), nullable=False, unique=True, default=lambda: secrets.token_urlsafe(24)
@@ -240,7 +240,7 @@ class Story(db.Model):
     #: The class the story was written in (teacher review happens there first).
     class_id: Mapped[int | None] = mapped_column(ForeignKey("school_classes.id"), index=True)
     #: Guardian consent for a minor's story: not_required / pending / received (by whom, when).
-    guardian_consent: Mapped[str] = _enum_column(GuardianConsent, GuardianConsent.NOT_REQUIRED)
+    guardian_consent: Mapped[str] = _enum_column(GuardianConsent.NOT_REQUIRED)
     guardian_consent_by: Mapped[str | None] = mapped_column(String(200))
     guardian_consent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     guardian_consent_recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -280,7 +280,7 @@ class MediaAsset(db.Model):
     #: Licence and credit of this image when they differ from the story's (``None`` = inherit).
     licence: Mapped[str | None] = mapped_column(String(40))
     credit: Mapped[str | None] = mapped_column(String(300))
-    state: Mapped[str] = _enum_column(MediaState, MediaState.PENDING)
+    state: Mapped[str] = _enum_column(MediaState.PENDING)
     failure_reason: Mapped[str | None] = mapped_column(Text)
     #: name → {"key", "mime", "width", "height", "bytes"} for each derivative written.
     derivatives: Mapped[dict[str, dict[str, Any]]] = mapped_column(

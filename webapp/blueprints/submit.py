@@ -51,8 +51,6 @@ def metadata_from_form(form) -> dict:
     alt_texts = [line.strip() for line in form.get("alt_texts", "").splitlines()]
     if any(alt_texts):
         metadata["alt_texts"] = alt_texts
-    if form.get("consent") != "yes":
-        metadata["consent"] = {"contributor": False}
     if form.get("minor") == "yes":
         metadata["consent"]["minor"] = True
     return metadata
