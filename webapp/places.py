@@ -15,44 +15,15 @@ import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import DateTime, Float, String
-from sqlalchemy.orm import Mapped, mapped_column
-
 from webapp.extensions import db
-from webapp.models import Story, StoryStatus, utcnow
+from webapp.models import Place, Story, StoryStatus
 from webapp.search.analysis import fold
 
 log = logging.getLogger(__name__)
 
 GAZETTEER_FILE = Path(__file__).resolve().parent / "data" / "communes.csv"
-
-DEPARTMENTS = {"93": "Seine-Saint-Denis", "94": "Val-de-Marne"}
-
-
-class Place(db.Model):
-    """One place: a commune of the gazetteer (with its INSEE code) or a place of origin."""
-
-    __tablename__ = "places"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), nullable=False)
-    #: ``place_key(name)``: how spellings of the same name meet.
-    key: Mapped[str] = mapped_column(String(200), nullable=False, unique=True)
-    slug: Mapped[str] = mapped_column(String(200), nullable=False, unique=True)
-    insee_code: Mapped[str | None] = mapped_column(String(5), unique=True)
-    department: Mapped[str | None] = mapped_column(String(3), index=True)
-    latitude: Mapped[float | None] = mapped_column(Float)
-    longitude: Mapped[float | None] = mapped_column(Float)
-    #: "commune" (shipped gazetteer) or "origin" (added by an archivist).
-    kind: Mapped[str] = mapped_column(String(16), nullable=False, default="commune")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-
-    @property
-    def department_name(self) -> str | None:
-        return DEPARTMENTS.get(self.department or "")
 
 
 _SEPARATORS = re.compile(r"[\s'’`´\-_.,/]+")

@@ -7,7 +7,8 @@ from tests.public.htmlcheck import check_html
 
 def test_gazetteer_holds_every_commune_of_the_two_departements_once(ctx):
     from webapp.extensions import db
-    from webapp.places import Place, gazetteer_rows, place_key
+    from webapp.models import Place
+    from webapp.places import gazetteer_rows, place_key
 
     rows = list(gazetteer_rows())
     assert sum(r.department == "93" for r in rows) == 40  # 39 communes + Pierrefitte (merged 2025)

@@ -14,8 +14,7 @@ def test_public_pages_and_indicators_on_postgresql(tmp_path, postgres_url):
     app = build_app(tmp_path / "data", DATABASE_URL=postgres_url)
     try:
         from webapp.extensions import db
-        from webapp.models import Collection, CollectionItem, Organisation, Story
-        from webapp.places import Place
+        from webapp.models import Collection, CollectionItem, Organisation, Place, Story
         from webapp.services import indicators
 
         with app.app_context():

@@ -10,20 +10,19 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import nh3
 from markdown_it import MarkdownIt
 from markupsafe import Markup
-from sqlalchemy import Date, ForeignKey, Integer
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.errors import BadRequest, NotFound
 from webapp.extensions import db
 from webapp.models import (
     Collection,
     CollectionItem,
+    CollectionView,
     MediaAsset,
     MediaState,
     Story,
@@ -54,21 +53,6 @@ def render_introduction(text: str) -> Markup:
         link_rel="noopener noreferrer nofollow",
     )
     return Markup(clean)  # noqa: S704 - sanitised by nh3 just above
-
-
-class CollectionView(db.Model):
-    """How many times a collection's page was read on one day (UTC): the "most viewed" figure.
-
-    One row per collection and day, never per visitor: nothing here can identify a reader.
-    """
-
-    __tablename__ = "collection_views"
-
-    collection_id: Mapped[int] = mapped_column(
-        ForeignKey("collections.id", ondelete="CASCADE"), primary_key=True
-    )
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
-    views: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
 
 
 def record_view(collection_id: int) -> None:

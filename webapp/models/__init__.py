@@ -1,0 +1,50 @@
+"""Database models: the data Passages keeps and the invariants that hold whatever the caller.
+
+Rules about *who may do what* and *what a change triggers* live in ``webapp.services``; models only
+hold data. Never commit from here: the unit of work (``webapp.unit_of_work``) that the view or job
+opened decides when. Every model lives in this package, one module per area; import them from
+here (``from webapp.models import Story``) so that moving one between modules changes no caller.
+"""
+
+from __future__ import annotations
+
+from webapp.models.accounts import ApiToken, Invitation, Organisation, SchoolClass, User
+from webapp.models.base import (
+    GuardianConsent,
+    MediaState,
+    OrganisationKind,
+    Role,
+    StoryStatus,
+    enum_column,
+    utcnow,
+)
+from webapp.models.collections import Collection, CollectionItem, CollectionView
+from webapp.models.events import AuditEntry, Notification, OutboxEvent
+from webapp.models.places import DEPARTMENTS, Place
+from webapp.models.stories import MediaAsset, Story, TakedownRequest
+
+__all__ = [
+    "DEPARTMENTS",
+    "ApiToken",
+    "AuditEntry",
+    "Collection",
+    "CollectionItem",
+    "CollectionView",
+    "GuardianConsent",
+    "Invitation",
+    "MediaAsset",
+    "MediaState",
+    "Notification",
+    "Organisation",
+    "OrganisationKind",
+    "OutboxEvent",
+    "Place",
+    "Role",
+    "SchoolClass",
+    "Story",
+    "StoryStatus",
+    "TakedownRequest",
+    "User",
+    "enum_column",
+    "utcnow",
+]

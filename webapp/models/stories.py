@@ -1,0 +1,140 @@
+"""Stories, their media and takedown requests: what contributors hand in."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from webapp.extensions import db
+from webapp.models.base import (
+    GuardianConsent,
+    MediaState,
+    StoryStatus,
+    enum_column,
+    utcnow,
+)
+
+if TYPE_CHECKING:  # relationship targets, resolved by name at run time
+    from webapp.models.accounts import Organisation, SchoolClass, User
+
+
+class Story(db.Model):
+    __tablename__ = "stories"
+    # Ids are permanent (public URLs, citations, derivative keys): SQLite must never hand out the
+    # id of an erased row again, which it does without AUTOINCREMENT.
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(300), nullable=False)
+    body: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    #: BCP 47 tag, canonical case (``fr``, ``ar``, ``zh-Hant``, ``ckb-Latn``).
+    language: Mapped[str] = mapped_column(String(35), nullable=False, index=True)
+    places: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
+    #: The period as the contributor wrote it ("1962", "1960s", "1962-1975") ...
+    period: Mapped[str | None] = mapped_column(String(40))
+    #: ... and the years it covers, for sorting and decade facets.
+    period_start: Mapped[int | None] = mapped_column(Integer, index=True)
+    period_end: Mapped[int | None] = mapped_column(Integer)
+    themes: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
+    licence: Mapped[str] = mapped_column(String(40), nullable=False)
+    consent: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
+    #: Optional metadata fields accepted by the schema (credit line, contributor name, summary).
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
+    status: Mapped[str] = enum_column(StoryStatus.SUBMITTED)
+    #: Secret part of the status-page link given to whoever submitted (no account needed).
+    status_token: Mapped[str] = mapped_column(
+        String(64), nullable=False, unique=True, default=lambda: secrets.token_urlsafe(24)
+    )
+    submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: The class the story was written in (teacher review happens there first).
+    class_id: Mapped[int | None] = mapped_column(ForeignKey("school_classes.id"), index=True)
+    #: Guardian consent for a minor's story: not_required / pending / received (by whom, when).
+    guardian_consent: Mapped[str] = enum_column(GuardianConsent.NOT_REQUIRED)
+    guardian_consent_by: Mapped[str | None] = mapped_column(String(200))
+    guardian_consent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    guardian_consent_recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: People can be recognised in the photos: an archivist must clear this before publication.
+    persons_identifiable: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    persons_cleared_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    persons_cleared_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    submitted_by: Mapped[User | None] = relationship(foreign_keys=[submitted_by_id])
+    organisation: Mapped[Organisation | None] = relationship()
+    school_class: Mapped[SchoolClass | None] = relationship()
+    media: Mapped[list[MediaAsset]] = relationship(
+        back_populates="story", order_by="MediaAsset.position", cascade="all, delete-orphan"
+    )
+
+    @property
+    def is_public(self) -> bool:
+        return self.status == StoryStatus.PUBLISHED
+
+
+class MediaAsset(db.Model):
+    __tablename__ = "media_assets"
+    __table_args__ = {"sqlite_autoincrement": True}  # see Story: derivative keys hold this id
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    story_id: Mapped[int] = mapped_column(ForeignKey("stories.id"), nullable=False, index=True)
+    position: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    #: Content-addressed key of the untouched original (``originals/sha256/ab/abcdef…``).
+    original_key: Mapped[str] = mapped_column(String(512), nullable=False)
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    mime_type: Mapped[str] = mapped_column(String(100), nullable=False)
+    byte_size: Mapped[int] = mapped_column(Integer, nullable=False)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    original_filename: Mapped[str] = mapped_column(String(255), nullable=False, default="")
+    alt_text: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    #: Licence and credit of this image when they differ from the story's (``None`` = inherit).
+    licence: Mapped[str | None] = mapped_column(String(40))
+    credit: Mapped[str | None] = mapped_column(String(300))
+    state: Mapped[str] = enum_column(MediaState.PENDING)
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    #: name → {"key", "mime", "width", "height", "bytes"} for each derivative written.
+    derivatives: Mapped[dict[str, dict[str, Any]]] = mapped_column(
+        JSON, nullable=False, default=dict
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+    story: Mapped[Story] = relationship(back_populates="media")
+
+
+class TakedownRequest(db.Model):
+    """Someone (contributor, teacher, a member of the public) asks for a story to be removed."""
+
+    __tablename__ = "takedown_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id"), index=True)
+    requester_name: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+    contact: Mapped[str] = mapped_column(String(320), nullable=False, default="")
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    erasure_requested: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    #: open / done / declined
+    state: Mapped[str] = mapped_column(String(16), nullable=False, default="open", index=True)
+    handled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    handled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
