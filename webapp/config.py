@@ -77,6 +77,9 @@ class Settings:
     mail_from: str = "passages@localhost"
     #: ``SESSION_COOKIE_SECURE``: send the login cookie over HTTPS only (set it in production).
     session_cookie_secure: bool = False
+    #: ``PASSAGES_INDEX_CHECK_INTERVAL``: seconds between the search worker's checks that the
+    #: index opens; an index that does not (damaged, another format) is rebuilt by itself.
+    index_check_interval: int = 60
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -106,6 +109,7 @@ class Settings:
             smtp_port=_int(env, "SMTP_PORT", 25),
             mail_from=env.get("MAIL_FROM") or "passages@localhost",
             session_cookie_secure=_flag(env.get("SESSION_COOKIE_SECURE"), False),
+            index_check_interval=max(5, _int(env, "PASSAGES_INDEX_CHECK_INTERVAL", 60)),
         )
 
     def resolved_secret_key(self) -> str:

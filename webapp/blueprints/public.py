@@ -31,6 +31,7 @@ from sqlalchemy import text
 
 from webapp import i18n, places
 from webapp.auth import current_person
+from webapp.errors import SearchUnavailable
 from webapp.extensions import db
 from webapp.models import MediaAsset, Organisation, Story, StoryStatus, User
 from webapp.search.contract import FACET_NAMES, SearchHit, SearchRequest
@@ -153,12 +154,16 @@ def home():
     featured = db.session.scalars(
         collection_service.public_collections_query(featured=True).limit(6)
     ).all()
-    overview = search_stories(SearchRequest(q="", per_page=1))
+    try:
+        facets, search_down = search_stories(SearchRequest(q="", per_page=1)).facets, False
+    except SearchUnavailable:
+        facets, search_down = {}, True  # the home page still works, and says what is missing
     html = render_template(
         "home.html",
         stories=stories,
         featured=[(c, collection_service.cover_image(c)) for c in featured],
-        facets=overview.facets,
+        facets=facets,
+        search_down=search_down,
     )
     return _cacheable(html)  # ETag only: collections change without touching any story
 
@@ -375,16 +380,26 @@ def search_url(query: SearchRequest, **changes) -> str:
 @bp.get("/search")
 def search():
     search_request = search_request_from_args(request.args)
-    page = search_stories(search_request)
+    try:
+        page, failure = search_stories(search_request), None
+    except SearchUnavailable as exc:
+        # Visible, translated, and a 503: a failure must never look like "no results".
+        page, failure = None, exc
     html = render_template(
         "search.html",
         page=page,
+        failure=failure,
         query=search_request,
         search_url=search_url,
         facet_names=FACET_NAMES,
         active=[(n, v) for n in FACET_NAMES for v in search_request.filters.get(n, [])],
         clear_url=search_url(SearchRequest(q=search_request.q, sort=search_request.sort)),
     )
+    if failure is not None:
+        response = make_response(html, 503)
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Retry-After"] = "60"
+        return response
     return _cacheable(html)
 
 
