@@ -21,9 +21,7 @@ def test_an_erased_story_leaves_no_term_in_the_index(
 ) -> None:
     kept = make_story("Le marché de Vitry")
     erased = make_story("Souvenir", body="Le quartier Zeugmatorix de mon enfance.")
-    assert [r["id"] for r in client.get("/api/v1/search?q=zeugmatorix").json["results"]] == [
-        erased
-    ]
+    assert [r["id"] for r in client.get("/api/v1/search?q=zeugmatorix").json["results"]] == [erased]
     assert b"zeugmatorix" in _index_bytes(app)  # positive control of the probe
 
     login("archivist")

@@ -75,9 +75,7 @@ def test_scores_do_not_depend_on_unpublished_stories(index_path: Path) -> None:
     noisy = SearchIndex(index_path / "noisy")
     noisy.upsert_many(published)
     # Many hidden stories about "usine" would make the word common, hence worth less.
-    noisy.upsert_many(
-        story(100 + n, "Brouillon", "usine " * 30, status="draft") for n in range(40)
-    )
+    noisy.upsert_many(story(100 + n, "Brouillon", "usine " * 30, status="draft") for n in range(40))
     for q in ["usine", "gare", "usine gare", "usine OR marché", "usi*", '"gare usine"']:
         expected = clean.search(SearchRequest(q=q)).hits
         got = noisy.search(SearchRequest(q=q)).hits
