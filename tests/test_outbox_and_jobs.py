@@ -6,6 +6,7 @@ import pytest
 
 from tests.conftest import (
     build_app,
+    in_action,
     make_jpeg,
     run_worker_burst_process,
     story_metadata,
@@ -141,7 +142,7 @@ def test_withdrawn_story_leaves_public_search(redis_app, publish, make_user):
     with redis_app.app_context():
         assert backends.search_index().search(SearchRequest(q="épices")).total == 1
         archivist = db.session.get(User, make_user("archivist"))
-        review.withdraw(story_id, "family asked", archivist)
+        in_action(review.withdraw, story_id, "family asked", archivist)
     run_worker_burst_process(redis_app)
     with redis_app.app_context():
         backends.search_index().refresh()
@@ -212,8 +213,8 @@ def test_collection_changes_reach_the_collection_facet(redis_app, publish, make_
     with redis_app.app_context():
         archivist = db.session.get(User, make_user("archivist"))
         fields = collections.CollectionFields("Marchés du Val-de-Marne", "marches", "", True, False)
-        collection = collections.save_collection(fields, archivist)
-        item = collections.add_story(collection.id, story_id, archivist)
+        collection = in_action(collections.save_collection, fields, archivist)
+        item = in_action(collections.add_story, collection.id, story_id, archivist)
         collection_id, item_id = collection.id, item.id
     run_worker_burst_process(redis_app)
 
@@ -227,7 +228,7 @@ def test_collection_changes_reach_the_collection_facet(redis_app, publish, make_
     assert facet() == [("Marchés du Val-de-Marne", 1)]
     with redis_app.app_context():
         archivist = db.session.scalar(db.select(User).where(User.role == "archivist"))
-        collections.remove_item(collection_id, item_id, archivist)
+        in_action(collections.remove_item, collection_id, item_id, archivist)
     run_worker_burst_process(redis_app)
     assert facet() == []
 
