@@ -34,6 +34,10 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ValueError(f"{name} must be a whole number, got {raw!r}") from exc
 
 
+#: The password hash used under ``TESTING`` unless ``PASSWORD_HASH_METHOD`` says otherwise.
+CHEAP_TEST_HASH = "pbkdf2:sha256:1000"
+
+
 @dataclass(frozen=True)
 class Settings:
     """Typed view of the environment; see ``docs/configuration.md`` for the operator's version."""
@@ -77,6 +81,11 @@ class Settings:
     mail_from: str = "passages@localhost"
     #: ``SESSION_COOKIE_SECURE``: send the login cookie over HTTPS only (set it in production).
     session_cookie_secure: bool = False
+    #: ``PASSWORD_HASH_METHOD``: how passwords and students' access codes are hashed (Werkzeug
+    #: method string). Default ``scrypt`` (memory-hard, slow on purpose); only when ``TESTING`` is
+    #: set does the default become a cheap ``pbkdf2:sha256:1000`` so the test suite does not spend
+    #: its time hashing. Never set a cheap method in production.
+    password_hash_method: str = "scrypt"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -106,6 +115,8 @@ class Settings:
             smtp_port=_int(env, "SMTP_PORT", 25),
             mail_from=env.get("MAIL_FROM") or "passages@localhost",
             session_cookie_secure=_flag(env.get("SESSION_COOKIE_SECURE"), False),
+            password_hash_method=env.get("PASSWORD_HASH_METHOD")
+            or (CHEAP_TEST_HASH if _flag(env.get("TESTING"), False) else "scrypt"),
         )
 
     def resolved_secret_key(self) -> str:
