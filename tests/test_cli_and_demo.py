@@ -12,6 +12,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import REPO
 from tests.service_processes import free_port
 
@@ -88,6 +90,7 @@ def test_cli_refuses_bad_input_with_a_message_not_a_traceback(tmp_path):
     assert unknown.returncode != 0 and "no user with e-mail" in unknown.stderr
 
 
+@pytest.mark.slow
 def test_run_demo_serves_the_site_with_demo_stories_and_prints_logins(tmp_path):
     """The README's first command, end to end: URL and logins printed, demo stories public,
     images derived and searchable by the embedded worker."""

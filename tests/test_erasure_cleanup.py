@@ -47,6 +47,7 @@ def _keys(app) -> list[str]:
         return sorted(info.key for info in backends.object_store().list(""))
 
 
+@pytest.mark.slow
 def test_objects_left_by_a_failed_delete_are_removed_by_the_erasure_job(
     app_with_redis, make_user, monkeypatch
 ):

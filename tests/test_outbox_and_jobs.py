@@ -42,6 +42,7 @@ def _submit(app, images=1):
         return submit_story_now(story_metadata(), files, submitter=user).id
 
 
+@pytest.mark.slow
 def test_events_wait_in_the_outbox_while_redis_is_down_then_flow(redis_app, redis_server):
     from workers import relay
 
@@ -130,6 +131,7 @@ def test_indexing_twice_or_after_deletion_converges(redis_app, publish):
         assert [h.id for h in page.hits] == [story_id]
 
 
+@pytest.mark.slow
 def test_withdrawn_story_leaves_public_search(redis_app, publish, make_user):
     from webapp.extensions import db
     from webapp.models import User
@@ -150,6 +152,7 @@ def test_withdrawn_story_leaves_public_search(redis_app, publish, make_user):
     assert redis_app.test_client().get(f"/stories/{story_id}").status_code == 404
 
 
+@pytest.mark.slow
 def test_index_built_by_an_older_schema_is_rebuilt_when_the_search_worker_starts(
     redis_app, publish
 ):
@@ -172,6 +175,7 @@ def test_index_built_by_an_older_schema_is_rebuilt_when_the_search_worker_starts
         assert [h.id for h in index.search(SearchRequest(q="épices")).hits] == [story_id]
 
 
+@pytest.mark.slow
 def test_place_spellings_meet_in_one_search_facet(redis_app, publish):
     import io
 
@@ -202,6 +206,7 @@ def test_place_spellings_meet_in_one_search_facet(redis_app, publish):
         assert [(f.value, f.count) for f in facet] == [("Vitry-sur-Seine", 2)]
 
 
+@pytest.mark.slow
 def test_collection_changes_reach_the_collection_facet(redis_app, publish, make_user):
     from webapp.extensions import db
     from webapp.models import User

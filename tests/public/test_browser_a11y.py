@@ -232,6 +232,7 @@ def _describe(violations: list[dict]) -> str:
     return "\n".join(lines)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("language", ["fr", "en"])
 @pytest.mark.parametrize("name", MAIN_PAGES)
 def test_main_pages_have_no_wcag21_aa_violations_in_axe(page_at, name, language):
