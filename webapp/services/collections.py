@@ -121,14 +121,6 @@ def public_items_query(collection: Collection):
     )
 
 
-def public_item_count(collection: Collection) -> int:
-    return db.session.scalar(
-        db.select(db.func.count(CollectionItem.id))
-        .join(Story, CollectionItem.story_id == Story.id)
-        .where(CollectionItem.collection_id == collection.id, _published_story())
-    )
-
-
 def _cover_candidates_query(collection: Collection):
     """Ready images of the collection's published stories, in the archivist's order."""
     return (
