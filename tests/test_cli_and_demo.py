@@ -47,6 +47,7 @@ def _get(url: str) -> tuple[int, bytes]:
         return exc.code, exc.read()
 
 
+@pytest.mark.slow
 def test_db_upgrade_user_and_token_commands_give_a_working_api_token(tmp_path):
     data = tmp_path / "data"
     assert _passages(data, "db", "upgrade").returncode == 0
@@ -78,6 +79,7 @@ def test_db_upgrade_user_and_token_commands_give_a_working_api_token(tmp_path):
     assert response.status_code == 404  # authenticated as an archivist; the story does not exist
 
 
+@pytest.mark.slow
 def test_cli_refuses_bad_input_with_a_message_not_a_traceback(tmp_path):
     data = tmp_path / "data"
     _passages(data, "db", "upgrade")

@@ -287,6 +287,7 @@ def test_rederive_wait_prints_progress_until_the_running_worker_is_done(redis_ap
     assert [s for s, _, _ in _media(redis_app, story_id)] == ["ready", "failed"]
 
 
+@pytest.mark.slow
 def test_rederive_needs_a_target(redis_app):
     result = _cli(redis_app, "rederive")
     assert result.returncode == 2

@@ -20,8 +20,11 @@ def _events(story_id):
     from webapp.extensions import db
     from webapp.models import OutboxEvent
 
-    rows = db.session.scalars(db.select(OutboxEvent).order_by(OutboxEvent.id)).all()
-    return [r.event_type for r in rows if r.payload.get("story_id") == story_id]
+    rows = db.session.scalars(
+        db.select(OutboxEvent).where(OutboxEvent.story_id == story_id).order_by(OutboxEvent.id)
+    ).all()
+    # The story's own events (e-mail about it travels as notification.created beside them).
+    return [r.event_type for r in rows if r.event_type.startswith("story.")]
 
 
 def _history(story_id):

@@ -24,6 +24,9 @@ import pytest
 from tests.conftest import _dispose, build_app
 from tests.service_processes import service_missing
 
+#: Every test here drives a real Chromium: slow by nature (CI runs them).
+pytestmark = pytest.mark.slow
+
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 CHROMIUM_ARGS = [
     "--headless",
