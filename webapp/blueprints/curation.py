@@ -20,6 +20,7 @@ from webapp.extensions import db
 from webapp.models import Collection, Story
 from webapp.services import access
 from webapp.services import collections as service
+from webapp.unit_of_work import unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +56,9 @@ def index():
 def new_collection():
     if request.method == "POST":
         try:
-            collection = service.save_collection(_fields_from_form(), current_person())
+            with unit_of_work() as uow:
+                collection = service.save_collection(uow, _fields_from_form(), current_person())
         except BadRequest as exc:
-            db.session.rollback()
             flash(exc.message, "error")
             return render_template("curation/edit.html", collection=None, form=request.form), 400
         flash(_("Collection saved."), "info")
@@ -70,9 +71,9 @@ def edit_collection(collection_id: int):
     collection = service.get_collection(collection_id)
     if request.method == "POST":
         try:
-            service.save_collection(_fields_from_form(), current_person(), collection_id)
+            with unit_of_work() as uow:
+                service.save_collection(uow, _fields_from_form(), current_person(), collection_id)
         except BadRequest as exc:
-            db.session.rollback()
             flash(exc.message, "error")
             return render_template(
                 "curation/edit.html", collection=collection, form=request.form
@@ -103,10 +104,10 @@ def add_item(collection_id: int):
         flash(_("Type the number of a story."), "error")
     else:
         try:
-            service.add_story(collection_id, story_id, current_person())
+            with unit_of_work() as uow:
+                service.add_story(uow, collection_id, story_id, current_person())
             flash(_("Story added."), "info")
         except BadRequest as exc:
-            db.session.rollback()
             flash(exc.message, "error")
     return redirect(url_for("curation.edit_collection", collection_id=collection_id))
 
@@ -114,7 +115,8 @@ def add_item(collection_id: int):
 @bp.post("/collections/<int:collection_id>/items/<int:item_id>/move")
 def move_item(collection_id: int, item_id: int):
     offset = -1 if request.form.get("direction") == "up" else 1
-    service.move_item(collection_id, item_id, offset, current_person())
+    with unit_of_work() as uow:
+        service.move_item(uow, collection_id, item_id, offset, current_person())
     return redirect(
         url_for("curation.edit_collection", collection_id=collection_id) + f"#item-{item_id}"
     )
@@ -126,12 +128,12 @@ def set_cover(collection_id: int):
     choice = request.form.get("cover_media_id", "auto")
     try:
         media_id = None if choice == "auto" else int(choice)
-        service.set_cover(collection_id, media_id, current_person())
+        with unit_of_work() as uow:
+            service.set_cover(uow, collection_id, media_id, current_person())
         flash(_("Cover saved."), "info")
     except ValueError:
         flash(_("Choose one of the images."), "error")
     except BadRequest as exc:
-        db.session.rollback()
         flash(exc.message, "error")
     return redirect(url_for("curation.edit_collection", collection_id=collection_id) + "#cover")
 
@@ -145,14 +147,16 @@ def set_order(collection_id: int):
                 positions[int(key.removeprefix("position-"))] = float(value)
             except ValueError:
                 continue
-    service.set_order(collection_id, positions, current_person())
+    with unit_of_work() as uow:
+        service.set_order(uow, collection_id, positions, current_person())
     flash(_("Order saved."), "info")
     return redirect(url_for("curation.edit_collection", collection_id=collection_id))
 
 
 @bp.post("/collections/<int:collection_id>/items/<int:item_id>/remove")
 def remove_item(collection_id: int, item_id: int):
-    service.remove_item(collection_id, item_id, current_person())
+    with unit_of_work() as uow:
+        service.remove_item(uow, collection_id, item_id, current_person())
     flash(_("Story removed from the collection."), "info")
     return redirect(url_for("curation.edit_collection", collection_id=collection_id))
 
@@ -170,10 +174,10 @@ def describe_images(story_id: int):
             if key.startswith("alt-") and key.removeprefix("alt-").isdigit()
         }
         try:
-            service.describe_images(story_id, descriptions, current_person())
+            with unit_of_work() as uow:
+                service.describe_images(uow, story_id, descriptions, current_person())
             flash(_("Descriptions saved."), "info")
         except BadRequest as exc:
-            db.session.rollback()
             flash(exc.message, "error")
         return redirect(url_for("curation.describe_images", story_id=story_id))
     media = sorted(story.media, key=lambda m: (m.position, m.id))
@@ -190,15 +194,14 @@ def add_place():
         return value if low <= value <= high else None
 
     try:
-        place = places.add_origin_place(
-            request.form.get("name", ""),
-            _coordinate("latitude", -90, 90),
-            _coordinate("longitude", -180, 180),
-        )
-        db.session.commit()
+        with unit_of_work():
+            place = places.add_origin_place(
+                request.form.get("name", ""),
+                _coordinate("latitude", -90, 90),
+                _coordinate("longitude", -180, 180),
+            )
         log.info("place %s recorded by user %s", place.id, current_person().id)
         flash(_("Place recorded: %(name)s.", name=place.name), "info")
     except ValueError:
-        db.session.rollback()
         flash(_("A place needs a name."), "error")
     return redirect(url_for("curation.index"))

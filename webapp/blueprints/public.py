@@ -8,6 +8,7 @@ cheaply. This module must never show a draft, a withdrawn story or an original f
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,6 +29,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import login_user, logout_user
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from webapp import i18n, places
 from webapp.auth import current_person
@@ -39,6 +41,9 @@ from webapp.services import access, backends
 from webapp.services import collections as collection_service
 from webapp.services.searching import search_request_from_args, search_stories
 from webapp.slugs import slugify
+from webapp.unit_of_work import unit_of_work
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("public", __name__)
 
@@ -215,7 +220,7 @@ def collection(slug: str):
     collection = collection_service.get_public_collection(slug)
     person = current_person()
     if _page_arg() == 1 and not (person and person.is_staff):
-        collection_service.record_view(collection.id)
+        _count_view(collection.id)
     pagination = db.paginate(
         collection_service.public_items_query(collection),
         page=_page_arg(),
@@ -459,3 +464,12 @@ def logout():
 def healthz():
     db.session.execute(text("SELECT 1"))
     return Response("ok\n", mimetype="text/plain")
+
+
+def _count_view(collection_id: int) -> None:
+    """Count one reading in its own unit of work; a failure is logged and never breaks the page."""
+    try:
+        with unit_of_work() as uow:
+            collection_service.record_view(uow, collection_id)
+    except SQLAlchemyError:
+        log.warning("could not count a view of collection %s", collection_id, exc_info=True)

@@ -152,14 +152,16 @@ def takedown():
     if request.method == "POST":
         raw_id = (form.get("story_id") or "").strip().lstrip("#")
         try:
-            erasure.request_takedown(
-                int(raw_id) if raw_id.isdigit() else None,
-                form.get("reason", ""),
-                requester=current_person(),
-                name=form.get("name", ""),
-                contact=form.get("contact", ""),
-                erasure=form.get("erasure") == "yes",
-            )
+            with unit_of_work() as uow:
+                erasure.request_takedown(
+                    uow,
+                    int(raw_id) if raw_id.isdigit() else None,
+                    form.get("reason", ""),
+                    requester=current_person(),
+                    name=form.get("name", ""),
+                    contact=form.get("contact", ""),
+                    erasure=form.get("erasure") == "yes",
+                )
         except PassagesError as exc:
             flash(exc.message, "error")
             return render_template("moderation/takedown.html", form=form), exc.status

@@ -203,7 +203,6 @@ def submit_story(
     )
     audit.record("story.submitted", "story", story.id, actor=submitter)
     notifications.story_moved(story, "submit", None, submitter)
-    uow.after_commit(notifications.dispatch_pending)
     log.info("story %s handed in with %d image(s); commits with the action", story.id, len(checked))
     return story
 
