@@ -19,17 +19,14 @@ from collections.abc import Sequence
 from rq.timeouts import JobTimeoutException
 
 from webapp.extensions import db
+from webapp.media.imaging import ImageRejected, build_derivatives
+from webapp.media.keys import derivative_key, derivative_prefix
 from webapp.models import MediaAsset, MediaState
 from webapp.services import backends, outbox
 from webapp.unit_of_work import UnitOfWork, unit_of_work
 from workers.context import app_context
-from workers.imaging import ImageRejected, build_derivatives
 
 log = logging.getLogger(__name__)
-
-
-def derivative_key(media_id: int, name: str, ext: str) -> str:
-    return f"derivatives/{media_id}/{name}.{ext}"
 
 
 def _already_done(media: MediaAsset, store) -> bool:
@@ -124,7 +121,7 @@ def give_up(media_id: int, reason: str) -> str:
             outcome = _fail(media, reason)
         try:  # after recording the failure: the store may be what failed
             store = backends.object_store()
-            for item in list(store.list(f"derivatives/{media_id}/")):
+            for item in list(store.list(derivative_prefix(media_id))):
                 if item.key not in recorded:
                     store.delete(item.key)
         except Exception:

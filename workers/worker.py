@@ -24,8 +24,9 @@ from rq.job import Job
 from rq.queue import Queue
 from rq.timeouts import JobTimeoutException
 
+from webapp.media import imaging
 from webapp.services import backends
-from workers import imaging, relay
+from workers import relay
 from workers.context import use_app
 
 log = logging.getLogger(__name__)

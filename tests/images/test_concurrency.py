@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from PIL import Image, ImageDraw
 
-from workers.imaging import build_derivatives, inspect_image
+from webapp.media.imaging import build_derivatives, inspect_image
 
 from .conftest import by_name, decode, encode
 

@@ -12,7 +12,7 @@ import textwrap
 import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
-from workers.imaging import (
+from webapp.media.imaging import (
     DEFAULT_SPECS,
     Derivative,
     DerivativeSpec,
@@ -116,7 +116,7 @@ def test_same_bytes_in_a_fresh_process():
     script = textwrap.dedent(
         """
         import hashlib, json, sys
-        from workers.imaging import build_derivatives
+        from webapp.media.imaging import build_derivatives
         data = sys.stdin.buffer.read()
         print(json.dumps([hashlib.sha256(d.data).hexdigest() for d in build_derivatives(data)]))
         """
@@ -133,7 +133,7 @@ def test_a_24_megapixel_phone_photo_is_fast_to_check_and_light_to_derive():
         """
         import io, json, time
         from PIL import Image
-        from workers.imaging import build_derivatives, inspect_image
+        from webapp.media.imaging import build_derivatives, inspect_image
         photo = Image.effect_noise((6000, 4000), 40).convert("RGB")
         buf = io.BytesIO()
         exif = Image.Exif()

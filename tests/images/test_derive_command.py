@@ -8,8 +8,8 @@ import sys
 import pytest
 from click.testing import CliRunner
 
+from webapp.media.imaging import DEFAULT_SPECS, build_derivatives
 from workers.derive_command import derive_command
-from workers.imaging import DEFAULT_SPECS, build_derivatives
 
 from .conftest import decode, encode, png_bomb, upright
 

@@ -15,7 +15,7 @@ import zipfile
 import pytest
 from PIL import GifImagePlugin, Image, ImageFile, PngImagePlugin, TiffImagePlugin, WebPImagePlugin
 
-from workers.imaging import (
+from webapp.media.imaging import (
     ImageRejected,
     ImageTooLarge,
     InvalidImage,
@@ -95,7 +95,7 @@ def test_bombs_stay_small_in_memory_even_under_an_address_space_limit():
         """
         import json, resource, sys
         resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
-        from workers.imaging import ImageRejected, build_derivatives, inspect_image
+        from webapp.media.imaging import ImageRejected, build_derivatives, inspect_image
         out = []
         for blob in map(bytes.fromhex, json.load(sys.stdin)):
             for call in (inspect_image, build_derivatives):

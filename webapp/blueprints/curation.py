@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from webapp import places
 from webapp.auth import current_person
 from webapp.errors import BadRequest
-from webapp.extensions import db
-from webapp.models import Collection, Story
 from webapp.services import access
 from webapp.services import collections as service
 from webapp.unit_of_work import unit_of_work
@@ -45,11 +43,11 @@ def _fields_from_form() -> service.CollectionFields:
 
 @bp.get("/")
 def index():
-    collections = db.session.scalars(db.select(Collection).order_by(Collection.title)).all()
-    origins = db.session.scalars(
-        db.select(places.Place).where(places.Place.kind == "origin").order_by(places.Place.name)
-    ).all()
-    return render_template("curation/index.html", collections=collections, origins=origins)
+    return render_template(
+        "curation/index.html",
+        collections=service.all_collections(),
+        origins=places.origin_places(),
+    )
 
 
 @bp.route("/collections/new", methods=["GET", "POST"])
@@ -164,9 +162,7 @@ def remove_item(collection_id: int, item_id: int):
 @bp.route("/stories/<int:story_id>/descriptions", methods=["GET", "POST"])
 def describe_images(story_id: int):
     """One text field per image: archivists write or fix each image's alternative text."""
-    story = db.session.get(Story, story_id)
-    if story is None:
-        abort(404)
+    story = service.story_for_descriptions(story_id)
     if request.method == "POST":
         descriptions = {
             int(key.removeprefix("alt-")): value

@@ -15,9 +15,9 @@ from flask_login import login_required
 from webapp.auth import current_person
 from webapp.errors import PassagesError
 from webapp.extensions import db
-from webapp.models import AuditEntry, MediaAsset, Organisation, SchoolClass, Story, StoryStatus
+from webapp.models import MediaAsset, Organisation, SchoolClass, Story, StoryStatus
 from webapp.search.contract import SearchRequest
-from webapp.services import access, consent, duplicates, editing, erasure, review
+from webapp.services import access, audit, consent, duplicates, editing, erasure, review
 from webapp.services.backends import search_index
 from webapp.unit_of_work import unit_of_work
 
@@ -141,14 +141,6 @@ def bulk():
     return redirect(url_for("moderation.queue"), code=303)
 
 
-def _history(story_id: int) -> list[AuditEntry]:
-    return db.session.scalars(
-        db.select(AuditEntry)
-        .where(AuditEntry.subject_type == "story", AuditEntry.subject_id == story_id)
-        .order_by(AuditEntry.at, AuditEntry.id)
-    ).all()
-
-
 @bp.route("/stories/<int:story_id>", methods=["GET", "POST"])
 @login_required
 def story(story_id: int):
@@ -169,7 +161,7 @@ def story(story_id: int):
         "moderation/story.html",
         story=story,
         duplicates=duplicates.duplicates_for_story(story, user),
-        history=_history(story_id),
+        history=audit.story_history(story_id),
         actions=review.possible_actions(story, user),
         labels=review.LABELS,
         blockers=consent.publication_blockers(story),

@@ -245,6 +245,19 @@ def _emit_changed(collection: Collection, story_ids: list[int]) -> None:
         outbox.emit("collection.changed", {"collection_id": collection.id, "story_ids": story_ids})
 
 
+def all_collections() -> list[Collection]:
+    """Every collection, drafts included, by title (the curation screen)."""
+    return db.session.scalars(db.select(Collection).order_by(Collection.title)).all()
+
+
+def story_for_descriptions(story_id: int) -> Story:
+    """The story whose image descriptions an archivist edits."""
+    story = db.session.get(Story, story_id)
+    if story is None:
+        raise NotFound("no such story")
+    return story
+
+
 def get_collection(collection_id: int) -> Collection:
     collection = db.session.get(Collection, collection_id)
     if collection is None:
