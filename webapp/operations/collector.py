@@ -26,7 +26,7 @@ from webapp.extensions import db
 from webapp.models import MediaAsset, MediaState
 from webapp.operations.claims import claim, release
 from webapp.services import backends
-from webapp.unit_of_work import unit_of_work
+from webapp.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -122,23 +122,36 @@ def unreferenced_objects(
 def delete_if_unreferenced(key: str, cutoff: datetime, *, store: ObjectStore | None = None) -> bool:
     """Delete ``key`` if, under its claim, no row refers to it and it is older than ``cutoff``.
 
-    Opens its own unit of work (one key, one short transaction), so call it outside any other.
+    Runs in its own short transaction (one key), committed here: it is called by the collector
+    between keys and by a failed submission's rollback compensation, after that action's own
+    transaction has ended, so it is never part of another action.
     """
     store = store or backends.object_store()
-    with unit_of_work() as uow:
-        claim(uow, [key], "collector")
-        if is_referenced(key):
-            return False
-        try:
-            info = store.stat(key)
-        except ObjectNotFound:
-            release(uow, key)
-            return False
-        if info.last_modified is not None and info.last_modified > cutoff:
-            return False
-        store.delete(key)
+    uow = UnitOfWork()
+    try:
+        deleted = _delete_under_claim(uow, key, cutoff, store)
+        uow.commit()
+    except BaseException:
+        uow.rollback()
+        raise
+    if deleted:
+        log.info("collected unreferenced object %s", key)
+    return deleted
+
+
+def _delete_under_claim(uow: UnitOfWork, key: str, cutoff: datetime, store: ObjectStore) -> bool:
+    claim(uow, [key], "collector")
+    if is_referenced(key):
+        return False
+    try:
+        info = store.stat(key)
+    except ObjectNotFound:
         release(uow, key)
-    log.info("collected unreferenced object %s", key)
+        return False
+    if info.last_modified is not None and info.last_modified > cutoff:
+        return False
+    store.delete(key)
+    release(uow, key)
     return True
 
 

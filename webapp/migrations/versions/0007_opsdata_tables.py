@@ -1,6 +1,6 @@
 """operations tables: object claims, idempotency records, check runs
 
-Revision ID: 0007_opsdata_claims_idempotency_checks
+Revision ID: 0007_opsdata_tables
 Revises: 0006_permanent_ids
 Create Date: 2026-12-02
 
@@ -11,7 +11,7 @@ PostgreSQL.
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007_opsdata_claims_idempotency_checks"
+revision = "0007_opsdata_tables"
 down_revision = "0006_permanent_ids"
 branch_labels = None
 depends_on = None
