@@ -31,9 +31,7 @@ def derive_all(app) -> None:
 def add_story(app, token: str, *seeds: int, **metadata: Any) -> int:
     """Submit a story through the API with one JPEG per seed; return its id."""
     images = [(f"photo-{seed}.jpg", make_jpeg(seed=seed)) for seed in seeds]
-    response = submit_story_via_api(
-        app.test_client(), token, story_metadata(**metadata), images
-    )
+    response = submit_story_via_api(app.test_client(), token, story_metadata(**metadata), images)
     assert response.status_code == 202, response.get_json()
     return response.get_json()["id"]
 

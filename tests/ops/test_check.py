@@ -50,9 +50,7 @@ def test_a_consistent_archive_passes_with_fixity(app, contributor_token, cli) ->
     assert "originals_hashed 2" in result.stdout
 
 
-def test_a_changed_original_is_named_and_the_exit_is_non_zero(
-    app, contributor_token, cli
-) -> None:
+def test_a_changed_original_is_named_and_the_exit_is_non_zero(app, contributor_token, cli) -> None:
     story_id = add_story(app, contributor_token, 3)
     derive_all(app)
     (media,) = _media(app, story_id)
