@@ -17,8 +17,9 @@ SHA-256), so every original the snapshot refers to is still in the store when it
 unless it was erased meanwhile, which the manifest records as ``missing``. Objects written after
 the snapshot are copied too and become leftovers that the collector removes after a restore.
 
-A restore goes into an *empty* target (no tables in the database, no objects in the store, no
-secret key in the data folder): it never merges into or overwrites a live archive. It checks
+A restore goes into an *empty* target (no tables in the database, no objects in the store): it
+never merges into or overwrites a live archive. The secret key generated for the empty folder is
+replaced by the archive's (nothing was signed with it that matters). It checks
 every checksum before writing anything, loads the database, brings it to the current schema,
 puts the objects back, and rebuilds the search index; the reconciler then re-emits whatever work
 was in flight when the backup was taken. This module must never write into a non-empty target
@@ -278,8 +279,6 @@ def _ensure_empty_target(settings: Settings, store: ObjectStore) -> None:
             problems.append(f"the database already has {len(tables)} table(s)")
     if next(iter(store.list("")), None) is not None:
         problems.append(f"the object store {store!r} is not empty")
-    if not settings.secret_key and (settings.data_dir / "secret_key").exists():
-        problems.append(f"{settings.data_dir / 'secret_key'} already exists")
     if problems:
         raise BackupError(
             "restore needs an empty target, and "
@@ -339,10 +338,14 @@ def restore(path: Path) -> RestoreReport:
             )
         report.objects += 1
     if not settings.secret_key:
+        # The app generated a key for this empty folder when it started; nothing signed with it
+        # matters (there were no accounts), so the archive's own key replaces it.
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(settings.data_dir / "secret_key", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        incoming = settings.data_dir / "secret_key.restoring"
+        fd = os.open(incoming, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write((path / "secret_key").read_text().strip())
+        os.replace(incoming, settings.data_dir / "secret_key")
     elif settings.secret_key != (path / "secret_key").read_text().strip():
         report.warnings.append(
             "SECRET_KEY in the environment differs from the backed-up one: sessions signed "
