@@ -45,6 +45,8 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     if value < 0:
         raise ValueError(f"{name} must not be negative, got {raw!r}")
     return value
+#: The password hash used under ``TESTING`` unless ``PASSWORD_HASH_METHOD`` says otherwise.
+CHEAP_TEST_HASH = "pbkdf2:sha256:1000"
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,14 @@ class Settings:
     collect_interval_hours: float = 6.0
     #: ``PASSAGES_CHECK_INTERVAL_DAYS``: how often the full fixity check runs (RQ scheduler).
     check_interval_days: float = 7.0
+    #: ``PASSAGES_INDEX_CHECK_INTERVAL``: seconds between the search worker's checks that the
+    #: index opens; an index that does not (damaged, another format) is rebuilt by itself.
+    index_check_interval: int = 60
+    #: ``PASSWORD_HASH_METHOD``: how passwords and students' access codes are hashed (Werkzeug
+    #: method string). Default ``scrypt`` (memory-hard, slow on purpose); only when ``TESTING`` is
+    #: set does the default become a cheap ``pbkdf2:sha256:1000`` so the test suite does not spend
+    #: its time hashing. Never set a cheap method in production.
+    password_hash_method: str = "scrypt"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -134,6 +144,9 @@ class Settings:
             orphan_grace_hours=_float(env, "PASSAGES_ORPHAN_GRACE_HOURS", 24.0),
             collect_interval_hours=_float(env, "PASSAGES_COLLECT_INTERVAL_HOURS", 6.0),
             check_interval_days=_float(env, "PASSAGES_CHECK_INTERVAL_DAYS", 7.0),
+            index_check_interval=max(5, _int(env, "PASSAGES_INDEX_CHECK_INTERVAL", 60)),
+            password_hash_method=env.get("PASSWORD_HASH_METHOD")
+            or (CHEAP_TEST_HASH if _flag(env.get("TESTING"), False) else "scrypt"),
         )
 
     def resolved_secret_key(self) -> str:

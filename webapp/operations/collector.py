@@ -17,12 +17,12 @@ alone: every deletion re-checks under the claim.
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from storage import ObjectNotFound, ObjectStore
 from webapp.extensions import db
+from webapp.media.keys import media_id_of_derivative, original_key, sha256_of_original
 from webapp.models import MediaAsset, MediaState
 from webapp.operations.claims import claim, release
 from webapp.services import backends
@@ -30,8 +30,6 @@ from webapp.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
-ORIGINAL_KEY = re.compile(r"^originals/sha256/(?P<prefix>[0-9a-f]{2})/(?P<sha>[0-9a-f]{64})$")
-DERIVATIVE_KEY = re.compile(r"^derivatives/(?P<media_id>\d+)/[^/]+$")
 
 
 @dataclass
@@ -60,10 +58,9 @@ class References:
     def refers_to(self, key: str) -> bool:
         """True for keys a row uses, might soon use (pending media), or this module does not
         know how to judge."""
-        if match := ORIGINAL_KEY.match(key):
-            return match["sha"] in self.shas and match["prefix"] == match["sha"][:2]
-        if match := DERIVATIVE_KEY.match(key):
-            media_id = int(match["media_id"])
+        if (sha := sha256_of_original(key)) is not None:
+            return sha in self.shas and original_key(sha) == key
+        if (media_id := media_id_of_derivative(key)) is not None:
             if media_id not in self.derivatives:
                 return False
             recorded = self.derivatives[media_id]
@@ -73,11 +70,11 @@ class References:
 
 def is_referenced(key: str) -> bool:
     """Ask the database now, for one key (the check made under the claim)."""
-    if match := ORIGINAL_KEY.match(key):
-        query = db.select(MediaAsset.id).where(MediaAsset.sha256 == match["sha"]).limit(1)
+    if (sha := sha256_of_original(key)) is not None:
+        query = db.select(MediaAsset.id).where(MediaAsset.sha256 == sha).limit(1)
         return db.session.scalar(query) is not None
-    if match := DERIVATIVE_KEY.match(key):
-        media = db.session.get(MediaAsset, int(match["media_id"]), populate_existing=True)
+    if (media_id := media_id_of_derivative(key)) is not None:
+        media = db.session.get(MediaAsset, media_id, populate_existing=True)
         if media is None:
             return False
         if media.state == MediaState.PENDING:

@@ -1,7 +1,7 @@
 """operations tables: object claims, idempotency records, check runs
 
 Revision ID: 0007_opsdata_tables
-Revises: 0006_permanent_ids
+Revises: 0007_uow_event_story_id
 Create Date: 2026-12-02
 
 New tables only (nothing existing is altered), so the same operations work on SQLite and
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007_opsdata_tables"
-down_revision = "0006_permanent_ids"
+down_revision = "0007_uow_event_story_id"
 branch_labels = None
 depends_on = None
 
