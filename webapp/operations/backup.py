@@ -227,7 +227,6 @@ class RestoreReport:
     database: str
     objects: int
     stories: int
-    reindexed: int = 0
     warnings: list[str] = field(default_factory=list)
 
 

@@ -22,9 +22,9 @@ import logging
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from webapp.extensions import db
+from webapp.media.keys import DERIVATIVES_PREFIX, ORIGINALS_PREFIX
 from webapp.models import CheckRun, MediaAsset, MediaState, Story, utcnow
 from webapp.operations import collector
 from webapp.services import backends, outbox
@@ -85,7 +85,9 @@ def run_check(*, fixity: bool = False, repair: bool = False, trigger: str = "cli
     started = utcnow()
     store = backends.object_store()
     objects = {
-        info.key: info for prefix in ("originals/", "derivatives/") for info in store.list(prefix)
+        info.key: info
+        for prefix in (ORIGINALS_PREFIX, DERIVATIVES_PREFIX)
+        for info in store.list(prefix)
     }
     refs = collector.References.load()
     problems: list[Problem] = []
@@ -232,10 +234,3 @@ def latest_runs(limit: int = 20) -> list[CheckRun]:
 def describe(kind: str) -> str:
     return KINDS.get(kind, kind)
 
-
-def as_dict(result: CheckResult) -> dict[str, Any]:
-    return {
-        "run_id": result.run_id,
-        "counts": result.counts,
-        "problems": [asdict(p) for p in result.problems],
-    }

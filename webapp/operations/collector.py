@@ -22,14 +22,19 @@ from datetime import UTC, datetime, timedelta
 
 from storage import ObjectNotFound, ObjectStore
 from webapp.extensions import db
-from webapp.media.keys import media_id_of_derivative, original_key, sha256_of_original
+from webapp.media.keys import (
+    DERIVATIVES_PREFIX,
+    ORIGINALS_PREFIX,
+    media_id_of_derivative,
+    original_key,
+    sha256_of_original,
+)
 from webapp.models import MediaAsset, MediaState
 from webapp.operations.claims import claim, release
 from webapp.services import backends
-from webapp.unit_of_work import UnitOfWork
+from webapp.unit_of_work import UnitOfWork, unit_of_work
 
 log = logging.getLogger(__name__)
-
 
 
 @dataclass
@@ -109,7 +114,7 @@ def unreferenced_objects(
     """Every object under the collected prefixes that no row refers to, with its age."""
     refs = refs or References.load()
     found = []
-    for prefix in ("originals/", "derivatives/"):
+    for prefix in (ORIGINALS_PREFIX, DERIVATIVES_PREFIX):
         for info in store.list(prefix):
             if not refs.refers_to(info.key):
                 found.append((info.key, info.last_modified))
@@ -119,18 +124,13 @@ def unreferenced_objects(
 def delete_if_unreferenced(key: str, cutoff: datetime, *, store: ObjectStore | None = None) -> bool:
     """Delete ``key`` if, under its claim, no row refers to it and it is older than ``cutoff``.
 
-    Runs in its own short transaction (one key), committed here: it is called by the collector
+    Runs in its own unit of work (one key, one short transaction): it is called by the collector
     between keys and by a failed submission's rollback compensation, after that action's own
     transaction has ended, so it is never part of another action.
     """
     store = store or backends.object_store()
-    uow = UnitOfWork()
-    try:
+    with unit_of_work() as uow:
         deleted = _delete_under_claim(uow, key, cutoff, store)
-        uow.commit()
-    except BaseException:
-        uow.rollback()
-        raise
     if deleted:
         log.info("collected unreferenced object %s", key)
     return deleted

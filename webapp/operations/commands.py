@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 
 log = logging.getLogger(__name__)
@@ -61,26 +60,14 @@ def restore_command(path: Path, no_reindex: bool) -> None:
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
     if not no_reindex:
-        from workers.context import use_app
-        from workers.search import rebuild_index
+        from webapp.services import backends, indexing
 
-        use_app(current_app._get_current_object())
-        click.echo(f"search index rebuilt: {rebuild_index()} stories")
-    _reconcile_after_restore()
-
-
-def _reconcile_after_restore() -> None:
-    """Re-emit work that was in flight at backup time (pending images, unfinished erasures)."""
-    try:
-        from workers.reconcile import reconcile
-    except ImportError:  # pragma: no cover - the reconciler ships with the workers
-        return
-    try:
-        findings = reconcile(0)
-    except Exception as exc:  # noqa: BLE001 - the restore is done; the scheduled pass retries
-        click.echo(f"warning: reconciler pass failed ({exc}); a worker will run it", err=True)
-        return
-    click.echo(f"reconciler: {findings.summary()}")
+        count = backends.search_index().rebuild(indexing.all_documents())
+        click.echo(f"search index rebuilt: {count} stories")
+    click.echo(
+        "images still pending at backup time are derived again by the reconciler when "
+        "`passages worker` (or `passages run`) starts"
+    )
 
 
 @click.command("check")
