@@ -170,6 +170,7 @@ def _fill_on(app) -> tuple[int, str]:
     from webapp.models import ApiToken, User
     from webapp.services import review
     from webapp.services.accounts import create_or_update_user
+    from webapp.unit_of_work import unit_of_work
 
     with app.app_context():
         user, _ = create_or_update_user("c@example.org", "contributor", PASSWORD)
@@ -181,5 +182,6 @@ def _fill_on(app) -> tuple[int, str]:
     derive_all(app)
     with app.app_context():
         archivist, _ = create_or_update_user("a@example.org", "archivist", PASSWORD)
-        review.review(published, "approve", None, archivist)
+        with unit_of_work() as uow:
+            review.review(uow, published, "approve", None, archivist)
     return published, token
