@@ -70,6 +70,7 @@ give_up
 send_notification
 delete_erased_objects
 index_story
+rebuild_if_unreadable
 
 # RQ's Job attribute, set by the worker when a job will not be retried.
 _.retries_left

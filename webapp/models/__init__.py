@@ -21,7 +21,7 @@ from webapp.models.base import (
 from webapp.models.collections import Collection, CollectionItem, CollectionView
 from webapp.models.events import AuditEntry, Notification, OutboxEvent
 from webapp.models.operations import CheckRun, IdempotencyRecord, ObjectClaim
-from webapp.models.places import DEPARTMENTS, Place
+from webapp.models.places import DEPARTMENTS, Place, StoryPlace
 from webapp.models.stories import MediaAsset, Story, TakedownRequest
 
 __all__ = [
@@ -46,6 +46,7 @@ __all__ = [
     "Role",
     "SchoolClass",
     "Story",
+    "StoryPlace",
     "StoryStatus",
     "TakedownRequest",
     "User",

@@ -1,7 +1,7 @@
 """operations tables: object claims, idempotency records, check runs
 
 Revision ID: 0007_opsdata_tables
-Revises: 0007_uow_event_story_id
+Revises: 0007_search_story_places
 Create Date: 2026-12-02
 
 New tables only (nothing existing is altered), so the same operations work on SQLite and
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007_opsdata_tables"
-down_revision = "0007_uow_event_story_id"
+down_revision = "0007_search_story_places"
 branch_labels = None
 depends_on = None
 
