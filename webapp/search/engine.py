@@ -279,6 +279,19 @@ class SearchIndex:
         with self._lock:
             return len(self._visible(self._snapshot(), public))
 
+    def indexed_statuses(self) -> dict[int, str]:
+        """Story id → status of every story in the served index.
+
+        For the reconciler (``workers.reconcile``), which compares it with the database to find
+        stories whose index entry is missing, outdated or no longer allowed.
+        """
+        with self._lock:
+            if self._fresh_searcher().doc_count_all() == 0:
+                return {}  # an empty index has no segment to take a snapshot of
+            snap = self._snapshot()
+            ids, status = snap.columns.story_id, snap.columns.status
+            return {ids[d]: status[d] for d in snap.term_sets["\x00live"] if ids[d] >= 0}
+
     def search(self, request: SearchRequest) -> SearchPage:
         """One page of results with facets over the whole result set; never raises on input."""
         page = min(max(int(request.page or 1), 1), MAX_PAGE)
