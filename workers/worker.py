@@ -115,12 +115,24 @@ class PassagesWorker(Worker):
         job_memory_mb: int = 0,
         transient_retry: tuple[int, int] = (3600, 7),
         metrics_prefix: str = "passages",
+        maintenance_hook: Callable[[], None] | None = None,
         **kwargs,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.metrics_prefix = metrics_prefix
+        self.maintenance_hook = maintenance_hook
         self.job_memory_mb = job_memory_mb
         self.transient_retry = transient_retry
+
+    def run_maintenance_tasks(self) -> None:
+        """RQ's clean-up, then our hook: re-make the periodic schedule if Redis lost it (a
+        restart without persistence would otherwise end the reconciler's chain of jobs)."""
+        super().run_maintenance_tasks()
+        if self.maintenance_hook is not None:
+            try:
+                self.maintenance_hook()
+            except Exception:  # noqa: BLE001 - maintenance must never stop the worker
+                log.exception("worker maintenance hook failed")
 
     def handle_warm_shutdown_request(self) -> None:
         """Remember that the stop was asked for (RQ's loop also ends on Redis errors)."""
@@ -239,7 +251,7 @@ def _worker_name() -> str:
     return f"passages-{socket.gethostname()}-{os.getpid()}-{next(_incarnation)}"
 
 
-def _build_worker(app: Flask, purposes: Sequence[str]) -> Worker:
+def _build_worker(app: Flask, purposes: Sequence[str], periodic: bool = False) -> Worker:
     with app.app_context():
         connection = backends.redis_connection()
         queues = [backends.queue(p) for p in purposes]
@@ -247,6 +259,14 @@ def _build_worker(app: Flask, purposes: Sequence[str]) -> Worker:
         memory_mb = settings.job_memory_mb
         transient = (settings.transient_retry_interval, settings.transient_retry_days)
         prefix = settings.queue_prefix
+        maintenance_interval = min(600, max(10, settings.reconcile_interval))
+
+    def keep_schedule() -> None:
+        from workers import reconcile
+
+        with app.app_context():
+            reconcile.ensure_scheduled()
+
     return PassagesWorker(
         queues,
         connection=connection,
@@ -254,6 +274,8 @@ def _build_worker(app: Flask, purposes: Sequence[str]) -> Worker:
         job_memory_mb=memory_mb,
         transient_retry=transient,
         metrics_prefix=prefix,
+        maintenance_hook=keep_schedule if periodic else None,
+        maintenance_interval=maintenance_interval,
     )
 
 
@@ -358,7 +380,7 @@ def serve_until_stopped(app: Flask, purposes: Sequence[str]) -> None:
         if first:  # pick up what a crash or a restored backup left behind
             reconcile.reconcile_safely(app)
             first = False
-        worker = _build_worker(app, purposes)
+        worker = _build_worker(app, purposes, periodic=True)
         try:
             worker.work(with_scheduler=True)
         except Exception:  # noqa: BLE001 - logged; the loop decides whether to go on
