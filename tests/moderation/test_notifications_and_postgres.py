@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 
-from tests.conftest import build_app
+from tests.conftest import build_app, submit_story_now
 from webapp.errors import AuthenticationRequired
 
 
@@ -56,7 +56,7 @@ def test_workflow_and_consent_on_postgresql(tmp_path, postgres_url):
     from tests.conftest import story_metadata
     from webapp.extensions import db
     from webapp.models import Role, Story
-    from webapp.services import accounts, classes, consent, review, submissions
+    from webapp.services import accounts, classes, consent, review
 
     app = build_app(tmp_path / "data", DATABASE_URL=postgres_url)
     try:
@@ -69,7 +69,7 @@ def test_workflow_and_consent_on_postgresql(tmp_path, postgres_url):
             )
             klass = classes.create_class(teacher, "4e B")
             joined = classes.join_class(klass.code, "Amina")
-            story = submissions.submit_story(story_metadata(), [], submitter=joined.student)
+            story = submit_story_now(story_metadata(), [], submitter=joined.student)
             review.apply(story.id, "forward", teacher)
             review.review(story.id, "approve", None, archivist)
             assert db.session.get(Story, story.id).status == "approved"
