@@ -302,13 +302,19 @@ def requeue_abandoned() -> int:
     """Hand back to RQ every job its started registries hold; return how many there were.
 
     Only for a Redis no worker is using (``passages run``'s own, before it starts its worker):
-    every job marked started there was abandoned by a worker that died with the last run. RQ's
+    every job marked started there was abandoned by a worker that died with the last run, and
+    the scheduler locks it holds belong to a dead scheduler (they are released). RQ's
     own clean-up treats them as abandoned (retried if they have retries left, else failed — and
     then the reconciler re-emits their work) without waiting for their heartbeat to expire.
     """
+    from rq.scheduler import RQScheduler
+
     abandoned = 0
     for purpose in ("images", "search", "default"):
         queue = backends.queue(purpose)
+        # The dead run's scheduler still "holds" its lock until the key expires; the new
+        # worker's scheduler would only take over minutes later, leaving retries unscheduled.
+        queue.connection.delete(RQScheduler.get_locking_key(queue.name))
         registry = StartedJobRegistry(queue.name, connection=queue.connection)
         count = registry.count
         if count:
