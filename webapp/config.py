@@ -34,6 +34,10 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ValueError(f"{name} must be a whole number, got {raw!r}") from exc
 
 
+#: The password hash used under ``TESTING`` unless ``PASSWORD_HASH_METHOD`` says otherwise.
+CHEAP_TEST_HASH = "pbkdf2:sha256:1000"
+
+
 @dataclass(frozen=True)
 class Settings:
     """Typed view of the environment; see ``docs/configuration.md`` for the operator's version."""
@@ -99,6 +103,14 @@ class Settings:
     keep_notifications_days: int = 180
     #: ``PASSAGES_KEEP_EXPORTS_DAYS``: files in ``<data>/exports`` older than this are pruned.
     keep_exports_days: int = 14
+    #: ``PASSAGES_INDEX_CHECK_INTERVAL``: seconds between the search worker's checks that the
+    #: index opens; an index that does not (damaged, another format) is rebuilt by itself.
+    index_check_interval: int = 60
+    #: ``PASSWORD_HASH_METHOD``: how passwords and students' access codes are hashed (Werkzeug
+    #: method string). Default ``scrypt`` (memory-hard, slow on purpose); only when ``TESTING`` is
+    #: set does the default become a cheap ``pbkdf2:sha256:1000`` so the test suite does not spend
+    #: its time hashing. Never set a cheap method in production.
+    password_hash_method: str = "scrypt"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -136,6 +148,9 @@ class Settings:
             keep_failed_jobs_days=_int(env, "PASSAGES_KEEP_FAILED_JOBS_DAYS", 30),
             keep_notifications_days=_int(env, "PASSAGES_KEEP_NOTIFICATIONS_DAYS", 180),
             keep_exports_days=_int(env, "PASSAGES_KEEP_EXPORTS_DAYS", 14),
+            index_check_interval=max(5, _int(env, "PASSAGES_INDEX_CHECK_INTERVAL", 60)),
+            password_hash_method=env.get("PASSWORD_HASH_METHOD")
+            or (CHEAP_TEST_HASH if _flag(env.get("TESTING"), False) else "scrypt"),
         )
 
     def resolved_secret_key(self) -> str:

@@ -10,26 +10,23 @@ yet, nor the ``story.erased`` events that prove an erasure happened and name wha
 from __future__ import annotations
 
 import logging
-import re
 from datetime import timedelta
 
 from webapp.extensions import db
+from webapp.media.keys import media_id_of_derivative, sha256_of_original
 from webapp.models import MediaAsset, Notification, OutboxEvent, utcnow
 from webapp.services import backends
 from workers.context import app_context
 
 log = logging.getLogger(__name__)
 
-_ORIGINAL = re.compile(r"^originals/sha256/[0-9a-f]{2}/(?P<sha>[0-9a-f]{64})$")
-_DERIVATIVE = re.compile(r"^derivatives/(?P<media_id>\d+)/[^/]+$")
-
 
 def still_referenced(key: str) -> bool:
     """Whether a row still refers to this object key (unknown kinds of key count as used)."""
-    if match := _ORIGINAL.match(key):
-        query = db.select(MediaAsset.id).where(MediaAsset.sha256 == match["sha"])
-    elif match := _DERIVATIVE.match(key):
-        query = db.select(MediaAsset.id).where(MediaAsset.id == int(match["media_id"]))
+    if (sha := sha256_of_original(key)) is not None:
+        query = db.select(MediaAsset.id).where(MediaAsset.sha256 == sha)
+    elif (media_id := media_id_of_derivative(key)) is not None:
+        query = db.select(MediaAsset.id).where(MediaAsset.id == media_id)
     else:
         return True  # not a key this job knows how to judge: leave it alone
     return db.session.scalar(query.limit(1)) is not None

@@ -88,6 +88,7 @@ class Findings:
     stale_stories: dict[int, str] = field(default_factory=dict)  # story id → why
     unfinished_erasures: dict[int, list[str]] = field(default_factory=dict)  # story id → keys
     emitted: int = 0
+    jobs_alive: int = 0
 
     @property
     def media_count(self) -> int:
@@ -216,7 +217,7 @@ def find_stuck(grace_seconds: float) -> Findings:
     alive = alive_work()  # after the candidates: a job that ends meanwhile is re-checked below
     db.session.rollback()  # see commits made while we read Redis
     still_pending = set(_pending_media(cutoff)) if media else set()
-    findings = Findings()
+    findings = Findings(jobs_alive=alive.jobs_seen)
     for media_id, story_id in media.items():
         if media_id in alive.media_ids or media_id not in still_pending:
             continue
@@ -267,7 +268,7 @@ def reconcile(grace_seconds: float | None = None) -> Findings:
     if findings.emitted:
         log.warning("reconciler: %s; re-emitted %d event(s)", findings.summary(), findings.emitted)
     else:
-        log.info("reconciler: nothing stuck")
+        log.info("reconciler: nothing stuck (%d job(s) alive)", findings.jobs_alive)
     return findings
 
 

@@ -187,6 +187,7 @@ class Supervisor:
                 child.restart_at = now + delay
             if child.restart_at is not None and now >= child.restart_at:
                 child.restarts += 1
+                log.info("restarting %s (restart %d)", child.spec.name, child.restarts)
                 child.start()
                 changed = True
         if changed:

@@ -28,8 +28,9 @@ from rq.queue import Queue
 from rq.timeouts import JobTimeoutException
 
 from webapp import job_metrics
+from webapp.media import imaging
 from webapp.services import backends
-from workers import imaging, relay
+from workers import relay
 from workers.context import use_app
 from workers.lifecycle import die_with_parent
 
@@ -116,6 +117,7 @@ class PassagesWorker(Worker):
         transient_retry: tuple[int, int] = (3600, 7),
         metrics_prefix: str = "passages",
         maintenance_hook: Callable[[], None] | None = None,
+        index_check: Callable[[], None] | None = None,
         **kwargs,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -123,16 +125,25 @@ class PassagesWorker(Worker):
         self.maintenance_hook = maintenance_hook
         self.job_memory_mb = job_memory_mb
         self.transient_retry = transient_retry
+        self.index_check = index_check
 
     def run_maintenance_tasks(self) -> None:
-        """RQ's clean-up, then our hook: re-make the periodic schedule if Redis lost it (a
-        restart without persistence would otherwise end the reconciler's chain of jobs)."""
+        """RQ's registry cleaning, then our hooks.
+
+        The search worker checks that the index opens: a damaged or foreign index must be
+        rebuilt even when no update arrives to notice it (the check only queues the rebuild
+        job; the work runs in a work horse, like any job). Every long-running worker also
+        re-makes the periodic schedule (reconciler, pruning) if Redis lost it: a restart without
+        persistence would otherwise end their chain of jobs.
+        """
         super().run_maintenance_tasks()
-        if self.maintenance_hook is not None:
+        for name, hook in (("index check", self.index_check), ("schedule", self.maintenance_hook)):
+            if hook is None:
+                continue
             try:
-                self.maintenance_hook()
+                hook()
             except Exception:  # noqa: BLE001 - maintenance must never stop the worker
-                log.exception("worker maintenance hook failed")
+                log.exception("worker maintenance (%s) failed; will try again", name)
 
     def handle_warm_shutdown_request(self) -> None:
         """Remember that the stop was asked for (RQ's loop also ends on Redis errors)."""
@@ -260,6 +271,7 @@ def _build_worker(app: Flask, purposes: Sequence[str], periodic: bool = False) -
         transient = (settings.transient_retry_interval, settings.transient_retry_days)
         prefix = settings.queue_prefix
         maintenance_interval = min(600, max(10, settings.reconcile_interval))
+        interval = settings.index_check_interval
 
     def keep_schedule() -> None:
         from workers import reconcile
@@ -267,6 +279,15 @@ def _build_worker(app: Flask, purposes: Sequence[str], periodic: bool = False) -
         with app.app_context():
             reconcile.ensure_scheduled()
 
+    options: dict = {}
+    if "search" in purposes:
+        # The search worker wakes at least every ``interval`` seconds (RQ's dequeue wait is its
+        # ttl minus 15 s) so that its maintenance hook checks the index that often.
+        options = dict(
+            index_check=lambda: queue_rebuild_if_unreadable(app),
+            worker_ttl=interval + 15,
+        )
+        maintenance_interval = min(maintenance_interval, interval)
     return PassagesWorker(
         queues,
         connection=connection,
@@ -276,7 +297,36 @@ def _build_worker(app: Flask, purposes: Sequence[str], periodic: bool = False) -
         metrics_prefix=prefix,
         maintenance_hook=keep_schedule if periodic else None,
         maintenance_interval=maintenance_interval,
+        **options,
     )
+
+
+#: Job id of the automatic rebuild: at most one is waiting at any time.
+REBUILD_JOB = "search-rebuild"
+
+
+def queue_rebuild_if_unreadable(app: Flask) -> bool:
+    """Queue ``workers.search.rebuild_if_unreadable`` when the served index does not open.
+
+    Returns whether a rebuild was queued. The job checks again before rebuilding, so a
+    spurious or repeated queueing costs one check.
+    """
+    with app.app_context():
+        reason = backends.search_index().unreadable_reason()
+        if reason is None:
+            return False
+        job_id = f"{backends.settings().queue_prefix}-{REBUILD_JOB}"
+        connection = backends.redis_connection()
+        if Job.exists(job_id, connection=connection):
+            job = Job.fetch(job_id, connection=connection)
+            if not (job.is_finished or job.is_failed or job.is_canceled):
+                return False  # already waiting or running
+            job.delete()
+        log.warning("search index unusable (%s): queueing a rebuild", reason)
+        backends.queue("search").enqueue_call(
+            "workers.search.rebuild_if_unreadable", job_id=job_id, timeout=3600
+        )
+        return True
 
 
 def rebuild_index_if_outdated(app: Flask) -> bool:
