@@ -16,7 +16,7 @@ from webapp.errors import BadRequest
 from webapp.extensions import db
 from webapp.models import Story
 from webapp.presenters import story_json
-from webapp.services import access, review, submissions
+from webapp.services import access, listing, review, submissions
 from webapp.services.searching import search_request_from_args, search_stories
 from webapp.unit_of_work import unit_of_work
 
@@ -207,3 +207,55 @@ def erase_story(story_id: int):
     with unit_of_work() as uow:
         counts = erasure.erase_story(uow, story_id, current_person())
     return jsonify({"id": story_id, "erased": True, "removed": counts})
+
+
+@bp.get("/stories")
+def list_stories():
+    """The staff listing: every story the caller may list that matches, page by page."""
+    user = access.require_contributor(current_person())
+    args = request.args
+    organisation = args.get("organisation", "").strip()
+    if organisation and not organisation.isdigit():
+        raise BadRequest("organisation must be an organisation id (a number)", field="organisation")
+    order = args.get("order", "oldest")
+    if order not in ("oldest", "newest"):
+        raise BadRequest("order must be oldest or newest", field="order")
+    limit = args.get("limit", str(listing.DEFAULT_LIMIT)).strip()
+    if not limit.isdigit() or not 1 <= int(limit) <= listing.MAX_LIMIT:
+        raise BadRequest(f"limit must be a number from 1 to {listing.MAX_LIMIT}", field="limit")
+    wanted = listing.StoryFilter(
+        statuses=listing.parse_statuses(args.getlist("status")),
+        words=args.get("q", "")[:500],
+        organisation_id=int(organisation) if organisation else None,
+        language=args.get("language", "").strip(),
+        newest_first=order == "newest",
+    )
+    page = listing.list_stories(user, wanted, args.get("cursor"), int(limit))
+    return jsonify(
+        {
+            "total": page.total,
+            "results": [_listed(story) for story in page.stories],
+            "next": page.next_cursor,
+        }
+    )
+
+
+def _listed(story: Story) -> dict:
+    return {
+        "id": story.id,
+        "title": story.title,
+        "status": story.status,
+        "language": story.language,
+        "organisation": (
+            {"id": story.organisation.id, "name": story.organisation.name}
+            if story.organisation
+            else None
+        ),
+        "images": len(story.media),
+        "created_at": story.created_at.isoformat(),
+        "updated_at": story.updated_at.isoformat() if story.updated_at else None,
+        "url": url_for("api.get_story", story_id=story.id, _external=True),
+        "public_url": (
+            url_for("public.story", story_id=story.id, _external=True) if story.is_public else None
+        ),
+    }

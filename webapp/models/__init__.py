@@ -20,7 +20,7 @@ from webapp.models.base import (
 )
 from webapp.models.collections import Collection, CollectionItem, CollectionView
 from webapp.models.events import AuditEntry, Notification, OutboxEvent
-from webapp.models.places import DEPARTMENTS, Place
+from webapp.models.places import DEPARTMENTS, Place, StoryPlace
 from webapp.models.stories import MediaAsset, Story, TakedownRequest
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "Role",
     "SchoolClass",
     "Story",
+    "StoryPlace",
     "StoryStatus",
     "TakedownRequest",
     "User",

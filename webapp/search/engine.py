@@ -151,6 +151,10 @@ class SearchIndex:
     the decoded facet columns of each segment, both refreshed only when the index changed.
     """
 
+    #: How queries are evaluated on a snapshot (tests put a failing one here to prove that a
+    #: failure surfaces as :class:`SearchUnavailable`).
+    evaluator_class: type[Evaluator] = Evaluator
+
     def __init__(self, path: Path | str, *, writer_timeout: float = 30.0) -> None:
         self.path = Path(path)
         self.writer_timeout = writer_timeout
@@ -378,6 +382,23 @@ class SearchIndex:
             story_id = snap.columns.story_id
             return {story_id[d] for d in self._visible(snap, public)}
 
+    def matching_story_ids(self, q: str) -> set[int] | None:
+        """Every story (of any status) whose words match ``q``: the full result set, unpaged.
+
+        For staff listings, which scope and page the set themselves (``webapp.services.listing``).
+        None when ``q`` holds no usable word. Raises :class:`SearchUnavailable` on failure.
+        """
+        with self._lock, _failures_raised("matching_story_ids", q):
+            snap = self._snapshot()
+            visible = self._visible(snap, public=False)
+            scores = self.evaluator_class(snap, allow_status=True, within=visible).evaluate(
+                parse(q.strip())
+            )
+            if scores is None:
+                return None
+            story_id = snap.columns.story_id
+            return {story_id[d] for d in scores.keys() & visible}
+
     def indexed_statuses(self) -> dict[int, str]:
         """Story id → status of every story in the served index.
 
@@ -410,7 +431,9 @@ class SearchIndex:
         parsed = parse(text)
         error: str | None = None
         visible = self._visible(snap, request.public)
-        scores = Evaluator(snap, allow_status=not request.public, within=visible).evaluate(parsed)
+        scores = self.evaluator_class(
+            snap, allow_status=not request.public, within=visible
+        ).evaluate(parsed)
         if scores is None:
             if text:
                 return SearchPage(0, [], {}, page, per_page, None, MESSAGE_JUNK)

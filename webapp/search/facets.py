@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from itertools import chain
 from typing import Any
 
-from webapp.search.contract import FACET_NAMES, PUBLISHED, FacetValue
+from webapp.search.contract import FACET_NAMES, FacetValue
 
 #: Most values returned per facet (the page shows the top ones; counts stay exact).
 FACET_LIMIT = 50
@@ -110,11 +110,6 @@ class ColumnData:
             list(chain.from_iterable(p.story_id for p in parts)),
             {name: list(chain.from_iterable(p.codes[name] for p in parts)) for name in FACET_NAMES},
         )
-
-    def published(self, docnums: Iterable[int]) -> list[int]:
-        """Only the published documents among ``docnums`` (the visibility safety net)."""
-        status = self.status
-        return [d for d in docnums if status[d] == PUBLISHED]
 
     def count(
         self, name: str, docnums: Sequence[int], limit: int = FACET_LIMIT

@@ -19,7 +19,7 @@ from whoosh.system import _INT_SIZE, pack_uint
 
 from webapp.search.analysis import fold, primary_language
 from webapp.search.analysis import tokens as analyse
-from webapp.search.contract import PUBLISHED, StoryDocument
+from webapp.search.contract import StoryDocument
 
 #: Bump when the schema or the analysis changes: an index of another version must be rebuilt.
 SCHEMA_VERSION = 1
@@ -224,11 +224,6 @@ def document_fields(doc: StoryDocument) -> dict[str, Any]:
         "facets": json.dumps(column, ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
         "data": data,
     }
-
-
-def is_published(status: str | None) -> bool:
-    """The single visibility rule: only the status "published" is public."""
-    return normalise_facet_value("status", status or "") == PUBLISHED
 
 
 __all__ = [
