@@ -80,6 +80,9 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(accounts_pages.bp)
     app.register_blueprint(classes.bp)
     app.register_blueprint(admin.bp)
+    from webapp.blueprints import checks as checks_pages
+
+    app.register_blueprint(checks_pages.bp)
     csrf.exempt(api.bp)  # the API authenticates with bearer tokens, not cookies
     errorhandlers.register(app)
     return app

@@ -264,7 +264,16 @@ def _add_optional_commands() -> None:
     main.add_command(derive_command)
 
 
+def _add_operations_commands() -> None:
+    """``backup``, ``restore``, ``check``, ``collect``: bodies in ``webapp.operations``."""
+    from webapp.operations.commands import COMMANDS
+
+    for command in COMMANDS:
+        main.add_command(command)
+
+
 _add_optional_commands()
+_add_operations_commands()
 
 __all__ = ["main", "db"]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 from flask import Blueprint, jsonify, request, url_for
+from sqlalchemy.exc import IntegrityError
 
 from schemas import load_schema
 from webapp.auth import current_person
@@ -16,7 +17,7 @@ from webapp.errors import BadRequest
 from webapp.extensions import db
 from webapp.models import Story
 from webapp.presenters import story_json
-from webapp.services import access, listing, review, submissions
+from webapp.services import access, idempotency, listing, review, submissions
 from webapp.services.searching import search_request_from_args, search_stories
 from webapp.unit_of_work import unit_of_work
 
@@ -58,12 +59,46 @@ def create_story():
         submissions.IncomingImage(filename=f.filename or "", stream=f.stream)
         for f in request.files.getlist("images")
     ]
-    with unit_of_work() as uow:
-        story = submissions.submit_story(uow, metadata, images, submitter=user)
-    body = story_json(story, include_private=True)
+    key = idempotency.check_key(request.headers.get(idempotency.HEADER))
+    if key is None:
+        with unit_of_work() as uow:
+            story = submissions.submit_story(uow, metadata, images, submitter=user)
+            body = story_json(story, include_private=True)
+        return _created(body, story.id)
+    caller = idempotency.caller_for(user)
+    request_fingerprint = idempotency.fingerprint(
+        "POST /api/v1/stories",
+        json.dumps(metadata, sort_keys=True, ensure_ascii=False),
+        [f"{i.filename}:{idempotency.stream_digest(i.stream)}" for i in images],
+    )
+    if (first := idempotency.find(caller, key, request_fingerprint)) is not None:
+        return _replayed(first)
+    try:
+        with unit_of_work() as uow:
+            story = submissions.submit_story(uow, metadata, images, submitter=user)
+            body = story_json(story, include_private=True)
+            idempotency.remember(uow, caller, key, request_fingerprint, 202, body, story.id)
+    except IntegrityError:
+        # The same key raced us and committed first: answer what it answered.
+        db.session.rollback()
+        if (first := idempotency.find(caller, key, request_fingerprint)) is None:
+            raise
+        return _replayed(first)
+    return _created(body, story.id)
+
+
+def _created(body: dict, story_id: int):
     response = jsonify(body)
     response.status_code = 202
-    response.headers["Location"] = url_for("api.get_story", story_id=story.id, _external=True)
+    response.headers["Location"] = url_for("api.get_story", story_id=story_id, _external=True)
+    return response
+
+
+def _replayed(record):
+    """The first answer again, marked as a replay (nothing was created this time)."""
+    response = _created(record.response, record.story_id)
+    response.status_code = record.status_code
+    response.headers["Idempotent-Replayed"] = "true"
     return response
 
 

@@ -381,7 +381,7 @@ def derivative(media_id: int, name: str):
         abort(404)
     store = backends.object_store()
     if media.story.is_public:
-        url = store.presigned_url(entry["key"])
+        url = backends.public_object_url(entry["key"])
         if url:
             return redirect(url, code=302)
     try:

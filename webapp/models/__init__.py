@@ -20,6 +20,7 @@ from webapp.models.base import (
 )
 from webapp.models.collections import Collection, CollectionItem, CollectionView
 from webapp.models.events import AuditEntry, Notification, OutboxEvent
+from webapp.models.operations import CheckRun, IdempotencyRecord, ObjectClaim
 from webapp.models.places import DEPARTMENTS, Place, StoryPlace
 from webapp.models.stories import MediaAsset, Story, TakedownRequest
 
@@ -27,14 +28,17 @@ __all__ = [
     "DEPARTMENTS",
     "ApiToken",
     "AuditEntry",
+    "CheckRun",
     "Collection",
     "CollectionItem",
     "CollectionView",
     "GuardianConsent",
+    "IdempotencyRecord",
     "Invitation",
     "MediaAsset",
     "MediaState",
     "Notification",
+    "ObjectClaim",
     "Organisation",
     "OrganisationKind",
     "OutboxEvent",

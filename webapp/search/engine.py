@@ -454,7 +454,7 @@ class SearchIndex:
         For the reconciler (``workers.reconcile``), which compares it with the database to find
         stories whose index entry is missing, outdated or no longer allowed.
         """
-        with self._lock:
+        with _failures_raised("indexed_statuses"):
             if self._fresh_searcher().doc_count_all() == 0:
                 return {}  # an empty index has no segment to take a snapshot of
             snap = self._snapshot()
