@@ -16,6 +16,7 @@ from webapp.extensions import db
 from webapp.models import Organisation, OrganisationKind, Role, Story, User
 from webapp.services import review, submissions
 from webapp.services.accounts import create_or_update_user
+from webapp.unit_of_work import unit_of_work
 
 DEMO_LOGINS = [
     ("admin", "admin@passages.example", "demo-admin-2026"),
@@ -119,10 +120,12 @@ def load_demo() -> list[tuple[str, str, str]]:
     school = _organisation("Collège Henri-Barbusse (démo)", OrganisationKind.SCHOOL)
     association = _organisation("Association Mémoires vives (démo)", OrganisationKind.ASSOCIATION)
     homes = {"admin": archive, "archivist": archive, "teacher": school, "contributor": association}
-    for role, email, password in DEMO_LOGINS:
-        user, _ = create_or_update_user(email, role, password, display_name=f"{role} (démo)")
-        user.organisation = homes[role]
-    db.session.commit()
+    with unit_of_work() as uow:
+        for role, email, password in DEMO_LOGINS:
+            user, _ = create_or_update_user(
+                uow, email, role, password, display_name=f"{role} (démo)"
+            )
+            user.organisation = homes[role]
     contributor = db.session.scalar(db.select(User).where(User.email == DEMO_LOGINS[3][1]))
     archivist = db.session.scalar(db.select(User).where(User.role == Role.ARCHIVIST.value))
     for seed, spec in enumerate(DEMO_STORIES):

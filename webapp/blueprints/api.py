@@ -12,7 +12,7 @@ from flask import Blueprint, jsonify, request, url_for
 
 from schemas import load_schema
 from webapp.auth import current_person
-from webapp.errors import BadRequest
+from webapp.errors import BadRequest, PayloadTooLarge
 from webapp.extensions import db
 from webapp.models import Story
 from webapp.presenters import story_json
@@ -29,12 +29,23 @@ def _json_body() -> dict:
     return body
 
 
+def _bounded_metadata_part(part) -> str:
+    """A ``metadata`` part sent as a file is read up to the text-field limit, never whole."""
+    limit = request.max_form_memory_size or 0
+    data = part.stream.read(limit + 1)
+    if len(data) > limit:
+        raise PayloadTooLarge(
+            f"the metadata part is too large: at most {limit // 1024} KB", field="metadata"
+        )
+    return data.decode("utf-8", errors="replace")
+
+
 @bp.post("/stories")
 def create_story():
     user = access.require_contributor(current_person())
     raw = request.form.get("metadata")
     if raw is None and request.files.get("metadata"):
-        raw = request.files["metadata"].read().decode("utf-8", errors="replace")
+        raw = _bounded_metadata_part(request.files["metadata"])
     if raw is None:
         raise BadRequest(
             "send the story as multipart/form-data with a 'metadata' part holding JSON",

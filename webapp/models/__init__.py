@@ -8,7 +8,14 @@ here (``from webapp.models import Story``) so that moving one between modules ch
 
 from __future__ import annotations
 
-from webapp.models.accounts import ApiToken, Invitation, Organisation, SchoolClass, User
+from webapp.models.accounts import (
+    ApiToken,
+    Invitation,
+    LoginThrottle,
+    Organisation,
+    SchoolClass,
+    User,
+)
 from webapp.models.base import (
     GuardianConsent,
     MediaState,
@@ -32,6 +39,7 @@ __all__ = [
     "CollectionView",
     "GuardianConsent",
     "Invitation",
+    "LoginThrottle",
     "MediaAsset",
     "MediaState",
     "Notification",

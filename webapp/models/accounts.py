@@ -1,4 +1,11 @@
-"""People and where they belong: organisations, users, API tokens, classes and invitations."""
+"""People and where they belong: organisations, users, API tokens, classes and invitations, and
+the login throttle counters.
+
+A user's ``session_epoch`` goes up whenever something that must end their sessions happens (a
+new password or access code, a role change, deactivation, logout): the epoch is part of the id
+kept in the session cookie, so an older cookie no longer loads anyone. The bump is made here, by
+attribute events, so that no caller can change a password or a role and forget it.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +15,13 @@ from datetime import datetime
 
 from flask_login import UserMixin
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
     Integer,
     String,
+    event,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -56,6 +65,8 @@ class User(UserMixin, db.Model):
     failed_logins: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: Raised to end every existing session of this user (see the module docstring).
+    session_epoch: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
 
     organisation: Mapped[Organisation | None] = relationship(back_populates="users")
     school_class: Mapped[SchoolClass | None] = relationship(
@@ -72,6 +83,15 @@ class User(UserMixin, db.Model):
     @property
     def is_active(self) -> bool:  # Flask-Login reads this
         return self.active
+
+    def get_id(self) -> str:
+        """What Flask-Login keeps in the session: ``<id>.<epoch>``, so raising the epoch makes
+        every cookie issued before it load nobody (``webapp.auth``)."""
+        return f"{self.id}.{self.session_epoch or 0}"
+
+    def end_sessions(self) -> None:
+        """End every session this user has open, everywhere (logout, password change…)."""
+        self.session_epoch = (self.session_epoch or 0) + 1
 
     @property
     def is_student(self) -> bool:
@@ -98,6 +118,9 @@ class ApiToken(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    #: After this moment the token is refused (``API_TOKEN_DAYS`` after issue; ``None`` = never).
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     user: Mapped[User] = relationship()
 
@@ -106,9 +129,41 @@ class ApiToken(db.Model):
         return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
     @classmethod
-    def issue(cls, user: User, label: str = "") -> tuple[ApiToken, str]:
+    def issue(
+        cls, user: User, label: str = "", expires_at: datetime | None = None
+    ) -> tuple[ApiToken, str]:
         token = "psg_" + secrets.token_urlsafe(32)
-        return cls(user=user, token_sha256=cls.digest(token), label=label), token
+        row = cls(user=user, token_sha256=cls.digest(token), label=label, expires_at=expires_at)
+        return row, token
+
+
+class LoginThrottle(db.Model):
+    """Failed-login counter for one account name or one client address (``webapp.services.
+    throttle``). Times are whole seconds since the epoch so the atomic update that counts an
+    attempt can do its arithmetic in SQL on SQLite and PostgreSQL alike."""
+
+    __tablename__ = "login_throttles"
+
+    #: ``account:<login name>`` or ``address:<client address>``.
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    #: Attempts counted since the last success (each attempt is counted *before* the check).
+    failures: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    #: Current back-off in seconds; doubles at each attempt past the free ones, up to a cap.
+    penalty: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    #: No attempt is checked before this moment (seconds since the epoch; 0 = free).
+    blocked_until: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    updated_at: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+
+
+def _end_sessions_on_change(target: User, value, oldvalue, initiator) -> None:
+    """A new password/access code, role or active flag ends the user's existing sessions."""
+    if value != oldvalue:
+        target.session_epoch = (target.session_epoch or 0) + 1
+
+
+for _attribute in (User.password_hash, User.role, User.active):
+    # active_history: compare with the stored value even when it was not loaded yet.
+    event.listen(_attribute, "set", _end_sessions_on_change, active_history=True)
 
 
 class SchoolClass(db.Model):

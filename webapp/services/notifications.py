@@ -113,10 +113,10 @@ def unread_for(user: User) -> list[Notification]:
     ).all()
 
 
-def mark_read(user: User) -> None:
-    db.session.execute(
+def mark_read(uow, user: User) -> None:
+    """Mark the user's news read, in the caller's unit of work (an explicit POST, never a GET)."""
+    uow.session.execute(
         db.update(Notification)
         .where(Notification.user_id == user.id, Notification.read_at.is_(None))
         .values(read_at=utcnow())
     )
-    db.session.commit()
