@@ -331,3 +331,14 @@ def publish(app) -> Callable[[int], None]:
             review.review(story_id, "approve", None, archivist)
 
     return do
+
+
+def submit_story_now(metadata: Any, images: list, **options: Any):
+    """Submit a story through the service in its own unit of work (one committed action), as a
+    view would; return the committed story. Needs an application context."""
+    from webapp.services import submissions
+    from webapp.unit_of_work import unit_of_work
+
+    with unit_of_work() as uow:
+        story = submissions.submit_story(uow, metadata, images, **options)
+    return story

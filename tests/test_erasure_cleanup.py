@@ -7,7 +7,13 @@ import io
 
 import pytest
 
-from tests.conftest import build_app, make_jpeg, run_worker_burst_process, story_metadata
+from tests.conftest import (
+    build_app,
+    make_jpeg,
+    run_worker_burst_process,
+    story_metadata,
+    submit_story_now,
+)
 
 
 @pytest.fixture
@@ -30,7 +36,7 @@ def _story(app, photo: bytes, title: str) -> int:
         if user is None:
             user, _ = create_user_now("c@example.org", "contributor", "long-password-1")
         image = submissions.IncomingImage("p.jpg", io.BytesIO(photo))
-        return submissions.submit_story(story_metadata(title=title), [image], submitter=user).id
+        return submit_story_now(story_metadata(title=title), [image], submitter=user).id
 
 
 def _keys(app) -> list[str]:

@@ -24,6 +24,7 @@ from tests.conftest import (
     make_jpeg,
     run_worker_burst_process,
     story_metadata,
+    submit_story_now,
     worker_env,
 )
 
@@ -57,7 +58,7 @@ def _submit(app, images: list[tuple[str, bytes]], email: str = "c@example.org", 
         if user is None:
             user, _ = create_user_now(email, "contributor", "long-password-1")
         files = [submissions.IncomingImage(name, io.BytesIO(data)) for name, data in images]
-        return submissions.submit_story(story_metadata(**meta), files, submitter=user).id
+        return submit_story_now(story_metadata(**meta), files, submitter=user).id
 
 
 def _worker(app, *args: str, timeout: float = 120, **env: str) -> subprocess.CompletedProcess:

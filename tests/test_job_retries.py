@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import io
 
-from tests.conftest import build_app, make_jpeg, run_worker_burst_process, story_metadata
+from tests.conftest import (
+    build_app,
+    make_jpeg,
+    run_worker_burst_process,
+    story_metadata,
+    submit_story_now,
+)
 from tests.service_processes import free_port
 
 
@@ -30,7 +36,7 @@ def test_image_job_is_retried_after_the_object_store_comes_back(
     with app.app_context():
         user, _ = create_user_now("c@example.org", "contributor", "long-password-1")
         image = submissions.IncomingImage("p.jpg", io.BytesIO(make_jpeg(seed=2)))
-        story = submissions.submit_story(story_metadata(), [image], submitter=user)
+        story = submit_story_now(story_metadata(), [image], submitter=user)
         media_id = story.media[0].id
 
     # The worker cannot reach the object store (nothing listens on that port).

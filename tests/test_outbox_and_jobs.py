@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import build_app, make_jpeg, run_worker_burst_process, story_metadata
+from tests.conftest import (
+    build_app,
+    make_jpeg,
+    run_worker_burst_process,
+    story_metadata,
+    submit_story_now,
+)
 
 
 @pytest.fixture
@@ -32,7 +38,7 @@ def _submit(app, images=1):
             submissions.IncomingImage(f"{i}.jpg", io.BytesIO(make_jpeg(700, 500, seed=i)))
             for i in range(images)
         ]
-        return submissions.submit_story(story_metadata(), files, submitter=user).id
+        return submit_story_now(story_metadata(), files, submitter=user).id
 
 
 def test_events_wait_in_the_outbox_while_redis_is_down_then_flow(redis_app, redis_server):
@@ -179,7 +185,7 @@ def test_place_spellings_meet_in_one_search_facet(redis_app, publish):
 
         user, _ = create_user_now("p@example.org", "contributor", "long-password-1")
         for spelling in ("Vitry sur Seine", "vitry-sur-seine"):
-            story = submissions.submit_story(
+            story = submit_story_now(
                 story_metadata(places=[spelling]),
                 [submissions.IncomingImage("a.jpg", io.BytesIO(make_jpeg(seed=3)))],
                 submitter=db.session.get(User, user.id),

@@ -139,7 +139,8 @@ def load_demo() -> list[tuple[str, str, str]]:
             alt_texts=[f"Dessin d'une rue, illustration {seed + 1}"],
         )
         image = submissions.IncomingImage(f"demo-{seed + 1}.jpg", io.BytesIO(demo_picture(seed)))
-        story = submissions.submit_story(metadata, [image], submitter=contributor)
+        with unit_of_work() as uow:
+            story = submissions.submit_story(uow, metadata, [image], submitter=contributor)
         if spec["publish"]:
             review.review(story.id, "approve", "Demo content", archivist)
     return DEMO_LOGINS

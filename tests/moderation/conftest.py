@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.conftest import PASSWORD, create_user_now, story_metadata
+from tests.conftest import PASSWORD, create_user_now, story_metadata, submit_story_now
 
 
 @pytest.fixture
@@ -73,12 +73,11 @@ def new_story(app):
     """Submit a story (no images) as the given user through the submission service."""
     from webapp.extensions import db
     from webapp.models import User
-    from webapp.services import submissions
 
     def make(user_id: int | None, **metadata) -> int:
         with app.app_context():
             submitter = db.session.get(User, user_id) if user_id else None
-            story = submissions.submit_story(story_metadata(**metadata), [], submitter=submitter)
+            story = submit_story_now(story_metadata(**metadata), [], submitter=submitter)
             return story.id
 
     return make

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from tests.conftest import make_jpeg, story_metadata
+from tests.conftest import make_jpeg, story_metadata, submit_story_now
 
 
 def _submit_with_image(app, user_id: int) -> tuple[int, int]:
@@ -15,7 +15,7 @@ def _submit_with_image(app, user_id: int) -> tuple[int, int]:
     from webapp.services import submissions
 
     with app.app_context():
-        story = submissions.submit_story(
+        story = submit_story_now(
             story_metadata(body="Les épices du marché de Vitry"),
             [submissions.IncomingImage("a.jpg", io.BytesIO(make_jpeg()))],
             submitter=db.session.get(User, user_id),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, submit_story_now
 
 
 def _login(app, email: str):
@@ -219,7 +219,7 @@ def test_review_page_shows_images_with_their_processing_state_and_rights(app, wo
     from webapp.services import submissions
 
     with app.app_context():
-        story = submissions.submit_story(
+        story = submit_story_now(
             story_metadata(credit="Famille K."),
             [submissions.IncomingImage("photo.jpg", io.BytesIO(make_jpeg()))],
             submitter=db.session.get(User, world.member),

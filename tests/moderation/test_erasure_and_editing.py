@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from tests.conftest import make_jpeg, story_metadata
+from tests.conftest import make_jpeg, story_metadata, submit_story_now
 from webapp.errors import Forbidden
 
 
@@ -22,7 +22,7 @@ def test_erasure_removes_originals_derivatives_index_and_keeps_only_that_it_happ
     from workers.search import index_story
 
     with app.app_context():
-        story = submissions.submit_story(
+        story = submit_story_now(
             story_metadata(body="Le secret de famille de Vitry"),
             [submissions.IncomingImage("a.jpg", io.BytesIO(make_jpeg(seed=7)))],
             submitter=user(world.member),
@@ -125,7 +125,7 @@ def test_image_licence_and_credit_are_set_by_archivists_only(app, world, user):
     from webapp.services import editing, submissions
 
     with app.app_context():
-        story = submissions.submit_story(
+        story = submit_story_now(
             story_metadata(),
             [submissions.IncomingImage("a.jpg", io.BytesIO(make_jpeg(seed=3)))],
             submitter=user(world.member),

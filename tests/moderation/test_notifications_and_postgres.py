@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from tests.conftest import build_app, create_user_now
+from tests.conftest import build_app, create_user_now, submit_story_now
 from webapp.errors import AuthenticationRequired
 
 
@@ -57,7 +57,7 @@ def test_workflow_and_consent_on_postgresql(tmp_path, postgres_url):
     from tests.conftest import story_metadata
     from webapp.extensions import db
     from webapp.models import Role, Story
-    from webapp.services import classes, consent, review, submissions
+    from webapp.services import classes, consent, review
 
     app = build_app(tmp_path / "data", DATABASE_URL=postgres_url)
     try:
@@ -66,7 +66,7 @@ def test_workflow_and_consent_on_postgresql(tmp_path, postgres_url):
             archivist, _ = create_user_now("a@example.org", Role.ARCHIVIST.value, "password1")
             klass = classes.create_class(teacher, "4e B")
             joined = classes.join_class(klass.code, "Amina")
-            story = submissions.submit_story(story_metadata(), [], submitter=joined.student)
+            story = submit_story_now(story_metadata(), [], submitter=joined.student)
             review.apply(story.id, "forward", teacher)
             review.review(story.id, "approve", None, archivist)
             assert db.session.get(Story, story.id).status == "approved"

@@ -18,6 +18,7 @@ from webapp.models import Story
 from webapp.presenters import story_json
 from webapp.services import access, review, submissions
 from webapp.services.searching import search_request_from_args, search_stories
+from webapp.unit_of_work import unit_of_work
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -68,7 +69,8 @@ def create_story():
         submissions.IncomingImage(filename=f.filename or "", stream=f.stream)
         for f in request.files.getlist("images")
     ]
-    story = submissions.submit_story(metadata, images, submitter=user)
+    with unit_of_work() as uow:
+        story = submissions.submit_story(uow, metadata, images, submitter=user)
     body = story_json(story, include_private=True)
     response = jsonify(body)
     response.status_code = 202

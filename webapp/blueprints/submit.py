@@ -14,7 +14,8 @@ from webapp.auth import current_person
 from webapp.errors import PassagesError, ValidationFailed
 from webapp.extensions import db
 from webapp.models import AuditEntry, Story
-from webapp.services import consent, erasure, review, submissions
+from webapp.services import consent, erasure, submissions
+from webapp.unit_of_work import unit_of_work
 
 bp = Blueprint("submit", __name__)
 
@@ -90,14 +91,18 @@ def submit_form():
         if f.filename
     ]
     submitter = current_person()
+    as_draft = request.form.get("draft") == "yes" and submitter is not None
     try:
         check_descriptions(images, request.form)
-        story = submissions.submit_story(
-            metadata_from_form(request.form),
-            images,
-            submitter=submitter,
-            persons_identifiable=request.form.get("persons_identifiable") == "yes",
-        )
+        with unit_of_work() as uow:
+            story = submissions.submit_story(
+                uow,
+                metadata_from_form(request.form),
+                images,
+                submitter=submitter,
+                persons_identifiable=request.form.get("persons_identifiable") == "yes",
+                as_draft=as_draft,
+            )
     except PassagesError as exc:
         details = getattr(exc, "errors", None) or []
         return (
@@ -106,8 +111,7 @@ def submit_form():
             ),
             exc.status,
         )
-    if request.form.get("draft") == "yes" and submitter is not None:
-        review.apply(story.id, "recall", submitter, None)
+    if as_draft:
         flash("Saved as a draft: find it in “My space” to finish it and hand it in.", "success")
         return redirect(url_for("accounts.me"), code=303)
     return redirect(url_for("submit.status", token=story.status_token), code=303)

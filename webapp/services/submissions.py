@@ -1,10 +1,18 @@
-"""Accept a story with its images: validate everything, store originals, commit once.
+"""Accept a story with its images: validate everything, store originals, add the rows to the
+caller's unit of work.
 
 Order matters. Every check (schema, period, each image's content and size) runs before anything
-is written. Originals are then stored content-addressed, and the story, its media rows and its
-``story.submitted`` event commit in one transaction. If anything fails after the first object is
-written, the objects this call created are removed again: a failed submission leaves neither
-orphan rows nor orphan objects, and never touches what was stored before.
+is written. Originals are then stored content-addressed, and the story, its media rows, its audit
+entry and its ``story.submitted`` event are added to the caller's unit of work, which commits them
+in one transaction. Each object this call writes registers a rollback compensation
+(``uow.on_rollback``): if the action fails anywhere — here, in the view after us, or in the commit
+itself — the objects are removed again unless a committed row uses them. A failed submission
+leaves neither orphan rows nor orphan objects, and never touches what was stored before.
+
+A draft ("save as draft" on the form) is created as a draft: no ``story.submitted`` event, no
+jobs, no "was handed in" message. Handing it in later is the workflow's ``submit`` move.
+
+This module never commits and never enqueues jobs.
 """
 
 from __future__ import annotations
@@ -17,11 +25,12 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from schemas import FieldError, validate_story_metadata
-from webapp.errors import PayloadTooLarge, UploadRejected, ValidationFailed
+from webapp.errors import BadRequest, PayloadTooLarge, UploadRejected, ValidationFailed
 from webapp.extensions import db
 from webapp.models import MediaAsset, Story, StoryStatus, User
 from webapp.periods import canonical_language_tag, parse_period
 from webapp.services import audit, backends, notifications, outbox
+from webapp.unit_of_work import UnitOfWork
 from workers.imaging import ImageRejected, inspect_image
 
 log = logging.getLogger(__name__)
@@ -139,64 +148,67 @@ def check_images(images: Sequence[IncomingImage]) -> list[_CheckedImage]:
 
 
 def submit_story(
+    uow: UnitOfWork,
     metadata: Any,
     images: Sequence[IncomingImage],
     *,
     submitter: User | None,
     persons_identifiable: bool = False,
+    as_draft: bool = False,
 ) -> Story:
-    """Validate, store and commit a new story; return it with status ``submitted``.
+    """Validate, store and add a new story to ``uow``; return it (``submitted``, or ``draft``).
 
     A student's story belongs to their class from the first commit, so their teacher's queue and
-    the guardian-consent rule apply whichever way it was sent (form or API).
+    the guardian-consent rule apply whichever way it was sent (form or API). A draft needs an
+    owner: nobody else could ever find it again.
     """
+    if as_draft and submitter is None:
+        raise BadRequest("sign in to keep a draft; without an account, hand the story in")
     cleaned = check_metadata(metadata)
     checked = check_images(images)
     store = backends.object_store()
-    written_now: list[str] = []
-    try:
-        for item in checked:
-            key = original_key(item.sha256)
-            if not store.exists(key):
-                item.incoming.stream.seek(0)
-                store.put(key, item.incoming.stream, content_type=item.mime, length=item.size)
-                written_now.append(key)
-        story = _story_from(cleaned, submitter)
-        story.persons_identifiable = persons_identifiable
-        db.session.add(story)
-        alt_texts = cleaned.get("alt_texts", [])
-        for position, item in enumerate(checked):
-            story.media.append(
-                MediaAsset(
-                    position=position,
-                    original_key=original_key(item.sha256),
-                    sha256=item.sha256,
-                    mime_type=item.mime,
-                    byte_size=item.size,
-                    width=item.width,
-                    height=item.height,
-                    original_filename=_display_name(item.incoming, position)[:255],
-                    alt_text=alt_texts[position] if position < len(alt_texts) else "",
-                )
+    for item in checked:
+        key = original_key(item.sha256)
+        if not store.exists(key):
+            # Registered before the write: a write that fails half-way is removed as well.
+            uow.on_rollback(lambda key=key: _remove_unless_committed(store, key))
+            item.incoming.stream.seek(0)
+            store.put(key, item.incoming.stream, content_type=item.mime, length=item.size)
+    story = _story_from(cleaned, submitter, as_draft=as_draft)
+    story.persons_identifiable = persons_identifiable
+    uow.add(story)
+    alt_texts = cleaned.get("alt_texts", [])
+    for position, item in enumerate(checked):
+        story.media.append(
+            MediaAsset(
+                position=position,
+                original_key=original_key(item.sha256),
+                sha256=item.sha256,
+                mime_type=item.mime,
+                byte_size=item.size,
+                width=item.width,
+                height=item.height,
+                original_filename=_display_name(item.incoming, position)[:255],
+                alt_text=alt_texts[position] if position < len(alt_texts) else "",
             )
-        db.session.flush()
-        outbox.emit(
-            "story.submitted",
-            {"story_id": story.id, "media_ids": [m.id for m in story.media]},
         )
-        audit.record("story.submitted", "story", story.id, actor=submitter)
-        notifications.story_moved(story, "submit", None, submitter)
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        _remove_unreferenced(store, written_now)
-        raise
-    notifications.dispatch_pending()
-    log.info("story %s submitted with %d image(s)", story.id, len(checked))
+    uow.flush()
+    if as_draft:
+        audit.record("story.draft_saved", "story", story.id, actor=submitter)
+        log.info("story %s saved as a draft with %d image(s)", story.id, len(checked))
+        return story
+    outbox.emit(
+        "story.submitted",
+        {"story_id": story.id, "media_ids": [m.id for m in story.media]},
+    )
+    audit.record("story.submitted", "story", story.id, actor=submitter)
+    notifications.story_moved(story, "submit", None, submitter)
+    uow.after_commit(notifications.dispatch_pending)
+    log.info("story %s handed in with %d image(s); commits with the action", story.id, len(checked))
     return story
 
 
-def _story_from(cleaned: dict[str, Any], submitter: User | None) -> Story:
+def _story_from(cleaned: dict[str, Any], submitter: User | None, *, as_draft: bool) -> Story:
     period = cleaned.get("_period")
     extra = {
         key: cleaned[key]
@@ -215,22 +227,22 @@ def _story_from(cleaned: dict[str, Any], submitter: User | None) -> Story:
         licence=cleaned["licence"],
         consent=cleaned["consent"],
         extra=extra,
-        status=StoryStatus.SUBMITTED.value,
+        status=(StoryStatus.DRAFT if as_draft else StoryStatus.SUBMITTED).value,
         submitted_by=submitter,
         organisation_id=submitter.organisation_id if submitter else None,
         class_id=submitter.class_id if submitter else None,
     )
 
 
-def _remove_unreferenced(store, keys: list[str]) -> None:
-    """Undo our own writes, unless a concurrent submission committed a row using the object."""
-    for key in keys:
-        sha = key.rsplit("/", 1)[-1]
+def _remove_unless_committed(store: Any, key: str) -> None:
+    """Rollback compensation: remove an original this action wrote, unless a concurrent
+    submission committed a row using the same object meanwhile (content addressing shares it)."""
+    sha = key.rsplit("/", 1)[-1]
+    try:
         still_used = db.session.scalar(
             db.select(MediaAsset.id).where(MediaAsset.sha256 == sha).limit(1)
         )
         if still_used is None:
-            try:
-                store.delete(key)
-            except Exception:  # the original error matters more; log this one
-                log.exception("could not remove %s after a failed submission", key)
+            store.delete(key)
+    finally:
+        db.session.rollback()  # end the read transaction this check opened

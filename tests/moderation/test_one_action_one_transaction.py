@@ -1,0 +1,117 @@
+"""One user action is one transaction with one audit entry and its own events — no more, no less.
+
+Each test here failed on the main before the unit of work: the services committed on their own,
+so one click could be several transactions (a draft first "submitted" then recalled; edits saved
+although the hand-in was refused; a failed submission cleaned up by hand-written code).
+"""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from tests.conftest import PASSWORD, make_jpeg, story_metadata
+
+
+def _login(app, email: str):
+    client = app.test_client()
+    response = client.post("/login", data={"email": email, "password": PASSWORD})
+    assert response.status_code in (302, 303), response.status_code
+    return client
+
+
+def _student(app, world):
+    client = app.test_client()
+    response = client.post(
+        "/class-login",
+        data={"code": world.class_code, "pseudonym": "Amina", "access_code": world.student_code},
+    )
+    assert response.status_code in (302, 303)
+    return client
+
+
+def _rows(app, story_id: int) -> dict[str, list[str]]:
+    from webapp.extensions import db
+    from webapp.models import AuditEntry, Notification, OutboxEvent
+
+    with app.app_context():
+        events = db.session.scalars(db.select(OutboxEvent).order_by(OutboxEvent.id)).all()
+        return {
+            "events": [e.event_type for e in events if e.payload.get("story_id") == story_id],
+            "audit": db.session.scalars(
+                db.select(AuditEntry.action)
+                .where(AuditEntry.subject_type == "story", AuditEntry.subject_id == story_id)
+                .order_by(AuditEntry.id)
+            ).all(),
+            "notifications": db.session.scalars(
+                db.select(Notification.message).where(Notification.story_id == story_id)
+            ).all(),
+        }
+
+
+def _story(app, title: str):
+    from webapp.extensions import db
+    from webapp.models import Story
+
+    with app.app_context():
+        story = db.session.scalar(db.select(Story).where(Story.title == title))
+        db.session.expunge(story)
+        return story
+
+
+def test_save_as_draft_creates_a_draft_without_handing_it_in(app, world):
+    student = _student(app, world)
+    saved = student.post(
+        "/submit",
+        data={
+            "title": "Pas encore fini",
+            "body": "début",
+            "language": "fr",
+            "licence": "CC-BY-4.0",
+            "consent": "yes",
+            "draft": "yes",
+            "alt_texts": "Ma grand-mère au marché",
+            "images": [(io.BytesIO(make_jpeg(seed=5)), "marche.jpg")],
+        },
+        content_type="multipart/form-data",
+    )
+    assert saved.status_code == 303
+    story = _story(app, "Pas encore fini")
+    assert story.status == "draft"
+    rows = _rows(app, story.id)
+    # No story.submitted (so no image or index job for a draft), no recall, nobody told that the
+    # story "was handed in": one action, one audit entry.
+    assert rows == {"events": [], "audit": ["story.draft_saved"], "notifications": []}
+    # The positive control: handing it in later emits the submission and tells the teacher.
+    student.post(
+        f"/me/stories/{story.id}", data={"title": "Fini", "body": "tout", "resubmit": "yes"}
+    )
+    rows = _rows(app, story.id)
+    assert rows["events"][-1] == "story.submitted"
+    assert rows["audit"][-1] == "story.submit"
+    assert any("handed in" in message for message in rows["notifications"])
+
+
+def test_a_submission_that_fails_after_storing_removes_its_objects(app, make_user, monkeypatch):
+    """The rollback compensation runs when the action fails after the service returned (here:
+    the commit itself), not only inside the service."""
+    from webapp.extensions import db
+    from webapp.models import Story, User
+    from webapp.services import backends, submissions
+    from webapp.unit_of_work import unit_of_work
+
+    user_id = make_user("contributor")
+    with app.app_context():
+        submitter = db.session.get(User, user_id)
+        with pytest.raises(RuntimeError), unit_of_work() as uow:
+            submissions.submit_story(
+                uow,
+                story_metadata(),
+                [submissions.IncomingImage("a.jpg", io.BytesIO(make_jpeg(seed=21)))],
+                submitter=submitter,
+            )
+            assert len(list(backends.object_store().list("originals/"))) == 1  # control
+            raise RuntimeError("the view failed after the service")
+        assert list(backends.object_store().list("originals/")) == []
+        assert db.session.scalar(db.select(db.func.count()).select_from(Story)) == 0
