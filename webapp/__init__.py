@@ -76,11 +76,12 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(curation.bp)
     app.register_blueprint(indicators.bp)
     from webapp.blueprints import accounts as accounts_pages
-    from webapp.blueprints import admin, classes
+    from webapp.blueprints import admin, classes, quarantine
 
     app.register_blueprint(accounts_pages.bp)
     app.register_blueprint(classes.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(quarantine.bp)
     csrf.exempt(api.bp)  # the API authenticates with bearer tokens only (webapp.auth)
     errorhandlers.register(app)
     ratelimits.init_app(app, settings)

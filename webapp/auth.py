@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 #: ``last_used_at`` of a token is written at most this often (not one write per API call).
 TOKEN_USE_RESOLUTION = timedelta(minutes=1)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: The API's own description: served to anyone, whatever Authorization header comes along.
+PUBLIC_API_DOCUMENTS = frozenset({"api.openapi", "api.story_schema"})
 
 
 def init_app(app: Flask) -> None:
@@ -56,7 +58,7 @@ def _load_user(user_id: str) -> User | None:
 
 def _api_authentication():
     """On ``/api/v1`` the bearer token alone says who is calling (see the module docstring)."""
-    if request.blueprint != "api":
+    if request.blueprint != "api" or request.endpoint in PUBLIC_API_DOCUMENTS:
         return None
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")

@@ -17,7 +17,7 @@ from webapp.errors import PassagesError
 from webapp.extensions import db
 from webapp.models import AuditEntry, MediaAsset, Organisation, SchoolClass, Story, StoryStatus
 from webapp.search.contract import SearchRequest
-from webapp.services import access, consent, duplicates, editing, erasure, review
+from webapp.services import access, consent, duplicates, editing, erasure, quarantine, review
 from webapp.services.backends import search_index
 
 bp = Blueprint("moderation", __name__, url_prefix="/moderation")
@@ -35,7 +35,11 @@ def _date_arg(name: str) -> datetime | None:
 
 def _archive_query():
     status = request.args.get("status", "open")
-    query = db.select(Story).order_by(Story.created_at.asc(), Story.id.asc())
+    query = (
+        db.select(Story)
+        .where(Story.quarantined.is_(False))  # anonymous stories: /moderation/quarantine/
+        .order_by(Story.created_at.asc(), Story.id.asc())
+    )
     if status == "open":
         query = query.where(Story.status.in_([s.value for s in OPEN_STATUSES]))
     elif status in {s.value for s in StoryStatus}:
@@ -98,6 +102,7 @@ def queue():
         bulk_actions=BULK_ACTIONS,
         labels=review.LABELS,
         takedowns=erasure.open_requests(),
+        quarantined=quarantine.count_waiting(),
     )
 
 

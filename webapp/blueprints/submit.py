@@ -103,6 +103,8 @@ def submit_form():
                 persons_identifiable=request.form.get("persons_identifiable") == "yes",
                 as_draft=as_draft,
             )
+            # Without an account, the story waits in quarantine (webapp.services.quarantine).
+            story.quarantined = submitter is None
     except PassagesError as exc:
         details = getattr(exc, "errors", None) or []
         return (
