@@ -1,4 +1,4 @@
-"""Image-pipeline benchmark: naive Pillow vs ``workers.imaging.build_derivatives`` vs pyvips.
+"""Image-pipeline benchmark: naive Pillow vs ``webapp.media.imaging.build_derivatives`` vs pyvips.
 
 Generates photo-like test images once into ``bench/out/images/`` (gitignored), then runs each
 approach in a fresh subprocess over the same files and the same derivative set (sizes, formats,
@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 sys.path.insert(0, str(ROOT))
 
-from workers.imaging import DEFAULT_SPECS, DerivativeSpec, build_derivatives  # noqa: E402
+from webapp.media.imaging import DEFAULT_SPECS, DerivativeSpec, build_derivatives  # noqa: E402
 
 APPROACHES = ("naive", "passages", "pyvips", "pyvips-1thread")
 

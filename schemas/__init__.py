@@ -43,12 +43,6 @@ def _validator(name: str) -> Draft202012Validator:
     return Draft202012Validator(schema)
 
 
-def event_types() -> list[str]:
-    return sorted(
-        p.name.removesuffix(".schema.json") for p in (SCHEMA_DIR / "events").glob("*.json")
-    )
-
-
 def _field_of(error: ValidationError) -> str:
     path = [str(p) for p in error.absolute_path]
     if error.validator == "required":

@@ -12,6 +12,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import REPO
 from tests.service_processes import free_port
 
@@ -45,6 +47,7 @@ def _get(url: str) -> tuple[int, bytes]:
         return exc.code, exc.read()
 
 
+@pytest.mark.slow
 def test_db_upgrade_user_and_token_commands_give_a_working_api_token(tmp_path):
     data = tmp_path / "data"
     assert _passages(data, "db", "upgrade").returncode == 0
@@ -76,6 +79,7 @@ def test_db_upgrade_user_and_token_commands_give_a_working_api_token(tmp_path):
     assert response.status_code == 404  # authenticated as an archivist; the story does not exist
 
 
+@pytest.mark.slow
 def test_cli_refuses_bad_input_with_a_message_not_a_traceback(tmp_path):
     data = tmp_path / "data"
     _passages(data, "db", "upgrade")
@@ -88,6 +92,7 @@ def test_cli_refuses_bad_input_with_a_message_not_a_traceback(tmp_path):
     assert unknown.returncode != 0 and "no user with e-mail" in unknown.stderr
 
 
+@pytest.mark.slow
 def test_run_demo_serves_the_site_with_demo_stories_and_prints_logins(tmp_path):
     """The README's first command, end to end: URL and logins printed, demo stories public,
     images derived and searchable by the embedded worker."""

@@ -74,6 +74,7 @@ def _post(app, token: str, title: str, images: list[tuple[str, bytes]]) -> dict:
     return response.json
 
 
+@pytest.mark.slow
 def test_parallel_workers_give_every_image_exactly_its_own_derivatives(pg_app):
     from tests.conftest import create_user_now, issue_token_now
     from webapp.extensions import db

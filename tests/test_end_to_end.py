@@ -53,6 +53,7 @@ def _path(url: str) -> str:
     return url.split("localhost", 1)[1]
 
 
+@pytest.mark.slow
 def test_story_goes_from_submission_to_public_search(pipeline_app, make_user, api_token):
     app = pipeline_app
     client = app.test_client()
@@ -150,6 +151,7 @@ def test_story_goes_from_submission_to_public_search(pipeline_app, make_user, ap
     print(f"submit → searchable with two worker passes: {elapsed:.2f}s")
 
 
+@pytest.mark.slow
 def test_a_corrupt_image_fails_cleanly_and_the_rest_of_the_story_goes_on(pipeline_app, monkeypatch):
     """A file that passes the upload check but cannot be decoded fully marks its media failed
     with a reason; the worker carries on with the other image and with indexing."""

@@ -9,6 +9,7 @@ import pytest
 
 from tests.conftest import (
     build_app,
+    in_action,
     make_jpeg,
     run_worker_burst_process,
     story_metadata,
@@ -46,6 +47,7 @@ def _keys(app) -> list[str]:
         return sorted(info.key for info in backends.object_store().list(""))
 
 
+@pytest.mark.slow
 def test_objects_left_by_a_failed_delete_are_removed_by_the_erasure_job(
     app_with_redis, make_user, monkeypatch
 ):
@@ -68,7 +70,7 @@ def test_objects_left_by_a_failed_delete_are_removed_by_the_erasure_job(
 
         monkeypatch.setattr(store, "delete", unreachable)
         archivist = db.session.get(User, make_user("archivist"))
-        erasure.erase_story(erased_id, archivist)
+        in_action(erasure.erase_story, erased_id, archivist)
     monkeypatch.undo()
     assert _keys(app) == before  # nothing could be deleted during the request
     # Meanwhile someone submits the same photo again in a new story.
@@ -99,7 +101,7 @@ def test_an_erased_storys_id_is_never_given_to_another_story(app, make_user):
         newest_media = db.session.scalar(
             db.select(MediaAsset.id).where(MediaAsset.story_id == newest)
         )
-        erasure.erase_story(newest, db.session.get(User, make_user("archivist")))
+        in_action(erasure.erase_story, newest, db.session.get(User, make_user("archivist")))
     replacement = _story(app, make_jpeg(seed=43), "Après l'effacement")
     assert replacement not in (first, newest) and replacement > newest
     with app.app_context():

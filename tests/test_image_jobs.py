@@ -84,6 +84,7 @@ def _big_png(side: int = 6000) -> bytes:
 # --- memory and time limits ------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_image_over_the_memory_cap_fails_with_a_reason_and_the_worker_goes_on(redis_app):
     story_id = _submit(redis_app, [("huge.png", _big_png()), ("small.jpg", make_jpeg(seed=2))])
     started = time.perf_counter()
@@ -104,6 +105,7 @@ def test_image_over_the_memory_cap_fails_with_a_reason_and_the_worker_goes_on(re
         assert keys and all(not k.startswith("derivatives/1/") for k in keys)
 
 
+@pytest.mark.slow
 def test_same_image_is_derived_under_the_default_cap(redis_app):
     story_id = _submit(redis_app, [("huge.png", _big_png())])
     _worker(redis_app)
@@ -112,6 +114,7 @@ def test_same_image_is_derived_under_the_default_cap(redis_app):
     assert derivatives["large"]["width"] == 1600
 
 
+@pytest.mark.slow
 def test_job_over_its_time_limit_ends_failed_not_retried(pg_redis_app):
     """The job's database read is held up by a table lock longer than the job's time limit."""
     import sqlalchemy
@@ -175,6 +178,7 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+@pytest.mark.slow
 def test_job_whose_process_is_killed_ends_failed_and_the_worker_goes_on(pg_redis_app):
     """As when the kernel's OOM killer picks the work horse: SIGKILL, no Python exception."""
     import signal
@@ -226,6 +230,7 @@ def _cli(app, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_rederive_rebuilds_missing_derivatives_through_a_worker(redis_app):
     from webapp.services import backends
 
@@ -256,6 +261,7 @@ def test_rederive_rebuilds_missing_derivatives_through_a_worker(redis_app):
     assert [s for s, _, _ in _media(redis_app, second)] == ["ready"]
 
 
+@pytest.mark.slow
 def test_rederive_wait_prints_progress_until_the_running_worker_is_done(redis_app):
     story_id = _submit(redis_app, [("a.jpg", make_jpeg(seed=1)), ("x.png", _big_png())])
     _worker(redis_app)
@@ -281,6 +287,7 @@ def test_rederive_wait_prints_progress_until_the_running_worker_is_done(redis_ap
     assert [s for s, _, _ in _media(redis_app, story_id)] == ["ready", "failed"]
 
 
+@pytest.mark.slow
 def test_rederive_needs_a_target(redis_app):
     result = _cli(redis_app, "rederive")
     assert result.returncode == 2

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 
+import pytest
+
 from tests.conftest import (
     build_app,
     make_jpeg,
@@ -14,6 +16,7 @@ from tests.conftest import (
 from tests.service_processes import free_port
 
 
+@pytest.mark.slow
 def test_image_job_is_retried_after_the_object_store_comes_back(
     tmp_path, redis_server, moto_server
 ):

@@ -6,6 +6,7 @@ import pytest
 
 from tests.conftest import (
     build_app,
+    in_action,
     make_jpeg,
     run_worker_burst_process,
     story_metadata,
@@ -41,6 +42,7 @@ def _submit(app, images=1):
         return submit_story_now(story_metadata(), files, submitter=user).id
 
 
+@pytest.mark.slow
 def test_events_wait_in_the_outbox_while_redis_is_down_then_flow(redis_app, redis_server):
     from workers import relay
 
@@ -129,6 +131,7 @@ def test_indexing_twice_or_after_deletion_converges(redis_app, publish):
         assert [h.id for h in page.hits] == [story_id]
 
 
+@pytest.mark.slow
 def test_withdrawn_story_leaves_public_search(redis_app, publish, make_user):
     from webapp.extensions import db
     from webapp.models import User
@@ -141,7 +144,7 @@ def test_withdrawn_story_leaves_public_search(redis_app, publish, make_user):
     with redis_app.app_context():
         assert backends.search_index().search(SearchRequest(q="épices")).total == 1
         archivist = db.session.get(User, make_user("archivist"))
-        review.withdraw(story_id, "family asked", archivist)
+        in_action(review.withdraw, story_id, "family asked", archivist)
     run_worker_burst_process(redis_app)
     with redis_app.app_context():
         backends.search_index().refresh()
@@ -149,6 +152,7 @@ def test_withdrawn_story_leaves_public_search(redis_app, publish, make_user):
     assert redis_app.test_client().get(f"/stories/{story_id}").status_code == 404
 
 
+@pytest.mark.slow
 def test_index_built_by_an_older_schema_is_rebuilt_when_the_search_worker_starts(
     redis_app, publish
 ):
@@ -171,6 +175,7 @@ def test_index_built_by_an_older_schema_is_rebuilt_when_the_search_worker_starts
         assert [h.id for h in index.search(SearchRequest(q="épices")).hits] == [story_id]
 
 
+@pytest.mark.slow
 def test_place_spellings_meet_in_one_search_facet(redis_app, publish):
     import io
 
@@ -201,6 +206,7 @@ def test_place_spellings_meet_in_one_search_facet(redis_app, publish):
         assert [(f.value, f.count) for f in facet] == [("Vitry-sur-Seine", 2)]
 
 
+@pytest.mark.slow
 def test_collection_changes_reach_the_collection_facet(redis_app, publish, make_user):
     from webapp.extensions import db
     from webapp.models import User
@@ -212,8 +218,8 @@ def test_collection_changes_reach_the_collection_facet(redis_app, publish, make_
     with redis_app.app_context():
         archivist = db.session.get(User, make_user("archivist"))
         fields = collections.CollectionFields("Marchés du Val-de-Marne", "marches", "", True, False)
-        collection = collections.save_collection(fields, archivist)
-        item = collections.add_story(collection.id, story_id, archivist)
+        collection = in_action(collections.save_collection, fields, archivist)
+        item = in_action(collections.add_story, collection.id, story_id, archivist)
         collection_id, item_id = collection.id, item.id
     run_worker_burst_process(redis_app)
 
@@ -227,7 +233,7 @@ def test_collection_changes_reach_the_collection_facet(redis_app, publish, make_
     assert facet() == [("Marchés du Val-de-Marne", 1)]
     with redis_app.app_context():
         archivist = db.session.scalar(db.select(User).where(User.role == "archivist"))
-        collections.remove_item(collection_id, item_id, archivist)
+        in_action(collections.remove_item, collection_id, item_id, archivist)
     run_worker_burst_process(redis_app)
     assert facet() == []
 

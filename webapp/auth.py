@@ -105,10 +105,6 @@ def _user_for_token(token: str) -> User | None:
     return row.user
 
 
-def bearer_token_sent() -> bool:
-    return request.headers.get("Authorization", "").lower().startswith("bearer ")
-
-
 def current_person() -> User | None:
     """The logged-in user, or ``None`` for an anonymous visitor."""
     return current_user if current_user.is_authenticated else None

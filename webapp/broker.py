@@ -18,8 +18,6 @@ from webapp.config import Settings
 
 log = logging.getLogger(__name__)
 
-QUEUE_NAMES = ("images", "search", "default")
-
 _lock = threading.Lock()
 _embedded: dict[Path, object] = {}
 

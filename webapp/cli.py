@@ -280,13 +280,15 @@ def rederive_command(
     """
     import time
 
+    from webapp.unit_of_work import unit_of_work
     from workers.images import rederive_progress, request_rederive
     from workers.relay import relay_once
 
     _configure_logging()
     if all_stories == bool(story_ids):
         raise click.UsageError("give either --all or one or more --story ID")
-    event_ids = request_rederive(None if all_stories else list(story_ids))
+    with unit_of_work() as uow:
+        event_ids = request_rederive(uow, None if all_stories else list(story_ids))
     total = sum(rederive_progress(event_ids).values())
     try:
         while relay_once():

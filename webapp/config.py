@@ -34,6 +34,10 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ValueError(f"{name} must be a whole number, got {raw!r}") from exc
 
 
+#: The password hash used under ``TESTING`` unless ``PASSWORD_HASH_METHOD`` says otherwise.
+CHEAP_TEST_HASH = "pbkdf2:sha256:1000"
+
+
 @dataclass(frozen=True)
 class Settings:
     """Typed view of the environment; see ``docs/configuration.md`` for the operator's version."""
@@ -119,6 +123,14 @@ class Settings:
     #: ``MAX_REQUEST_KB``: whole body of a request that carries no images (every form but the
     #: submission form and ``POST /api/v1/stories``), in kilobytes.
     max_request_kb: int = 2048
+    #: ``PASSAGES_INDEX_CHECK_INTERVAL``: seconds between the search worker's checks that the
+    #: index opens; an index that does not (damaged, another format) is rebuilt by itself.
+    index_check_interval: int = 60
+    #: ``PASSWORD_HASH_METHOD``: how passwords and students' access codes are hashed (Werkzeug
+    #: method string). Default ``scrypt`` (memory-hard, slow on purpose); only when ``TESTING`` is
+    #: set does the default become a cheap ``pbkdf2:sha256:1000`` so the test suite does not spend
+    #: its time hashing. Never set a cheap method in production.
+    password_hash_method: str = "scrypt"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -169,6 +181,9 @@ class Settings:
             max_form_field_kb=_int(env, "MAX_FORM_FIELD_KB", 1536),
             max_form_parts=_int(env, "MAX_FORM_PARTS", 200),
             max_request_kb=_int(env, "MAX_REQUEST_KB", 2048),
+            index_check_interval=max(5, _int(env, "PASSAGES_INDEX_CHECK_INTERVAL", 60)),
+            password_hash_method=env.get("PASSWORD_HASH_METHOD")
+            or (CHEAP_TEST_HASH if _flag(env.get("TESTING"), False) else "scrypt"),
         )
 
     def resolved_secret_key(self) -> str:

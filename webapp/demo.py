@@ -16,7 +16,7 @@ from webapp.extensions import db
 from webapp.models import Organisation, OrganisationKind, Role, Story, User
 from webapp.services import review, submissions
 from webapp.services.accounts import create_or_update_user
-from webapp.unit_of_work import unit_of_work
+from webapp.unit_of_work import UnitOfWork, unit_of_work
 
 DEMO_LOGINS = [
     ("admin", "admin@passages.example", "demo-admin-2026"),
@@ -110,17 +110,28 @@ def demo_class_code() -> str:
     klass = db.session.scalar(db.select(SchoolClass).where(SchoolClass.name == DEMO_CLASS_NAME))
     if klass is None:
         teacher = db.session.scalar(db.select(User).where(User.email == DEMO_LOGINS[2][1]))
-        klass = create_class(teacher, DEMO_CLASS_NAME)
+        with unit_of_work() as uow:
+            klass = create_class(uow, teacher, DEMO_CLASS_NAME)
     return klass.code
 
 
 def load_demo() -> list[tuple[str, str, str]]:
-    """Create demo people and stories unless they exist; return (role, e-mail, password)."""
-    archive = _organisation("Archives départementales (démo)", OrganisationKind.ARCHIVE)
-    school = _organisation("Collège Henri-Barbusse (démo)", OrganisationKind.SCHOOL)
-    association = _organisation("Association Mémoires vives (démo)", OrganisationKind.ASSOCIATION)
-    homes = {"admin": archive, "archivist": archive, "teacher": school, "contributor": association}
+    """Create demo people and stories unless they exist; return (role, e-mail, password).
+
+    The people are one unit of work, then each story (handed in and, for some, published) is one.
+    """
     with unit_of_work() as uow:
+        archive = _organisation(uow, "Archives départementales (démo)", OrganisationKind.ARCHIVE)
+        school = _organisation(uow, "Collège Henri-Barbusse (démo)", OrganisationKind.SCHOOL)
+        association = _organisation(
+            uow, "Association Mémoires vives (démo)", OrganisationKind.ASSOCIATION
+        )
+        homes = {
+            "admin": archive,
+            "archivist": archive,
+            "teacher": school,
+            "contributor": association,
+        }
         for role, email, password in DEMO_LOGINS:
             user, _ = create_or_update_user(
                 uow, email, role, password, display_name=f"{role} (démo)"
@@ -141,15 +152,15 @@ def load_demo() -> list[tuple[str, str, str]]:
         image = submissions.IncomingImage(f"demo-{seed + 1}.jpg", io.BytesIO(demo_picture(seed)))
         with unit_of_work() as uow:
             story = submissions.submit_story(uow, metadata, [image], submitter=contributor)
-        if spec["publish"]:
-            review.review(story.id, "approve", "Demo content", archivist)
+            if spec["publish"]:
+                review.review(uow, story.id, "approve", "Demo content", archivist)
     return DEMO_LOGINS
 
 
-def _organisation(name: str, kind: OrganisationKind) -> Organisation:
+def _organisation(uow: UnitOfWork, name: str, kind: OrganisationKind) -> Organisation:
     org = db.session.scalar(db.select(Organisation).where(Organisation.name == name))
     if org is None:
         org = Organisation(name=name, kind=kind.value)
-        db.session.add(org)
-        db.session.flush()
+        uow.add(org)
+        uow.flush()
     return org

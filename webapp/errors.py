@@ -83,3 +83,23 @@ class NotFound(PassagesError):
 class TransitionNotAllowed(PassagesError):
     status = 409
     code = "transition_not_allowed"
+
+
+class SearchUnavailable(PassagesError):
+    """Search could not answer (the engine failed, or its index is being rebuilt).
+
+    Never shown as "no results": the API answers 503 with this code, pages say so visibly.
+    ``rebuilding`` tells the two cases apart for people and integrations.
+    """
+
+    status = 503
+    code = "search_unavailable"
+
+    def __init__(self, message: str, *, rebuilding: bool = False) -> None:
+        super().__init__(message)
+        self.rebuilding = rebuilding
+
+    def to_json(self) -> dict:
+        body = super().to_json()
+        body["error"]["rebuilding"] = self.rebuilding
+        return body

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from webapp.extensions import db
 from webapp.models import Place, Story, StoryStatus
-from webapp.search.analysis import fold
+from webapp.textfold import fold
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,13 @@ def gazetteer_rows(path: Path = GAZETTEER_FILE) -> Iterator[GazetteerRow]:
 def find_place(name: str) -> Place | None:
     key = place_key(name)
     return db.session.scalar(db.select(Place).where(Place.key == key)) if key else None
+
+
+def origin_places() -> list[Place]:
+    """Places of origin archivists recorded, by name (the curation screen lists them)."""
+    return db.session.scalars(
+        db.select(Place).where(Place.kind == "origin").order_by(Place.name)
+    ).all()
 
 
 def add_origin_place(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from webapp.search.analysis import fold
+from webapp.textfold import fold
 
 
 def slugify(text: str, max_length: int = 80) -> str:

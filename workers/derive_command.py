@@ -1,7 +1,7 @@
 """``passages derive FILE... --out DIR``: run the worker's derivative code on local files.
 
 For archivists checking what a scan will look like and for benchmarking: it calls exactly
-:func:`workers.imaging.build_derivatives` with the default specs, so what it writes is what the
+:func:`webapp.media.imaging.build_derivatives` with the default specs, so what it writes is what the
 worker stores. It must never print a traceback, stop at the first bad file, or leave a half-written
 set of derivatives for a rejected file; it touches no database, storage backend or queue.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from workers.imaging import DEFAULT_MAX_PIXELS, ImageRejected, build_derivatives
+from webapp.media.imaging import DEFAULT_MAX_PIXELS, ImageRejected, build_derivatives
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,8 @@ present is left alone. A transient error (storage or database unreachable) raise
 with backoff; a permanent one (the image cannot be decoded) marks the media ``failed`` with a
 readable reason and does not retry. So does a job stopped by its memory or time limit
 (``workers.worker.PassagesWorker`` calls :func:`give_up` when a job will not run again).
-This module must never modify an original.
+Each job is one unit of work (``webapp.unit_of_work``): the media row and its event commit
+together, once. This module must never modify an original.
 """
 
 from __future__ import annotations
@@ -18,16 +19,14 @@ from collections.abc import Sequence
 from rq.timeouts import JobTimeoutException
 
 from webapp.extensions import db
+from webapp.media.imaging import ImageRejected, build_derivatives
+from webapp.media.keys import derivative_key, derivative_prefix
 from webapp.models import MediaAsset, MediaState
 from webapp.services import backends, outbox
+from webapp.unit_of_work import UnitOfWork, unit_of_work
 from workers.context import app_context
-from workers.imaging import ImageRejected, build_derivatives
 
 log = logging.getLogger(__name__)
-
-
-def derivative_key(media_id: int, name: str, ext: str) -> str:
-    return f"derivatives/{media_id}/{name}.{ext}"
 
 
 def _already_done(media: MediaAsset, store) -> bool:
@@ -40,7 +39,7 @@ def _already_done(media: MediaAsset, store) -> bool:
 
 def derive_media(media_id: int, force: bool = False) -> str:
     """Build and store the derivatives of media ``media_id``; return what happened."""
-    with app_context():
+    with app_context(), unit_of_work() as uow:
         media = db.session.get(MediaAsset, media_id)
         if media is None:
             log.info("media %s no longer exists; nothing to derive", media_id)
@@ -82,11 +81,17 @@ def derive_media(media_id: int, force: bool = False) -> str:
         media.state = MediaState.READY.value
         media.failure_reason = None
         outbox.emit("media.derived", {"media_id": media.id, "story_id": media.story_id})
-        db.session.commit()
-        for key in stale:  # a settings change renamed a derivative: drop the old object
-            store.delete(key)
+        # Once committed, objects of derivatives a settings change renamed are dropped.
+        uow.after_commit(lambda: _delete_stale(store, media_id, stale))
         log.info("media %s: %d derivatives written", media_id, len(written))
         return "derived"
+
+
+def _delete_stale(store, media_id: int, keys: set[str]) -> None:
+    for key in keys:
+        store.delete(key)
+    if keys:
+        log.info("media %s: %d stale derivative(s) removed", media_id, len(keys))
 
 
 def _fail(media: MediaAsset, reason: str) -> str:
@@ -96,7 +101,6 @@ def _fail(media: MediaAsset, reason: str) -> str:
     outbox.emit(
         "media.failed", {"media_id": media.id, "story_id": media.story_id, "reason": reason}
     )
-    db.session.commit()
     return "failed"
 
 
@@ -109,14 +113,15 @@ def give_up(media_id: int, reason: str) -> str:
     derivative is left behind.
     """
     with app_context():
-        media = db.session.get(MediaAsset, media_id)
-        if media is None:
-            return "gone"
-        recorded = {d["key"] for d in (media.derivatives or {}).values()}
-        outcome = _fail(media, reason)
+        with unit_of_work():
+            media = db.session.get(MediaAsset, media_id)
+            if media is None:
+                return "gone"
+            recorded = {d["key"] for d in (media.derivatives or {}).values()}
+            outcome = _fail(media, reason)
         try:  # after recording the failure: the store may be what failed
             store = backends.object_store()
-            for item in list(store.list(f"derivatives/{media_id}/")):
+            for item in list(store.list(derivative_prefix(media_id))):
                 if item.key not in recorded:
                     store.delete(item.key)
         except Exception:
@@ -124,10 +129,11 @@ def give_up(media_id: int, reason: str) -> str:
         return outcome
 
 
-def request_rederive(story_ids: Sequence[int] | None) -> list[int]:
+def request_rederive(uow: UnitOfWork, story_ids: Sequence[int] | None) -> list[int]:
     """Queue a forced re-derivation of every image of ``story_ids`` (``None``: every story).
 
-    One ``media.rederive_requested`` outbox event per story, committed together; the relay turns
+    One ``media.rederive_requested`` outbox event per story, in the caller's unit of work (so
+    committed together); the relay turns
     each into ``derive_media(media_id, force=True)`` jobs. Returns the event ids, which name the
     jobs (see :func:`rederive_progress`).
     """
@@ -143,7 +149,7 @@ def request_rederive(story_ids: Sequence[int] | None) -> list[int]:
         outbox.emit("media.rederive_requested", {"story_id": story_id, "media_ids": media_ids})
         for story_id, media_ids in by_story.items()
     ]
-    db.session.commit()
+    uow.flush()  # the event ids name the jobs
     log.info(
         "re-derivation requested for %d image(s) of %d story(ies)",
         sum(map(len, by_story.values())),

@@ -8,24 +8,21 @@ deleted when no row refers to it any more.
 from __future__ import annotations
 
 import logging
-import re
 
 from webapp.extensions import db
+from webapp.media.keys import media_id_of_derivative, sha256_of_original
 from webapp.models import MediaAsset
 from webapp.services import backends
 from workers.context import app_context
 
 log = logging.getLogger(__name__)
 
-_ORIGINAL = re.compile(r"^originals/sha256/[0-9a-f]{2}/(?P<sha>[0-9a-f]{64})$")
-_DERIVATIVE = re.compile(r"^derivatives/(?P<media_id>\d+)/[^/]+$")
-
 
 def _still_referenced(key: str) -> bool:
-    if match := _ORIGINAL.match(key):
-        query = db.select(MediaAsset.id).where(MediaAsset.sha256 == match["sha"])
-    elif match := _DERIVATIVE.match(key):
-        query = db.select(MediaAsset.id).where(MediaAsset.id == int(match["media_id"]))
+    if (sha := sha256_of_original(key)) is not None:
+        query = db.select(MediaAsset.id).where(MediaAsset.sha256 == sha)
+    elif (media_id := media_id_of_derivative(key)) is not None:
+        query = db.select(MediaAsset.id).where(MediaAsset.id == media_id)
     else:
         return True  # not a key this job knows how to judge: leave it alone
     return db.session.scalar(query.limit(1)) is not None

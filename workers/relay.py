@@ -22,6 +22,7 @@ from rq.job import Job
 from webapp.extensions import db
 from webapp.models import OutboxEvent, utcnow
 from webapp.services import backends
+from webapp.unit_of_work import unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,10 @@ def _collection_members(payload: dict[str, Any]) -> list[JobRoute]:
     return [JobRoute("search", "workers.search.index_story", (i,)) for i in payload["story_ids"]]
 
 
+def _mail(payload: dict[str, Any]) -> list[JobRoute]:
+    return [JobRoute("default", "workers.mail.send_notification", (payload["notification_id"],))]
+
+
 ROUTES: dict[str, Callable[[dict[str, Any]], list[JobRoute]]] = {
     "story.submitted": _submitted,
     "story.approved": _story_index,
@@ -82,6 +87,7 @@ ROUTES: dict[str, Callable[[dict[str, Any]], list[JobRoute]]] = {
     "story.erased": _erased,
     "collection.changed": _collection_members,
     "media.rederive_requested": _rederive,
+    "notification.created": _mail,
 }
 
 
@@ -91,7 +97,16 @@ def jobs_for(event: OutboxEvent) -> list[JobRoute]:
 
 
 def relay_once(limit: int = 200) -> int:
-    """Relay up to ``limit`` pending events; return how many were marked relayed."""
+    """Relay up to ``limit`` pending events; return how many were marked relayed.
+
+    One pass is one unit of work: the rows it marked (and the attempt it counted when Redis was
+    unreachable) commit together at the end.
+    """
+    with unit_of_work():
+        return _relay_pass(limit)
+
+
+def _relay_pass(limit: int) -> int:
     query = (
         db.select(OutboxEvent)
         .where(OutboxEvent.relayed_at.is_(None))
@@ -125,7 +140,6 @@ def relay_once(limit: int = 200) -> int:
         for event in events[relayed : relayed + 1]:
             event.attempts += 1
             event.last_error = str(exc)[:500]
-    db.session.commit()
     return relayed
 
 

@@ -1,9 +1,14 @@
 """Search jobs: keep the Whoosh index in step with the database, one story at a time.
 
-``index_story(story_id)`` is an upsert of the story's current state (or a removal when it is
-gone), so running it twice, or out of order, converges on the database's truth. All index writes
-go through the search queue, consumed by a single worker, and the index's own lock with a bounded
-wait guards against any other writer.
+``index_story(story_id)`` is an upsert of the story's current state, or — when the story is gone,
+which only erasure does — a purge that rewrites every index segment that held it, so no word of
+an erased story stays in any index file. Running it twice, or out of order, converges on the
+database's truth. Before any update the job checks that the served index opens; when it does not
+(damaged files, another format or schema version) the job rebuilds it from the database first,
+and ``rebuild_if_unreadable`` (queued by the worker's periodic check) does the same when no
+update comes. All index writes go through the search queue, consumed by a single worker, and the
+index's own lock with a bounded wait guards against any other writer. Jobs never commit to the
+database: they only read it.
 """
 
 from __future__ import annotations
@@ -21,10 +26,12 @@ log = logging.getLogger(__name__)
 def index_story(story_id: int) -> str:
     with app_context():
         index = backends.search_index()
+        if _rebuild_if_unreadable(index):
+            return "rebuilt"
         story = db.session.get(Story, story_id)
         if story is None:
-            index.remove(story_id)
-            return "removed"
+            index.purge(story_id)
+            return "removed"  # and purged from every segment that held it
         index.upsert(indexing.document_for(story))
         log.info("story %s indexed (status %s)", story_id, story.status)
         compact_if_fragmented(index)
@@ -42,6 +49,22 @@ def compact_if_fragmented(index) -> int:
     merged = index.compact()
     log.info("search index compacted: %d small segments merged", merged)
     return merged
+
+
+def _rebuild_if_unreadable(index) -> bool:
+    reason = index.unreadable_reason()
+    if reason is None:
+        return False
+    log.warning("search index unusable (%s): rebuilding from the database", reason)
+    count = index.rebuild(indexing.all_documents())
+    log.info("search index rebuilt with %d stories", count)
+    return True
+
+
+def rebuild_if_unreadable() -> str:
+    """Rebuild the index when it does not open or has another version; else do nothing."""
+    with app_context():
+        return "rebuilt" if _rebuild_if_unreadable(backends.search_index()) else "healthy"
 
 
 def rebuild_index() -> int:

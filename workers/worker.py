@@ -24,8 +24,9 @@ from rq.job import Job
 from rq.queue import Queue
 from rq.timeouts import JobTimeoutException
 
+from webapp.media import imaging
 from webapp.services import backends
-from workers import imaging, relay
+from workers import relay
 from workers.context import use_app
 
 log = logging.getLogger(__name__)
@@ -104,9 +105,26 @@ class PassagesWorker(Worker):
     failures on a limit are not retried, and the last failure of a job calls its give-up handler.
     """
 
-    def __init__(self, *args, job_memory_mb: int = 0, **kwargs) -> None:
+    def __init__(
+        self, *args, job_memory_mb: int = 0, index_check: Callable[[], None] | None = None, **kwargs
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.job_memory_mb = job_memory_mb
+        self.index_check = index_check
+
+    def run_maintenance_tasks(self) -> None:
+        """RQ's registry cleaning, plus (on the search worker) the check that the index opens.
+
+        Why here: a damaged or foreign index must be rebuilt even when no update arrives to
+        notice it; RQ's maintenance hook runs between dequeues in the worker's main loop. The
+        check only queues the rebuild job: the work itself runs in a work horse, like any job.
+        """
+        super().run_maintenance_tasks()
+        if self.index_check is not None:
+            try:
+                self.index_check()
+            except Exception:
+                log.exception("search index check failed; will try again")
 
     def main_work_horse(self, job: Job, queue: Queue) -> None:
         limit_address_space(self.job_memory_mb)  # in the horse only: the worker stays unbounded
@@ -161,9 +179,50 @@ def _build_worker(app: Flask, purposes: Sequence[str]) -> Worker:
         connection = backends.redis_connection()
         queues = [backends.queue(p) for p in purposes]
         memory_mb = backends.settings().job_memory_mb
+        interval = backends.settings().index_check_interval
+    if "search" not in purposes:
+        return PassagesWorker(
+            queues, connection=connection, name=_worker_name(), job_memory_mb=memory_mb
+        )
+    # The search worker wakes at least every ``interval`` seconds (RQ's dequeue wait is its
+    # ttl minus 15 s) so that its maintenance hook checks the index that often.
     return PassagesWorker(
-        queues, connection=connection, name=_worker_name(), job_memory_mb=memory_mb
+        queues,
+        connection=connection,
+        name=_worker_name(),
+        job_memory_mb=memory_mb,
+        index_check=lambda: queue_rebuild_if_unreadable(app),
+        maintenance_interval=interval,
+        worker_ttl=interval + 15,
     )
+
+
+#: Job id of the automatic rebuild: at most one is waiting at any time.
+REBUILD_JOB = "search-rebuild"
+
+
+def queue_rebuild_if_unreadable(app: Flask) -> bool:
+    """Queue ``workers.search.rebuild_if_unreadable`` when the served index does not open.
+
+    Returns whether a rebuild was queued. The job checks again before rebuilding, so a
+    spurious or repeated queueing costs one check.
+    """
+    with app.app_context():
+        reason = backends.search_index().unreadable_reason()
+        if reason is None:
+            return False
+        job_id = f"{backends.settings().queue_prefix}-{REBUILD_JOB}"
+        connection = backends.redis_connection()
+        if Job.exists(job_id, connection=connection):
+            job = Job.fetch(job_id, connection=connection)
+            if not (job.is_finished or job.is_failed or job.is_canceled):
+                return False  # already waiting or running
+            job.delete()
+        log.warning("search index unusable (%s): queueing a rebuild", reason)
+        backends.queue("search").enqueue_call(
+            "workers.search.rebuild_if_unreadable", job_id=job_id, timeout=3600
+        )
+        return True
 
 
 def rebuild_index_if_outdated(app: Flask) -> bool:

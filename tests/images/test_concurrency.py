@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from PIL import Image, ImageDraw
 
-from workers.imaging import build_derivatives, inspect_image
+from webapp.media.imaging import build_derivatives, inspect_image
 
 from .conftest import by_name, decode, encode
 
@@ -21,6 +22,7 @@ def numbered_picture(n: int) -> Image.Image:
     return im
 
 
+@pytest.mark.slow
 def test_two_hundred_photos_in_eight_threads_each_get_their_own_derivatives():
     pictures = {n: numbered_picture(n) for n in range(200)}
     # Mix formats so different decoders run side by side; include the same photo twice.

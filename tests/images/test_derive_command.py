@@ -5,10 +5,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from click.testing import CliRunner
 
+from webapp.media.imaging import DEFAULT_SPECS, build_derivatives
 from workers.derive_command import derive_command
-from workers.imaging import DEFAULT_SPECS, build_derivatives
 
 from .conftest import decode, encode, png_bomb, upright
 
@@ -77,6 +78,7 @@ def test_unwritable_output_is_a_rejection_not_a_traceback(tmp_path):
     assert result.exception is None or isinstance(result.exception, SystemExit)
 
 
+@pytest.mark.slow
 def test_runs_as_a_program_without_tracebacks(tmp_path):
     good = tmp_path / "a.png"
     good.write_bytes(encode(upright(), "PNG"))
@@ -105,6 +107,7 @@ def test_runs_as_a_program_without_tracebacks(tmp_path):
     assert "Traceback" not in proc.stdout + proc.stderr
 
 
+@pytest.mark.slow
 def test_all_accepted_exits_0_as_a_program(tmp_path):
     good = tmp_path / "a.gif"
     good.write_bytes(encode(upright().convert("P"), "GIF"))

@@ -12,8 +12,8 @@ import struct
 import pytest
 from PIL import Image, ImageCms, ImageDraw
 
-from workers import imaging
-from workers.imaging import (
+from webapp.media import imaging
+from webapp.media.imaging import (
     DEFAULT_SPECS,
     UnsupportedFormat,
     build_derivatives,

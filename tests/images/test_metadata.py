@@ -9,7 +9,7 @@ import zlib
 import pytest
 from PIL import Image, ImageCms
 
-from workers.imaging import build_derivatives
+from webapp.media.imaging import build_derivatives
 
 from .conftest import decode, encode, insert_png_chunk, png_chunk, upright
 

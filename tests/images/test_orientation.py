@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from workers.imaging import build_derivatives, inspect_image
+from webapp.media.imaging import build_derivatives, inspect_image
 
 from .conftest import (
     by_name,
@@ -130,7 +130,7 @@ def test_avif_and_heic_rotation_is_applied_exactly_once(fmt):
     plugin must rotate, and the pipeline must not rotate a second time."""
     if fmt == "HEIF":
         pytest.importorskip("pillow_heif")
-        from workers import imaging
+        from webapp.media import imaging
 
         imaging._ensure_plugins()
     reference = upright()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import make_jpeg
-from workers import imaging
+from webapp.media import imaging
 
 
 class FakeTimeout(Exception):

@@ -10,13 +10,12 @@ import struct
 import subprocess
 import sys
 import textwrap
-import time
 import zipfile
 
 import pytest
 from PIL import GifImagePlugin, Image, ImageFile, PngImagePlugin, TiffImagePlugin, WebPImagePlugin
 
-from workers.imaging import (
+from webapp.media.imaging import (
     ImageRejected,
     ImageTooLarge,
     InvalidImage,
@@ -67,10 +66,8 @@ def decode_spy(monkeypatch):
 def test_decompression_bombs_are_refused_from_the_header(kind, decode_spy):
     data = BOMBS[kind]
     for call in (inspect_image, build_derivatives):
-        started = time.perf_counter()
         with pytest.raises(ImageTooLarge) as info:
             call(data)
-        assert time.perf_counter() - started < 0.5
         assert "image too large" in info.value.reason
         assert "the limit is 100 megapixels" in info.value.reason
     assert decode_spy == []
@@ -90,6 +87,7 @@ def test_pixel_limit_is_configurable():
     assert "100×60" in info.value.reason
 
 
+@pytest.mark.slow
 def test_bombs_stay_small_in_memory_even_under_an_address_space_limit():
     """In a fresh process limited to 1 GiB of address space, refusing bombs of 3.6 GB must still
     say 'image too large: W×H' (an attempted allocation would fail with a different message)."""
@@ -97,7 +95,7 @@ def test_bombs_stay_small_in_memory_even_under_an_address_space_limit():
         """
         import json, resource, sys
         resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
-        from workers.imaging import ImageRejected, build_derivatives, inspect_image
+        from webapp.media.imaging import ImageRejected, build_derivatives, inspect_image
         out = []
         for blob in map(bytes.fromhex, json.load(sys.stdin)):
             for call in (inspect_image, build_derivatives):
@@ -140,10 +138,8 @@ def test_thousands_of_frames_are_never_decoded(monkeypatch):
             return _original(self, frame)
 
         monkeypatch.setattr(cls, "seek", spy)
-    started = time.perf_counter()
     inspect_image(gif)
     build_derivatives(gif)
-    assert time.perf_counter() - started < 1.0
     assert [f for f in seeks if f != 0] == []
 
 

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.conftest import PASSWORD, create_user_now, story_metadata, submit_story_now
+from tests.conftest import PASSWORD, create_user_now, in_action, story_metadata, submit_story_now
 
 
 @pytest.fixture
@@ -34,11 +34,11 @@ def world(app):
         archivist = person(Role.ARCHIVIST.value, "archivist@example.org", None)
         admin = person(Role.ADMIN.value, "admin@example.org", None)
         member = person(Role.CONTRIBUTOR.value, "member@example.org", association)
-        klass = classes.create_class(teacher, "4e B")
-        other_class = classes.create_class(other_teacher, "5e A")
-        amina = classes.join_class(klass.code, "Amina")
-        yanis = classes.join_class(klass.code, "Yanis")
-        lea = classes.join_class(other_class.code, "Léa")
+        klass = in_action(classes.create_class, teacher, "4e B")
+        other_class = in_action(classes.create_class, other_teacher, "5e A")
+        amina = in_action(classes.join_class, klass.code, "Amina")
+        yanis = in_action(classes.join_class, klass.code, "Yanis")
+        lea = in_action(classes.join_class, other_class.code, "Léa")
         return SimpleNamespace(
             school_id=school.id,
             teacher=teacher.id,

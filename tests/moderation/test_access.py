@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from tests.conftest import make_jpeg, story_metadata, submit_story_now
+from tests.conftest import in_action, make_jpeg, story_metadata, submit_story_now
 
 
 def _submit_with_image(app, user_id: int) -> tuple[int, int]:
@@ -130,6 +130,6 @@ def test_public_story_pages_show_only_published_stories_and_forget_withdrawn_one
     assert client.get(f"/stories/{hidden}-le-marche-de-vitry").status_code == 404
     assert client.get(f"/stories/{shown}", follow_redirects=True).status_code == 200
     with app.app_context():
-        review.withdraw(shown, "family asked", user(world.archivist))
+        in_action(review.withdraw, shown, "family asked", user(world.archivist))
     assert client.get(f"/stories/{shown}", follow_redirects=True).status_code == 404
     assert client.get(f"/stories/{shown}-le-marche-de-vitry").status_code == 404

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import in_action
 from webapp.errors import AuthenticationRequired, BadRequest, Forbidden, NotFound
 from webapp.unit_of_work import unit_of_work
 
@@ -26,11 +27,11 @@ def test_join_refuses_e_mail_as_pseudonym_duplicates_and_unknown_codes(app, worl
 
     with app.app_context():
         with pytest.raises(BadRequest):
-            classes.join_class(world.class_code, "amina@example.org")
+            in_action(classes.join_class, world.class_code, "amina@example.org")
         with pytest.raises(BadRequest):
-            classes.join_class(world.class_code, "AMINA")
+            in_action(classes.join_class, world.class_code, "AMINA")
         with pytest.raises(NotFound):
-            classes.join_class("ZZZZZZ", "Nour")
+            in_action(classes.join_class, "ZZZZZZ", "Nour")
 
 
 def test_teacher_resets_a_students_access_but_not_in_another_class(app, world, user):
@@ -38,8 +39,8 @@ def test_teacher_resets_a_students_access_but_not_in_another_class(app, world, u
 
     with app.app_context():
         with pytest.raises(NotFound):
-            classes.reset_student_access(user(world.other_teacher), world.student)
-        fresh = classes.reset_student_access(user(world.teacher), world.student)
+            in_action(classes.reset_student_access, user(world.other_teacher), world.student)
+        fresh = in_action(classes.reset_student_access, user(world.teacher), world.student)
         assert fresh.access_code != world.student_code
         with pytest.raises(AuthenticationRequired):
             classes.student_login(world.class_code, "Amina", world.student_code)
@@ -52,7 +53,7 @@ def test_students_cannot_create_classes(app, world, user):
     from webapp.services import classes
 
     with app.app_context(), pytest.raises(Forbidden):
-        classes.create_class(user(world.student), "mine")
+        in_action(classes.create_class, user(world.student), "mine")
 
 
 def test_wrong_password_and_unknown_account_get_the_same_refusal(app, world):

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from tests.conftest import make_jpeg, story_metadata, submit_story_now
+from tests.conftest import in_action, make_jpeg, story_metadata, submit_story_now
 from webapp.errors import Forbidden
 
 
@@ -31,7 +31,13 @@ def test_erasure_removes_originals_derivatives_index_and_keeps_only_that_it_happ
     use_app(app)
     derive_media(media_id)
     with app.app_context():
-        review.review(story_id, "approve", "private note about the family", user(world.archivist))
+        in_action(
+            review.review,
+            story_id,
+            "approve",
+            "private note about the family",
+            user(world.archivist),
+        )
     index_story(story_id)
     with app.app_context():
         keys = [d["key"] for d in db.session.get(MediaAsset, media_id).derivatives.values()]
@@ -39,8 +45,10 @@ def test_erasure_removes_originals_derivatives_index_and_keeps_only_that_it_happ
         store = backends.object_store()
         assert all(store.exists(k) for k in keys)
         assert backends.search_index().search(SearchRequest(q="secret")).total == 1
-        erasure.request_takedown(story_id, "my family asks", requester=None, erasure=True)
-        counts = erasure.erase_story(story_id, user(world.archivist))
+        in_action(
+            erasure.request_takedown, story_id, "my family asks", requester=None, erasure=True
+        )
+        counts = in_action(erasure.erase_story, story_id, user(world.archivist))
         assert counts == {"images": 1, "originals": 1, "derivatives": len(keys) - 1}
         assert db.session.get(Story, story_id) is None
         assert not any(store.exists(k) for k in keys)
@@ -69,7 +77,7 @@ def test_only_archivists_erase(app, world, user, new_story):
     with app.app_context():
         for who in (world.teacher, world.student):
             with pytest.raises(Forbidden):
-                erasure.erase_story(story_id, user(who))
+                in_action(erasure.erase_story, story_id, user(who))
 
 
 def test_takedown_request_needs_a_reason_and_is_queued(app, world, new_story):
@@ -79,8 +87,10 @@ def test_takedown_request_needs_a_reason_and_is_queued(app, world, new_story):
     story_id = new_story(world.member)
     with app.app_context():
         with pytest.raises(BadRequest):
-            erasure.request_takedown(story_id, "  ", requester=None)
-        erasure.request_takedown(story_id, "I am in the photo", requester=None, name="Karim")
+            in_action(erasure.request_takedown, story_id, "  ", requester=None)
+        in_action(
+            erasure.request_takedown, story_id, "I am in the photo", requester=None, name="Karim"
+        )
         assert [r.story_id for r in erasure.open_requests()] == [story_id]
 
 
@@ -91,7 +101,8 @@ def test_archivist_metadata_edit_is_recorded_with_old_and_new_values(app, world,
 
     story_id = new_story(world.member)
     with app.app_context():
-        fields = editing.edit_metadata(
+        fields = in_action(
+            editing.edit_metadata,
             story_id,
             {"title": "Le marché d'Ivry", "places": "Ivry-sur-Seine, Oran", "period": "1960s"},
             user(world.archivist),
@@ -114,11 +125,13 @@ def test_author_edits_text_only_when_it_is_back_with_them(app, world, user, new_
     story_id = new_story(world.student)
     with app.app_context():
         with pytest.raises(Forbidden):
-            editing.edit_metadata(story_id, {"body": "new"}, user(world.student))
-        review.apply(story_id, "return", user(world.teacher), "longer please")
-        assert editing.edit_metadata(story_id, {"body": "longer"}, user(world.student)) == ["body"]
+            in_action(editing.edit_metadata, story_id, {"body": "new"}, user(world.student))
+        in_action(review.apply, story_id, "return", user(world.teacher), "longer please")
+        assert in_action(
+            editing.edit_metadata, story_id, {"body": "longer"}, user(world.student)
+        ) == ["body"]
         with pytest.raises(Forbidden):
-            editing.edit_metadata(story_id, {"licence": "CC0-1.0"}, user(world.student))
+            in_action(editing.edit_metadata, story_id, {"licence": "CC0-1.0"}, user(world.student))
 
 
 def test_image_licence_and_credit_are_set_by_archivists_only(app, world, user):
@@ -132,9 +145,13 @@ def test_image_licence_and_credit_are_set_by_archivists_only(app, world, user):
         )
         media_id = story.media[0].id
         with pytest.raises(Forbidden):
-            editing.edit_media_rights(media_id, "CC0-1.0", "x", user(world.teacher))
-        media = editing.edit_media_rights(
-            media_id, "CC-BY-NC-4.0", " Studio  Rex ", user(world.archivist)
+            in_action(editing.edit_media_rights, media_id, "CC0-1.0", "x", user(world.teacher))
+        media = in_action(
+            editing.edit_media_rights,
+            media_id,
+            "CC-BY-NC-4.0",
+            " Studio  Rex ",
+            user(world.archivist),
         )
         assert (media.licence, media.credit) == ("CC-BY-NC-4.0", "Studio Rex")
 
@@ -146,7 +163,7 @@ def test_erasure_blanks_moderators_notes_in_events(app, world, user, new_story):
 
     story_id = new_story(world.member)
     with app.app_context():
-        review.review(story_id, "reject", "names the neighbours", user(world.archivist))
-        erasure.erase_story(story_id, user(world.archivist))
+        in_action(review.review, story_id, "reject", "names the neighbours", user(world.archivist))
+        in_action(erasure.erase_story, story_id, user(world.archivist))
         payloads = db.session.scalars(db.select(OutboxEvent.payload)).all()
         assert "neighbours" not in repr(payloads)

@@ -11,7 +11,7 @@ import io
 
 import pytest
 
-from tests.conftest import PASSWORD, make_jpeg, story_metadata
+from tests.conftest import PASSWORD, in_action, make_jpeg, story_metadata
 
 
 def _login(app, email: str):
@@ -88,9 +88,50 @@ def test_save_as_draft_creates_a_draft_without_handing_it_in(app, world):
         f"/me/stories/{story.id}", data={"title": "Fini", "body": "tout", "resubmit": "yes"}
     )
     rows = _rows(app, story.id)
-    assert rows["events"][-1] == "story.submitted"
+    assert "story.submitted" in rows["events"]
     assert rows["audit"][-1] == "story.submit"
     assert any("handed in" in message for message in rows["notifications"])
+
+
+def test_a_hand_in_that_fails_leaves_the_edits_unsaved(app, world, new_story, user, monkeypatch):
+    """Editing and handing in again is one action: if the hand-in fails, the edits typed in the
+    same form are not saved either (the student sees the old text and can try again)."""
+    from webapp.extensions import db
+    from webapp.models import Story
+    from webapp.services import outbox, review
+
+    story_id = new_story(world.student, title="Le marché")
+    with app.app_context():
+        in_action(review.apply, story_id, "return", user(world.teacher), "Ajoute une date")
+    student = _student(app, world)
+    real_emit = outbox.emit
+
+    def emit_failing_on_hand_in(event_type, payload, *args, **kwargs):
+        if event_type == "story.resubmitted":
+            raise RuntimeError("the database went away during the hand-in")
+        return real_emit(event_type, payload, *args, **kwargs)
+
+    monkeypatch.setattr(outbox, "emit", emit_failing_on_hand_in)
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    response = student.post(
+        f"/me/stories/{story_id}",
+        data={"title": "Le marché du samedi", "body": "Nouveau texte", "resubmit": "yes"},
+    )
+    assert response.status_code == 500
+    with app.app_context():
+        story = db.session.get(Story, story_id)
+        assert (story.title, story.status) == ("Le marché", "returned")
+    assert "story.metadata_edited" not in _rows(app, story_id)["events"]
+    # Control: the same form without the fault saves the edits and hands the story in.
+    monkeypatch.setattr(outbox, "emit", real_emit)
+    response = student.post(
+        f"/me/stories/{story_id}",
+        data={"title": "Le marché du samedi", "body": "Nouveau texte", "resubmit": "yes"},
+    )
+    assert response.status_code == 303
+    with app.app_context():
+        story = db.session.get(Story, story_id)
+        assert (story.title, story.status) == ("Le marché du samedi", "submitted")
 
 
 def test_a_submission_that_fails_after_storing_removes_its_objects(app, make_user, monkeypatch):
@@ -115,3 +156,32 @@ def test_a_submission_that_fails_after_storing_removes_its_objects(app, make_use
             raise RuntimeError("the view failed after the service")
         assert list(backends.object_store().list("originals/")) == []
         assert db.session.scalar(db.select(db.func.count()).select_from(Story)) == 0
+
+
+def test_bulk_moderation_is_one_unit_of_work_per_story_with_a_report(app, world, new_story, user):
+    """One story that cannot take the decision is reported by number and reason; the others are
+    done, each with its own audit entry and event."""
+    from webapp.extensions import db
+    from webapp.models import Story
+    from webapp.services import review
+
+    ready = [new_story(world.member, title=f"Prêt {n}") for n in range(2)]
+    moved = new_story(world.member, title="Déjà rejeté")
+    with app.app_context():
+        in_action(review.apply, moved, "reject", user(world.archivist), "doublon")
+    archivist = _login(app, "archivist@example.org")
+    response = archivist.post(
+        "/moderation/bulk",
+        data={"action": "start_review", "story_id": [*map(str, ready), str(moved)]},
+        follow_redirects=True,
+    )
+    page = response.get_data(as_text=True)
+    assert "2 of 3 stories" in page
+    assert f"#{moved}" in page and "rejected" in page
+    with app.app_context():
+        statuses = {sid: db.session.get(Story, sid).status for sid in [*ready, moved]}
+    assert statuses == {ready[0]: "in_review", ready[1]: "in_review", moved: "rejected"}
+    for story_id in ready:
+        rows = _rows(app, story_id)
+        assert rows["audit"].count("story.start_review") == 1
+        assert rows["events"].count("story.review_started") == 1

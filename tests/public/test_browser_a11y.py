@@ -24,6 +24,9 @@ import pytest
 from tests.conftest import _dispose, build_app
 from tests.service_processes import service_missing
 
+#: Every test here drives a real Chromium: slow by nature (CI runs them).
+pytestmark = pytest.mark.slow
+
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 CHROMIUM_ARGS = [
     "--headless",
@@ -232,6 +235,7 @@ def _describe(violations: list[dict]) -> str:
     return "\n".join(lines)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("language", ["fr", "en"])
 @pytest.mark.parametrize("name", MAIN_PAGES)
 def test_main_pages_have_no_wcag21_aa_violations_in_axe(page_at, name, language):

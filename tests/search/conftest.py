@@ -49,3 +49,7 @@ def index(index_path: Path) -> Iterator[SearchIndex]:
     ix = SearchIndex(index_path, writer_timeout=5.0)
     yield ix
     ix.close()
+
+
+# App-level search tests reuse the public pages' story factory and login (real app, real index).
+from tests.public.conftest import login, make_story  # noqa: E402, F401

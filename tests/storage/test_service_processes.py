@@ -25,6 +25,7 @@ def redis_server() -> RedisServer:
         yield server
 
 
+@pytest.mark.slow
 def test_redis_comes_back_on_the_same_port_after_a_crash(redis_server: RedisServer) -> None:
     url = redis_server.url
     client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
@@ -42,6 +43,7 @@ def test_redis_comes_back_on_the_same_port_after_a_crash(redis_server: RedisServ
     assert fresh.get("k") is None, "persistence should be off"
 
 
+@pytest.mark.slow
 def test_close_stops_the_server_and_removes_its_folder() -> None:
     server = MotoServer()
     with server:

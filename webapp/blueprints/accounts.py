@@ -34,7 +34,8 @@ def join():
             "pseudonym": request.form.get("pseudonym", ""),
         }
         try:
-            joined = classes.join_class(form["code"], form["pseudonym"])
+            with unit_of_work() as uow:
+                joined = classes.join_class(uow, form["code"], form["pseudonym"])
         except PassagesError as exc:
             flash(exc.message, "error")
             return render_template("accounts/join.html", form=form), exc.status
@@ -176,12 +177,15 @@ def my_story(story_id: int):
         return redirect(url_for("moderation.story", story_id=story_id))
     if request.method == "POST":
         try:
+            # One action: the edits and the hand-in commit together, or neither does.
             changes = {k: request.form[k] for k in ("title", "body") if k in request.form}
-            if changes and story.status in editing.AUTHOR_EDITABLE:
-                editing.edit_metadata(story_id, changes, user)
+            with unit_of_work() as uow:
+                if changes and story.status in editing.AUTHOR_EDITABLE:
+                    editing.edit_metadata(uow, story_id, changes, user)
+                if request.form.get("resubmit") == "yes":
+                    action = "submit" if story.status == "draft" else "resubmit"
+                    review.apply(uow, story_id, action, user)
             if request.form.get("resubmit") == "yes":
-                action = "submit" if story.status == "draft" else "resubmit"
-                review.apply(story_id, action, user)
                 flash("Your story is handed in.", "success")
             else:
                 flash("Saved.", "success")

@@ -91,14 +91,18 @@ def get_story(story_id: int):
 @bp.post("/stories/<int:story_id>/review")
 def review_story(story_id: int):
     body = _json_body()
-    story = review.review(story_id, body.get("decision"), body.get("note"), current_person())
+    with unit_of_work() as uow:
+        story = review.review(
+            uow, story_id, body.get("decision"), body.get("note"), current_person()
+        )
     return jsonify(story_json(story, include_private=True))
 
 
 @bp.post("/stories/<int:story_id>/withdraw")
 def withdraw_story(story_id: int):
     body = _json_body()
-    story = review.withdraw(story_id, body.get("note"), current_person())
+    with unit_of_work() as uow:
+        story = review.withdraw(uow, story_id, body.get("note"), current_person())
     return jsonify(story_json(story, include_private=True))
 
 
@@ -157,7 +161,8 @@ def story_transition(story_id: int):
     action = body.get("action")
     if not isinstance(action, str) or action not in review.WHO:
         raise BadRequest("action must be one of: " + ", ".join(sorted(review.WHO)), field="action")
-    story = review.apply(story_id, action, current_person(), body.get("note"))
+    with unit_of_work() as uow:
+        story = review.apply(uow, story_id, action, current_person(), body.get("note"))
     return jsonify(story_json(story, include_private=True))
 
 
@@ -167,7 +172,10 @@ def guardian_consent(story_id: int):
     from webapp.services import consent
 
     body = _json_body()
-    story = consent.record_guardian_consent(story_id, body.get("given_by") or "", current_person())
+    with unit_of_work() as uow:
+        story = consent.record_guardian_consent(
+            uow, story_id, body.get("given_by") or "", current_person()
+        )
     return jsonify(
         {
             "id": story.id,
@@ -187,14 +195,16 @@ def takedown_request():
     story_id = body.get("story_id")
     if story_id is not None and not isinstance(story_id, int):
         raise BadRequest("story_id must be a number", field="story_id")
-    row = erasure.request_takedown(
-        story_id,
-        body.get("reason") if isinstance(body.get("reason"), str) else "",
-        requester=current_person(),
-        name=str(body.get("name") or ""),
-        contact=str(body.get("contact") or ""),
-        erasure=body.get("erasure") is True,
-    )
+    with unit_of_work() as uow:
+        row = erasure.request_takedown(
+            uow,
+            story_id,
+            body.get("reason") if isinstance(body.get("reason"), str) else "",
+            requester=current_person(),
+            name=str(body.get("name") or ""),
+            contact=str(body.get("contact") or ""),
+            erasure=body.get("erasure") is True,
+        )
     response = jsonify({"id": row.id, "state": row.state})
     response.status_code = 202
     return response
@@ -205,5 +215,6 @@ def erase_story(story_id: int):
     """GDPR erasure by an archivist; answers what was removed (counts only)."""
     from webapp.services import erasure
 
-    counts = erasure.erase_story(story_id, current_person())
+    with unit_of_work() as uow:
+        counts = erasure.erase_story(uow, story_id, current_person())
     return jsonify({"id": story_id, "erased": True, "removed": counts})

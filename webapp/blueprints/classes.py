@@ -13,6 +13,7 @@ from webapp.auth import current_person
 from webapp.errors import Forbidden, PassagesError
 from webapp.models import Role
 from webapp.services import access, classes
+from webapp.unit_of_work import unit_of_work
 
 bp = Blueprint("classes", __name__, url_prefix="/classes")
 
@@ -30,7 +31,8 @@ def index():
     teacher = _teacher()
     if request.method == "POST":
         try:
-            klass = classes.create_class(teacher, request.form.get("name", ""))
+            with unit_of_work() as uow:
+                klass = classes.create_class(uow, teacher, request.form.get("name", ""))
             flash(f"Class created. Its code is {klass.code}.", "success")
             return redirect(url_for("classes.show", class_id=klass.id), code=303)
         except PassagesError as exc:
@@ -59,14 +61,16 @@ def sheet(class_id: int):
 def reset(class_id: int, student_id: int):
     teacher = _teacher()
     klass = classes.require_own_class(teacher, class_id)
-    fresh = classes.reset_student_access(teacher, student_id)
-    if fresh.student.class_id != klass.id:
-        raise Forbidden("this student is not in this class")
+    with unit_of_work() as uow:
+        fresh = classes.reset_student_access(uow, teacher, student_id)
+        if fresh.student.class_id != klass.id:  # checked before the new code is committed
+            raise Forbidden("this student is not in this class")
     return render_template("classes/show.html", klass=klass, fresh=fresh)
 
 
 @bp.post("/<int:class_id>/joining")
 @login_required
 def joining(class_id: int):
-    classes.set_joining(_teacher(), class_id, request.form.get("open") == "yes")
+    with unit_of_work() as uow:
+        classes.set_joining(uow, _teacher(), class_id, request.form.get("open") == "yes")
     return redirect(url_for("classes.show", class_id=class_id), code=303)

@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from webapp import places
 from webapp.auth import current_person
 from webapp.errors import BadRequest
-from webapp.extensions import db
-from webapp.models import Collection, Story
 from webapp.services import access
 from webapp.services import collections as service
+from webapp.unit_of_work import unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -44,20 +43,20 @@ def _fields_from_form() -> service.CollectionFields:
 
 @bp.get("/")
 def index():
-    collections = db.session.scalars(db.select(Collection).order_by(Collection.title)).all()
-    origins = db.session.scalars(
-        db.select(places.Place).where(places.Place.kind == "origin").order_by(places.Place.name)
-    ).all()
-    return render_template("curation/index.html", collections=collections, origins=origins)
+    return render_template(
+        "curation/index.html",
+        collections=service.all_collections(),
+        origins=places.origin_places(),
+    )
 
 
 @bp.route("/collections/new", methods=["GET", "POST"])
 def new_collection():
     if request.method == "POST":
         try:
-            collection = service.save_collection(_fields_from_form(), current_person())
+            with unit_of_work() as uow:
+                collection = service.save_collection(uow, _fields_from_form(), current_person())
         except BadRequest as exc:
-            db.session.rollback()
             flash(exc.message, "error")
             return render_template("curation/edit.html", collection=None, form=request.form), 400
         flash(_("Collection saved."), "info")
@@ -70,9 +69,9 @@ def edit_collection(collection_id: int):
     collection = service.get_collection(collection_id)
     if request.method == "POST":
         try:
-            service.save_collection(_fields_from_form(), current_person(), collection_id)
+            with unit_of_work() as uow:
+                service.save_collection(uow, _fields_from_form(), current_person(), collection_id)
         except BadRequest as exc:
-            db.session.rollback()
             flash(exc.message, "error")
             return render_template(
                 "curation/edit.html", collection=collection, form=request.form
@@ -103,10 +102,10 @@ def add_item(collection_id: int):
         flash(_("Type the number of a story."), "error")
     else:
         try:
-            service.add_story(collection_id, story_id, current_person())
+            with unit_of_work() as uow:
+                service.add_story(uow, collection_id, story_id, current_person())
             flash(_("Story added."), "info")
         except BadRequest as exc:
-            db.session.rollback()
             flash(exc.message, "error")
     return redirect(url_for("curation.edit_collection", collection_id=collection_id))
 
@@ -114,7 +113,8 @@ def add_item(collection_id: int):
 @bp.post("/collections/<int:collection_id>/items/<int:item_id>/move")
 def move_item(collection_id: int, item_id: int):
     offset = -1 if request.form.get("direction") == "up" else 1
-    service.move_item(collection_id, item_id, offset, current_person())
+    with unit_of_work() as uow:
+        service.move_item(uow, collection_id, item_id, offset, current_person())
     return redirect(
         url_for("curation.edit_collection", collection_id=collection_id) + f"#item-{item_id}"
     )
@@ -126,12 +126,12 @@ def set_cover(collection_id: int):
     choice = request.form.get("cover_media_id", "auto")
     try:
         media_id = None if choice == "auto" else int(choice)
-        service.set_cover(collection_id, media_id, current_person())
+        with unit_of_work() as uow:
+            service.set_cover(uow, collection_id, media_id, current_person())
         flash(_("Cover saved."), "info")
     except ValueError:
         flash(_("Choose one of the images."), "error")
     except BadRequest as exc:
-        db.session.rollback()
         flash(exc.message, "error")
     return redirect(url_for("curation.edit_collection", collection_id=collection_id) + "#cover")
 
@@ -145,14 +145,16 @@ def set_order(collection_id: int):
                 positions[int(key.removeprefix("position-"))] = float(value)
             except ValueError:
                 continue
-    service.set_order(collection_id, positions, current_person())
+    with unit_of_work() as uow:
+        service.set_order(uow, collection_id, positions, current_person())
     flash(_("Order saved."), "info")
     return redirect(url_for("curation.edit_collection", collection_id=collection_id))
 
 
 @bp.post("/collections/<int:collection_id>/items/<int:item_id>/remove")
 def remove_item(collection_id: int, item_id: int):
-    service.remove_item(collection_id, item_id, current_person())
+    with unit_of_work() as uow:
+        service.remove_item(uow, collection_id, item_id, current_person())
     flash(_("Story removed from the collection."), "info")
     return redirect(url_for("curation.edit_collection", collection_id=collection_id))
 
@@ -160,9 +162,7 @@ def remove_item(collection_id: int, item_id: int):
 @bp.route("/stories/<int:story_id>/descriptions", methods=["GET", "POST"])
 def describe_images(story_id: int):
     """One text field per image: archivists write or fix each image's alternative text."""
-    story = db.session.get(Story, story_id)
-    if story is None:
-        abort(404)
+    story = service.story_for_descriptions(story_id)
     if request.method == "POST":
         descriptions = {
             int(key.removeprefix("alt-")): value
@@ -170,10 +170,10 @@ def describe_images(story_id: int):
             if key.startswith("alt-") and key.removeprefix("alt-").isdigit()
         }
         try:
-            service.describe_images(story_id, descriptions, current_person())
+            with unit_of_work() as uow:
+                service.describe_images(uow, story_id, descriptions, current_person())
             flash(_("Descriptions saved."), "info")
         except BadRequest as exc:
-            db.session.rollback()
             flash(exc.message, "error")
         return redirect(url_for("curation.describe_images", story_id=story_id))
     media = sorted(story.media, key=lambda m: (m.position, m.id))
@@ -190,15 +190,14 @@ def add_place():
         return value if low <= value <= high else None
 
     try:
-        place = places.add_origin_place(
-            request.form.get("name", ""),
-            _coordinate("latitude", -90, 90),
-            _coordinate("longitude", -180, 180),
-        )
-        db.session.commit()
+        with unit_of_work():
+            place = places.add_origin_place(
+                request.form.get("name", ""),
+                _coordinate("latitude", -90, 90),
+                _coordinate("longitude", -180, 180),
+            )
         log.info("place %s recorded by user %s", place.id, current_person().id)
         flash(_("Place recorded: %(name)s.", name=place.name), "info")
     except ValueError:
-        db.session.rollback()
         flash(_("A place needs a name."), "error")
     return redirect(url_for("curation.index"))

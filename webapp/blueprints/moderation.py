@@ -15,10 +15,20 @@ from flask_login import login_required
 from webapp.auth import current_person
 from webapp.errors import PassagesError
 from webapp.extensions import db
-from webapp.models import AuditEntry, MediaAsset, Organisation, SchoolClass, Story, StoryStatus
+from webapp.models import MediaAsset, Organisation, SchoolClass, Story, StoryStatus
 from webapp.search.contract import SearchRequest
-from webapp.services import access, consent, duplicates, editing, erasure, quarantine, review
+from webapp.services import (
+    access,
+    audit,
+    consent,
+    duplicates,
+    editing,
+    erasure,
+    quarantine,
+    review,
+)
 from webapp.services.backends import search_index
+from webapp.unit_of_work import unit_of_work
 
 bp = Blueprint("moderation", __name__, url_prefix="/moderation")
 
@@ -109,7 +119,13 @@ def queue():
 @bp.post("/bulk")
 @login_required
 def bulk():
-    """Apply one decision to several stories; each succeeds or fails on its own."""
+    """Apply one decision to several stories: one unit of work per story, and a report.
+
+    Why not one transaction for the whole selection: each story's decision is its own fact (its
+    audit entry, its event, its notifications), and a story another archivist moved meanwhile
+    must not void the decisions on the others. So each story commits or fails on its own, and the
+    archivist is told exactly which ones were done and which were not, and why.
+    """
     user = access.require_archivist(current_person())
     action = request.form.get("action", "")
     if action not in BULK_ACTIONS:
@@ -117,28 +133,26 @@ def bulk():
         return redirect(url_for("moderation.queue"), code=303)
     ids = [int(v) for v in request.form.getlist("story_id") if v.isdigit()]
     note = request.form.get("note") or None
-    done, failed = 0, []
+    done, failed = [], []
     for story_id in ids:
         try:
-            if action in ("approve", "reject"):
-                review.review(story_id, action, note, user)
-            else:
-                review.apply(story_id, action, user, note)
-            done += 1
+            with unit_of_work() as uow:
+                if action in ("approve", "reject"):
+                    review.review(uow, story_id, action, note, user)
+                else:
+                    review.apply(uow, story_id, action, user, note)
+            done.append(story_id)
         except PassagesError as exc:
             failed.append(f"#{story_id}: {exc.message}")
-    flash(f"{done} stories: {review.LABELS[action]} done.", "success")
+    label = review.LABELS[action]
+    flash(
+        f"{len(done)} of {len(ids)} stories: {label} done"
+        + (f" ({', '.join(f'#{i}' for i in done)})." if done else "."),
+        "success" if done else "error",
+    )
     for message in failed:
-        flash(message, "error")
+        flash(f"Not done — {message}", "error")
     return redirect(url_for("moderation.queue"), code=303)
-
-
-def _history(story_id: int) -> list[AuditEntry]:
-    return db.session.scalars(
-        db.select(AuditEntry)
-        .where(AuditEntry.subject_type == "story", AuditEntry.subject_id == story_id)
-        .order_by(AuditEntry.at, AuditEntry.id)
-    ).all()
 
 
 @bp.route("/stories/<int:story_id>", methods=["GET", "POST"])
@@ -150,7 +164,8 @@ def story(story_id: int):
         action = request.form.get("decision", "")
         note = request.form.get("note") or None
         try:
-            review.apply(story_id, action, user, note)
+            with unit_of_work() as uow:
+                review.apply(uow, story_id, action, user, note)
             flash(f"Story {story_id}: {review.LABELS.get(action, action)} — done.", "success")
             return redirect(url_for("moderation.story", story_id=story_id), code=303)
         except PassagesError as exc:
@@ -160,7 +175,7 @@ def story(story_id: int):
         "moderation/story.html",
         story=story,
         duplicates=duplicates.duplicates_for_story(story, user),
-        history=_history(story_id),
+        history=audit.story_history(story_id),
         actions=review.possible_actions(story, user),
         labels=review.LABELS,
         blockers=consent.publication_blockers(story),
@@ -180,7 +195,8 @@ def edit(story_id: int):
         if field in request.form
     }
     try:
-        fields = editing.edit_metadata(story_id, changes, user)
+        with unit_of_work() as uow:
+            fields = editing.edit_metadata(uow, story_id, changes, user)
         flash(("Changed: " + ", ".join(fields)) if fields else "Nothing changed.", "success")
     except PassagesError as exc:
         flash(exc.message, "error")
@@ -192,9 +208,10 @@ def edit(story_id: int):
 def media_rights(media_id: int):
     user = access.require_archivist(current_person())
     try:
-        media = editing.edit_media_rights(
-            media_id, request.form.get("licence"), request.form.get("credit"), user
-        )
+        with unit_of_work() as uow:
+            media = editing.edit_media_rights(
+                uow, media_id, request.form.get("licence"), request.form.get("credit"), user
+            )
         flash("Image rights saved.", "success")
         return redirect(url_for("moderation.story", story_id=media.story_id), code=303)
     except PassagesError as exc:
@@ -206,16 +223,20 @@ def media_rights(media_id: int):
 @login_required
 def record_consent(story_id: int):
     user = access.require_teacher_or_staff(current_person())
+    what = request.form.get("what")
+    if what not in ("guardian", "persons"):
+        abort(400)
     try:
-        if request.form.get("what") == "guardian":
-            consent.record_guardian_consent(story_id, request.form.get("given_by", ""), user)
-            flash("The guardian's consent is recorded.", "success")
-        elif request.form.get("what") == "persons":
-            identifiable = request.form.get("identifiable") == "yes"
-            consent.set_persons_identifiable(story_id, identifiable, user)
-            flash("Recorded.", "success")
-        else:
-            abort(400)
+        with unit_of_work() as uow:
+            if what == "guardian":
+                consent.record_guardian_consent(
+                    uow, story_id, request.form.get("given_by", ""), user
+                )
+            else:
+                identifiable = request.form.get("identifiable") == "yes"
+                consent.set_persons_identifiable(uow, story_id, identifiable, user)
+        flash("The guardian's consent is recorded." if what == "guardian" else "Recorded.",
+              "success")  # fmt: skip
     except PassagesError as exc:
         flash(exc.message, "error")
     return redirect(url_for("moderation.story", story_id=story_id), code=303)
@@ -228,7 +249,8 @@ def erase(story_id: int):
     if request.form.get("confirm") != "ERASE":
         flash("Type ERASE to confirm: erasure cannot be undone.", "error")
         return redirect(url_for("moderation.story", story_id=story_id), code=303)
-    erasure.erase_story(story_id, user)
+    with unit_of_work() as uow:
+        erasure.erase_story(uow, story_id, user)
     flash(f"Story {story_id} was erased. The audit log keeps only that it happened.", "success")
     return redirect(url_for("moderation.queue"), code=303)
 
@@ -237,6 +259,7 @@ def erase(story_id: int):
 @login_required
 def close_takedown(request_id: int):
     user = access.require_archivist(current_person())
-    erasure.close_request(request_id, request.form.get("state", ""), user)
+    with unit_of_work() as uow:
+        erasure.close_request(uow, request_id, request.form.get("state", ""), user)
     flash("Request closed.", "success")
     return redirect(url_for("moderation.queue"), code=303)

@@ -8,6 +8,7 @@ cheaply. This module must never show a draft, a withdrawn story or an original f
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,9 +29,11 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import login_user, logout_user
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from webapp import i18n, places
 from webapp.auth import current_person
+from webapp.errors import SearchUnavailable
 from webapp.extensions import db
 from webapp.models import MediaAsset, Organisation, Story, StoryStatus
 from webapp.redirects import safe_next_path
@@ -39,6 +42,9 @@ from webapp.services import access, backends
 from webapp.services import collections as collection_service
 from webapp.services.searching import search_request_from_args, search_stories
 from webapp.slugs import slugify
+from webapp.unit_of_work import unit_of_work
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("public", __name__)
 
@@ -154,12 +160,16 @@ def home():
     featured = db.session.scalars(
         collection_service.public_collections_query(featured=True).limit(6)
     ).all()
-    overview = search_stories(SearchRequest(q="", per_page=1))
+    try:
+        facets, search_down = search_stories(SearchRequest(q="", per_page=1)).facets, False
+    except SearchUnavailable:
+        facets, search_down = {}, True  # the home page still works, and says what is missing
     html = render_template(
         "home.html",
         stories=stories,
         featured=[(c, collection_service.cover_image(c)) for c in featured],
-        facets=overview.facets,
+        facets=facets,
+        search_down=search_down,
     )
     return _cacheable(html)  # ETag only: collections change without touching any story
 
@@ -211,7 +221,7 @@ def collection(slug: str):
     collection = collection_service.get_public_collection(slug)
     person = current_person()
     if _page_arg() == 1 and not (person and person.is_staff):
-        collection_service.record_view(collection.id)
+        _count_view(collection.id)
     pagination = db.paginate(
         collection_service.public_items_query(collection),
         page=_page_arg(),
@@ -378,16 +388,26 @@ def search_url(query: SearchRequest, **changes) -> str:
 @bp.get("/search")
 def search():
     search_request = search_request_from_args(request.args)
-    page = search_stories(search_request)
+    try:
+        page, failure = search_stories(search_request), None
+    except SearchUnavailable as exc:
+        # Visible, translated, and a 503: a failure must never look like "no results".
+        page, failure = None, exc
     html = render_template(
         "search.html",
         page=page,
+        failure=failure,
         query=search_request,
         search_url=search_url,
         facet_names=FACET_NAMES,
         active=[(n, v) for n in FACET_NAMES for v in search_request.filters.get(n, [])],
         clear_url=search_url(SearchRequest(q=search_request.q, sort=search_request.sort)),
     )
+    if failure is not None:
+        response = make_response(html, 503)
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Retry-After"] = "60"
+        return response
     return _cacheable(html)
 
 
@@ -468,3 +488,12 @@ def logout():
 def healthz():
     db.session.execute(text("SELECT 1"))
     return Response("ok\n", mimetype="text/plain")
+
+
+def _count_view(collection_id: int) -> None:
+    """Count one reading in its own unit of work; a failure is logged and never breaks the page."""
+    try:
+        with unit_of_work() as uow:
+            collection_service.record_view(uow, collection_id)
+    except SQLAlchemyError:
+        log.warning("could not count a view of collection %s", collection_id, exc_info=True)

@@ -12,9 +12,7 @@ from flask_babel import gettext as _
 from schemas import FieldError
 from webapp.auth import current_person
 from webapp.errors import PassagesError, ValidationFailed
-from webapp.extensions import db
-from webapp.models import AuditEntry, Story
-from webapp.services import consent, erasure, submissions
+from webapp.services import audit, consent, erasure, submissions
 from webapp.unit_of_work import unit_of_work
 
 bp = Blueprint("submit", __name__)
@@ -121,7 +119,7 @@ def submit_form():
 
 @bp.get("/status/<token>")
 def status(token: str):
-    story = db.session.scalar(db.select(Story).where(Story.status_token == token))
+    story = submissions.find_by_status_token(token)
     if story is None:
         return render_template("error.html", status=404, message="This link is not valid."), 404
     return render_template(
@@ -129,22 +127,8 @@ def status(token: str):
         story=story,
         token=token,
         guardian=consent.guardian_state(story).value,
-        history=_public_history(story.id),
+        history=audit.story_history(story.id, moves_only=True),
     )
-
-
-def _public_history(story_id: int) -> list[AuditEntry]:
-    """The moves shown to whoever holds the status link (teachers' and archivists' comments
-    included, names of staff left out)."""
-    return db.session.scalars(
-        db.select(AuditEntry)
-        .where(
-            AuditEntry.subject_type == "story",
-            AuditEntry.subject_id == story_id,
-            AuditEntry.action.like("story.%"),
-        )
-        .order_by(AuditEntry.at, AuditEntry.id)
-    ).all()
 
 
 @bp.route("/takedown", methods=["GET", "POST"])
@@ -154,14 +138,16 @@ def takedown():
     if request.method == "POST":
         raw_id = (form.get("story_id") or "").strip().lstrip("#")
         try:
-            erasure.request_takedown(
-                int(raw_id) if raw_id.isdigit() else None,
-                form.get("reason", ""),
-                requester=current_person(),
-                name=form.get("name", ""),
-                contact=form.get("contact", ""),
-                erasure=form.get("erasure") == "yes",
-            )
+            with unit_of_work() as uow:
+                erasure.request_takedown(
+                    uow,
+                    int(raw_id) if raw_id.isdigit() else None,
+                    form.get("reason", ""),
+                    requester=current_person(),
+                    name=form.get("name", ""),
+                    contact=form.get("contact", ""),
+                    erasure=form.get("erasure") == "yes",
+                )
         except PassagesError as exc:
             flash(exc.message, "error")
             return render_template("moderation/takedown.html", form=form), exc.status

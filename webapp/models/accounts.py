@@ -13,6 +13,7 @@ import hashlib
 import secrets
 from datetime import datetime
 
+from flask import current_app, has_app_context
 from flask_login import UserMixin
 from sqlalchemy import (
     BigInteger,
@@ -74,8 +75,12 @@ class User(UserMixin, db.Model):
     )
 
     def set_password(self, password: str) -> None:
-        # Werkzeug's default is scrypt with a random salt: a modern, memory-hard scheme.
-        self.password_hash = generate_password_hash(password)
+        """Hash with the configured method: scrypt (memory-hard, random salt) in production; the
+        test suite's app sets a cheap one (``Settings.password_hash_method``)."""
+        method = "scrypt"
+        if has_app_context() and "passages.settings" in current_app.extensions:
+            method = current_app.extensions["passages.settings"].password_hash_method
+        self.password_hash = generate_password_hash(password, method=method)
 
     def check_password(self, password: str) -> bool:
         return bool(self.password_hash) and check_password_hash(self.password_hash, password)

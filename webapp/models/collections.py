@@ -23,7 +23,7 @@ from webapp.models.base import (
 )
 
 if TYPE_CHECKING:  # relationship targets, resolved by name at run time
-    from webapp.models.stories import MediaAsset, Story
+    from webapp.models.stories import Story
 
 
 class Collection(db.Model):
@@ -42,7 +42,6 @@ class Collection(db.Model):
         ForeignKey("media_assets.id", ondelete="SET NULL")
     )
 
-    cover_media: Mapped[MediaAsset | None] = relationship()
     items: Mapped[list[CollectionItem]] = relationship(
         back_populates="collection",
         order_by="CollectionItem.position",

@@ -38,6 +38,10 @@ class OutboxEvent(db.Model):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     relayed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    #: The story the event is about (from the payload's ``story_id``), so erasure and audits
+    #: find a story's events with an index instead of reading every event. No foreign key: the
+    #: ``story.erased`` event outlives its story.
+    story_id: Mapped[int | None] = mapped_column(Integer, index=True)
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
 
@@ -60,7 +64,8 @@ class AuditEntry(db.Model):
 
 
 class Notification(db.Model):
-    """A message for one person, shown in the app (and mailed or logged when it is created)."""
+    """A message for one person, shown in the app (and mailed by ``workers.mail`` when the person
+    has an e-mail address; ``emailed_at`` makes that job run at most once per row)."""
 
     __tablename__ = "notifications"
 
@@ -71,3 +76,4 @@ class Notification(db.Model):
     message: Mapped[str] = mapped_column(Text, nullable=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    emailed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

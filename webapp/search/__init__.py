@@ -14,9 +14,11 @@ from webapp.search.contract import (
     PUBLISHED,
     FacetValue,
     IndexBusy,
+    IndexRebuilding,
     SearchHit,
     SearchPage,
     SearchRequest,
+    SearchUnavailable,
     StoryDocument,
 )
 from webapp.search.engine import SearchIndex
@@ -27,9 +29,11 @@ __all__ = [
     "PUBLISHED",
     "FacetValue",
     "IndexBusy",
+    "IndexRebuilding",
     "SearchHit",
     "SearchIndex",
     "SearchPage",
     "SearchRequest",
+    "SearchUnavailable",
     "StoryDocument",
 ]

@@ -5,7 +5,8 @@ person types ("ecole", "l’usine", "Vitry sur Seine", a village name in Arabic 
 story says. It works on whole strings with C-level primitives (normalisation, ``casefold``,
 ``translate``, one compiled regular expression) because it runs over every word of 100,000
 stories at reindex time. It must never depend on Whoosh, so that the highlighter and the query
-parser share exactly the same rules as the index.
+parser share exactly the same rules as the index. Folding itself (``fold``) lives in the neutral
+``webapp.textfold``, shared with slugs and place keys.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import unicodedata
 from collections.abc import Callable, Iterator
 
 from whoosh.lang import stemmer_for_language
+
+from webapp.textfold import fold as fold  # re-exported: search code imports it from here
 
 #: Languages whose stories also get stemmed terms (with the unstemmed form always indexed too).
 STEMMED_LANGUAGES: tuple[str, ...] = ("fr", "en", "es", "pt")
@@ -37,51 +40,6 @@ ELISIONS: tuple[str, ...] = (
 )
 
 # Characters that people type for an apostrophe; all become "'" before tokenising.
-_APOSTROPHES = "\u2019\u2018\u02bc\u02bb\u0060\u00b4\u2032\uff07\u201b"
-
-_FOLD_MAP: dict[str, str] = {
-    **{ch: "'" for ch in _APOSTROPHES},
-    # Letters that folding must map although Unicode does not decompose them.
-    "œ": "oe",
-    "æ": "ae",
-    "ø": "o",
-    "ł": "l",
-    "đ": "d",
-    "ð": "d",
-    "þ": "th",
-    "ı": "i",
-    # Arabic and Persian spelling variants people type interchangeably.
-    "أ": "ا",
-    "إ": "ا",
-    "آ": "ا",
-    "ٱ": "ا",
-    "ى": "ي",
-    "ی": "ي",
-    "ک": "ك",
-    "ة": "ه",
-    "ـ": "",  # tatweel, a purely typographic stretch
-    # Arabic-Indic and Persian digits, so years match whatever digits were typed.
-    **{chr(0x0660 + i): str(i) for i in range(10)},
-    **{chr(0x06F0 + i): str(i) for i in range(10)},
-}
-# A regex finding the few characters to map is much faster than str.translate over every
-# character of a long body.
-_FOLD_CHARS = re.compile("[" + "".join(re.escape(ch) for ch in _FOLD_MAP) + "]")
-
-
-def _fold_char(match: re.Match[str]) -> str:
-    return _FOLD_MAP[match.group()]
-
-
-# Combining marks removed after NFD: Latin/Greek/Cyrillic accents, Arabic harakat, Hebrew points.
-# Marks of Indic scripts (Tamil vowel signs, viramas) are *letters* of the word and stay.
-_STRIP_MARKS = re.compile(
-    "[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
-    "\u0591-\u05bd\u05bf\u05c1\u05c2\u05c4\u05c5\u05c7"
-    "\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed]+"
-)
-
-
 def _char_class_ranges(predicate: Callable[[str], bool], limit: int) -> str:
     """Compress the code points below ``limit`` that satisfy ``predicate`` into regex ranges."""
     parts: list[str] = []
@@ -135,21 +93,6 @@ def raw_token_pattern(text: str) -> re.Pattern[str]:
 
 
 _UNSPACED_CHAR = re.compile(f"[{_UNSPACED}]")
-
-
-def fold(text: str) -> str:
-    """Normalise, case-fold and strip accents so that every spelling variant meets the same form.
-
-    NFKC first (ligatures, full-width forms, compatibility characters), then ``casefold`` (ß → ss),
-    then accents removed on a decomposed form and the result recomposed (NFC) so that Hangul and
-    Indic syllables come back whole.
-    """
-    text = unicodedata.normalize("NFKC", text).casefold()
-    if text.isascii():
-        return text
-    text = _FOLD_CHARS.sub(_fold_char, text)
-    text = _STRIP_MARKS.sub("", unicodedata.normalize("NFD", text))
-    return unicodedata.normalize("NFC", text)
 
 
 def tokens(text: str) -> list[str]:

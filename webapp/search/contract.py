@@ -35,6 +35,21 @@ class IndexBusy(RuntimeError):
     """
 
 
+class SearchUnavailable(RuntimeError):
+    """A search could not be answered (the engine failed while reading the index).
+
+    Raised, never dressed as an empty result: callers answer 503 and say search is unavailable.
+    """
+
+
+class IndexRebuilding(SearchUnavailable):
+    """The served index cannot be opened, or was written by another format or schema version.
+
+    The search worker rebuilds it from the database by itself; until the new generation is
+    swapped in, searches raise this so that pages and the API can say "being rebuilt".
+    """
+
+
 @dataclass(frozen=True)
 class StoryDocument:
     """Everything search needs to know about one story, loaded fresh from the database."""
@@ -94,7 +109,8 @@ class FacetValue:
 class SearchPage:
     """One page of results plus facet counts over the *whole* result set of the query.
 
-    ``error`` carries a friendly message for empty or junk input instead of an exception.
+    ``error`` carries a friendly message for empty or junk input (never for a failure: a failed
+    search raises :class:`SearchUnavailable`).
     """
 
     total: int

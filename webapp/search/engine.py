@@ -17,15 +17,17 @@ This module must never import Flask, RQ or the database.
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
+import json
 import logging
 import os
-import pickle
 import shutil
 import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,9 +44,11 @@ from webapp.search.contract import (
     PUBLISHED,
     FacetValue,
     IndexBusy,
+    IndexRebuilding,
     SearchHit,
     SearchPage,
     SearchRequest,
+    SearchUnavailable,
     StoryDocument,
 )
 from webapp.search.facets import ColumnData
@@ -71,17 +75,73 @@ MAX_PAGE = 500
 
 MESSAGE_EMPTY = "Type a word, a place or a name to search. Showing all stories."
 MESSAGE_JUNK = "We could not find any words to search for. Try a word, a place or a name."
-MESSAGE_FAILED = "Search is not available right now. Please try again in a moment."
 
 _CURRENT = "CURRENT"
 _REBUILDING = "REBUILDING"
 _VERSION_FILE = "SCHEMA_VERSION"
 
 
+@contextmanager
+def _failures_raised(what: str, q: str | None = None) -> Iterator[None]:
+    """Turn any failure of the engine into :class:`SearchUnavailable` (logged, never hidden)."""
+    try:
+        yield
+    except SearchUnavailable:
+        raise
+    except Exception as exc:
+        log.exception("search %s failed", what, extra={"q": q})
+        raise SearchUnavailable(f"search {what} failed: {type(exc).__name__}") from exc
+
+
+def _journal_line(op: str, payload: Any) -> str:
+    """One journal record as a JSON line (no pickles: nothing on disk names a Python class)."""
+    if op == "upsert":
+        doc = dataclasses.asdict(payload)
+        doc["updated_at"] = payload.updated_at.isoformat() if payload.updated_at else None
+        return json.dumps({"op": op, "doc": doc}, ensure_ascii=False) + "\n"
+    return json.dumps({"op": op, "id": int(payload)}) + "\n"
+
+
+def _journal_record(line: str) -> tuple[str, Any]:
+    record = json.loads(line)
+    if record["op"] == "upsert":
+        doc = record["doc"]
+        if doc.get("updated_at"):
+            doc["updated_at"] = datetime.fromisoformat(doc["updated_at"])
+        return "upsert", StoryDocument(**doc)
+    return record["op"], record["id"]
+
+
 def _write_atomically(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
+
+
+def _rewrite_segments_holding(writer: SegmentWriter, story_ids: set[int]) -> int:
+    """Commit ``writer``, rewriting every segment whose term table names one of ``story_ids``
+    (its deleted documents, and so their words, are left out of the copy); returns how many."""
+    from whoosh.reading import SegmentReader
+
+    rewritten: list[int] = []
+    terms = [("id", str(story_id)) for story_id in story_ids]
+
+    def rewrite(writer: Any, segments: list[Any]) -> list[Any]:
+        keep = []
+        for segment in segments:
+            reader = SegmentReader(writer.storage, writer.schema, segment)
+            try:
+                if any(term in reader for term in terms):
+                    writer.add_reader(reader)
+                    rewritten.append(1)
+                else:
+                    keep.append(segment)
+            finally:
+                reader.close()
+        return keep
+
+    writer.commit(mergetype=rewrite)
+    return len(rewritten)
 
 
 class SearchIndex:
@@ -139,14 +199,37 @@ class SearchIndex:
     def _open_index(self, generation: str) -> windex.FileIndex:
         return windex.open_dir(str(self.path / generation))
 
-    def needs_rebuild(self) -> bool:
-        """True when the served index was built with another schema version: run a rebuild."""
-        folder = self.path / self._current_generation()
+    def _schema_version_of(self, generation: str) -> int | None:
         try:
-            version = int((folder / _VERSION_FILE).read_text(encoding="utf-8").strip())
+            text = (self.path / generation / _VERSION_FILE).read_text(encoding="utf-8")
+            return int(text.strip())
         except (OSError, ValueError):
-            return True
-        return version != SCHEMA_VERSION
+            return None
+
+    def unreadable_reason(self) -> str | None:
+        """Why the served index cannot be used as it is (so must be rebuilt), or None.
+
+        Reasons: no ``CURRENT`` generation, another schema version, or a table of contents or
+        segment that does not open (damaged files, another Whoosh format, a pickled class that
+        no longer exists). Costs one open of the table of contents.
+        """
+        try:
+            generation = self._current_generation()
+        except OSError as exc:
+            return f"no served generation ({exc})"
+        version = self._schema_version_of(generation)
+        if version != SCHEMA_VERSION:
+            return f"schema version {version} where {SCHEMA_VERSION} is expected"
+        try:
+            index = self._open_index(generation)
+            index.searcher().close()
+        except Exception as exc:  # whatever Whoosh or pickle raise, the index is unusable
+            return f"the index does not open: {type(exc).__name__}: {exc}"
+        return None
+
+    def needs_rebuild(self) -> bool:
+        """True when the served index cannot be used as it is: run a rebuild."""
+        return self.unreadable_reason() is not None
 
     def refresh(self) -> None:
         """Make the next search see every committed change (cheap when nothing changed)."""
@@ -174,10 +257,19 @@ class SearchIndex:
 
     def _fresh_searcher(self) -> Searcher:
         """The process's searcher, reopened if another generation is served or a commit landed."""
-        generation = self._current_generation()
+        try:
+            generation = self._current_generation()
+        except OSError as exc:
+            raise IndexRebuilding("the search index has no served generation") from exc
         if generation != self._generation or self._searcher is None:
-            index = self._open_index(generation)
-            searcher = self._retry_open(index.searcher)
+            if self._schema_version_of(generation) != SCHEMA_VERSION:
+                raise IndexRebuilding(f"search index {generation} has another schema version")
+            try:
+                index = self._open_index(generation)
+                searcher = self._retry_open(index.searcher)
+            except Exception as exc:  # damaged, another format, or a class it pickled is gone
+                log.exception("search index does not open", extra={"generation": generation})
+                raise IndexRebuilding(f"search index {generation} does not open") from exc
             if self._searcher is not None:
                 self._searcher.close()
             self._segment_cache = {
@@ -276,19 +368,27 @@ class SearchIndex:
 
     def count(self, public: bool = True) -> int:
         """Stories in the index; with ``public`` only the published ones."""
-        with self._lock:
+        with self._lock, _failures_raised("count"):
             return len(self._visible(self._snapshot(), public))
 
+    def visible_ids(self, public: bool = True) -> set[int]:
+        """Story ids a public (or staff) search can reach: what the database must agree with."""
+        with self._lock, _failures_raised("visible_ids"):
+            snap = self._snapshot()
+            story_id = snap.columns.story_id
+            return {story_id[d] for d in self._visible(snap, public)}
+
     def search(self, request: SearchRequest) -> SearchPage:
-        """One page of results with facets over the whole result set; never raises on input."""
+        """One page of results with facets over the whole result set.
+
+        Input is never an error (junk gives a page with a message); a failure of the engine is:
+        it raises :class:`SearchUnavailable` (:class:`IndexRebuilding` when the index cannot be
+        opened), never an empty page.
+        """
         page = min(max(int(request.page or 1), 1), MAX_PAGE)
         per_page = min(max(int(request.per_page or 20), 1), MAX_PER_PAGE)
-        try:
-            with self._lock:
-                return self._search(request, page, per_page)
-        except Exception:
-            log.exception("search failed", extra={"q": request.q})
-            return SearchPage(0, [], {}, page, per_page, None, MESSAGE_FAILED)
+        with self._lock, _failures_raised("search", request.q):
+            return self._search(request, page, per_page)
 
     def _search(self, request: SearchRequest, page: int, per_page: int) -> SearchPage:
         snap = self._snapshot()
@@ -341,7 +441,7 @@ class SearchIndex:
 
         suggestion = None
         if not result and parsed.groups:
-            suggestion = self._suggest(snap, text, parsed)
+            suggestion = self._suggest(snap, text, parsed, visible)
         return SearchPage(
             total=len(result),
             hits=self._hits(hits, parsed),
@@ -405,23 +505,28 @@ class SearchIndex:
             )
         return out
 
-    def _suggest(self, snap: Snapshot, text: str, parsed: ParsedQuery) -> str | None:
-        """A did-you-mean query: unknown words replaced by the closest frequent indexed word."""
-        assert self._searcher is not None
-        corrector = self._searcher.corrector("body")
+    def _suggest(
+        self, snap: Snapshot, text: str, parsed: ParsedQuery, visible: frozenset[int]
+    ) -> str | None:
+        """A did-you-mean query: unknown words replaced by the closest frequent visible word.
+
+        Both the "unknown" test and the candidates count only documents the searcher may see
+        (``visible``): a word that exists only in an unpublished or erased story is neither
+        offered nor lets its existence show by silencing a suggestion.
+        """
+        scope = snap.scope(visible)
         replacements: dict[str, str] = {}
         for clause in parsed.words():
             if clause.field not in (None, "title", "place") or clause.kind == "prefix":
                 continue
             for token in clause.tokens:
-                if len(token) < 3 or any(
-                    snap.doc_frequency(f, token) for f in ("body", "title", "places")
-                ):
+                if len(token) < 3 or any(scope.df(f, token) for f in ("body", "title", "places")):
                     continue
                 prefix = 2 if len(token) >= 6 else 1
-                found = corrector.suggest(token, limit=1, maxdist=2, prefix=prefix)
+                found = snap.words_within("body", token, 2, prefix, visible)
                 if found:
-                    replacements[token] = found[0]
+                    # Most frequent first, then alphabetical (Whoosh's corrector's order).
+                    replacements[token] = min(found, key=lambda item: (-item[0], item[1]))[1]
         if not replacements:
             return None
         words = []
@@ -459,6 +564,33 @@ class SearchIndex:
         except BaseException:
             writer.cancel()
             raise
+        if not writer.is_closed:
+            writer.cancel()  # left without a commit: let go of the lock now, not at collection
+
+    @contextmanager
+    def _served_writer_if_it_opens(self) -> Iterator[None]:
+        """Hold the served generation's writer lock, unless that generation does not open.
+
+        The lock keeps updates out between the journal replay and the swap. A generation that
+        does not open takes no update at all (its writers fail too), so there is nothing to
+        hold: that is the case the automatic rebuild repairs.
+        """
+        try:
+            opens = self._opens(self._current_generation())
+        except OSError:
+            opens = False
+        if not opens:
+            yield
+            return
+        with self._writer():
+            yield
+
+    def _opens(self, generation: str) -> bool:
+        try:
+            self._open_index(generation).searcher().close()
+        except Exception:  # whatever Whoosh or pickle raise on damaged or foreign files
+            return False
+        return True
 
     def upsert(self, doc: StoryDocument) -> None:
         """Index or re-index one story (idempotent by id)."""
@@ -494,6 +626,31 @@ class SearchIndex:
             writer.delete_by_term("id", str(story_id))
             writer.commit(merge=False)
         log.info("search index removed story", extra={"story_id": story_id})
+
+    def purge(self, story_id: int) -> int:
+        """Remove a story so that no trace of it stays in any index file; returns the number
+        of segments rewritten.
+
+        A plain removal only marks the document deleted: its words stay in the segment's term
+        table (and in older, deleted versions of the story) until the segment is merged. For an
+        erased story that is not enough, so every segment whose term table still names the
+        story is rewritten without its deleted documents, in the same commit, and generations
+        left over from an earlier rebuild are deleted. It costs about the time of rewriting
+        those segments (well under a second for the small segments updates create; a few
+        seconds for one of a rebuild's segments of :data:`REBUILD_SEGMENT_DOCS` stories), and
+        runs in the search worker's job for the ``story.erased`` event, seconds after the
+        erasure is committed.
+        """
+        with self._writer() as (writer, generation):
+            self._journal(generation, [("purge", story_id)])
+            writer.delete_by_term("id", str(story_id))
+            rewritten = _rewrite_segments_holding(writer, {story_id})
+        self._remove_old_generations(keep=generation, keep_previous=False)
+        log.info(
+            "search index purged story",
+            extra={"story_id": story_id, "segments_rewritten": rewritten},
+        )
+        return rewritten
 
     def segment_count(self) -> int:
         """Segments of the served index; each update adds one until ``compact`` runs."""
@@ -544,9 +701,9 @@ class SearchIndex:
             return
         if not target:
             return
-        with open(self.path / f"journal-{target}", "ab") as journal:
-            for record in records:
-                pickle.dump(record, journal)
+        with open(self.path / f"journal-{target}", "a", encoding="utf-8") as journal:
+            for op, payload in records:
+                journal.write(_journal_line(op, payload))
 
     def rebuild(self, docs: Iterable[StoryDocument]) -> int:
         """Build a fresh index aside from ``docs`` and swap it in atomically.
@@ -575,11 +732,10 @@ class SearchIndex:
         try:
             index = self._open_index(generation)
             count, seen = self._bulk_load(index, docs)
-            with self._writer() as (old_writer, _old_generation):
+            with self._served_writer_if_it_opens():
                 replayed = self._replay(index, journal_path)
                 _write_atomically(self.path / _CURRENT, generation)
                 (self.path / _REBUILDING).unlink(missing_ok=True)
-                old_writer.cancel()
         except BaseException:
             (self.path / _REBUILDING).unlink(missing_ok=True)
             journal_path.unlink(missing_ok=True)
@@ -631,12 +787,8 @@ class SearchIndex:
     def _replay(self, index: windex.FileIndex, journal_path: Path) -> int:
         records: list[tuple[str, Any]] = []
         try:
-            with open(journal_path, "rb") as journal:
-                while True:
-                    try:
-                        records.append(pickle.load(journal))
-                    except EOFError:
-                        break
+            with open(journal_path, encoding="utf-8") as journal:
+                records = [_journal_record(line) for line in journal if line.strip()]
         except FileNotFoundError:
             return 0
         if not records:
@@ -644,24 +796,32 @@ class SearchIndex:
         writer = LeanSegmentWriter(index, timeout=self.writer_timeout)
         try:
             searcher = writer.searcher()
+            purged: set[int] = set()
             for op, payload in records:
                 if op == "upsert":
                     writer.delete_by_term("id", str(payload.id), searcher=searcher)
                     writer.add_document(**document_fields(payload))
                 else:
                     writer.delete_by_term("id", str(payload), searcher=searcher)
+                    if op == "purge":
+                        purged.add(int(payload))
             searcher.close()
-            writer.commit()
+            if purged:
+                # A story erased during the rebuild may be in a segment bulk-loaded before.
+                _rewrite_segments_holding(writer, purged)
+            else:
+                writer.commit()
         except BaseException:
             writer.cancel()
             raise
         return len(records)
 
-    def _remove_old_generations(self, keep: str) -> None:
-        """Delete generations older than the previous one.
+    def _remove_old_generations(self, keep: str, keep_previous: bool = True) -> None:
+        """Delete generations older than the previous one (or all but ``keep``).
 
-        The previous generation stays: a reader in another process may still be answering from
-        it until its next search notices the swap.
+        The previous generation normally stays: a reader in another process may still be
+        answering from it until its next search notices the swap. After a purge it goes too (a
+        reader that still has its files open finishes from them; the next search reopens).
         """
         generations = sorted(
             (p for p in self.path.glob("gen-*") if p.is_dir()),
@@ -669,7 +829,7 @@ class SearchIndex:
         )
         keep_names = {keep}
         older = [p for p in generations if p.name != keep]
-        if older:
+        if older and keep_previous:
             keep_names.add(older[-1].name)
         for folder in generations:
             if folder.name not in keep_names:

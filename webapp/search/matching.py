@@ -7,7 +7,11 @@ dictionary and set operations that run in C. The result is every matching docume
 score, from which the engine takes the total, the facet counts and the top of the page.
 
 This module reads a :class:`Snapshot` (one consistent view of the index); it must never write,
-and it never decides visibility: the engine intersects with the visible set afterwards.
+and it never decides visibility: the engine hands it the visible documents (``within``), and
+everything computed here for a search comes from those alone — scores (document frequencies,
+document count and average lengths of a :class:`Scope`), prefix and stem expansions (only words
+that occur in a visible document) — so that nothing a reader sees depends on a story they may not
+see.
 """
 
 from __future__ import annotations
@@ -67,6 +71,48 @@ class Leaf:
     offset: int
 
 
+class Scope:
+    """BM25 statistics of the documents one kind of search may see (public: published only).
+
+    A word's document frequency, the document count and the average field lengths are counted
+    over these documents alone, so that a story the searcher may not see cannot move the order
+    of what they do see. Values are computed on first use and kept for the snapshot's life.
+    """
+
+    def __init__(self, snap: Snapshot, docs: frozenset[int]) -> None:
+        self.docs = docs
+        self.doc_count = max(1, len(docs))
+        #: Every document of the snapshot is visible: frequencies are the posting counts.
+        self.whole = len(docs) == len(snap.columns.status)
+        self._snap = snap
+        self._avg: dict[str, float] = {}
+        self._df: dict[tuple[str, str], int] = {}
+
+    def avg_length(self, fieldname: str) -> float:
+        found = self._avg.get(fieldname)
+        if found is None:
+            lengths = self._snap.lengths.get(fieldname)
+            if self.whole or not lengths:
+                found = self._snap.avg_length.get(fieldname, 1.0)
+            else:
+                found = sum(map(lengths.__getitem__, self.docs)) / self.doc_count
+            self._avg[fieldname] = found
+        return found
+
+    def df(self, fieldname: str, token: str, ids: Sequence[int] | None = None) -> int:
+        """Visible documents containing the word; ``ids`` are its full postings when known."""
+        if self.whole and ids is not None:
+            return len(ids)
+        key = (fieldname, token)
+        found = self._df.get(key)
+        if found is None:
+            if ids is None:
+                ids = self._snap.postings(fieldname, token)[0]
+            found = len(ids) if self.whole else sum(map(self.docs.__contains__, ids))
+            self._df[key] = found
+        return found
+
+
 @dataclass
 class Snapshot:
     """A consistent view of the index: segments, per-document columns, cached filter sets."""
@@ -78,11 +124,19 @@ class Snapshot:
     doc_count: int
     avg_length: dict[str, float]
     term_sets: dict[str, frozenset[int]] = field(default_factory=dict)
-    expansions: dict[tuple[str, str], list[tuple[str, str]]] = field(default_factory=dict)
+    expansions: dict[tuple[str, str, int], list[tuple[str, str]]] = field(default_factory=dict)
     # (field, token) -> (docnums, frequencies) of long posting lists, least recently used first.
     # Dropped with the snapshot (a commit makes a new one), so it can never serve stale postings.
     posting_cache: dict[tuple[str, str], tuple[array, array]] = field(default_factory=dict)
     cached_postings: int = 0
+    scopes: dict[int, Scope] = field(default_factory=dict)
+
+    def scope(self, docs: frozenset[int]) -> Scope:
+        """The statistics of ``docs`` (one of the snapshot's visible sets), kept per snapshot."""
+        found = self.scopes.get(id(docs))
+        if found is None or found.docs is not docs:
+            found = self.scopes[id(docs)] = Scope(self, docs)
+        return found
 
     # ------------------------------------------------------------ postings
 
@@ -172,26 +226,71 @@ class Snapshot:
             cached = self.term_sets[key] = frozenset().union(*sets)
         return cached
 
-    def terms_with_prefix(self, fieldname: str, prefix: str) -> list[str]:
+    def terms_with_prefix(
+        self, fieldname: str, prefix: str, within: frozenset[int] | None = None
+    ) -> list[str]:
+        """Indexed words starting with ``prefix``, alphabetically, at most
+        :data:`MAX_PREFIX_TERMS`; with ``within``, only words of those documents.
+
+        Each segment's words are walked in order and a word counts only if one of its postings
+        in that segment is a visible document, until the segment gave the bound: the first
+        visible words overall are among them, so words of unpublished, deleted or erased
+        stories can neither show through nor crowd the visible ones out of the bound.
+        """
         words: set[str] = set()
+        whole = within is None or len(within) == len(self.columns.status)
         for leaf in self.leaves:
+            kept = 0
             for btext in leaf.reader.expand_prefix(fieldname, prefix):
-                words.add(btext.decode("utf-8") if isinstance(btext, bytes) else btext)
-                if len(words) >= MAX_PREFIX_TERMS * 2:
+                word = btext.decode("utf-8") if isinstance(btext, bytes) else btext
+                if not whole and not self._in_leaf(leaf, fieldname, word, within):
+                    continue
+                words.add(word)
+                kept += 1
+                if kept >= MAX_PREFIX_TERMS:
                     break
         return sorted(words)[:MAX_PREFIX_TERMS]
+
+    def _in_leaf(self, leaf: Leaf, fieldname: str, word: str, within: Set[int]) -> bool:
+        """Whether one of the word's postings in this segment is a document of ``within``."""
+        try:
+            matcher = leaf.reader._terms.matcher(  # noqa: SLF001
+                fieldname, word.encode("utf-8"), leaf.reader.schema[fieldname].format
+            )
+        except (TermNotFound, KeyError):
+            return False
+        ids: list[int] = []
+        _read_all(matcher, leaf.offset, ids, [])
+        return any(map(within.__contains__, ids))
+
+    def words_within(
+        self, fieldname: str, token: str, maxdist: int, prefix: int, within: frozenset[int]
+    ) -> list[tuple[int, str]]:
+        """Words at most ``maxdist`` edits from ``token`` (sharing its first ``prefix``
+        letters) that occur in a document of ``within``, with their visible document count."""
+        found: set[str] = set()
+        for leaf in self.leaves:
+            for word in leaf.reader.terms_within(fieldname, token, maxdist, prefix=prefix):
+                found.add(word.decode("utf-8") if isinstance(word, bytes) else word)
+        found.discard(token)
+        scope = self.scope(within)
+        counted = [(scope.df(fieldname, word), word) for word in sorted(found)]
+        return [(n, word) for n, word in counted if n]
 
     def doc_frequency(self, fieldname: str, token: str) -> int:
         btext = token.encode("utf-8")
         return sum(leaf.reader.doc_frequency(fieldname, btext) for leaf in self.leaves)
 
-    def stem_expansions(self, token: str) -> list[tuple[str, str]]:
-        """``(language, word)`` pairs: indexed words that share ``token``'s stem in a language.
+    def stem_expansions(
+        self, token: str, within: frozenset[int] | None = None
+    ) -> list[tuple[str, str]]:
+        """``(language, word)`` pairs: indexed words that share ``token``'s stem in a language
+        (with ``within``, only words of those documents).
 
         Stemming happens at query time against the index's vocabulary, so the index holds each
         word once; a word found this way only counts for stories in that language.
         """
-        key = ("body", token)
+        key = ("body", token, id(within))
         cached = self.expansions.get(key)
         if cached is not None:
             return cached
@@ -204,7 +303,7 @@ class Snapshot:
                 if not stemmed or len(stemmed) < 3:
                     continue
                 prefix = stemmed[: max(3, len(stemmed) - 1)]
-                for word in self.terms_with_prefix("body", prefix):
+                for word in self.terms_with_prefix("body", prefix, within):
                     if word != token and stem(language, word) == stemmed:
                         found.append((language, word))
         self.expansions[key] = found
@@ -219,19 +318,21 @@ class Snapshot:
         tfs: list[float],
         boost: float,
         df: int | None = None,
+        scope: Scope | None = None,
     ) -> list[float]:
-        """BM25 of each posting; ``df`` is the term's full document frequency when ``ids`` is
-        only the part of its postings that survived a restriction."""
+        """BM25 of each posting; ``df`` is the term's document frequency (in ``scope``) when
+        ``ids`` is only the part of its postings that survived a restriction."""
+        scope = scope or self.scope(self.term_sets["\x00live"])
         df = len(ids) if df is None else df
         if not df or not ids:
             return []
-        n = max(self.doc_count, df)
+        n = max(scope.doc_count, df)
         idf = math.log(1.0 + (n - df + 0.5) / (df + 0.5)) * boost * (K1 + 1)
         lengths = self.lengths.get(fieldname)
         k = K1 * (1 - B)
         if not lengths:
             return [idf * tf / (tf + K1) for tf in tfs]
-        kb = K1 * B / max(self.avg_length.get(fieldname, 1.0), 1.0)
+        kb = K1 * B / max(scope.avg_length(fieldname), 1.0)
         return [idf * tf / (tf + k + kb * lengths[d]) for d, tf in zip(ids, tfs, strict=True)]
 
     def term_scores(
@@ -243,6 +344,7 @@ class Snapshot:
         restrict: Set[int] | None = None,
         also: Set[int] | None = None,
         narrowed: tuple[Sequence[int], Sequence[float], int] | None = None,
+        scope: Scope | None = None,
     ) -> None:
         """Add the term's BM25 to ``into``, only for documents in ``restrict`` (and ``also``)
         when given.
@@ -250,13 +352,16 @@ class Snapshot:
         The restriction runs before scoring, with ``map``/``compress`` (C loops), so a very
         common word costs one membership test per posting, not a BM25 and a dict entry.
         ``narrowed`` is the term's postings already cut down to a superset of ``restrict``
-        (ids, frequencies, full document frequency), from the candidate pass.
+        (ids, frequencies, full document frequency), from the candidate pass. Frequencies and
+        lengths are those of ``scope`` (the documents the search may see).
         """
+        scope = scope or self.scope(self.term_sets["\x00live"])
         if narrowed is not None:
-            ids, tfs, df = narrowed
+            ids, tfs, _ = narrowed
+            df = scope.df(fieldname, token)
         else:
             ids, tfs = self.postings(fieldname, token)
-            df = len(ids)
+            df = scope.df(fieldname, token, ids)
         for allowed in (restrict, also):
             if allowed is not None and ids:
                 mask = list(map(allowed.__contains__, ids))
@@ -264,14 +369,14 @@ class Snapshot:
                 tfs = list(compress(tfs, mask))
         lengths = self.lengths.get(fieldname)
         if not into or not lengths or not ids:
-            _add(into, ids, self.bm25(fieldname, ids, tfs, boost, df))
+            _add(into, ids, self.bm25(fieldname, ids, tfs, boost, df, scope))
             return
         # Adding to existing scores: BM25 computed and added in one pass (same formula and
         # order of operations as ``bm25``, so the sums are bit-for-bit the same).
-        n = max(self.doc_count, df)
+        n = max(scope.doc_count, df)
         idf = math.log(1.0 + (n - df + 0.5) / (df + 0.5)) * boost * (K1 + 1)
         k = K1 * (1 - B)
-        kb = K1 * B / max(self.avg_length.get(fieldname, 1.0), 1.0)
+        kb = K1 * B / max(scope.avg_length(fieldname), 1.0)
         get = into.get
         for d, tf in zip(ids, tfs, strict=True):
             into[d] = get(d, 0.0) + idf * tf / (tf + k + kb * lengths[d])
@@ -369,8 +474,10 @@ class Evaluator:
     ) -> None:
         self.snap = snapshot
         self.allow_status = allow_status
-        # Documents the caller can use at all (the visible ones): nothing outside is scored.
+        # Documents the caller can use at all (the visible ones): nothing outside is scored,
+        # counted in the scoring statistics or offered as a prefix or stem expansion.
         self.within = within
+        self.scope = snapshot.scope(within) if within is not None else None
         # While set, clauses only score documents in it (the matches of the groups so far).
         self.restrict: Set[int] | None = None
         # (field, word) -> postings cut down to the candidates found so far, kept by the
@@ -443,8 +550,10 @@ class Evaluator:
         if clause.kind == "prefix":
             for fieldname in fields:
                 boost = FIELD_BOOSTS.get(fieldname, 1.0) * 0.5
-                for word in snap.terms_with_prefix(fieldname, clause.tokens[0]):
-                    snap.term_scores(fieldname, word, boost, scores, self.restrict)
+                for word in snap.terms_with_prefix(fieldname, clause.tokens[0], self.within):
+                    snap.term_scores(
+                        fieldname, word, boost, scores, self.restrict, scope=self.scope
+                    )
             return scores
         if len(clause.tokens) > 1:
             for fieldname in fields:
@@ -460,6 +569,7 @@ class Evaluator:
                 scores,
                 self.restrict,
                 narrowed=self.narrowed.get((fieldname, token)),
+                scope=self.scope,
             )
         if clause.kind == "word" and "body" in fields:
             self._stemmed(token, scores)
@@ -472,7 +582,7 @@ class Evaluator:
         """
         snap = self.snap
         languages_of: dict[str, list[str]] = {}
-        for language, word in snap.stem_expansions(token):
+        for language, word in snap.stem_expansions(token, self.within):
             languages_of.setdefault(word, []).append(language)
         for word, languages in languages_of.items():
             keep: frozenset[int] | None = snap.language_set(languages)
@@ -488,6 +598,7 @@ class Evaluator:
                 self.restrict,
                 also=keep,
                 narrowed=self.narrowed.get(("body", word)),
+                scope=self.scope,
             )
 
     def _word_docs(self, clause: Clause, among: Set[int] | None = None) -> set[int] | None:
@@ -506,7 +617,7 @@ class Evaluator:
             docs.update(self._narrow(fieldname, token, among))
         if "body" in fields:
             languages_of: dict[str, list[str]] = {}
-            for language, word in snap.stem_expansions(token):
+            for language, word in snap.stem_expansions(token, self.within):
                 languages_of.setdefault(word, []).append(language)
             for word, languages in languages_of.items():
                 found = self._narrow("body", word, among)
@@ -600,11 +711,13 @@ class Evaluator:
                     matched.add(d)
         if not matched:
             return
-        for ids, tfs in lists:
+        scope = self.scope
+        for token, (ids, tfs) in zip(tokens, lists, strict=True):
             mask = list(map(matched.__contains__, ids))
             kids = list(compress(ids, mask))
             kept_tfs = list(compress(tfs, mask))
-            _add(into, kids, snap.bm25(fieldname, kids, kept_tfs, boost, len(ids)))
+            df = scope.df(fieldname, token, ids) if scope is not None else len(ids)
+            _add(into, kids, snap.bm25(fieldname, kids, kept_tfs, boost, df, scope))
 
 
 def _split(scores: Scores) -> tuple[list[int], list[float]]:

@@ -34,16 +34,18 @@ MIN_PASSWORD_LENGTH = 8
 INVITATION_DAYS = 14
 WRONG_CREDENTIALS = "wrong name or password"
 
-#: Checked when no account matches, so an unknown name costs the same scrypt work as a real
-#: one (the timing does not tell which accounts exist). Made once, on first use.
-_dummy_hash: str | None = None
+#: Checked when no account matches, so an unknown name costs the same hashing work as a real
+#: one (the timing does not tell which accounts exist). One per hash method, made on first use.
+_dummy_hashes: dict[str, str] = {}
 
 
 def _dummy_password_hash() -> str:
-    global _dummy_hash
-    if _dummy_hash is None:
-        _dummy_hash = generate_password_hash(secrets.token_urlsafe(16))
-    return _dummy_hash
+    from webapp.services import backends
+
+    method = backends.settings().password_hash_method
+    if method not in _dummy_hashes:
+        _dummy_hashes[method] = generate_password_hash(secrets.token_urlsafe(16), method=method)
+    return _dummy_hashes[method]
 
 
 def create_or_update_user(

@@ -1,4 +1,5 @@
-"""Append to the audit log inside the caller's transaction: who did what, when, to what."""
+"""Append to the audit log inside the caller's unit of work (who did what, when, to what), and
+read a story's history back for the pages that show it. Never commits."""
 
 from __future__ import annotations
 
@@ -27,3 +28,15 @@ def record(
     )
     db.session.add(entry)
     return entry
+
+
+def story_history(story_id: int, *, moves_only: bool = False) -> list[AuditEntry]:
+    """A story's audit entries, oldest first. ``moves_only`` keeps the ``story.*`` moves shown
+    to whoever holds the status link (teachers' and archivists' comments included; the page
+    leaves staff names out)."""
+    query = db.select(AuditEntry).where(
+        AuditEntry.subject_type == "story", AuditEntry.subject_id == story_id
+    )
+    if moves_only:
+        query = query.where(AuditEntry.action.like("story.%"))
+    return db.session.scalars(query.order_by(AuditEntry.at, AuditEntry.id)).all()

@@ -3,7 +3,8 @@
 No e-mail address and no surname is ever asked of a student. On joining, a student receives a
 personal access code (shown once, kept only as a hash) to log in again from another computer; the
 teacher can issue a new one when it is lost. This module must never reveal an access code after
-it was shown, nor let a teacher act on another teacher's class.
+it was shown, nor let a teacher act on another teacher's class, nor commit (the caller's unit
+of work does).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from webapp.errors import BadRequest, Forbidden, NotFound
 from webapp.extensions import db
 from webapp.models import Role, SchoolClass, User
 from webapp.services import accounts, audit
+from webapp.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +71,7 @@ def clean_pseudonym(name: str) -> str:
     return name
 
 
-def create_class(teacher: User | None, name: str) -> SchoolClass:
+def create_class(uow: UnitOfWork, teacher: User | None, name: str) -> SchoolClass:
     if teacher is None or not teacher.has_role(Role.TEACHER, Role.ADMIN):
         raise Forbidden("only teachers can create a class")
     name = " ".join((name or "").split())
@@ -82,10 +84,9 @@ def create_class(teacher: User | None, name: str) -> SchoolClass:
     klass = SchoolClass(
         name=name[:120], code=code, teacher_id=teacher.id, organisation_id=teacher.organisation_id
     )
-    db.session.add(klass)
-    db.session.flush()
+    uow.add(klass)
+    uow.flush()
     audit.record("class.created", "class", klass.id, actor=teacher, details={"name": klass.name})
-    db.session.commit()
     log.info("class %s created by user %s", klass.id, teacher.id)
     return klass
 
@@ -99,7 +100,7 @@ def _find_student(klass: SchoolClass, pseudonym: str) -> User | None:
     return next((s for s in klass.students if s.display_name.casefold() == wanted), None)
 
 
-def join_class(code: str, pseudonym: str) -> StudentAccess:
+def join_class(uow: UnitOfWork, code: str, pseudonym: str) -> StudentAccess:
     """A student joins with the class code and a first name or pseudonym only."""
     klass = find_by_code(code)
     if klass is None or not klass.open_for_joining:
@@ -121,10 +122,9 @@ def join_class(code: str, pseudonym: str) -> StudentAccess:
         class_id=klass.id,
     )
     student.set_password(access_code)
-    db.session.add(student)
-    db.session.flush()
+    uow.add(student)
+    uow.flush()
     audit.record("class.joined", "user", student.id, actor=student, details={"class_id": klass.id})
-    db.session.commit()
     return StudentAccess(student, klass.code, pseudonym, access_code)
 
 
@@ -152,7 +152,7 @@ def classes_of(teacher: User) -> list[SchoolClass]:
     ).all()
 
 
-def reset_student_access(teacher: User | None, student_id: int) -> StudentAccess:
+def reset_student_access(uow: UnitOfWork, teacher: User | None, student_id: int) -> StudentAccess:
     """The teacher gives a student a new access code (the old one stops working)."""
     student = db.session.get(User, student_id)
     if student is None or student.class_id is None:
@@ -164,13 +164,11 @@ def reset_student_access(teacher: User | None, student_id: int) -> StudentAccess
     student.locked_until = None
     student.active = True
     audit.record("student.access_reset", "user", student.id, actor=teacher)
-    db.session.commit()
     return StudentAccess(student, klass.code, student.display_name, access_code)
 
 
-def set_joining(teacher: User | None, class_id: int, open_: bool) -> SchoolClass:
+def set_joining(uow: UnitOfWork, teacher: User | None, class_id: int, open_: bool) -> SchoolClass:
     klass = require_own_class(teacher, class_id)
     klass.open_for_joining = open_
     audit.record("class.opened" if open_ else "class.closed", "class", klass.id, actor=teacher)
-    db.session.commit()
     return klass

@@ -3,7 +3,8 @@
 The rules for collections live here (who may curate, what the public may see of a collection,
 how an introduction becomes safe HTML); ``webapp.blueprints.curation`` and ``public`` only call
 them. Never show the public a draft collection or a story that is not published, whatever a
-collection contains, and never output an introduction without passing it through nh3.
+collection contains, and never output an introduction without passing it through nh3. Curation
+functions add to the caller's unit of work and never commit.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 import nh3
 from markdown_it import MarkdownIt
 from markupsafe import Markup
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 
 from webapp.errors import BadRequest, NotFound
 from webapp.extensions import db
@@ -31,6 +32,7 @@ from webapp.models import (
 )
 from webapp.services import access, audit, outbox
 from webapp.slugs import slugify
+from webapp.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -55,25 +57,21 @@ def render_introduction(text: str) -> Markup:
     return Markup(clean)  # noqa: S704 - sanitised by nh3 just above
 
 
-def record_view(collection_id: int) -> None:
-    """Count one reading of a collection page; a failure is logged and never breaks the page."""
+def record_view(uow: UnitOfWork, collection_id: int) -> None:
+    """Count one reading of a collection page; a failure is logged and never breaks the page
+    (the view opens the page's unit of work for this count alone and swallows its failure)."""
     today = datetime.now(UTC).date()
     bump = (
         db.update(CollectionView)
         .where(CollectionView.collection_id == collection_id, CollectionView.day == today)
         .values(views=CollectionView.views + 1)
     )
-    try:
-        if db.session.execute(bump).rowcount == 0:
-            try:
-                with db.session.begin_nested():
-                    db.session.add(CollectionView(collection_id=collection_id, day=today, views=1))
-            except IntegrityError:  # another request created today's row first
-                db.session.execute(bump)
-        db.session.commit()
-    except SQLAlchemyError:
-        db.session.rollback()
-        log.warning("could not count a view of collection %s", collection_id, exc_info=True)
+    if db.session.execute(bump).rowcount == 0:
+        try:
+            with db.session.begin_nested():
+                uow.add(CollectionView(collection_id=collection_id, day=today, views=1))
+        except IntegrityError:  # another request created today's row first
+            db.session.execute(bump)
 
 
 def most_viewed(days: int = 30, limit: int = 10) -> list[tuple[Collection, int]]:
@@ -123,14 +121,6 @@ def public_items_query(collection: Collection):
     )
 
 
-def public_item_count(collection: Collection) -> int:
-    return db.session.scalar(
-        db.select(db.func.count(CollectionItem.id))
-        .join(Story, CollectionItem.story_id == Story.id)
-        .where(CollectionItem.collection_id == collection.id, _published_story())
-    )
-
-
 def _cover_candidates_query(collection: Collection):
     """Ready images of the collection's published stories, in the archivist's order."""
     return (
@@ -166,7 +156,9 @@ def cover_image(collection: Collection) -> MediaAsset | None:
     return db.session.scalar(query.limit(1))
 
 
-def set_cover(collection_id: int, media_id: int | None, actor: User | None) -> None:
+def set_cover(
+    uow: UnitOfWork, collection_id: int, media_id: int | None, actor: User | None
+) -> None:
     """Choose the cover (``None``: back to the automatic cover) among :func:`cover_candidates`."""
     access.require_archivist(actor)
     collection = get_collection(collection_id)
@@ -178,7 +170,6 @@ def set_cover(collection_id: int, media_id: int | None, actor: User | None) -> N
     collection.cover_media_id = media_id
     audit.record("collection.cover_chosen", "collection", collection.id, actor=actor,
                  details={"media_id": media_id})  # fmt: skip
-    db.session.commit()
     log.info("collection %s cover set to media %s by user %s", collection.id, media_id, actor.id)
 
 
@@ -219,13 +210,15 @@ def _check_fields(fields: CollectionFields, collection_id: int | None) -> Collec
                             fields.featured)  # fmt: skip
 
 
-def save_collection(fields: CollectionFields, actor: User | None, collection_id: int | None = None):
-    """Create or update a collection and commit; a featured collection must be published."""
+def save_collection(
+    uow: UnitOfWork, fields: CollectionFields, actor: User | None, collection_id: int | None = None
+):
+    """Create or update a collection; a featured collection must be published."""
     access.require_archivist(actor)
     fields = _check_fields(fields, collection_id)
     if collection_id is None:
         collection = Collection()
-        db.session.add(collection)
+        uow.add(collection)
     else:
         collection = get_collection(collection_id)
     collection.title = fields.title
@@ -233,7 +226,7 @@ def save_collection(fields: CollectionFields, actor: User | None, collection_id:
     collection.introduction = fields.introduction
     collection.published = fields.published
     collection.featured = fields.featured and fields.published
-    db.session.flush()
+    uow.flush()
     audit.record(
         "collection.saved",
         "collection",
@@ -242,7 +235,6 @@ def save_collection(fields: CollectionFields, actor: User | None, collection_id:
         details={"published": collection.published, "featured": collection.featured},
     )
     _emit_changed(collection, [item.story_id for item in collection.items])
-    db.session.commit()
     log.info("collection %s saved by user %s", collection.id, actor.id)
     return collection
 
@@ -251,6 +243,19 @@ def _emit_changed(collection: Collection, story_ids: list[int]) -> None:
     """Search documents carry their collections' titles (a facet): refresh the members'."""
     if story_ids:
         outbox.emit("collection.changed", {"collection_id": collection.id, "story_ids": story_ids})
+
+
+def all_collections() -> list[Collection]:
+    """Every collection, drafts included, by title (the curation screen)."""
+    return db.session.scalars(db.select(Collection).order_by(Collection.title)).all()
+
+
+def story_for_descriptions(story_id: int) -> Story:
+    """The story whose image descriptions an archivist edits."""
+    story = db.session.get(Story, story_id)
+    if story is None:
+        raise NotFound("no such story")
+    return story
 
 
 def get_collection(collection_id: int) -> Collection:
@@ -265,7 +270,9 @@ def _renumber(collection: Collection) -> None:
         item.position = position
 
 
-def add_story(collection_id: int, story_id: int, actor: User | None) -> CollectionItem:
+def add_story(
+    uow: UnitOfWork, collection_id: int, story_id: int, actor: User | None
+) -> CollectionItem:
     """Append a story; only published or approved stories may be curated."""
     access.require_archivist(actor)
     collection = get_collection(collection_id)
@@ -280,15 +287,14 @@ def add_story(collection_id: int, story_id: int, actor: User | None) -> Collecti
             return item
     item = CollectionItem(story_id=story_id, position=len(collection.items))
     collection.items.append(item)
-    db.session.flush()
+    uow.flush()
     audit.record("collection.item_added", "collection", collection.id, actor=actor,
                  details={"story_id": story_id})  # fmt: skip
     _emit_changed(collection, [story_id])
-    db.session.commit()
     return item
 
 
-def remove_item(collection_id: int, item_id: int, actor: User | None) -> None:
+def remove_item(uow: UnitOfWork, collection_id: int, item_id: int, actor: User | None) -> None:
     access.require_archivist(actor)
     collection = get_collection(collection_id)
     item = next((i for i in collection.items if i.id == item_id), None)
@@ -299,10 +305,11 @@ def remove_item(collection_id: int, item_id: int, actor: User | None) -> None:
     audit.record("collection.item_removed", "collection", collection.id, actor=actor,
                  details={"story_id": item.story_id})  # fmt: skip
     _emit_changed(collection, [item.story_id])
-    db.session.commit()
 
 
-def move_item(collection_id: int, item_id: int, offset: int, actor: User | None) -> None:
+def move_item(
+    uow: UnitOfWork, collection_id: int, item_id: int, offset: int, actor: User | None
+) -> None:
     """Move one item up (-1) or down (+1): the no-JavaScript way to reorder."""
     access.require_archivist(actor)
     collection = get_collection(collection_id)
@@ -314,10 +321,13 @@ def move_item(collection_id: int, item_id: int, offset: int, actor: User | None)
     items.insert(target, items.pop(index))
     for position, item in enumerate(items):
         item.position = position
-    db.session.commit()
+    audit.record("collection.reordered", "collection", collection.id, actor=actor,
+                 details={"item_id": item_id, "offset": offset})  # fmt: skip
 
 
-def set_order(collection_id: int, positions: dict[int, float], actor: User | None) -> None:
+def set_order(
+    uow: UnitOfWork, collection_id: int, positions: dict[int, float], actor: User | None
+) -> None:
     """Apply the numbers an archivist typed next to each item (ties keep the current order)."""
     access.require_archivist(actor)
     collection = get_collection(collection_id)
@@ -330,7 +340,6 @@ def set_order(collection_id: int, positions: dict[int, float], actor: User | Non
     for position, item in enumerate(items):
         item.position = position
     audit.record("collection.reordered", "collection", collection.id, actor=actor)
-    db.session.commit()
 
 
 # --- image descriptions (archivists) ------------------------------------------------------------
@@ -338,7 +347,9 @@ def set_order(collection_id: int, positions: dict[int, float], actor: User | Non
 MAX_DESCRIPTION = 1000
 
 
-def describe_images(story_id: int, descriptions: dict[int, str], actor: User | None) -> int:
+def describe_images(
+    uow: UnitOfWork, story_id: int, descriptions: dict[int, str], actor: User | None
+) -> int:
     """Set the alternative text of a story's images; returns how many changed.
 
     Lives with curation because archivists fix descriptions while preparing stories for the
@@ -364,5 +375,4 @@ def describe_images(story_id: int, descriptions: dict[int, str], actor: User | N
     if changed:
         audit.record("story.images_described", "story", story.id, actor=actor,
                      details={"changed": changed})  # fmt: skip
-    db.session.commit()
     return changed

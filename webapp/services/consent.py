@@ -3,7 +3,7 @@
 ``publication_blockers`` is the single answer to "may this story be published now?"; the review
 state machine asks it before every publication. A contributor's own tick box never counts as a
 guardian's consent: only a teacher or archivist records that it was received, by whom and when.
-This module must never change a story's status.
+This module must never change a story's status, and never commits (the caller's unit of work does).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from webapp.errors import BadRequest, Forbidden, NotFound
 from webapp.extensions import db
 from webapp.models import GuardianConsent, Role, Story, User, utcnow
 from webapp.services import access, audit
+from webapp.unit_of_work import UnitOfWork
 
 LICENCES = (
     "CC-BY-4.0",
@@ -63,7 +64,9 @@ def _story_for_update(story_id: int) -> Story:
     return story
 
 
-def record_guardian_consent(story_id: int, given_by: str, actor: User | None) -> Story:
+def record_guardian_consent(
+    uow: UnitOfWork, story_id: int, given_by: str, actor: User | None
+) -> Story:
     """A teacher (of the story's class) or an archivist records that a guardian agreed."""
     if actor is None:
         raise Forbidden("log in as a teacher or archivist to record consent")
@@ -87,11 +90,12 @@ def record_guardian_consent(story_id: int, given_by: str, actor: User | None) ->
         actor=actor,
         details={"given_by": story.guardian_consent_by},
     )
-    db.session.commit()
     return story
 
 
-def set_persons_identifiable(story_id: int, identifiable: bool, actor: User | None) -> Story:
+def set_persons_identifiable(
+    uow: UnitOfWork, story_id: int, identifiable: bool, actor: User | None
+) -> Story:
     """Anyone reviewing may raise the flag; only an archivist may clear it."""
     if actor is None:
         raise Forbidden("log in to do this")
@@ -110,5 +114,4 @@ def set_persons_identifiable(story_id: int, identifiable: bool, actor: User | No
         story.persons_cleared_by_id = actor.id
         action = "story.persons_cleared"
     audit.record(action, "story", story.id, actor=actor)
-    db.session.commit()
     return story

@@ -3,8 +3,8 @@
 Archivists correct metadata (title, places, period, themes, licence, credit) at any stage; the
 author may rework the title and text only while the story is with them (draft, returned or
 changes requested). Each edit writes an audit entry with the old and new values and a
-``story.metadata_edited`` event so the search index follows. This module must never change a
-story's status.
+``story.metadata_edited`` event so the search index follows, in the caller's unit of work. This
+module must never change a story's status, and never commits.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from webapp.extensions import db
 from webapp.models import MediaAsset, Story, StoryStatus, User
 from webapp.periods import parse_period
 from webapp.services import access, audit, consent, outbox
+from webapp.unit_of_work import UnitOfWork
 
 STAFF_FIELDS = ("title", "body", "places", "period", "themes", "licence", "credit")
 AUTHOR_FIELDS = ("title", "body")
@@ -40,7 +41,9 @@ def _as_list(value: Any, field: str) -> list[str]:
     return list(seen.values())
 
 
-def edit_metadata(story_id: int, changes: dict[str, Any], actor: User | None) -> list[str]:
+def edit_metadata(
+    uow: UnitOfWork, story_id: int, changes: dict[str, Any], actor: User | None
+) -> list[str]:
     """Apply ``changes``; return the names of the fields that really changed."""
     story = db.session.get(Story, story_id, with_for_update=True)
     if story is None or actor is None or not access.can_view(story, actor):
@@ -112,7 +115,6 @@ def edit_metadata(story_id: int, changes: dict[str, Any], actor: User | None) ->
                 extra.pop("credit", None)
             story.extra = extra
     if not after:
-        db.session.rollback()
         return []
     fields = sorted(after)
     audit.record(
@@ -125,12 +127,11 @@ def edit_metadata(story_id: int, changes: dict[str, Any], actor: User | None) ->
     outbox.emit(
         "story.metadata_edited", {"story_id": story.id, "actor_id": actor.id, "fields": fields}
     )
-    db.session.commit()
     return fields
 
 
 def edit_media_rights(
-    media_id: int, licence: str | None, credit: str | None, actor: User | None
+    uow: UnitOfWork, media_id: int, licence: str | None, credit: str | None, actor: User | None
 ) -> MediaAsset:
     """An archivist sets one image's own licence and credit (empty = same as the story)."""
     access.require_archivist(actor)
@@ -156,5 +157,4 @@ def edit_media_rights(
             "after": {"licence": licence, "credit": credit},
         },
     )
-    db.session.commit()
     return media

@@ -6,7 +6,8 @@ or, when erasure is asked for, erases it (``erase_story``): the story, its media
 other story uses, derivatives and notifications are deleted, the ``story.erased`` event has the
 search worker drop its index entry (one index writer, see DESIGN.md), and the audit log
 keeps only *that* it happened — notes and edit details about the story are blanked. This module
-must never keep a copy of erased content, not even in a log line.
+must never keep a copy of erased content, not even in a log line, and never commits: the caller's
+unit of work does, and only then are the objects deleted (``uow.after_commit``).
 """
 
 from __future__ import annotations
@@ -27,11 +28,13 @@ from webapp.models import (
     utcnow,
 )
 from webapp.services import access, audit, backends, outbox
+from webapp.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
 
 def request_takedown(
+    uow: UnitOfWork,
     story_id: int | None,
     reason: str,
     *,
@@ -57,8 +60,8 @@ def request_takedown(
         erasure_requested=bool(erasure),
         requested_by_id=requester.id if requester else None,
     )
-    db.session.add(row)
-    db.session.flush()
+    uow.add(row)
+    uow.flush()
     audit.record(
         "takedown.requested",
         "takedown",
@@ -66,7 +69,6 @@ def request_takedown(
         actor=requester,
         details={"story_id": story_id, "erasure": bool(erasure)},
     )
-    db.session.commit()
     log.info("takedown request %s for story %s", row.id, story_id)
     return row
 
@@ -79,7 +81,9 @@ def open_requests() -> list[TakedownRequest]:
     ).all()
 
 
-def close_request(request_id: int, state: str, actor: User | None) -> TakedownRequest:
+def close_request(
+    uow: UnitOfWork, request_id: int, state: str, actor: User | None
+) -> TakedownRequest:
     access.require_archivist(actor)
     if state not in ("done", "declined"):
         raise BadRequest("state must be done or declined", field="state")
@@ -90,12 +94,16 @@ def close_request(request_id: int, state: str, actor: User | None) -> TakedownRe
     row.handled_by_id = actor.id
     row.handled_at = utcnow()
     audit.record(f"takedown.{state}", "takedown", row.id, actor=actor)
-    db.session.commit()
     return row
 
 
-def erase_story(story_id: int, actor: User | None) -> dict[str, int]:
-    """Delete a story and everything derived from it; return what was removed (counts only)."""
+def erase_story(uow: UnitOfWork, story_id: int, actor: User | None) -> dict[str, int]:
+    """Delete a story and everything derived from it; return what was removed (counts only).
+
+    The objects are deleted once the erasure is committed (never before: a rolled-back erasure
+    must leave the story whole); the ``story.erased`` event's job deletes what that first try
+    could not reach, with retries.
+    """
     access.require_archivist(actor)
     story = db.session.get(Story, story_id, with_for_update=True)
     if story is None:
@@ -104,60 +112,61 @@ def erase_story(story_id: int, actor: User | None) -> dict[str, int]:
     media_ids = [m.id for m in media]
     keys = [d["key"] for m in media for d in (m.derivatives or {}).values() if d.get("key")]
     shas = {m.sha256: m.original_key for m in media}
-    try:
-        db.session.execute(db.delete(Notification).where(Notification.story_id == story_id))
-        db.session.execute(db.delete(CollectionItem).where(CollectionItem.story_id == story_id))
-        for row in db.session.scalars(
-            db.select(TakedownRequest).where(TakedownRequest.story_id == story_id)
-        ):
-            row.reason = "[erased]"
-            row.story_id = None
-            if row.state == "open":
-                row.state, row.handled_by_id, row.handled_at = "done", actor.id, utcnow()
-        for entry in db.session.scalars(
-            db.select(AuditEntry).where(
-                AuditEntry.subject_type == "story", AuditEntry.subject_id == story_id
-            )
-        ):
-            entry.note = None
-            entry.details = {}
-        _scrub_outbox_notes(story_id)
-        db.session.delete(story)
-        db.session.flush()
-        still_used = set(
-            db.session.scalars(
-                db.select(MediaAsset.sha256).where(MediaAsset.sha256.in_(list(shas)))
-            ).all()
+    db.session.execute(db.delete(Notification).where(Notification.story_id == story_id))
+    db.session.execute(db.delete(CollectionItem).where(CollectionItem.story_id == story_id))
+    for row in db.session.scalars(
+        db.select(TakedownRequest).where(TakedownRequest.story_id == story_id)
+    ):
+        row.reason = "[erased]"
+        row.story_id = None
+        if row.state == "open":
+            row.state, row.handled_by_id, row.handled_at = "done", actor.id, utcnow()
+    for entry in db.session.scalars(
+        db.select(AuditEntry).where(
+            AuditEntry.subject_type == "story", AuditEntry.subject_id == story_id
         )
-        originals = [key for sha, key in shas.items() if sha not in still_used]
-        counts = {"images": len(media_ids), "originals": len(originals), "derivatives": len(keys)}
-        audit.record("story.erased", "story", story_id, actor=actor, details=counts)
-        outbox.emit(
-            "story.erased",
-            {"story_id": story_id, "actor_id": actor.id, "object_keys": [*keys, *originals]},
-        )
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
+    ):
+        entry.note = None
+        entry.details = {}
+    _scrub_outbox_notes(story_id)
+    db.session.delete(story)
+    uow.flush()
+    still_used = set(
+        db.session.scalars(
+            db.select(MediaAsset.sha256).where(MediaAsset.sha256.in_(list(shas)))
+        ).all()
+    )
+    originals = [key for sha, key in shas.items() if sha not in still_used]
+    counts = {"images": len(media_ids), "originals": len(originals), "derivatives": len(keys)}
+    audit.record("story.erased", "story", story_id, actor=actor, details=counts)
+    outbox.emit(
+        "story.erased",
+        {"story_id": story_id, "actor_id": actor.id, "object_keys": [*keys, *originals]},
+    )
+    uow.after_commit(lambda: _delete_objects(story_id, [*keys, *originals]))
+    log.info("story %s erased (%s); commits with the action", story_id, counts)
+    return counts
+
+
+def _delete_objects(story_id: int, keys: list[str]) -> None:
+    """First try at deleting an erased story's objects, right after the commit."""
     store = backends.object_store()
-    for key in [*keys, *originals]:
+    for key in keys:
         try:
             store.delete(key)
         except FileNotFoundError:
             pass
         except Exception:  # the story.erased event's job deletes it later, with retries
             log.exception("erasure of story %s: could not delete an object yet", story_id)
-    log.info("story %s erased (%s)", story_id, counts)
-    return counts
 
 
 def _scrub_outbox_notes(story_id: int) -> None:
-    """Events keep the moderators' notes in their payload; blank those about this story."""
-    events = db.session.scalars(
-        db.select(OutboxEvent).where(OutboxEvent.event_type.like("story.%"))
-    ).yield_per(500)
+    """Events keep the moderators' notes in their payload; blank those about this story.
+
+    Found by the indexed ``story_id`` column (set by ``outbox.emit``), not by reading every event.
+    """
+    events = db.session.scalars(db.select(OutboxEvent).where(OutboxEvent.story_id == story_id))
     for event in events:
         payload = event.payload or {}
-        if payload.get("story_id") == story_id and payload.get("note"):
+        if payload.get("note"):
             event.payload = {**payload, "note": None}

@@ -1,24 +1,22 @@
-"""Tell contributors and teachers what happened to a story: in the app, and by e-mail or log.
+"""Tell contributors and teachers what happened to a story: in the app, and by e-mail.
 
-A notification is a row written in the same transaction as the change it reports, so people are
-never told about a change that was rolled back. After the commit, ``dispatch_pending`` delivers
-the new rows: by e-mail when an SMTP server is configured (``SMTP_HOST``…), otherwise a line in
-the log (the embedded default). Students have no e-mail address: they read the app. This module
-must never change a story.
+A notification is a row written in the caller's unit of work, with the change it reports, so
+people are never told about a change that was rolled back. When the person has an e-mail address
+the same transaction writes a ``notification.created`` outbox event; the relay hands it to the
+``workers.mail.send_notification`` job, which mails it (when ``SMTP_HOST`` is set, otherwise it
+writes a log line) with RQ's retries. So no web request ever waits on an SMTP server, and a mail
+server outage delays e-mail without losing it. Students have no e-mail address: they read the app.
+This module must never change a story, never commit, and never talk to an SMTP server.
 """
 
 from __future__ import annotations
 
 import logging
-import smtplib
-from email.message import EmailMessage
-
-from flask import g, has_app_context
-from sqlalchemy import inspect
 
 from webapp.extensions import db
 from webapp.models import Notification, Story, User, utcnow
-from webapp.services import access, backends
+from webapp.services import access, outbox
+from webapp.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -36,20 +34,18 @@ MESSAGES = {
 }
 
 
-def _pending() -> list[Notification]:
-    if not has_app_context():
-        return []
-    if "passages_notifications" not in g:
-        g.passages_notifications = []
-    return g.passages_notifications
-
-
 def notify(user: User, kind: str, message: str, story: Story | None = None) -> Notification:
+    """Add a message for ``user`` to the current action; e-mail follows through the outbox."""
     row = Notification(
         user_id=user.id, kind=kind, message=message, story_id=story.id if story else None
     )
     db.session.add(row)
-    _pending().append(row)
+    if user.email:
+        db.session.flush()  # the event carries the row's id
+        outbox.emit(
+            "notification.created",
+            {"notification_id": row.id, "story_id": row.story_id},
+        )
     return row
 
 
@@ -71,39 +67,6 @@ def story_moved(story: Story, action: str, note: str | None, actor: User | None)
         notify(user, action, message, story)
 
 
-def dispatch_pending() -> int:
-    """Deliver committed notifications (e-mail or log); rolled-back ones are dropped."""
-    rows = [row for row in _pending() if inspect(row).persistent]
-    _pending().clear()
-    for row in rows:
-        user = db.session.get(User, row.user_id)
-        if user is None:
-            continue
-        if user.email and _smtp_host():
-            try:
-                _send_mail(user.email, row.message)
-                continue
-            except (OSError, smtplib.SMTPException):
-                log.exception("could not e-mail notification %s; it stays in the app", row.id)
-        log.info("notification for user %s (%s): %s", user.id, row.kind, row.message)
-    return len(rows)
-
-
-def _smtp_host() -> str | None:
-    return backends.settings().smtp_host
-
-
-def _send_mail(to: str, text: str) -> None:
-    settings = backends.settings()
-    message = EmailMessage()
-    message["Subject"] = "Passages"
-    message["From"] = settings.mail_from
-    message["To"] = to
-    message.set_content(text)
-    with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=10) as smtp:
-        smtp.send_message(message)
-
-
 def unread_for(user: User) -> list[Notification]:
     return db.session.scalars(
         db.select(Notification)
@@ -113,7 +76,7 @@ def unread_for(user: User) -> list[Notification]:
     ).all()
 
 
-def mark_read(uow, user: User) -> None:
+def mark_read(uow: UnitOfWork, user: User) -> None:
     """Mark the user's news read, in the caller's unit of work (an explicit POST, never a GET)."""
     uow.session.execute(
         db.update(Notification)

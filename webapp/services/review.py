@@ -3,9 +3,10 @@
 Every status change goes through ``transition``: it checks the table below (from status, action →
 to status), checks that the actor may make that move on that story, refuses publication while
 ``consent.publication_blockers`` says no, records the change in the audit log, emits an event and
-queues notifications — all in the caller's transaction. ``apply`` is the one entry point for
-views; ``review`` and ``withdraw`` keep the API's older calls working. Nothing else in the code
-base may assign ``Story.status``.
+queues notifications — all in the caller's unit of work, which commits them as one transaction
+(this module never commits). ``apply`` is the one entry point for views; ``review`` and
+``withdraw`` keep the API's older calls working. Nothing else in the code base may assign
+``Story.status``.
 
 The path: draft ⇄ submitted (the author may take back a story nobody has looked at yet) →
 (teacher: returned ↔ resubmitted, or forwarded) → in archive review → (changes requested ↔
@@ -22,6 +23,7 @@ from webapp.errors import BadRequest, Forbidden, NotFound, TransitionNotAllowed
 from webapp.extensions import db
 from webapp.models import Story, StoryStatus, User, utcnow
 from webapp.services import access, audit, consent, notifications, outbox
+from webapp.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -192,23 +194,20 @@ def _check_note(note: object) -> str | None:
     return (note or "").strip() or None
 
 
-def apply(story_id: int, action: str, actor: User | None, note: str | None = None) -> Story:
-    """One move by one person, committed with its audit entry, event and notifications."""
+def apply(
+    uow: UnitOfWork, story_id: int, action: str, actor: User | None, note: str | None = None
+) -> Story:
+    """One move by one person, added to ``uow`` with its audit entry, event and notifications."""
     note = _check_note(note)
     story = _load(story_id)
     if not access.can_view(story, actor):
         raise NotFound("no such story")
-    try:
-        transition(story, action, actor, note)
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
-    notifications.dispatch_pending()
-    return story
+    return transition(story, action, actor, note)
 
 
-def review(story_id: int, decision: str, note: str | None, actor: User | None) -> Story:
+def review(
+    uow: UnitOfWork, story_id: int, decision: str, note: str | None, actor: User | None
+) -> Story:
     """An archivist's decision (API ``POST /stories/<id>/review``).
 
     "approve" takes a submitted story through the archive review, approves it and publishes it
@@ -222,21 +221,15 @@ def review(story_id: int, decision: str, note: str | None, actor: User | None) -
         )
     note = _check_note(note)
     story = _load(story_id)
-    try:
-        if decision == "approve" and story.status == S.SUBMITTED.value:
-            transition(story, "start_review", actor, None)
-        transition(story, decision, actor, note)
-        if decision == "approve" and not consent.publication_blockers(story):
-            transition(story, "publish", actor, None)
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
-    notifications.dispatch_pending()
+    if decision == "approve" and story.status == S.SUBMITTED.value:
+        transition(story, "start_review", actor, None)
+    transition(story, decision, actor, note)
+    if decision == "approve" and not consent.publication_blockers(story):
+        transition(story, "publish", actor, None)
     return story
 
 
-def withdraw(story_id: int, note: str | None, actor: User | None) -> Story:
+def withdraw(uow: UnitOfWork, story_id: int, note: str | None, actor: User | None) -> Story:
     """An archivist takes a story out of public view in one action (the original is kept)."""
     access.require_archivist(actor)
-    return apply(story_id, "withdraw", actor, note)
+    return apply(uow, story_id, "withdraw", actor, note)

@@ -27,11 +27,12 @@ from typing import Any, BinaryIO
 from schemas import FieldError, validate_story_metadata
 from webapp.errors import BadRequest, PayloadTooLarge, UploadRejected, ValidationFailed
 from webapp.extensions import db
+from webapp.media.imaging import ImageRejected, inspect_image
+from webapp.media.keys import original_key, sha256_of_original
 from webapp.models import MediaAsset, Story, StoryStatus, User
 from webapp.periods import canonical_language_tag, parse_period
 from webapp.services import audit, backends, notifications, outbox
 from webapp.unit_of_work import UnitOfWork
-from workers.imaging import ImageRejected, inspect_image
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +55,6 @@ class _CheckedImage:
     mime: str
     width: int
     height: int
-
-
-def original_key(sha256: str) -> str:
-    """Content address of an original: identical files are stored once, and the key is the
-    fixity check."""
-    return f"originals/sha256/{sha256[:2]}/{sha256}"
 
 
 def _display_name(image: IncomingImage, index: int) -> str:
@@ -203,7 +198,6 @@ def submit_story(
     )
     audit.record("story.submitted", "story", story.id, actor=submitter)
     notifications.story_moved(story, "submit", None, submitter)
-    uow.after_commit(notifications.dispatch_pending)
     log.info("story %s handed in with %d image(s); commits with the action", story.id, len(checked))
     return story
 
@@ -237,7 +231,7 @@ def _story_from(cleaned: dict[str, Any], submitter: User | None, *, as_draft: bo
 def _remove_unless_committed(store: Any, key: str) -> None:
     """Rollback compensation: remove an original this action wrote, unless a concurrent
     submission committed a row using the same object meanwhile (content addressing shares it)."""
-    sha = key.rsplit("/", 1)[-1]
+    sha = sha256_of_original(key)
     try:
         still_used = db.session.scalar(
             db.select(MediaAsset.id).where(MediaAsset.sha256 == sha).limit(1)
@@ -246,3 +240,8 @@ def _remove_unless_committed(store: Any, key: str) -> None:
             store.delete(key)
     finally:
         db.session.rollback()  # end the read transaction this check opened
+
+
+def find_by_status_token(token: str) -> Story | None:
+    """The story a private status link names, or ``None`` for a link that is not valid."""
+    return db.session.scalar(db.select(Story).where(Story.status_token == token))
