@@ -97,7 +97,6 @@ def _user_for_token(token: str) -> User | None:
     )
     if not accounts.token_is_valid(row):
         return None
-    g.passages_api_token_id = row.id
     last = accounts._aware(row.last_used_at)  # noqa: SLF001 - same package's time helper
     if last is None or utcnow() - last > TOKEN_USE_RESOLUTION:
         with unit_of_work():

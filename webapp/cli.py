@@ -215,7 +215,9 @@ def list_tokens_command(email: str | None) -> None:
     for row in all_tokens(email):
         expires = row.expires_at.strftime("%Y-%m-%d") if row.expires_at else "never"
         used = row.last_used_at.strftime("%Y-%m-%d %H:%M") if row.last_used_at else "-"
-        state = "revoked" if row.revoked else "active"
+        state = "active"
+        if row.revoked:
+            state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "revoked"
         owner = row.user.email or row.user.display_name
         click.echo(f"{row.id}\t{owner}\t{row.label}\texpires {expires}\tused {used}\t{state}")
 

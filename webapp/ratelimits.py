@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 import redis
-from flask import Flask, Response, g, jsonify, make_response, render_template, request
+from flask import Flask, Response, jsonify, make_response, render_template, request
 from flask_babel import gettext as _
 from flask_limiter import Limiter, RateLimitExceeded
 
@@ -148,5 +148,4 @@ def rate_limited_response(limiter: Limiter, exc: RateLimitExceeded) -> Response:
         response = make_response(render_template("error.html", status=429, message=message))
     response.status_code = 429
     response.headers["Retry-After"] = str(retry)
-    g.passages_rate_limited = True
     return response

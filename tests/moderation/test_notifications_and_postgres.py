@@ -3,7 +3,6 @@ workflow on PostgreSQL."""
 
 from __future__ import annotations
 
-import contextlib
 import socket
 import threading
 

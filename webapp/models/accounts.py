@@ -62,9 +62,8 @@ class User(UserMixin, db.Model):
     #: Students belong to one class; they log in with its code, their pseudonym and a personal
     #: access code (kept hashed in ``password_hash``).
     class_id: Mapped[int | None] = mapped_column(ForeignKey("school_classes.id"), index=True)
-    #: Login hardening: consecutive failures and the time until which logins are refused.
-    failed_logins: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # (users.failed_logins and users.locked_until, the old lockout, stay in the database unused:
+    # logins are throttled by LoginThrottle rows, see webapp.services.throttle.)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     #: Raised to end every existing session of this user (see the module docstring).
     session_epoch: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
@@ -82,12 +81,12 @@ class User(UserMixin, db.Model):
             method = current_app.extensions["passages.settings"].password_hash_method
         self.password_hash = generate_password_hash(password, method=method)
 
-    def check_password(self, password: str) -> bool:
-        return bool(self.password_hash) and check_password_hash(self.password_hash, password)
-
     @property
     def is_active(self) -> bool:  # Flask-Login reads this
         return self.active
+
+    def check_password(self, password: str) -> bool:
+        return bool(self.password_hash) and check_password_hash(self.password_hash, password)
 
     def get_id(self) -> str:
         """What Flask-Login keeps in the session: ``<id>.<epoch>``, so raising the epoch makes
@@ -160,7 +159,7 @@ class LoginThrottle(db.Model):
     updated_at: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
 
 
-def _end_sessions_on_change(target: User, value, oldvalue, initiator) -> None:
+def _end_sessions_on_change(target: User, value, oldvalue, _initiator) -> None:
     """A new password/access code, role or active flag ends the user's existing sessions."""
     if value != oldvalue:
         target.session_epoch = (target.session_epoch or 0) + 1

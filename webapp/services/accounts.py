@@ -152,9 +152,12 @@ def check_credentials(user: User | None, password: str) -> User:
     password), so the time taken does not tell an unknown name from a wrong password; the
     error is the same in every case. Throttling is the caller's (``webapp.auth``).
     """
-    stored = user.password_hash if user is not None and user.password_hash else None
-    right = check_password_hash(stored or _dummy_password_hash(), password or "")
-    if user is None or stored is None or not right or not user.active:
+    if user is not None and user.password_hash:
+        right = user.check_password(password or "")
+    else:
+        check_password_hash(_dummy_password_hash(), password or "")  # same work, no answer
+        right = False
+    if user is None or not right or not user.active:
         raise AuthenticationRequired(WRONG_CREDENTIALS)
     return user
 
