@@ -65,9 +65,18 @@ def odd_query_strings(seed: int, count: int) -> list[str]:
 
 @pytest.fixture
 def story_id(app, make_user, api_token, submit_via_api, publish):
+    """A published story, in the search index (as the worker would put it), so search pages
+    answer from a real index rather than a clear 503 "search unavailable"."""
+    from webapp.extensions import db
+    from webapp.models import Story
+    from webapp.services import backends
+    from webapp.services.indexing import document_for
+
     token = api_token(make_user("contributor"))
     story = submit_via_api(token).json["id"]
     publish(story)
+    with app.app_context():
+        backends.search_index().upsert(document_for(db.session.get(Story, story)))
     return story
 
 

@@ -74,7 +74,7 @@ def test_api_writes_without_token_are_limited_with_json(limited_app):
     assert response.json["error"]["retry_after"] > 0
     assert int(response.headers["Retry-After"]) > 0
     # Reads stay open.
-    assert client.get("/api/v1/search?q=x").status_code == 200
+    assert client.get("/api/v1/stories/999999").status_code == 404
 
 
 def test_calls_with_a_token_are_limited_per_token(limited_app):

@@ -39,6 +39,13 @@ def api_world(app, make_user, publish):
         story = submit_story_now(story_metadata(), [], submitter=None)
         story_id = story.id
     publish(story_id)
+    from webapp.extensions import db
+    from webapp.models import Story
+    from webapp.services import backends
+    from webapp.services.indexing import document_for
+
+    with app.app_context():  # in the index, as the worker would put it: search answers 200
+        backends.search_index().upsert(document_for(db.session.get(Story, story_id)))
     return {"token": token, "story_id": story_id}
 
 
