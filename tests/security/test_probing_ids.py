@@ -4,6 +4,7 @@ story and a number that never existed."""
 
 from __future__ import annotations
 
+from tests.conftest import in_action
 from tests.security.conftest import login
 
 
@@ -14,9 +15,9 @@ def _stories_in_every_hidden_state(app, world, new_story, user) -> dict[str, int
     ids["withdrawn"] = new_story(world.member)
     with app.app_context():
         archivist = user(world.archivist)
-        review.review(ids["rejected"], "reject", "not for us", archivist)
-        review.review(ids["withdrawn"], "approve", None, archivist)
-        review.withdraw(ids["withdrawn"], "asked", archivist)
+        in_action(review.review, ids["rejected"], "reject", "not for us", archivist)
+        in_action(review.review, ids["withdrawn"], "approve", None, archivist)
+        in_action(review.withdraw, ids["withdrawn"], "asked", archivist)
     ids["student"] = new_story(world.student)  # waits for its teacher
     ids["unknown"] = 987654
     return ids

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, in_action
 from tests.security.conftest import class_login, copy_session_cookie, login
 
 
@@ -116,7 +116,7 @@ def test_reading_my_space_does_not_mark_news_read(app, world, new_story, user):
 
     story_id = new_story(world.student)
     with app.app_context():
-        review.apply(story_id, "return", user(world.teacher), "Ajoute la date")
+        in_action(review.apply, story_id, "return", user(world.teacher), "Ajoute la date")
     student = app.test_client()
     assert class_login(student, world.class_code, "Amina", world.student_code).status_code == 303
 
