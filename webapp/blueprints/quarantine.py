@@ -36,8 +36,9 @@ def index():
         elif action == "discard":
             erased = 0
             for story_id in quarantine.discard_ids(archivist, ids):
-                try:
-                    erasure.erase_story(story_id, archivist)
+                try:  # one unit of work per story: one refusal does not keep the others
+                    with unit_of_work() as uow:
+                        erasure.erase_story(uow, story_id, archivist)
                     erased += 1
                 except PassagesError as exc:
                     flash(f"#{story_id}: {exc.message}", "error")
