@@ -18,14 +18,25 @@ depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table("stories", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("quarantined", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
-        batch_op.create_index(batch_op.f("ix_stories_quarantined"), ["quarantined"], unique=False)
+    # Plain ALTER TABLE ADD COLUMN, not batch mode: a batch rebuild of ``stories`` on SQLite would
+    # drop its AUTOINCREMENT (permanent ids, migration 0006). SQLite adds a NOT NULL column with
+    # a constant default in place.
+    op.add_column(
+        "stories",
+        sa.Column("quarantined", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
+    op.create_index(op.f("ix_stories_quarantined"), "stories", ["quarantined"], unique=False)
 
 
 def downgrade():
-    with op.batch_alter_table("stories", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_stories_quarantined"))
+    op.drop_index(op.f("ix_stories_quarantined"), table_name="stories")
+    if op.get_bind().dialect.name != "sqlite":
+        op.drop_column("stories", "quarantined")
+        return
+    # SQLite cannot always drop a column in place; rebuild, keeping AUTOINCREMENT (0006).
+    op.execute("PRAGMA foreign_keys=OFF")
+    with op.batch_alter_table(
+        "stories", recreate="always", table_kwargs={"sqlite_autoincrement": True}
+    ) as batch_op:
         batch_op.drop_column("quarantined")
+    op.execute("PRAGMA foreign_keys=ON")
