@@ -38,6 +38,11 @@ erasure_requested
 requested_by_id
 handled_by_id
 handled_at
+# object_claims (set by an INSERT … ON CONFLICT in webapp/operations/claims.py) and check_runs
+# (shown by templates/checks/index.html).
+claimed_at
+claimed_by
+started_at
 _.last_login_at
 _.last_used_at
 _.guardian_consent_recorded_by_id
@@ -65,6 +70,7 @@ give_up
 send_notification
 delete_erased_objects
 index_story
+rebuild_if_unreadable
 
 # RQ's Job attribute, set by the worker when a job will not be retried.
 _.retries_left

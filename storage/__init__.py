@@ -44,11 +44,13 @@ def open_store(
     s3_bucket: str = "passages",
     s3_secure: bool = False,
     s3_region: str | None = None,
+    s3_public_endpoint: str | None = None,
 ) -> ObjectStore:
     """Return the store the configuration asks for: S3 when an endpoint is set, else a folder.
 
     ``s3_endpoint`` may be ``host:port`` (TLS decided by ``s3_secure``) or ``http(s)://host:port``
-    (the scheme decides). The local store lives in ``data_dir / "objects"``.
+    (the scheme decides). ``s3_public_endpoint`` is the address browsers use; presigned URLs are
+    signed for it. The local store lives in ``data_dir / "objects"``.
     """
     if s3_endpoint:
         return S3ObjectStore(
@@ -58,6 +60,7 @@ def open_store(
             s3_bucket,
             secure=s3_secure,
             region=s3_region,
+            public_endpoint=s3_public_endpoint,
         )
     if data_dir is None:
         raise ValueError("open_store needs data_dir when no s3_endpoint is configured")

@@ -13,8 +13,8 @@ import hashlib
 import io
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import BinaryIO
 
 MAX_KEY_LENGTH = 512
@@ -55,12 +55,17 @@ class ObjectInfo:
     ``etag`` is an opaque change-detection token, not a checksum callers may recompute: the local
     backend uses the MD5 hex digest of the content, which equals the S3 ETag of objects uploaded in
     one part; S3 multipart uploads have ETags of the form ``<hex>-<parts>``.
+
+    ``last_modified`` (timezone-aware UTC) is when the object was last written; the leftover
+    collector uses it as the object's age. ``put`` leaves it ``None`` (it is the server's clock,
+    not ours), and it takes no part in comparisons so a ``put``'s answer equals a ``stat``'s.
     """
 
     key: str
     size: int
     content_type: str
     etag: str | None
+    last_modified: datetime | None = field(default=None, compare=False)
 
 
 def validate_key(key: object) -> str:
@@ -269,6 +274,15 @@ class ObjectStore(abc.ABC):
 
         ``None`` when the backend cannot make one (local folder): the app then streams the object
         through :meth:`open` itself. The object's existence is not checked.
+        """
+
+    @abc.abstractmethod
+    def remove_partial_uploads(self, older_than: timedelta) -> int:
+        """Remove uploads that were started but never completed more than ``older_than`` ago.
+
+        A killed request leaves such pieces behind (files in the local store's ``tmp/``,
+        incomplete multipart uploads on S3); they are invisible to :meth:`list`. Returns how
+        many were removed. Recent ones are kept: they may belong to an upload still running.
         """
 
     @abc.abstractmethod

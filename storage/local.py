@@ -28,7 +28,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
@@ -182,7 +182,7 @@ class LocalObjectStore(ObjectStore):
         meta_path = self._meta_path(key)
         with self._locked(key, exclusive=False):
             try:
-                size = data_path.stat().st_size
+                file_stat = data_path.stat()
             except FileNotFoundError as exc:
                 raise ObjectNotFound(f"no object {key!r}") from exc
             try:
@@ -192,9 +192,10 @@ class LocalObjectStore(ObjectStore):
                 meta = {}
         return ObjectInfo(
             key=key,
-            size=size,
+            size=file_stat.st_size,
             content_type=meta.get("content_type", DEFAULT_CONTENT_TYPE),
             etag=meta.get("md5"),
+            last_modified=datetime.fromtimestamp(file_stat.st_mtime, UTC),
         )
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
@@ -250,14 +251,21 @@ class LocalObjectStore(ObjectStore):
         except OSError as exc:
             raise StorageUnavailable(f"storage folder {self.root} is not writable: {exc}") from exc
 
-    def _remove_stale_uploads(self) -> None:
-        cutoff = time.time() - STALE_UPLOAD_AGE.total_seconds()
+    def remove_partial_uploads(self, older_than: timedelta) -> int:
+        """Remove files in ``tmp/`` (uploads of a killed process) older than ``older_than``."""
+        cutoff = time.time() - older_than.total_seconds()
+        removed = 0
         with contextlib.suppress(OSError), os.scandir(self._tmp) as scan:
             for entry in scan:
                 with contextlib.suppress(OSError):
                     if entry.is_file(follow_symlinks=False) and entry.stat().st_mtime < cutoff:
                         os.unlink(entry.path)
+                        removed += 1
                         logger.info("removed stale upload %s", entry.path)
+        return removed
+
+    def _remove_stale_uploads(self) -> None:
+        self.remove_partial_uploads(STALE_UPLOAD_AGE)
 
 
 def _copy(reader: BinaryIO, out: BinaryIO) -> None:

@@ -6,6 +6,12 @@ This module is the edge where vendor errors become ours: ``NoSuchKey`` becomes
 must never let a ``minio`` or ``urllib3`` exception escape, never block for long when the server is
 down (short timeouts, few retries), and never make a bucket or object public: outsiders get at
 objects only through short-lived presigned URLs.
+
+Presigned URLs are signed for the *public* endpoint when one is given (``S3_PUBLIC_ENDPOINT``):
+the signature covers the host name, so a URL signed for the internal name (``minio:9000`` in the
+compose file) can neither be reached by a browser nor be rewritten to another host afterwards.
+Signing is a local computation; it needs the region to be known, which is why a public client
+never asks the server for it.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import logging
 import os
 import threading
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import BinaryIO
 from urllib.parse import urlsplit
 
@@ -46,6 +52,8 @@ DEFAULT_CONNECT_TIMEOUT = 3.0
 DEFAULT_READ_TIMEOUT = 30.0
 DEFAULT_RETRIES = 2
 _NOT_FOUND_CODES = frozenset({"NoSuchKey", "NoSuchObject", "NoSuchBucket", "ResourceNotFound"})
+DEFAULT_SIGNING_REGION = "us-east-1"
+"""Region used to sign public URLs when none is configured (MinIO's and moto's default)."""
 
 
 def split_endpoint(endpoint: str, secure: bool) -> tuple[str, bool]:
@@ -84,6 +92,7 @@ class S3ObjectStore(ObjectStore):
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         read_timeout: float = DEFAULT_READ_TIMEOUT,
         retries: int = DEFAULT_RETRIES,
+        public_endpoint: str | None = None,
     ) -> None:
         host, secure = split_endpoint(endpoint, secure)
         check_bucket_name(bucket, strict=True)  # what AWS and MinIO accept for new buckets
@@ -114,6 +123,20 @@ class S3ObjectStore(ObjectStore):
         )
         self._bucket_ready = False
         self._bucket_lock = threading.Lock()
+        self.public_endpoint: str | None = None
+        self._signer = self._client
+        if public_endpoint:
+            public_host, public_secure = split_endpoint(public_endpoint, secure)
+            self.public_endpoint = public_host
+            # Never used for requests, only to sign: it must not look the region up over the
+            # network (the public name may not resolve from inside the deployment).
+            self._signer = Minio(
+                public_host,
+                access_key=access_key,
+                secret_key=secret_key,
+                secure=public_secure,
+                region=region or DEFAULT_SIGNING_REGION,
+            )
 
     def __repr__(self) -> str:
         scheme = "https" if self.secure else "http"
@@ -229,6 +252,7 @@ class S3ObjectStore(ObjectStore):
             size=obj.size or 0,
             content_type=obj.content_type or "application/octet-stream",
             etag=obj.etag,
+            last_modified=obj.last_modified,
         )
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
@@ -253,9 +277,36 @@ class S3ObjectStore(ObjectStore):
     # --- the rest --------------------------------------------------------------------------
 
     def presigned_url(self, key: str, expires: timedelta = timedelta(minutes=10)) -> str | None:
+        """Sign a GET for the public endpoint when one is configured, else for the endpoint."""
         validate_key(key)
         with self._translated("sign a URL for", key):
-            return self._client.presigned_get_object(self.bucket, key, expires=expires)
+            return self._signer.presigned_get_object(self.bucket, key, expires=expires)
+
+    def remove_partial_uploads(self, older_than: timedelta) -> int:
+        """Abort multipart uploads initiated more than ``older_than`` ago.
+
+        minio-py exposes listing and aborting multipart uploads only as underscore methods of
+        ``Minio`` (stable across 7.x); they are used here, at the vendor edge, and nowhere else.
+        """
+        cutoff = datetime.now(UTC) - older_than
+        removed = 0
+        try:
+            with self._translated("list partial uploads in", ""):
+                result = self._client._list_multipart_uploads(self.bucket)
+                for upload in result.uploads:
+                    initiated = upload.initiated_time
+                    if initiated is not None and initiated.tzinfo is None:
+                        initiated = initiated.replace(tzinfo=UTC)
+                    if initiated is None or initiated >= cutoff:
+                        continue
+                    self._client._abort_multipart_upload(
+                        self.bucket, upload.object_name, upload.upload_id
+                    )
+                    removed += 1
+                    logger.info("aborted partial upload of %s", upload.object_name)
+        except ObjectNotFound:
+            return 0  # no bucket yet: nothing started
+        return removed
 
     def check(self) -> None:
         """Reach the server and make sure the bucket exists; any failure is unavailability."""

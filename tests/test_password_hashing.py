@@ -12,8 +12,9 @@ def test_production_settings_hash_with_scrypt_and_testing_settings_do_not():
     assert Settings.from_env({"TESTING": "False"}).password_hash_method == "scrypt"
     assert Settings.from_env({"TESTING": "True"}).password_hash_method == CHEAP_TEST_HASH
     assert (
-        Settings.from_env({"TESTING": "True", "PASSWORD_HASH_METHOD": "scrypt"})
-        .password_hash_method
+        Settings.from_env(
+            {"TESTING": "True", "PASSWORD_HASH_METHOD": "scrypt"}
+        ).password_hash_method
         == "scrypt"
     )
 

@@ -82,6 +82,9 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(classes.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(quarantine.bp)
+    from webapp.blueprints import checks as checks_pages
+
+    app.register_blueprint(checks_pages.bp)
     csrf.exempt(api.bp)  # the API authenticates with bearer tokens only (webapp.auth)
     errorhandlers.register(app)
     ratelimits.init_app(app, settings)

@@ -266,6 +266,27 @@ def reindex_command() -> None:
     click.echo(f"reindexed {count} stories")
 
 
+@main.command("check-index")
+def check_index_command() -> None:
+    """Compare the public stories of the database and of the search index; exit 1 if they differ.
+
+    The index is rebuilt from the database, so a difference means an update was lost: run
+    ``passages reindex``.
+    """
+    from webapp.services import backends, visibility
+
+    in_database = visibility.public_story_ids()
+    in_index = backends.search_index().visible_ids(public=True)
+    missing, extra = sorted(in_database - in_index), sorted(in_index - in_database)
+    click.echo(f"public stories: {len(in_database)} in the database, {len(in_index)} in the index")
+    if missing:
+        click.echo(f"not searchable although public: {missing[:50]}")
+    if extra:
+        click.echo(f"searchable although not public: {extra[:50]}")
+    if missing or extra:
+        raise SystemExit(1)
+
+
 @main.command("rederive")
 @click.option("--all", "all_stories", is_flag=True, help="Every image of every story.")
 @click.option("--story", "story_ids", multiple=True, type=int, help="A story id (repeatable).")
@@ -332,7 +353,16 @@ def _add_optional_commands() -> None:
     main.add_command(derive_command)
 
 
+def _add_operations_commands() -> None:
+    """``backup``, ``restore``, ``check``, ``collect``: bodies in ``webapp.operations``."""
+    from webapp.operations.commands import COMMANDS
+
+    for command in COMMANDS:
+        main.add_command(command)
+
+
 _add_optional_commands()
+_add_operations_commands()
 
 __all__ = ["main", "db"]
 

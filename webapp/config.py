@@ -34,6 +34,17 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ValueError(f"{name} must be a whole number, got {raw!r}") from exc
 
 
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+    if value < 0:
+        raise ValueError(f"{name} must not be negative, got {raw!r}")
+    return value
 #: The password hash used under ``TESTING`` unless ``PASSWORD_HASH_METHOD`` says otherwise.
 CHEAP_TEST_HASH = "pbkdf2:sha256:1000"
 
@@ -123,6 +134,17 @@ class Settings:
     #: ``MAX_REQUEST_KB``: whole body of a request that carries no images (every form but the
     #: submission form and ``POST /api/v1/stories``), in kilobytes.
     max_request_kb: int = 2048
+    #: ``S3_PUBLIC_ENDPOINT``: the S3 address browsers can reach (``https://media.example.org``).
+    #: Published images redirect to URLs signed for it; when unset the app streams them itself
+    #: (cached by browsers), so a link never names the internal ``S3_ENDPOINT``.
+    s3_public_endpoint: str | None = None
+    #: ``PASSAGES_ORPHAN_GRACE_HOURS``: an object no row refers to is collected once it is older
+    #: than this (a submission in progress has written it and not yet committed).
+    orphan_grace_hours: float = 24.0
+    #: ``PASSAGES_COLLECT_INTERVAL_HOURS``: how often the leftover collector runs (RQ scheduler).
+    collect_interval_hours: float = 6.0
+    #: ``PASSAGES_CHECK_INTERVAL_DAYS``: how often the full fixity check runs (RQ scheduler).
+    check_interval_days: float = 7.0
     #: ``PASSAGES_INDEX_CHECK_INTERVAL``: seconds between the search worker's checks that the
     #: index opens; an index that does not (damaged, another format) is rebuilt by itself.
     index_check_interval: int = 60
@@ -181,6 +203,10 @@ class Settings:
             max_form_field_kb=_int(env, "MAX_FORM_FIELD_KB", 1536),
             max_form_parts=_int(env, "MAX_FORM_PARTS", 200),
             max_request_kb=_int(env, "MAX_REQUEST_KB", 2048),
+            s3_public_endpoint=env.get("S3_PUBLIC_ENDPOINT") or None,
+            orphan_grace_hours=_float(env, "PASSAGES_ORPHAN_GRACE_HOURS", 24.0),
+            collect_interval_hours=_float(env, "PASSAGES_COLLECT_INTERVAL_HOURS", 6.0),
+            check_interval_days=_float(env, "PASSAGES_CHECK_INTERVAL_DAYS", 7.0),
             index_check_interval=max(5, _int(env, "PASSAGES_INDEX_CHECK_INTERVAL", 60)),
             password_hash_method=env.get("PASSWORD_HASH_METHOD")
             or (CHEAP_TEST_HASH if _flag(env.get("TESTING"), False) else "scrypt"),

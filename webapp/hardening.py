@@ -117,11 +117,11 @@ def serve_at(app: Flask, public_url: str) -> None:
 
 
 def content_security_policy(settings: Settings) -> str:
-    """No inline script or style anywhere; images from here (and from the S3 server when
-    public images are handed out as presigned URLs)."""
+    """No inline script or style anywhere; images from here (and from ``S3_PUBLIC_ENDPOINT``
+    when published images are handed out as presigned URLs signed for it)."""
     images = ["'self'", "data:"]
-    if settings.s3_endpoint:
-        endpoint = settings.s3_endpoint
+    if settings.s3_public_endpoint:
+        endpoint = settings.s3_public_endpoint
         if "://" not in endpoint:
             endpoint = ("https://" if settings.s3_secure else "http://") + endpoint
         parts = urlsplit(endpoint)

@@ -2,10 +2,12 @@
 
 A story stores the place names its contributor typed (``Story.places``); this module decides
 which record each name means, by a normalised key, so that "Vitry sur Seine", "vitry-sur-seine"
-and "Vitry-sur-Seine" are one place with one page. Matching happens when a page is read (the
-publication workflow lives in ``webapp.services.review`` and is not ours to hook), which keeps it
-always in step with the gazetteer. This module must never change a story or show a story that is
-not published.
+and "Vitry-sur-Seine" are one place with one page. Each story's keys are kept in the
+``story_places`` table by a flush hook, so a place page or the count of every place is one
+indexed query (never a read of every published story); keys, not record ids, so a place record
+added later meets the stories that already name it. Public lists go through the one visibility
+rule (``Story.is_public``). This module must never change a story's own fields or show a story
+that is not published.
 """
 
 from __future__ import annotations
@@ -17,8 +19,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import Select, event, inspect
+from sqlalchemy.orm import Session
+
 from webapp.extensions import db
-from webapp.models import Place, Story, StoryStatus
+from webapp.models import Place, Story, StoryPlace
+from webapp.services import visibility
 from webapp.textfold import fold
 
 log = logging.getLogger(__name__)
@@ -106,22 +112,49 @@ def add_origin_place(
     return place
 
 
-def published_story_ids_by_key() -> dict[str, list[int]]:
-    """place key → ids of published stories naming it, newest first.
+def story_place_keys(names: list[str] | None) -> set[str]:
+    """The place keys of the names a story gives (empty names dropped)."""
+    return {place_key(n) for n in names or [] if isinstance(n, str)} - {""}
 
-    Reads only two columns of published stories; enough for a few tens of thousands of stories.
+
+@event.listens_for(Session, "before_flush")
+def _keep_story_places(session: Session, _context: object, _instances: object) -> None:
+    """Keep ``story_places`` in step with ``Story.places`` at every flush, whoever edits.
+
+    Why a flush hook and not a call in each service: stories get their places on submission,
+    by an archivist's edit, by the demo loader and by migrations of data; a hook cannot be
+    forgotten by the next one. It only adds or removes link rows of the story being flushed.
     """
+    for obj in [*session.new, *session.dirty]:
+        if not isinstance(obj, Story):
+            continue
+        if obj not in session.new and not inspect(obj).attrs.places.history.has_changes():
+            continue
+        wanted = story_place_keys(obj.places)
+        current = {link.place_key: link for link in obj.place_links}
+        for key, link in current.items():
+            if key not in wanted:
+                obj.place_links.remove(link)
+        for key in sorted(wanted - current.keys()):
+            obj.place_links.append(StoryPlace(place_key=key))
+
+
+def public_story_counts() -> dict[str, int]:
+    """place key → how many public stories name it (one grouped query on ``story_places``)."""
     rows = db.session.execute(
-        db.select(Story.id, Story.places)
-        .where(Story.status == StoryStatus.PUBLISHED.value)
-        .order_by(Story.published_at.desc(), Story.id.desc())
+        db.select(StoryPlace.place_key, db.func.count(StoryPlace.story_id))
+        .join(Story, Story.id == StoryPlace.story_id)
+        .where(Story.is_public)
+        .group_by(StoryPlace.place_key)
     ).all()
-    index: dict[str, list[int]] = {}
-    for story_id, names in rows:
-        for key in {place_key(n) for n in names or [] if isinstance(n, str)}:
-            if key:
-                index.setdefault(key, []).append(story_id)
-    return index
+    return {key: count for key, count in rows}
+
+
+def public_stories_at(place: Place) -> Select[tuple[Story]]:
+    """The public stories naming ``place``, newest publication first (paginate it)."""
+    return visibility.public_stories().where(
+        Story.id.in_(db.select(StoryPlace.story_id).where(StoryPlace.place_key == place.key))
+    )
 
 
 def places_for_story(story: Story) -> list[tuple[str, Place | None]]:

@@ -117,9 +117,11 @@ def unit_of_work(session: Any | None = None) -> Iterator[UnitOfWork]:
     """Open a unit of work; commit when the block ends normally, roll back if it raises.
 
     Nesting is refused: a service that opened its own unit of work inside an action would commit
-    part of that action on its own.
+    part of that action on its own. A rollback compensation may open one: by then the action's
+    transaction has ended (state ``rolled_back``), so its work is not part of the action.
     """
-    if has_app_context() and g.get("passages_uow") is not None:
+    current = g.get("passages_uow") if has_app_context() else None
+    if current is not None and current.state == "open":
         raise UnitOfWorkError("a unit of work is already open for this action; pass it down")
     uow = UnitOfWork(session)
     if has_app_context():

@@ -185,3 +185,37 @@ def test_bulk_moderation_is_one_unit_of_work_per_story_with_a_report(app, world,
         rows = _rows(app, story_id)
         assert rows["audit"].count("story.start_review") == 1
         assert rows["events"].count("story.review_started") == 1
+
+
+def test_an_api_approval_is_one_audit_entry_naming_its_moves_with_each_event(
+    app, world, new_story, token_for
+):
+    """ "approve" on a submitted story starts the review, approves and publishes: three moves,
+    three events (the index follows each status), one action in the audit log."""
+    story_id = new_story(world.member)
+    token = token_for(world.archivist)
+    response = app.test_client().post(
+        f"/api/v1/stories/{story_id}/review",
+        json={"decision": "approve", "note": "belle histoire"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 200 and response.json["status"] == "published"
+    rows = _rows(app, story_id)
+    assert rows["audit"] == ["story.submitted", "story.approve"]
+    assert [e for e in rows["events"] if e.startswith("story.")] == [
+        "story.submitted",
+        "story.review_started",
+        "story.approved",
+        "story.published",
+    ]
+    from webapp.extensions import db
+    from webapp.models import AuditEntry
+
+    with app.app_context():
+        entry = db.session.scalar(db.select(AuditEntry).where(AuditEntry.action == "story.approve"))
+        assert entry.details == {
+            "from": "submitted",
+            "to": "published",
+            "moves": ["start_review", "approve", "publish"],
+        }
+        assert entry.note == "belle histoire"

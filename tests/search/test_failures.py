@@ -14,19 +14,15 @@ from webapp.search import SearchIndex
 from webapp.search.matching import Evaluator
 
 
+class BrokenEvaluator(Evaluator):
+    def evaluate(self, parsed):
+        raise ZeroDivisionError("evaluator bug")
+
+
 class BrokenEvaluatorIndex(SearchIndex):
     """The real engine with its query evaluator broken, as a bug in it would be."""
 
-    def _search(self, request, page, per_page):
-        def fail(self, parsed):
-            raise ZeroDivisionError("evaluator bug")
-
-        original = Evaluator.evaluate
-        Evaluator.evaluate = fail
-        try:
-            return super()._search(request, page, per_page)
-        finally:
-            Evaluator.evaluate = original
+    evaluator_class = BrokenEvaluator
 
 
 def _break_engine(app) -> None:

@@ -428,3 +428,29 @@ def test_concurrent_puts_of_one_key_leave_one_complete_object(store: ObjectStore
     )
     assert all(data in versions.values() for data in seen_by_reader), "a reader saw a partial file"
     assert keys_of(store) == ["contested"]
+
+
+# --- age and leftovers (the collector relies on these) --------------------------------------
+
+
+def test_stat_and_list_tell_when_an_object_was_written(store: ObjectStore) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    before = datetime.now(UTC) - timedelta(seconds=2)
+    store.put("originals/sha256/ab/aged", b"bytes with an age")
+
+    stated = store.stat("originals/sha256/ab/aged").last_modified
+    (listed,) = [info.last_modified for info in store.list("originals/")]
+
+    assert stated is not None and stated.tzinfo is not None
+    assert before <= stated <= datetime.now(UTC) + timedelta(seconds=2)
+    assert listed == stated
+
+
+def test_removing_partial_uploads_never_touches_complete_objects(store: ObjectStore) -> None:
+    from datetime import timedelta
+
+    store.put("originals/sha256/cd/kept", b"complete")
+
+    assert store.remove_partial_uploads(timedelta(0)) == 0
+    assert store.get("originals/sha256/cd/kept") == b"complete"

@@ -78,3 +78,20 @@ def test_check_passes_on_a_writable_folder(tmp_path: Path) -> None:
     store.check()
 
     assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_remove_partial_uploads_takes_only_those_older_than_asked(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    store = LocalObjectStore(tmp_path)
+    old = tmp_path / "tmp" / "killed.part"
+    old.write_bytes(b"half an upload")
+    an_hour_ago = time.time() - 3600
+    os.utime(old, (an_hour_ago, an_hour_ago))
+    running = tmp_path / "tmp" / "running.part"
+    running.write_bytes(b"still coming")
+
+    assert store.remove_partial_uploads(timedelta(minutes=30)) == 1
+
+    assert not old.exists()
+    assert running.exists()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 from flask import Blueprint, jsonify, request, url_for
+from sqlalchemy.exc import IntegrityError
 
 from schemas import load_schema
 from webapp.auth import current_person
@@ -16,7 +17,7 @@ from webapp.errors import BadRequest, PayloadTooLarge
 from webapp.extensions import db
 from webapp.models import Story
 from webapp.presenters import story_json
-from webapp.services import access, review, submissions
+from webapp.services import access, idempotency, listing, review, submissions
 from webapp.services.searching import search_request_from_args, search_stories
 from webapp.unit_of_work import unit_of_work
 
@@ -69,12 +70,46 @@ def create_story():
         submissions.IncomingImage(filename=f.filename or "", stream=f.stream)
         for f in request.files.getlist("images")
     ]
-    with unit_of_work() as uow:
-        story = submissions.submit_story(uow, metadata, images, submitter=user)
-    body = story_json(story, include_private=True)
+    key = idempotency.check_key(request.headers.get(idempotency.HEADER))
+    if key is None:
+        with unit_of_work() as uow:
+            story = submissions.submit_story(uow, metadata, images, submitter=user)
+            body = story_json(story, include_private=True)
+        return _created(body, story.id)
+    caller = idempotency.caller_for(user)
+    request_fingerprint = idempotency.fingerprint(
+        "POST /api/v1/stories",
+        json.dumps(metadata, sort_keys=True, ensure_ascii=False),
+        [f"{i.filename}:{idempotency.stream_digest(i.stream)}" for i in images],
+    )
+    if (first := idempotency.find(caller, key, request_fingerprint)) is not None:
+        return _replayed(first)
+    try:
+        with unit_of_work() as uow:
+            story = submissions.submit_story(uow, metadata, images, submitter=user)
+            body = story_json(story, include_private=True)
+            idempotency.remember(uow, caller, key, request_fingerprint, 202, body, story.id)
+    except IntegrityError:
+        # The same key raced us and committed first: answer what it answered.
+        db.session.rollback()
+        if (first := idempotency.find(caller, key, request_fingerprint)) is None:
+            raise
+        return _replayed(first)
+    return _created(body, story.id)
+
+
+def _created(body: dict, story_id: int):
     response = jsonify(body)
     response.status_code = 202
-    response.headers["Location"] = url_for("api.get_story", story_id=story.id, _external=True)
+    response.headers["Location"] = url_for("api.get_story", story_id=story_id, _external=True)
+    return response
+
+
+def _replayed(record):
+    """The first answer again, marked as a replay (nothing was created this time)."""
+    response = _created(record.response, record.story_id)
+    response.status_code = record.status_code
+    response.headers["Idempotent-Replayed"] = "true"
     return response
 
 
@@ -218,3 +253,55 @@ def erase_story(story_id: int):
     with unit_of_work() as uow:
         counts = erasure.erase_story(uow, story_id, current_person())
     return jsonify({"id": story_id, "erased": True, "removed": counts})
+
+
+@bp.get("/stories")
+def list_stories():
+    """The staff listing: every story the caller may list that matches, page by page."""
+    user = access.require_contributor(current_person())
+    args = request.args
+    organisation = args.get("organisation", "").strip()
+    if organisation and not organisation.isdigit():
+        raise BadRequest("organisation must be an organisation id (a number)", field="organisation")
+    order = args.get("order", "oldest")
+    if order not in ("oldest", "newest"):
+        raise BadRequest("order must be oldest or newest", field="order")
+    limit = args.get("limit", str(listing.DEFAULT_LIMIT)).strip()
+    if not limit.isdigit() or not 1 <= int(limit) <= listing.MAX_LIMIT:
+        raise BadRequest(f"limit must be a number from 1 to {listing.MAX_LIMIT}", field="limit")
+    wanted = listing.StoryFilter(
+        statuses=listing.parse_statuses(args.getlist("status")),
+        words=args.get("q", "")[:500],
+        organisation_id=int(organisation) if organisation else None,
+        language=args.get("language", "").strip(),
+        newest_first=order == "newest",
+    )
+    page = listing.list_stories(user, wanted, args.get("cursor"), int(limit))
+    return jsonify(
+        {
+            "total": page.total,
+            "results": [_listed(story) for story in page.stories],
+            "next": page.next_cursor,
+        }
+    )
+
+
+def _listed(story: Story) -> dict:
+    return {
+        "id": story.id,
+        "title": story.title,
+        "status": story.status,
+        "language": story.language,
+        "organisation": (
+            {"id": story.organisation.id, "name": story.organisation.name}
+            if story.organisation
+            else None
+        ),
+        "images": len(story.media),
+        "created_at": story.created_at.isoformat(),
+        "updated_at": story.updated_at.isoformat() if story.updated_at else None,
+        "url": url_for("api.get_story", story_id=story.id, _external=True),
+        "public_url": (
+            url_for("public.story", story_id=story.id, _external=True) if story.is_public else None
+        ),
+    }

@@ -13,10 +13,9 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import login_required
 
 from webapp.auth import current_person
-from webapp.errors import PassagesError
+from webapp.errors import PassagesError, SearchUnavailable
 from webapp.extensions import db
-from webapp.models import MediaAsset, Organisation, SchoolClass, Story, StoryStatus
-from webapp.search.contract import SearchRequest
+from webapp.models import Organisation, SchoolClass, Story, StoryStatus
 from webapp.services import (
     access,
     audit,
@@ -24,15 +23,16 @@ from webapp.services import (
     duplicates,
     editing,
     erasure,
+    listing,
     quarantine,
     review,
 )
-from webapp.services.backends import search_index
 from webapp.unit_of_work import unit_of_work
 
 bp = Blueprint("moderation", __name__, url_prefix="/moderation")
 
-OPEN_STATUSES = (StoryStatus.SUBMITTED, StoryStatus.IN_REVIEW, StoryStatus.CHANGES_REQUESTED)
+#: Stories per page of the queues (the total is shown; "next page" continues by cursor).
+QUEUE_PAGE = 100
 BULK_ACTIONS = ("approve", "reject", "start_review", "publish")
 
 
@@ -43,68 +43,61 @@ def _date_arg(name: str) -> datetime | None:
         return None
 
 
-def _archive_query():
+def _archive_filter() -> tuple[listing.StoryFilter, str]:
     status = request.args.get("status", "open")
-    query = (
-        db.select(Story)
-        .where(Story.quarantined.is_(False))  # anonymous stories: /moderation/quarantine/
-        .order_by(Story.created_at.asc(), Story.id.asc())
-    )
-    if status == "open":
-        query = query.where(Story.status.in_([s.value for s in OPEN_STATUSES]))
-    elif status in {s.value for s in StoryStatus}:
-        query = query.where(Story.status == status)
-    if request.args.get("organisation", "").isdigit():
-        query = query.where(Story.organisation_id == int(request.args["organisation"]))
-    if request.args.get("language", "").strip():
-        query = query.where(Story.language == request.args["language"].strip())
+    statuses = list(listing.OPEN_STATUSES) if status == "open" else []
+    if status in {s.value for s in StoryStatus}:
+        statuses = [status]
+    organisation = request.args.get("organisation", "")
     has_images = request.args.get("has_images", "")
-    with_media = db.select(MediaAsset.id).where(MediaAsset.story_id == Story.id).exists()
-    if has_images == "yes":
-        query = query.where(with_media)
-    elif has_images == "no":
-        query = query.where(~with_media)
-    if (since := _date_arg("since")) is not None:
-        query = query.where(Story.created_at >= since)
-    if (until := _date_arg("until")) is not None:
-        query = query.where(Story.created_at <= until)
-    if words := request.args.get("q", "").strip():
-        query = query.where(Story.id.in_(_matching_story_ids(words)))
-    return query, status
-
-
-def _matching_story_ids(words: str, limit: int = 500) -> list[int]:
-    """Archivists search every story, whatever its status, through the same index as the public
-    (``public=False`` lifts the published-only rule)."""
-    page = search_index().search(SearchRequest(q=words, per_page=limit, public=False))
-    return [hit.id for hit in page.hits]
+    wanted = listing.StoryFilter(
+        statuses=statuses,
+        words=request.args.get("q", "").strip()[:500],
+        organisation_id=int(organisation) if organisation.isdigit() else None,
+        language=request.args.get("language", "").strip(),
+        has_images={"yes": True, "no": False}.get(has_images),
+        since=_date_arg("since"),
+        until=_date_arg("until"),
+        quarantined=False,  # anonymous stories wait at /moderation/quarantine/
+    )
+    return wanted, status
 
 
 @bp.get("/")
 @login_required
 def queue():
-    """Archivists: every story, filtered. Teachers: their classes' handed-in stories."""
+    """Archivists: every story, filtered. Teachers: their classes' handed-in stories.
+
+    Both are whole listings from ``webapp.services.listing`` (scoped in SQL, total shown, one
+    page at a time by cursor); a failed word search is said, never shown as an empty queue.
+    """
     user = access.require_teacher_or_staff(current_person())
+    cursor = request.args.get("cursor")
     if not user.is_staff:
         classes = db.session.scalars(
             db.select(SchoolClass).where(SchoolClass.teacher_id == user.id)
         ).all()
-        stories = [
-            story
-            for story in db.session.scalars(
-                db.select(Story)
-                .where(Story.status != StoryStatus.DRAFT.value)
-                .order_by(Story.created_at.desc())
-                .limit(500)
-            )
-            if access.is_teacher_of(user, story)
-        ]
-        return render_template("moderation/teacher_queue.html", stories=stories, classes=classes)
-    query, status = _archive_query()
-    stories = db.session.scalars(query.limit(200)).all()
-    return render_template(
+        wanted = listing.StoryFilter(newest_first=True)
+        page = listing.list_stories(user, wanted, cursor, QUEUE_PAGE)
+        return render_template(
+            "moderation/teacher_queue.html",
+            stories=page.stories,
+            total=page.total,
+            next_url=_next_url(page.next_cursor),
+            classes=classes,
+        )
+    wanted, status = _archive_filter()
+    failure = None
+    try:
+        page = listing.list_stories(user, wanted, cursor, QUEUE_PAGE)
+    except SearchUnavailable as exc:
+        page, failure = listing.Listing(total=0, stories=[], next_cursor=None), exc
+    response = render_template(
         "moderation/queue.html",
-        stories=stories,
+        stories=page.stories,
+        total=page.total,
+        next_url=_next_url(page.next_cursor),
+        failure=failure,
         status=status,
         statuses=[s.value for s in StoryStatus],
         organisations=db.session.scalars(db.select(Organisation).order_by(Organisation.name)).all(),
@@ -114,6 +107,14 @@ def queue():
         takedowns=erasure.open_requests(),
         quarantined=quarantine.count_waiting(),
     )
+    return (response, 503) if failure is not None else response
+
+
+def _next_url(cursor: str | None) -> str | None:
+    if cursor is None:
+        return None
+    args = {k: v for k, v in request.args.items() if k != "cursor"}
+    return url_for("moderation.queue", **args, cursor=cursor)
 
 
 @bp.post("/bulk")

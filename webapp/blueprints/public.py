@@ -35,10 +35,10 @@ from webapp import i18n, places
 from webapp.auth import current_person
 from webapp.errors import SearchUnavailable
 from webapp.extensions import db
-from webapp.models import MediaAsset, Organisation, Story, StoryStatus
+from webapp.models import MediaAsset, Organisation, Story
 from webapp.redirects import safe_next_path
 from webapp.search.contract import FACET_NAMES, SearchHit, SearchRequest
-from webapp.services import access, backends
+from webapp.services import access, backends, visibility
 from webapp.services import collections as collection_service
 from webapp.services.searching import search_request_from_args, search_stories
 from webapp.slugs import slugify
@@ -84,10 +84,6 @@ def _page_arg() -> int:
         return max(1, min(10_000, int(request.args.get("page", 1))))
     except ValueError:
         return 1
-
-
-def _published():
-    return Story.status == StoryStatus.PUBLISHED.value
 
 
 def _cacheable(html: str, last_modified: datetime | None = None) -> Response:
@@ -153,10 +149,7 @@ def set_language(code: str):
 
 @bp.get("/")
 def home():
-    stories = db.session.scalars(
-        db.select(Story).where(_published()).order_by(Story.published_at.desc(), Story.id.desc())
-        .limit(PER_PAGE)
-    ).all()  # fmt: skip
+    stories = db.session.scalars(visibility.public_stories().limit(PER_PAGE)).all()
     featured = db.session.scalars(
         collection_service.public_collections_query(featured=True).limit(6)
     ).all()
@@ -247,10 +240,7 @@ def organisation(organisation_id: int, slug: str | None = None):
     organisation = db.session.get(Organisation, organisation_id)
     if organisation is None:
         abort(404)
-    query = (
-        db.select(Story).where(_published(), Story.organisation_id == organisation.id)
-        .order_by(Story.published_at.desc(), Story.id.desc())
-    )  # fmt: skip
+    query = visibility.public_stories().where(Story.organisation_id == organisation.id)
     pagination = db.paginate(query, page=_page_arg(), per_page=PER_PAGE, error_out=False)
     if pagination.total == 0:
         abort(404)  # an organisation with nothing published has no public page
@@ -266,7 +256,7 @@ def organisation(organisation_id: int, slug: str | None = None):
 
 @bp.get("/places/")
 def place_list():
-    counts = {k: len(v) for k, v in places.published_story_ids_by_key().items()}
+    counts = places.public_story_counts()
     rows = db.session.scalars(db.select(places.Place).order_by(places.Place.name)).all()
     groups: dict[str, list[tuple[places.Place, int]]] = {}
     for place in rows:
@@ -314,42 +304,10 @@ def place(slug: str):
     place = db.session.scalar(db.select(places.Place).where(places.Place.slug == slug))
     if place is None:
         abort(404)
-    ids = places.published_story_ids_by_key().get(place.key, [])
-    page = _page_arg()
-    page_ids = ids[(page - 1) * PER_PAGE : page * PER_PAGE]
-    stories = {s.id: s for s in db.session.scalars(db.select(Story).where(Story.id.in_(page_ids)))}
-    listing = SimplePage([stories[i] for i in page_ids if i in stories], page, PER_PAGE, len(ids))
-    return _cacheable(render_template("public/place.html", place=place, pagination=listing))
-
-
-@dataclass
-class SimplePage:
-    """The attributes of Flask-SQLAlchemy's pagination that ``_pagination.html`` reads."""
-
-    items: list
-    page: int
-    per_page: int
-    total: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-    @property
-    def prev_num(self) -> int:
-        return self.page - 1
-
-    @property
-    def next_num(self) -> int:
-        return self.page + 1
+    pagination = db.paginate(
+        places.public_stories_at(place), page=_page_arg(), per_page=PER_PAGE, error_out=False
+    )
+    return _cacheable(render_template("public/place.html", place=place, pagination=pagination))
 
 
 # --- search -------------------------------------------------------------------------------------
@@ -426,7 +384,7 @@ def derivative(media_id: int, name: str):
         abort(404)
     store = backends.object_store()
     if media.story.is_public:
-        url = store.presigned_url(entry["key"])
+        url = backends.public_object_url(entry["key"])
         if url:
             return redirect(url, code=302)
     try:

@@ -6,13 +6,17 @@ A story handed in by a student is attached to their class, so their teacher revi
 
 from __future__ import annotations
 
+import secrets
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from sqlalchemy.exc import IntegrityError
 
 from schemas import FieldError
 from webapp.auth import current_person
 from webapp.errors import PassagesError, ValidationFailed
-from webapp.services import audit, consent, erasure, submissions
+from webapp.extensions import db
+from webapp.services import audit, consent, erasure, idempotency, submissions
 from webapp.unit_of_work import unit_of_work
 
 bp = Blueprint("submit", __name__)
@@ -82,7 +86,7 @@ def check_descriptions(images: list[submissions.IncomingImage], form) -> None:
 @bp.route("/submit", methods=["GET", "POST"])
 def submit_form():
     if request.method == "GET":
-        return render_template("submit.html", form={}, licences=LICENCES, error=None)
+        return _form_page(form={}, error=None)
     images = [
         submissions.IncomingImage(filename=f.filename or "", stream=f.stream)
         for f in request.files.getlist("images")
@@ -92,6 +96,23 @@ def submit_form():
     as_draft = request.form.get("draft") == "yes" and submitter is not None
     try:
         check_descriptions(images, request.form)
+        # The form's hidden key: a double click or a resend after a lost answer hands in once.
+        key = idempotency.check_key(
+            request.form.get(idempotency.FORM_FIELD), field=idempotency.FORM_FIELD
+        )
+        if key is not None:
+            caller = idempotency.caller_for(submitter)
+            request_fingerprint = idempotency.fingerprint(
+                "POST /submit",
+                [
+                    f"{name}={value}"
+                    for name, value in sorted(request.form.items(multi=True))
+                    if name != "csrf_token"
+                ],
+                [f"{i.filename}:{idempotency.stream_digest(i.stream)}" for i in images],
+            )
+            if (first := idempotency.find(caller, key, request_fingerprint)) is not None:
+                return redirect(first.response["location"], code=first.status_code)
         with unit_of_work() as uow:
             story = submissions.submit_story(
                 uow,
@@ -103,18 +124,36 @@ def submit_form():
             )
             # Without an account, the story waits in quarantine (webapp.services.quarantine).
             story.quarantined = submitter is None
+            if as_draft:
+                location = url_for("accounts.me")
+            else:
+                location = url_for("submit.status", token=story.status_token)
+            if key is not None:
+                idempotency.remember(
+                    uow, caller, key, request_fingerprint, 303, {"location": location}, story.id
+                )
     except PassagesError as exc:
         details = getattr(exc, "errors", None) or []
-        return (
-            render_template(
-                "submit.html", form=request.form, licences=LICENCES, error=exc, details=details
-            ),
-            exc.status,
-        )
+        return _form_page(form=request.form, error=exc, details=details), exc.status
+    except IntegrityError:
+        # A double click: the other request with this key committed first; follow it.
+        db.session.rollback()
+        if key is None or (first := idempotency.find(caller, key, request_fingerprint)) is None:
+            raise
+        return redirect(first.response["location"], code=first.status_code)
     if as_draft:
         flash("Saved as a draft: find it in “My space” to finish it and hand it in.", "success")
-        return redirect(url_for("accounts.me"), code=303)
-    return redirect(url_for("submit.status", token=story.status_token), code=303)
+    return redirect(location, code=303)
+
+
+def _form_page(**context):
+    """The form, with a fresh idempotency key (each rendering is one intended hand-in)."""
+    return render_template(
+        "submit.html",
+        licences=LICENCES,
+        idempotency_key=request.form.get(idempotency.FORM_FIELD) or secrets.token_urlsafe(24),
+        **context,
+    )
 
 
 @bp.get("/status/<token>")

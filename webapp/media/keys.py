@@ -11,6 +11,10 @@ from __future__ import annotations
 
 import re
 
+#: The two families of keys, for listing a whole family (checks, the leftover collector, backups).
+ORIGINALS_PREFIX = "originals/"
+DERIVATIVES_PREFIX = "derivatives/"
+
 _ORIGINAL = re.compile(r"^originals/sha256/[0-9a-f]{2}/(?P<sha>[0-9a-f]{64})$")
 _DERIVATIVE = re.compile(r"^derivatives/(?P<media_id>\d+)/[^/]+$")
 

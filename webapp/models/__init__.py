@@ -27,22 +27,26 @@ from webapp.models.base import (
 )
 from webapp.models.collections import Collection, CollectionItem, CollectionView
 from webapp.models.events import AuditEntry, Notification, OutboxEvent
-from webapp.models.places import DEPARTMENTS, Place
+from webapp.models.operations import CheckRun, IdempotencyRecord, ObjectClaim
+from webapp.models.places import DEPARTMENTS, Place, StoryPlace
 from webapp.models.stories import MediaAsset, Story, TakedownRequest
 
 __all__ = [
     "DEPARTMENTS",
     "ApiToken",
     "AuditEntry",
+    "CheckRun",
     "Collection",
     "CollectionItem",
     "CollectionView",
     "GuardianConsent",
+    "IdempotencyRecord",
     "Invitation",
     "LoginThrottle",
     "MediaAsset",
     "MediaState",
     "Notification",
+    "ObjectClaim",
     "Organisation",
     "OrganisationKind",
     "OutboxEvent",
@@ -50,6 +54,7 @@ __all__ = [
     "Role",
     "SchoolClass",
     "Story",
+    "StoryPlace",
     "StoryStatus",
     "TakedownRequest",
     "User",

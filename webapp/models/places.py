@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Float, String
+from sqlalchemy import DateTime, Float, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import db
@@ -37,3 +37,19 @@ class Place(db.Model):
     @property
     def department_name(self) -> str | None:
         return DEPARTMENTS.get(self.department or "")
+
+
+class StoryPlace(db.Model):
+    """One place a story names, by ``place_key``: place pages and counts are one indexed query.
+
+    Rows follow ``Story.places`` on every flush (``webapp.places`` registers the hook), whoever
+    changes a story, and go with the story when it is erased. Keys, not place ids: a name
+    typed before the archivists add its place record already meets that record's page.
+    """
+
+    __tablename__ = "story_places"
+
+    story_id: Mapped[int] = mapped_column(
+        ForeignKey("stories.id", ondelete="CASCADE"), primary_key=True
+    )
+    place_key: Mapped[str] = mapped_column(String(200), primary_key=True, index=True)

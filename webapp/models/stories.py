@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
@@ -28,6 +29,7 @@ from webapp.models.base import (
 
 if TYPE_CHECKING:  # relationship targets, resolved by name at run time
     from webapp.models.accounts import Organisation, SchoolClass, User
+    from webapp.models.places import StoryPlace
 
 
 class Story(db.Model):
@@ -86,9 +88,20 @@ class Story(db.Model):
         back_populates="story", order_by="MediaAsset.position", cascade="all, delete-orphan"
     )
 
-    @property
+    #: The place keys the story names (``webapp.places`` keeps them in step with ``places``).
+    place_links: Mapped[list[StoryPlace]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    @hybrid_property
     def is_public(self) -> bool:
-        return self.status == StoryStatus.PUBLISHED
+        """THE visibility rule: published (and not erased — an erased story has no row).
+
+        One expression for Python (``story.is_public``) and SQL (``.where(Story.is_public)``);
+        every public list, page, feed and count uses it, through
+        ``webapp.services.visibility``. Never write the rule again elsewhere.
+        """
+        return self.status == StoryStatus.PUBLISHED.value
 
 
 class MediaAsset(db.Model):

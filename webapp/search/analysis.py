@@ -39,6 +39,7 @@ ELISIONS: tuple[str, ...] = (
     "c",
 )
 
+
 # Characters that people type for an apostrophe; all become "'" before tokenising.
 def _char_class_ranges(predicate: Callable[[str], bool], limit: int) -> str:
     """Compress the code points below ``limit`` that satisfy ``predicate`` into regex ranges."""

@@ -51,7 +51,7 @@ from webapp.search.contract import (
     SearchUnavailable,
     StoryDocument,
 )
-from webapp.search.facets import ColumnData
+from webapp.search.facets import ColumnData, ComboCodes
 from webapp.search.highlight import MatchRules, snippet
 from webapp.search.matching import Evaluator, Leaf, Snapshot
 from webapp.search.query import ParsedQuery, parse
@@ -144,25 +144,46 @@ def _rewrite_segments_holding(writer: SegmentWriter, story_ids: set[int]) -> int
     return len(rewritten)
 
 
+class _Reader:
+    """One thread's Whoosh index, searcher and snapshot (Whoosh readers are not thread-safe)."""
+
+    def __init__(self) -> None:
+        self.generation: str | None = None
+        self.index: windex.FileIndex | None = None
+        self.searcher: Searcher | None = None
+        self.snap: Snapshot | None = None
+        self.snapshot_key: tuple[Any, ...] | None = None
+
+    def close(self) -> None:
+        if self.searcher is not None:
+            self.searcher.close()
+        self.generation = self.index = self.searcher = self.snap = self.snapshot_key = None
+
+
 class SearchIndex:
     """The story index in one folder, shared safely between processes.
 
-    One instance per process is enough (it is thread-safe): it keeps a long-lived searcher and
-    the decoded facet columns of each segment, both refreshed only when the index changed.
+    One instance per process is enough (it is thread-safe). Searches take no process-wide lock:
+    each thread searches an immutable :class:`Snapshot` over its *own* Whoosh readers (Whoosh's
+    files are read with seek-and-read, which threads must not share), refreshed only when the
+    index changed; the decoded columns of each segment, which never change, are shared by all
+    threads (a short lock guards that cache only).
     """
+
+    #: How queries are evaluated on a snapshot (tests put a failing one here to prove that a
+    #: failure surfaces as :class:`SearchUnavailable`).
+    evaluator_class: type[Evaluator] = Evaluator
 
     def __init__(self, path: Path | str, *, writer_timeout: float = 30.0) -> None:
         self.path = Path(path)
         self.writer_timeout = writer_timeout
-        self._lock = threading.RLock()
-        self._generation: str | None = None
-        self._index: windex.FileIndex | None = None
-        self._searcher: Searcher | None = None
-        self._snap: Snapshot | None = None
-        self._snapshot_key: tuple[Any, ...] | None = None
+        # Guards only the shared segment cache and the list of per-thread readers.
+        self._shared = threading.Lock()
+        self._local = threading.local()
+        self._readers: list[_Reader] = []
         # (generation, segment id) -> (columns, field lengths, published local docnums)
         self._segment_cache: dict[tuple[str, str], tuple[Any, ...]] = {}
-        self._schema_version: int | None = None
+        self._codes = ComboCodes()
         self.path.mkdir(parents=True, exist_ok=True)
         self._ensure_index()
 
@@ -232,20 +253,18 @@ class SearchIndex:
         return self.unreadable_reason() is not None
 
     def refresh(self) -> None:
-        """Make the next search see every committed change (cheap when nothing changed)."""
-        with self._lock:
-            self._fresh_searcher()
+        """Make this thread's next search see every committed change (cheap when nothing did)."""
+        self._fresh_searcher()
 
     def close(self) -> None:
-        with self._lock:
-            if self._searcher is not None:
-                self._searcher.close()
-            self._searcher = None
-            self._index = None
-            self._generation = None
-            self._snap = None
-            self._snapshot_key = None
+        """Close every thread's readers; the next search (in any thread) opens fresh ones."""
+        with self._shared:
+            for reader in self._readers:
+                reader.close()
+            self._readers.clear()
             self._segment_cache.clear()
+            self._codes = ComboCodes()
+        self._local = threading.local()
 
     def __enter__(self) -> SearchIndex:
         return self
@@ -255,13 +274,24 @@ class SearchIndex:
 
     # ------------------------------------------------------------------ reading
 
+    @property
+    def _reader(self) -> _Reader:
+        """This thread's readers (created on first use)."""
+        reader = getattr(self._local, "reader", None)
+        if reader is None:
+            reader = self._local.reader = _Reader()
+            with self._shared:
+                self._readers.append(reader)
+        return reader
+
     def _fresh_searcher(self) -> Searcher:
-        """The process's searcher, reopened if another generation is served or a commit landed."""
+        """This thread's searcher, reopened if another generation is served or a commit landed."""
+        state = self._reader
         try:
             generation = self._current_generation()
         except OSError as exc:
             raise IndexRebuilding("the search index has no served generation") from exc
-        if generation != self._generation or self._searcher is None:
+        if generation != state.generation or state.searcher is None:
             if self._schema_version_of(generation) != SCHEMA_VERSION:
                 raise IndexRebuilding(f"search index {generation} has another schema version")
             try:
@@ -270,21 +300,17 @@ class SearchIndex:
             except Exception as exc:  # damaged, another format, or a class it pickled is gone
                 log.exception("search index does not open", extra={"generation": generation})
                 raise IndexRebuilding(f"search index {generation} does not open") from exc
-            if self._searcher is not None:
-                self._searcher.close()
-            self._segment_cache = {
-                k: v for k, v in self._segment_cache.items() if k[0] == generation
-            }
-            self._index, self._searcher, self._generation = index, searcher, generation
-        elif not self._searcher.up_to_date():
+            state.close()
+            state.index, state.searcher, state.generation = index, searcher, generation
+        elif not state.searcher.up_to_date():
             # A fresh searcher, not ``refresh()``: Whoosh's refresh reuses a segment's reader by
             # segment id and would miss deletions committed since (a withdrawn story would stay
             # visible). Opening readers is cheap; the decoded columns are cached per segment.
-            assert self._index is not None
-            searcher = self._retry_open(self._index.searcher)
-            self._searcher.close()
-            self._searcher = searcher
-        return self._searcher
+            assert state.index is not None
+            searcher = self._retry_open(state.index.searcher)
+            state.searcher.close()
+            state.searcher = searcher
+        return state.searcher
 
     @staticmethod
     def _retry_open(opener: Any) -> Any:
@@ -300,51 +326,41 @@ class SearchIndex:
         raise AssertionError("unreachable")
 
     def _snapshot(self) -> Snapshot:
-        """A consistent view of the served index, rebuilt only when a commit landed.
+        """A consistent view of the served index for this thread, rebuilt only when a commit
+        landed; never changed once built except for its own caches.
 
         Segments never change once written, so their decoded columns and field lengths are
-        cached per segment: after an update only the new, small segment is decoded.
+        cached per segment and shared by the threads: after an update only the new, small
+        segment is decoded.
         """
+        state = self._reader
         searcher = self._fresh_searcher()
         leaves = searcher.leaf_searchers()
         key = tuple(
             (sub.reader().segment().segment_id(), offset, len(sub.reader().deleted_docs_set))
             for sub, offset in leaves
         )
-        if key == self._snapshot_key and self._snap is not None:
-            return self._snap
-        assert self._generation is not None
+        if key == state.snapshot_key and state.snap is not None:
+            return state.snap
+        assert state.generation is not None
+        with self._shared:
+            segments = self._segment_data(state.generation, leaves)
         parts: list[ColumnData] = []
         lengths: dict[str, list[int]] = {f: [] for f in SCORED_FIELDS}
         deleted: set[int] = set()
         public: list[int] = []
-        live_keys = set()
         leaf_list = []
-        for sub, offset in leaves:
+        for (sub, offset), cached in zip(leaves, segments, strict=True):
             reader = sub.reader()
-            seg_key = (self._generation, reader.segment().segment_id())
-            live_keys.add(seg_key)
-            cached = self._segment_cache.get(seg_key)
-            if cached is None:
-                if reader.has_column("facets"):
-                    raw = list(reader.column_reader("facets"))
-                else:
-                    raw = [b""] * reader.doc_count_all()
-                data = ColumnData.from_column(raw)
-                cached = (
-                    data,
-                    build_lengths(reader._perdoc, reader.doc_count_all(), SCORED_FIELDS),  # noqa: SLF001
-                    [d for d, value in enumerate(data.status) if value == PUBLISHED],
-                )
-                self._segment_cache[seg_key] = cached
             parts.append(cached[0])
             for fieldname in SCORED_FIELDS:
                 lengths[fieldname].extend(cached[1][fieldname])
             public.extend(map(offset.__add__, cached[2]) if offset else cached[2])
             deleted.update(offset + d for d in reader.deleted_docs_set)
             leaf_list.append(Leaf(reader, offset))
-        self._segment_cache = {k: v for k, v in self._segment_cache.items() if k in live_keys}
-        columns = ColumnData.concatenate(parts) if parts else ColumnData.from_column([])
+        columns = (
+            ColumnData.concatenate(parts) if parts else ColumnData.from_column([], ComboCodes())
+        )
         total = len(columns.status)
         whole = searcher.reader()
         avg = {f: whole.field_length(f) / max(1, total) for f in SCORED_FIELDS}
@@ -358,8 +374,45 @@ class SearchIndex:
         )
         snap.term_sets["\x00live"] = frozenset(range(total)).difference(deleted)
         snap.term_sets["\x00public"] = frozenset(public).difference(deleted)
-        self._snap, self._snapshot_key = snap, key
+        state.snap, state.snapshot_key = snap, key
         return snap
+
+    def _segment_data(self, generation: str, leaves: list[Any]) -> list[tuple[Any, ...]]:
+        """Decoded columns, lengths and published docnums of each segment (shared cache; called
+        with ``self._shared`` held). All segments of one snapshot share one combination
+        numbering; a numbering grown past its bound is replaced and every segment re-decoded."""
+        wanted = [(generation, sub.reader().segment().segment_id()) for sub, _ in leaves]
+        if self._codes.is_full or any(
+            key in self._segment_cache and self._segment_cache[key][0].registry is not self._codes
+            for key in wanted
+        ):
+            self._codes = ComboCodes()
+            self._segment_cache.clear()
+        out = []
+        for (sub, _offset), seg_key in zip(leaves, wanted, strict=True):
+            cached = self._segment_cache.get(seg_key)
+            if cached is None:
+                reader = sub.reader()
+                if reader.has_column("facets"):
+                    raw = list(reader.column_reader("facets"))
+                else:
+                    raw = [b""] * reader.doc_count_all()
+                data = ColumnData.from_column(raw, self._codes)
+                cached = (
+                    data,
+                    build_lengths(reader._perdoc, reader.doc_count_all(), SCORED_FIELDS),  # noqa: SLF001
+                    [d for d, value in enumerate(data.status) if value == PUBLISHED],
+                )
+                self._segment_cache[seg_key] = cached
+            out.append(cached)
+        # Keep what this generation's served segments use; other threads re-decode if needed.
+        live = set(wanted)
+        self._segment_cache = {
+            k: v for k, v in self._segment_cache.items() if k in live or k[0] != generation
+        }
+        if len({k[0] for k in self._segment_cache}) > 2:  # at most two generations are served
+            self._segment_cache = {k: v for k, v in self._segment_cache.items() if k in live}
+        return out
 
     @staticmethod
     def _visible(snap: Snapshot, public: bool) -> frozenset[int]:
@@ -368,15 +421,32 @@ class SearchIndex:
 
     def count(self, public: bool = True) -> int:
         """Stories in the index; with ``public`` only the published ones."""
-        with self._lock, _failures_raised("count"):
+        with _failures_raised("count"):
             return len(self._visible(self._snapshot(), public))
 
     def visible_ids(self, public: bool = True) -> set[int]:
         """Story ids a public (or staff) search can reach: what the database must agree with."""
-        with self._lock, _failures_raised("visible_ids"):
+        with _failures_raised("visible_ids"):
             snap = self._snapshot()
             story_id = snap.columns.story_id
             return {story_id[d] for d in self._visible(snap, public)}
+
+    def matching_story_ids(self, q: str) -> set[int] | None:
+        """Every story (of any status) whose words match ``q``: the full result set, unpaged.
+
+        For staff listings, which scope and page the set themselves (``webapp.services.listing``).
+        None when ``q`` holds no usable word. Raises :class:`SearchUnavailable` on failure.
+        """
+        with _failures_raised("matching_story_ids", q):
+            snap = self._snapshot()
+            visible = self._visible(snap, public=False)
+            scores = self.evaluator_class(snap, allow_status=True, within=visible).evaluate(
+                parse(q.strip())
+            )
+            if scores is None:
+                return None
+            story_id = snap.columns.story_id
+            return {story_id[d] for d in scores.keys() & visible}
 
     def search(self, request: SearchRequest) -> SearchPage:
         """One page of results with facets over the whole result set.
@@ -387,7 +457,7 @@ class SearchIndex:
         """
         page = min(max(int(request.page or 1), 1), MAX_PAGE)
         per_page = min(max(int(request.per_page or 20), 1), MAX_PER_PAGE)
-        with self._lock, _failures_raised("search", request.q):
+        with _failures_raised("search", request.q):
             return self._search(request, page, per_page)
 
     def _search(self, request: SearchRequest, page: int, per_page: int) -> SearchPage:
@@ -397,7 +467,9 @@ class SearchIndex:
         parsed = parse(text)
         error: str | None = None
         visible = self._visible(snap, request.public)
-        scores = Evaluator(snap, allow_status=not request.public, within=visible).evaluate(parsed)
+        scores = self.evaluator_class(
+            snap, allow_status=not request.public, within=visible
+        ).evaluate(parsed)
         if scores is None:
             if text:
                 return SearchPage(0, [], {}, page, per_page, None, MESSAGE_JUNK)
@@ -484,8 +556,9 @@ class SearchIndex:
                     tokens.extend(clause.tokens)
         rules = MatchRules.build(tokens, prefixes)
         out = []
-        assert self._searcher is not None
-        stored_fields = self._searcher.stored_fields
+        searcher = self._reader.searcher
+        assert searcher is not None
+        stored_fields = searcher.stored_fields
         for docnum, score in hits:
             stored = stored_fields(docnum)
             data = stored.get("data") or {}
@@ -654,8 +727,7 @@ class SearchIndex:
 
     def segment_count(self) -> int:
         """Segments of the served index; each update adds one until ``compact`` runs."""
-        with self._lock:
-            return len(self._fresh_searcher().leaf_searchers())
+        return len(self._fresh_searcher().leaf_searchers())
 
     def compact(self, small_docs: int = SMALL_SEGMENT_DOCS) -> int:
         """Merge the small segments left by updates into one; returns how many were merged.

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from itertools import chain
 from typing import Any
 
-from webapp.search.contract import FACET_NAMES, PUBLISHED, FacetValue
+from webapp.search.contract import FACET_NAMES, FacetValue
 
 #: Most values returned per facet (the page shows the top ones; counts stay exact).
 FACET_LIMIT = 50
@@ -29,27 +29,41 @@ _EMPTY: tuple[str, ...] = ()
 #: combinations; places (1–3 of many towns) have tens of thousands and gain nothing.
 MAX_CODED_COMBOS = 5_000
 
-# Process-wide numbering of value combinations, shared by every segment so that concatenated
-# columns keep the same codes. Only grows with distinct combinations (tens of thousands).
-_CODES: dict[tuple[str, ...], int] = {_EMPTY: 0}
-_COMBOS: list[tuple[str, ...]] = [_EMPTY]
-_SEEN: dict[str, set[int]] = {name: {0} for name in FACET_NAMES}
+#: A numbering that has met this many distinct combinations is replaced by a fresh one (and
+#: every segment decoded again with it): the registry is bounded, whatever the index holds.
+MAX_REGISTRY_COMBOS = 200_000
 
 
-def _code(name: str, combo: tuple[str, ...]) -> int:
-    code = _CODES.get(combo)
-    if code is None:
-        code = _CODES.setdefault(combo, len(_COMBOS))
-        if code == len(_COMBOS):
-            _COMBOS.append(combo)
-    _SEEN[name].add(code)
-    return code
+class ComboCodes:
+    """Numbering of facet value combinations shared by the segments of one index reader.
 
+    Concatenated columns must use the same codes, so the numbering is shared by every segment
+    decoded with it; it only grows, so its owner (the engine) replaces it once it :attr:`is_full`
+    — never a process-wide registry that grows for the life of the process.
+    """
 
-def _codes(name: str, column: list[tuple[str, ...]]) -> list[int]:
-    """Codes of a column: each distinct combination numbered once, then mapped in C."""
-    local = {combo: _code(name, combo) for combo in set(column)}
-    return list(map(local.__getitem__, column))
+    def __init__(self) -> None:
+        self.codes: dict[tuple[str, ...], int] = {_EMPTY: 0}
+        self.combos: list[tuple[str, ...]] = [_EMPTY]
+        self.seen: dict[str, set[int]] = {name: {0} for name in FACET_NAMES}
+
+    @property
+    def is_full(self) -> bool:
+        return len(self.combos) >= MAX_REGISTRY_COMBOS
+
+    def code(self, name: str, combo: tuple[str, ...]) -> int:
+        code = self.codes.get(combo)
+        if code is None:
+            code = self.codes.setdefault(combo, len(self.combos))
+            if code == len(self.combos):
+                self.combos.append(combo)
+        self.seen[name].add(code)
+        return code
+
+    def column(self, name: str, column: list[tuple[str, ...]]) -> list[int]:
+        """Codes of a column: each distinct combination numbered once, then mapped in C."""
+        local = {combo: self.code(name, combo) for combo in set(column)}
+        return list(map(local.__getitem__, column))
 
 
 @dataclass
@@ -62,9 +76,11 @@ class ColumnData:
     story_id: list[int]
     # Per facet, the combination code of each document (see ``MAX_CODED_COMBOS``).
     codes: dict[str, list[int]]
+    # The numbering those codes come from.
+    registry: ComboCodes
 
     @classmethod
-    def from_column(cls, raw_values: Iterable[bytes]) -> ColumnData:
+    def from_column(cls, raw_values: Iterable[bytes], registry: ComboCodes) -> ColumnData:
         """Decode one segment's ``facets`` column (JSON per document)."""
         intern: dict[Any, Any] = {}
 
@@ -92,14 +108,16 @@ class ColumnData:
             status.append(shared(record.get("status", "")))
             period.append(record.get("period_start"))
             story_id.append(record.get("id", -1))
-        codes = {name: _codes(name, column) for name, column in facets.items()}
-        return cls(facets, status, period, story_id, codes)
+        codes = {name: registry.column(name, column) for name, column in facets.items()}
+        return cls(facets, status, period, story_id, codes, registry)
 
     @classmethod
     def concatenate(cls, parts: Sequence[ColumnData]) -> ColumnData:
         """Join segment data in docnum order (the order of the reader's segments)."""
         if len(parts) == 1:
             return parts[0]
+        registry = parts[0].registry
+        assert all(p.registry is registry for p in parts), "one numbering per snapshot"
         return cls(
             {
                 name: list(chain.from_iterable(p.facets[name] for p in parts))
@@ -109,22 +127,18 @@ class ColumnData:
             list(chain.from_iterable(p.period_start for p in parts)),
             list(chain.from_iterable(p.story_id for p in parts)),
             {name: list(chain.from_iterable(p.codes[name] for p in parts)) for name in FACET_NAMES},
+            registry,
         )
-
-    def published(self, docnums: Iterable[int]) -> list[int]:
-        """Only the published documents among ``docnums`` (the visibility safety net)."""
-        status = self.status
-        return [d for d in docnums if status[d] == PUBLISHED]
 
     def count(
         self, name: str, docnums: Sequence[int], limit: int = FACET_LIMIT
     ) -> list[FacetValue]:
         """Counts of facet ``name`` over ``docnums``: most frequent first, then by value."""
-        if len(_SEEN[name]) < MAX_CODED_COMBOS:
+        if len(self.registry.seen[name]) < MAX_CODED_COMBOS:
             # One count per document on a small int, then a few thousand additions at most.
             per_combo = Counter(map(self.codes[name].__getitem__, docnums))
             counts: Counter[str] = Counter()
-            combos = _COMBOS
+            combos = self.registry.combos
             for code, n in per_combo.items():
                 for value in combos[code]:
                     counts[value] += n

@@ -1,9 +1,15 @@
 """The Whoosh schema of the story index and the mapping from a story to its fields.
 
-Text is analysed here with :mod:`webapp.search.analysis` and handed to Whoosh already tokenised,
-so Whoosh's (slow, generator-chained) analyzers never run at index time. Facet data goes into one
-per-document column so that facet counts are read in bulk. This module must never open an index
-or decide visibility: it only describes what is stored.
+What each story becomes (``document_fields``): ``id`` (stored, unique), the analysed tokens of
+``title``, ``body`` and ``places`` (frequencies and positions, positions as raw uint32 arrays:
+:class:`CompactPositions`), of ``themes``, ``organisation`` and ``collections`` (same), exact
+``facet`` terms ``<facet>\x1f<value>`` (presence only) including ``status``, one ``facets``
+column per document (compact JSON: facet values, status, period, id) read in bulk for counts,
+and a stored ``data`` dict (title, places, language, period, the first :data:`EXCERPT_CHARS` of
+the body for snippets). Text is analysed with :mod:`webapp.search.analysis` and handed to Whoosh
+already tokenised, so Whoosh's analyzers never run at index time. Our field classes pickle into
+the table of contents by stable names (``webapp.search.stored_names``). This module must never
+open an index or decide visibility: it only describes what is stored.
 """
 
 from __future__ import annotations
@@ -19,7 +25,8 @@ from whoosh.system import _INT_SIZE, pack_uint
 
 from webapp.search.analysis import fold, primary_language
 from webapp.search.analysis import tokens as analyse
-from webapp.search.contract import PUBLISHED, StoryDocument
+from webapp.search.contract import StoryDocument
+from webapp.search.stored_names import StoredByName
 
 #: Bump when the schema or the analysis changes: an index of another version must be rebuilt.
 SCHEMA_VERSION = 1
@@ -31,9 +38,11 @@ FACET_SEP = "\x1f"
 EXCERPT_CHARS = 3000
 
 
-class CompactPositions(formats.Positions):
+class CompactPositions(StoredByName, formats.Positions):
     """Positions stored as a raw uint32 array instead of a pickled list: same information,
     several times cheaper to encode for the tens of millions of postings of a full reindex."""
+
+    stored_name = "passages.compact-positions"
 
     def encode(self, poslist: list[int]) -> bytes:
         return pack_uint(len(poslist)) + array("I", poslist).tobytes()
@@ -44,12 +53,14 @@ class CompactPositions(formats.Positions):
         return positions.tolist()
 
 
-class TokenField(fields.FieldType):
+class TokenField(StoredByName, fields.FieldType):
     """A field fed with a list of already-analysed tokens (position = list index).
 
     Building Whoosh's posting values directly from the token list skips its per-token ``Token``
     objects, which dominate indexing time on long bodies.
     """
+
+    stored_name = "passages.token-field"
 
     indexed = True
     scorable = True
@@ -100,6 +111,8 @@ class TokenField(fields.FieldType):
 
 class TermsField(TokenField):
     """Exact, unscored terms (facet values, status): presence only."""
+
+    stored_name = "passages.terms-field"
 
     scorable = False
 
@@ -224,11 +237,6 @@ def document_fields(doc: StoryDocument) -> dict[str, Any]:
         "facets": json.dumps(column, ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
         "data": data,
     }
-
-
-def is_published(status: str | None) -> bool:
-    """The single visibility rule: only the status "published" is public."""
-    return normalise_facet_value("status", status or "") == PUBLISHED
 
 
 __all__ = [

@@ -1,12 +1,24 @@
-"""A leaner Whoosh segment writer for the story index.
+"""The segment writers of the story index, and the codec that reads what they write.
 
-Whoosh's writer does several things per posting that dominate a full reindex of 100,000 stories:
-it reads each document's field length back from disk (through three layers of calls) to keep block
-statistics, checks types with ``assert`` on every posting, and estimates memory with a dozen
-``len`` calls. This writer produces the *same on-disk format* (a reader cannot tell the
-difference) with those costs taken out: lengths come from an in-memory list, postings are added
-without re-checking types the schema already guarantees, and blocks hold 256 postings compressed
-at zlib level 1. It must never change what is written, only how fast.
+What is stored, exactly: Whoosh's W3 segment files (terms ``.trm``, postings ``.pst``,
+per-document ``.fln`` lengths and columns, stored fields), **not** byte-for-byte what stock Whoosh
+writes, in three ways that Whoosh's own readers only follow through :class:`LeanCodec`:
+
+* posting blocks hold up to :data:`BLOCK_LIMIT` (256) postings, and are pickled **without zlib
+  compression** (:data:`COMPRESSION` = 0; stock Whoosh compresses at level 3);
+* in a block of a positions field (:class:`~webapp.search.schema.CompactPositions`), the values
+  are **one joined bytes object** ``[count][positions…][count][positions…]…`` (uint32 each:
+  the count big-endian, the positions in the machine's byte order)
+  instead of a tuple of one bytes object per posting: :class:`_LeanLeafMatcher` splits it back,
+  and the bulk readers in ``webapp.search.matching`` slice it directly;
+* every segment is written as separate files, never a compound file.
+
+The table of contents records :class:`LeanCodec` by its stored name
+(``webapp.search.stored_names``), so Whoosh reopens every segment with it. Lengths come from an
+in-memory list, postings are added without re-checking types the schema already guarantees, and
+a rebuild writes whole segments from memory (:class:`BulkSegmentWriter`). This module must never
+change what a reader finds (documents, terms, frequencies, positions) — only how it is laid out
+and how fast it is written; ``docs/search-index.md`` describes the layout for whoever migrates it.
 """
 
 from __future__ import annotations
@@ -22,8 +34,9 @@ from whoosh.writing import PostingPool, SegmentWriter
 
 from webapp.search.columns_io import build_lengths
 from webapp.search.schema import CompactPositions
+from webapp.search.stored_names import StoredByName
 
-#: Postings per block: bigger blocks mean fewer pickles and block headers per term.
+#: Postings per block (stock Whoosh: 128): fewer pickles and block headers per term.
 BLOCK_LIMIT = 256
 #: zlib level of posting blocks: none. Decompressing blocks was a third of query time on
 #: common words; the index is larger on disk (and in the page cache) instead.
@@ -96,8 +109,10 @@ class _LeanPostingsWriter(W3PostingsWriter):
                 self._maxlength = length
 
 
-class LeanCodec(W3Codec):
-    """Whoosh's W3 codec with the lean postings writer (identical file format)."""
+class LeanCodec(StoredByName, W3Codec):
+    """Whoosh's W3 codec with the lean postings writer and the joined position blocks."""
+
+    stored_name = "passages.lean-codec"
 
     def __init__(self) -> None:
         super().__init__(blocklimit=BLOCK_LIMIT, compression=COMPRESSION)

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import hmac
 
+from sqlalchemy import ColumnElement, and_, or_, true
+
 from webapp.errors import AuthenticationRequired, Forbidden, NotFound
+from webapp.extensions import db
 from webapp.models import Role, SchoolClass, Story, StoryStatus, User
 
 
@@ -88,3 +91,37 @@ def require_contributor(user: User | None) -> User:
     if user is None:
         raise AuthenticationRequired("send an API token: Authorization: Bearer <token>")
     return user
+
+
+def listable_by(user: User) -> ColumnElement[bool]:
+    """The stories ``user`` may find in a staff listing, as one SQL condition.
+
+    The same rules as :func:`can_view` and :func:`is_teacher_of`, for whole sets: staff list
+    every story; a teacher lists the handed-in (non-draft) stories of their classes — the
+    story's class, else its author's class, else, with no class at all, the teacher's
+    organisation — and anyone lists the stories they submitted. Published stories of others are
+    not *listed* here (public search and pages show those).
+    """
+    if user.is_staff:
+        return true()
+    own = Story.submitted_by_id == user.id
+    if not user.has_role(Role.TEACHER):
+        return own
+    taught = db.select(SchoolClass.id).where(SchoolClass.teacher_id == user.id)
+    author_class = (
+        db.select(User.class_id).where(User.id == Story.submitted_by_id).scalar_subquery()
+    )
+    by_class = or_(
+        Story.class_id.in_(taught),
+        and_(Story.class_id.is_(None), author_class.in_(taught)),
+    )
+    conditions = [by_class]
+    if user.organisation_id is not None:
+        conditions.append(
+            and_(
+                Story.class_id.is_(None),
+                author_class.is_(None),
+                Story.organisation_id == user.organisation_id,
+            )
+        )
+    return or_(own, and_(Story.status != StoryStatus.DRAFT.value, or_(*conditions)))

@@ -63,8 +63,20 @@ def object_store() -> ObjectStore:
             s3_bucket=s.s3_bucket,
             s3_secure=s.s3_secure,
             s3_region=s.s3_region,
+            s3_public_endpoint=s.s3_public_endpoint,
         ),
     )
+
+
+def public_object_url(key: str) -> str | None:
+    """A short-lived URL browsers can fetch ``key`` from, or ``None``: then stream it.
+
+    Only when ``S3_PUBLIC_ENDPOINT`` is set: a URL signed for the internal ``S3_ENDPOINT``
+    (``minio:9000`` in the compose file) would reach no browser.
+    """
+    if not settings().s3_public_endpoint:
+        return None
+    return object_store().presigned_url(key)
 
 
 def search_index() -> SearchIndex:

@@ -91,10 +91,6 @@ def most_viewed(days: int = 30, limit: int = 10) -> list[tuple[Collection, int]]
 # --- what the public sees -----------------------------------------------------------------------
 
 
-def _published_story():
-    return Story.status == StoryStatus.PUBLISHED.value
-
-
 def public_collections_query(*, featured: bool | None = None):
     query = db.select(Collection).where(Collection.published.is_(True))
     if featured is not None:
@@ -116,7 +112,7 @@ def public_items_query(collection: Collection):
     return (
         db.select(Story)
         .join(CollectionItem, CollectionItem.story_id == Story.id)
-        .where(CollectionItem.collection_id == collection.id, _published_story())
+        .where(CollectionItem.collection_id == collection.id, Story.is_public)
         .order_by(CollectionItem.position, CollectionItem.id)
     )
 
@@ -129,7 +125,7 @@ def _cover_candidates_query(collection: Collection):
         .join(CollectionItem, CollectionItem.story_id == Story.id)
         .where(
             CollectionItem.collection_id == collection.id,
-            _published_story(),
+            Story.is_public,
             MediaAsset.state == MediaState.READY.value,
         )
         .order_by(CollectionItem.position, CollectionItem.id, MediaAsset.position, MediaAsset.id)

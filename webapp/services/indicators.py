@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from webapp.extensions import db
-from webapp.models import Collection, CollectionItem, Organisation, Story, StoryStatus
+from webapp.models import Collection, CollectionItem, Organisation, Story
 from webapp.services import collections as collection_service
 
 
@@ -50,11 +50,11 @@ def compute() -> Indicators:
 
     decades: Counter[int | None] = Counter()
     months: Counter[str] = Counter()
-    for start, published_at, status in db.session.execute(
-        db.select(Story.period_start, Story.published_at, Story.status)
+    for start, published_at, public in db.session.execute(
+        db.select(Story.period_start, Story.published_at, Story.is_public)
     ):
         decades[None if start is None else start - start % 10] += 1
-        if status == StoryStatus.PUBLISHED.value and published_at is not None:
+        if public and published_at is not None:
             months[published_at.strftime("%Y-%m")] += 1
 
     collection_rows = db.session.execute(

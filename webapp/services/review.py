@@ -137,8 +137,14 @@ def possible_actions(story: Story, user: User | None) -> list[str]:
     return [action for (status, action) in TRANSITIONS if status == current and WHO[action] & mine]
 
 
-def transition(story: Story, action: str, actor: User | None, note: str | None = None) -> Story:
-    """Apply one move in the current session (the caller commits)."""
+def transition(
+    story: Story, action: str, actor: User | None, note: str | None = None, *, audited: bool = True
+) -> Story:
+    """Apply one move in the caller's unit of work (which commits it).
+
+    ``audited=False`` is for a move that is one step of a larger action whose caller writes the
+    action's single audit entry (``review``'s "approve" = start review + approve + publish).
+    """
     if action not in WHO:
         raise BadRequest(f"unknown action {action!r}", field="decision")
     current = S(story.status)
@@ -161,14 +167,15 @@ def transition(story: Story, action: str, actor: User | None, note: str | None =
     story.status = target.value
     if target == S.PUBLISHED:
         story.published_at = utcnow()
-    audit.record(
-        f"story.{action}",
-        "story",
-        story.id,
-        actor=actor,
-        note=note,
-        details={"from": current.value, "to": target.value},
-    )
+    if audited:
+        audit.record(
+            f"story.{action}",
+            "story",
+            story.id,
+            actor=actor,
+            note=note,
+            details={"from": current.value, "to": target.value},
+        )
     payload = {"story_id": story.id, "actor_id": actor.id if actor else None, "note": note}
     if action == "submit":
         outbox.emit(
@@ -208,10 +215,12 @@ def apply(
 def review(
     uow: UnitOfWork, story_id: int, decision: str, note: str | None, actor: User | None
 ) -> Story:
-    """An archivist's decision (API ``POST /stories/<id>/review``).
+    """An archivist's decision (API ``POST /stories/<id>/review``, bulk moderation).
 
     "approve" takes a submitted story through the archive review, approves it and publishes it
-    at once unless something blocks publication (then it stays approved; see ``consent``).
+    at once unless something blocks publication (then it stays approved; see ``consent``). It is
+    one action: each move emits its event (the index and the people concerned follow every
+    status), but the audit log gets one entry, ``story.<decision>``, naming the moves it made.
     """
     access.require_archivist(actor)
     if decision not in DECISIONS:
@@ -221,11 +230,24 @@ def review(
         )
     note = _check_note(note)
     story = _load(story_id)
+    started = S(story.status)
+    moves = []
     if decision == "approve" and story.status == S.SUBMITTED.value:
-        transition(story, "start_review", actor, None)
-    transition(story, decision, actor, note)
+        moves.append("start_review")
+        transition(story, "start_review", actor, None, audited=False)
+    moves.append(decision)
+    transition(story, decision, actor, note, audited=False)
     if decision == "approve" and not consent.publication_blockers(story):
-        transition(story, "publish", actor, None)
+        moves.append("publish")
+        transition(story, "publish", actor, None, audited=False)
+    audit.record(
+        f"story.{decision}",
+        "story",
+        story.id,
+        actor=actor,
+        note=note,
+        details={"from": started.value, "to": story.status, "moves": moves},
+    )
     return story
 
 

@@ -6,8 +6,12 @@ is written. Originals are then stored content-addressed, and the story, its medi
 entry and its ``story.submitted`` event are added to the caller's unit of work, which commits them
 in one transaction. Each object this call writes registers a rollback compensation
 (``uow.on_rollback``): if the action fails anywhere — here, in the view after us, or in the commit
-itself — the objects are removed again unless a committed row uses them. A failed submission
-leaves neither orphan rows nor orphan objects, and never touches what was stored before.
+itself — the objects are removed again unless a committed row uses them. Originals are shared
+by content, so the removal and this submission both take the key's claim first
+(``webapp.operations.claims``): a failed submission can never delete an original that a
+concurrent submission of the same bytes is about to commit. A cleanup that could not run (the
+process was killed, storage was down) is retried by the scheduled leftover collector
+(``webapp.operations.collector``) until done.
 
 A draft ("save as draft" on the form) is created as a draft: no ``story.submitted`` event, no
 jobs, no "was handed in" message. Handing it in later is the workflow's ``submit`` move.
@@ -28,8 +32,9 @@ from schemas import FieldError, validate_story_metadata
 from webapp.errors import BadRequest, PayloadTooLarge, UploadRejected, ValidationFailed
 from webapp.extensions import db
 from webapp.media.imaging import ImageRejected, inspect_image
-from webapp.media.keys import original_key, sha256_of_original
+from webapp.media.keys import original_key
 from webapp.models import MediaAsset, Story, StoryStatus, User
+from webapp.operations import claims
 from webapp.periods import canonical_language_tag, parse_period
 from webapp.services import audit, backends, notifications, outbox
 from webapp.unit_of_work import UnitOfWork
@@ -162,6 +167,9 @@ def submit_story(
     cleaned = check_metadata(metadata)
     checked = check_images(images)
     store = backends.object_store()
+    # Claimed before anything is written and held until the action ends: the collector (and a
+    # concurrent submission's compensation) waits for us before it may delete one of these.
+    claims.claim(uow, [original_key(item.sha256) for item in checked], "submission")
     for item in checked:
         key = original_key(item.sha256)
         if not store.exists(key):
@@ -229,17 +237,18 @@ def _story_from(cleaned: dict[str, Any], submitter: User | None, *, as_draft: bo
 
 
 def _remove_unless_committed(store: Any, key: str) -> None:
-    """Rollback compensation: remove an original this action wrote, unless a concurrent
-    submission committed a row using the same object meanwhile (content addressing shares it)."""
-    sha = sha256_of_original(key)
-    try:
-        still_used = db.session.scalar(
-            db.select(MediaAsset.id).where(MediaAsset.sha256 == sha).limit(1)
-        )
-        if still_used is None:
-            store.delete(key)
-    finally:
-        db.session.rollback()  # end the read transaction this check opened
+    """Rollback compensation: remove an original this action wrote, unless a row uses it.
+
+    It takes the key's claim first (:mod:`webapp.operations.claims`), so a concurrent submission
+    of the same bytes that is about to commit makes it wait and then keep the object. If it
+    fails (storage down, process killed), the scheduled collector removes the object later.
+    """
+    from datetime import UTC, datetime, timedelta
+
+    from webapp.operations.collector import delete_if_unreferenced
+
+    # Any age: this action wrote the object a moment ago and nothing committed refers to it.
+    delete_if_unreferenced(key, datetime.now(UTC) + timedelta(days=1), store=store)
 
 
 def find_by_status_token(token: str) -> Story | None:

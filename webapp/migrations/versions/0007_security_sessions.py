@@ -1,7 +1,7 @@
 """security: session epochs, API token expiry and revocation time, login throttle counters
 
 Revision ID: 0007_security_sessions
-Revises: 0007_uow_event_story_id
+Revises: 0007_opsdata_tables
 Create Date: 2026-12-02
 
 ``users.session_epoch`` ends sessions server-side (it is part of the id in the session cookie);
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007_security_sessions"
-down_revision = "0007_uow_event_story_id"
+down_revision = "0007_opsdata_tables"
 branch_labels = None
 depends_on = None
 
