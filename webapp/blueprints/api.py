@@ -7,6 +7,7 @@ Authentication is ``Authorization: Bearer <token>`` (``passages create-token``).
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 from flask import Blueprint, jsonify, request, url_for
 from sqlalchemy.exc import IntegrityError
@@ -216,7 +217,7 @@ def guardian_consent(story_id: int):
             "id": story.id,
             "guardian_consent": story.guardian_consent,
             "given_by": story.guardian_consent_by,
-            "at": story.guardian_consent_at.isoformat(),
+            "at": _rfc3339(story.guardian_consent_at),
         }
     )
 
@@ -286,6 +287,14 @@ def list_stories():
     )
 
 
+def _rfc3339(moment: datetime | None) -> str | None:
+    """A stored moment as the document's ``date-time`` (RFC 3339, with its offset): SQLite
+    hands back naive datetimes, and everything stored is UTC."""
+    if moment is None:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
+
+
 def _listed(story: Story) -> dict:
     return {
         "id": story.id,
@@ -298,8 +307,8 @@ def _listed(story: Story) -> dict:
             else None
         ),
         "images": len(story.media),
-        "created_at": story.created_at.isoformat(),
-        "updated_at": story.updated_at.isoformat() if story.updated_at else None,
+        "created_at": _rfc3339(story.created_at),
+        "updated_at": _rfc3339(story.updated_at),
         "url": url_for("api.get_story", story_id=story.id, _external=True),
         "public_url": (
             url_for("public.story", story_id=story.id, _external=True) if story.is_public else None
