@@ -27,13 +27,21 @@ def test_emitted_events_know_their_story_and_other_events_do_not(ctx):
     assert about_collection.story_id is None
 
 
-def test_the_migration_fills_story_id_from_existing_payloads(tmp_path):
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_env(request, tmp_path) -> dict[str, str]:
+    """Settings for a fresh database of each kind the migrations must work on."""
+    if request.param == "sqlite":
+        return {}
+    return {"DATABASE_URL": request.getfixturevalue("postgres_url")}
+
+
+def test_the_migration_fills_story_id_from_existing_payloads(tmp_path, database_env):
     from flask_migrate import downgrade, upgrade
 
     from tests.conftest import build_app
     from webapp.extensions import db
 
-    app = build_app(tmp_path / "data")
+    app = build_app(tmp_path / "data", **database_env)
     directory = str(app.extensions["migrate"].directory)
 
     with app.app_context():

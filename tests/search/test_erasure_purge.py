@@ -22,7 +22,9 @@ def test_an_erased_story_leaves_no_term_in_the_index(
     kept = make_story("Le marché de Vitry")
     erased = make_story("Souvenir", body="Le quartier Zeugmatorix de mon enfance.")
     assert [r["id"] for r in client.get("/api/v1/search?q=zeugmatorix").json["results"]] == [erased]
-    assert b"zeugmatorix" in _index_bytes(app)  # positive control of the probe
+    assert b"zeugmatorix" in _index_bytes(app)  # positive controls of the probes below
+    assert client.get("/api/v1/search?q=zeugmatorax").json["suggestion"] == "zeugmatorix"
+    assert client.get("/api/v1/search?q=zeugma*").json["total"] == 1
 
     login("archivist")
     response = client.post(f"/moderation/stories/{erased}/erase", data={"confirm": "ERASE"})
@@ -35,5 +37,6 @@ def test_an_erased_story_leaves_no_term_in_the_index(
     assert b"Zeugmatorix" not in _index_bytes(app)
     assert client.get("/api/v1/search?q=zeugmatorix").json["total"] == 0
     assert client.get("/api/v1/search?q=zeugmatorax").json["suggestion"] is None
+    assert client.get("/api/v1/search?q=zeugma*").json["total"] == 0
     assert [r["id"] for r in client.get("/api/v1/search?q=marché").json["results"]] == [kept]
     print(f"erasure → purged index: {elapsed:.1f} s including the worker's start")

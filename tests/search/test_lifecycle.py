@@ -154,3 +154,4 @@ def test_compaction_merges_small_segments_without_losing_words_or_phrases(
     assert index.search(SearchRequest(q='"quitte le port"')).total == 11
     assert ids(index, '"bateau numéro 7"') == [7]
     assert ids(index, "histoire 3") == []
+    assert ids(index, "histoire 4") == [4]  # positive control: the same probe finds a live one

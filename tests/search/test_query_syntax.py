@@ -96,6 +96,8 @@ def test_misspelling_gets_a_did_you_mean(corpus: SearchIndex) -> None:
 
 def test_a_query_that_finds_something_gets_no_suggestion(corpus: SearchIndex) -> None:
     assert corpus.search(SearchRequest(q="bidonville")).suggestion is None
+    # Positive control: the same corpus does suggest for a near miss.
+    assert corpus.search(SearchRequest(q="bidonvilel")).suggestion == "bidonville"
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,10 @@ from tests.search.test_failures import _break_engine
 
 @pytest.fixture
 def archive(app):
+    return make_archive(app)
+
+
+def make_archive(app) -> dict[str, int]:
     """Two schools with a class each, an association, an archivist; returns ids."""
     from webapp.extensions import db
     from webapp.models import Organisation, SchoolClass, User
@@ -269,3 +273,54 @@ def test_a_failed_word_search_is_not_an_empty_queue(app, client, archive, api_to
     assert "Le marché" not in page.text
     # Without words the queue does not need the index and keeps working.
     assert "Le marché" in client.get("/moderation/").text
+
+
+def _token(app, user_id: int) -> str:
+    from webapp.extensions import db
+    from webapp.models import ApiToken, User
+
+    with app.app_context():
+        row, token = ApiToken.issue(db.session.get(User, user_id), "test")
+        db.session.add(row)
+        db.session.commit()
+        return token
+
+
+@pytest.mark.postgres
+def test_the_listing_scopes_and_pages_the_same_on_postgresql(tmp_path, postgres_url) -> None:
+    from tests.conftest import _dispose, build_app
+
+    app = build_app(tmp_path / "data", DATABASE_URL=postgres_url)
+    try:
+        archive = make_archive(app)
+        (old,) = add_stories(
+            app,
+            [
+                {
+                    "title": "Le vieux cahier",
+                    "body": "usine",
+                    "class_id": archive["class_id"],
+                    "submitted_by_id": archive["student"],
+                }
+            ],
+        )
+        others = add_stories(
+            app,
+            [
+                {
+                    "title": f"Ailleurs {n}",
+                    "body": "usine",
+                    "organisation_id": archive["other_school"],
+                }
+                for n in range(120)
+            ],
+        )
+        client = app.test_client()
+        seen, totals = follow(client, _token(app, archive["teacher"]), "")
+        assert seen == [old] and totals == {1}
+        seen, totals = follow(client, _token(app, archive["archivist"]), "q=usine&limit=50")
+        assert seen == sorted([old, *others]) and totals == {121}
+        seen, _ = follow(client, _token(app, archive["other_teacher"]), "q=usine&limit=50")
+        assert seen == sorted(others)
+    finally:
+        _dispose(app)

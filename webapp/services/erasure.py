@@ -149,13 +149,20 @@ def erase_story(uow: UnitOfWork, story_id: int, actor: User | None) -> dict[str,
 
 
 def _delete_objects(story_id: int, keys: list[str]) -> None:
-    """First try at deleting an erased story's objects, right after the commit."""
+    """First try at deleting an erased story's objects, right after the commit.
+
+    Each one under its key's claim (``webapp.operations.claims``): an original that someone is
+    handing in again at this very moment is kept (the same bytes share one object).
+    """
+    from datetime import UTC, datetime, timedelta
+
+    from webapp.operations.collector import delete_if_unreferenced
+
     store = backends.object_store()
+    any_age = datetime.now(UTC) + timedelta(days=1)
     for key in keys:
         try:
-            store.delete(key)
-        except FileNotFoundError:
-            pass
+            delete_if_unreferenced(key, any_age, store=store)
         except Exception:  # the story.erased event's job deletes it later, with retries
             log.exception("erasure of story %s: could not delete an object yet", story_id)
 
