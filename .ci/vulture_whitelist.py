@@ -71,9 +71,14 @@ send_notification
 delete_erased_objects
 index_story
 rebuild_if_unreadable
+# Scheduled by dotted name (workers/reconcile.py schedule_next); RQ's scheduler enqueues them.
+scheduled_pass
+scheduled_prune
 
 # RQ's Job attribute, set by the worker when a job will not be retried.
 _.retries_left
+# RQ's Job attribute, read by Job.retry(): the long schedule of a job that failed on an outage.
+_.retry_intervals
 
 # Read by tests/public (the gazetteer file is the seed of places).
 gazetteer_rows

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import subprocess
 import sys
 
 import click
@@ -60,62 +59,32 @@ WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--no-worker", is_flag=True, help="Do not start a background worker process.")
 def run_command(demo: bool, host: str, port: int, no_worker: bool) -> None:
-    """Serve the site with everything it needs on this machine (embedded defaults)."""
-    from werkzeug.serving import run_simple
-
-    from webapp import broker
-    from webapp.services import backends
-    from workers.relay import RelayThread
+    """Serve the site with everything it needs on this machine (embedded defaults), supervised."""
+    from workers.supervisor import AlreadyRunning, run_site
 
     _configure_logging()
     app = current_app._get_current_object()
-    settings = backends.settings()
-    _upgrade_database()
-    env = dict(os.environ)
-    env["PASSAGES_DATA_DIR"] = str(settings.data_dir)
-    env["DATABASE_URL"] = settings.database_url
-    env["REDIS_URL"] = broker.redis_url_for(settings)
-    logins = []
-    class_code = None
-    if demo:
-        from webapp.demo import demo_class_code, load_demo
+    if app.extensions["passages.settings"].public_url is None:
+        if host in WILDCARD_HOSTS:
+            click.echo("Serving on every interface: set PUBLIC_URL so links name the site.")
+        else:
+            from webapp import hardening
 
-        logins = load_demo()
-        class_code = demo_class_code()
-    worker = None
-    if not no_worker:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "webapp.cli", "worker"], env=env, start_new_session=True
-        )
-    relay = RelayThread(app, settings.relay_interval)
-    relay.start()
-    url = f"http://{host}:{port}/"
-    if settings.public_url is None and host not in WILDCARD_HOSTS:
-        from webapp import hardening
-
-        hardening.serve_at(app, url)  # links name the address served, whatever the Host header
-        env["PUBLIC_URL"] = url  # the worker's e-mails too
-    elif settings.public_url is None:
-        click.echo("Serving on every interface: set PUBLIC_URL so links name the site's address.")
-    click.echo("")
-    click.echo(f"Passages is running at {url}")
-    click.echo(f"Data folder: {settings.data_dir}")
-    for role, email, password in logins:
-        click.echo(f"  {role:<11} {email}  password: {password}")
-    if class_code:
-        click.echo(f"  students    join the demo class at {url}join with class code {class_code}")
-    click.echo("Press Ctrl+C to stop.")
+            url = f"http://{host}:{port}/"
+            hardening.serve_at(app, url)  # links name the address served, not the Host header
+            os.environ["PUBLIC_URL"] = url  # the worker (e-mails) inherits it
     try:
-        run_simple(host, port, app, threaded=True, use_reloader=False)
-    finally:
-        relay.stop()
-        if worker is not None:
-            worker.send_signal(signal.SIGTERM)
-            try:
-                worker.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-        broker.stop_embedded_redis()
+        run_site(
+            current_app._get_current_object(),
+            host=host,
+            port=port,
+            demo=demo,
+            start_worker=not no_worker,
+            echo=click.echo,
+            upgrade=_upgrade_database,
+        )
+    except AlreadyRunning as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @main.command("worker")
@@ -133,6 +102,25 @@ def worker_command(burst: bool, queues: str) -> None:
     _configure_logging()
     purposes = [q.strip() for q in queues.split(",") if q.strip()]
     run_worker(current_app._get_current_object(), purposes, burst=burst)
+
+
+@main.command("reconcile")
+@click.option(
+    "--grace",
+    type=float,
+    default=None,
+    help="Seconds work may wait before it counts as stuck (default PASSAGES_RECONCILE_GRACE).",
+)
+def reconcile_command(grace: float | None) -> None:
+    """Find work lost after the relay (pending images, stale index, erasures) and re-emit it."""
+    from workers.reconcile import RegistriesUnavailable, reconcile
+
+    _configure_logging()
+    try:
+        findings = reconcile(grace)
+    except RegistriesUnavailable as exc:
+        raise click.ClickException(f"{exc}; nothing was re-emitted") from exc
+    click.echo(f"{findings.summary()}; re-emitted {findings.emitted} event(s)")
 
 
 @main.command("relay")

@@ -134,6 +134,28 @@ class Settings:
     #: ``MAX_REQUEST_KB``: whole body of a request that carries no images (every form but the
     #: submission form and ``POST /api/v1/stories``), in kilobytes.
     max_request_kb: int = 2048
+    #: ``PASSAGES_RECONCILE_INTERVAL``: seconds between two reconciler passes (scheduled with
+    #: RQ's scheduler); the reconciler re-emits work that was lost (see ``workers.reconcile``).
+    reconcile_interval: int = 120
+    #: ``PASSAGES_RECONCILE_GRACE``: seconds a media, story or erasure may wait for its job before
+    #: the scheduled reconciler calls it stuck (the pass at start-up of ``passages run`` uses 0).
+    reconcile_grace: int = 300
+    #: ``PASSAGES_TRANSIENT_RETRY_INTERVAL``: once a job's quick retries are spent, a job that
+    #: failed on an outage (storage, Redis, database unreachable) is tried again this often...
+    transient_retry_interval: int = 3600
+    #: ``PASSAGES_TRANSIENT_RETRY_DAYS``: ... for this many days after it was first queued, before
+    #: its subject is marked failed.
+    transient_retry_days: int = 7
+    #: ``PASSAGES_KEEP_RELAYED_EVENTS_DAYS``: relayed outbox events older than this are pruned
+    #: (``story.erased`` events, which prove an erasure and name what it deleted, are kept).
+    keep_relayed_events_days: int = 30
+    #: ``PASSAGES_KEEP_FAILED_JOBS_DAYS``: failed jobs stay in RQ's failed registry (for
+    #: ``passages jobs`` and the admin page) this long; finished jobs' results are kept one day.
+    keep_failed_jobs_days: int = 30
+    #: ``PASSAGES_KEEP_NOTIFICATIONS_DAYS``: notifications read longer ago than this are pruned.
+    keep_notifications_days: int = 180
+    #: ``PASSAGES_KEEP_EXPORTS_DAYS``: files in ``<data>/exports`` older than this are pruned.
+    keep_exports_days: int = 14
     #: ``S3_PUBLIC_ENDPOINT``: the S3 address browsers can reach (``https://media.example.org``).
     #: Published images redirect to URLs signed for it; when unset the app streams them itself
     #: (cached by browsers), so a link never names the internal ``S3_ENDPOINT``.
@@ -203,6 +225,14 @@ class Settings:
             max_form_field_kb=_int(env, "MAX_FORM_FIELD_KB", 1536),
             max_form_parts=_int(env, "MAX_FORM_PARTS", 200),
             max_request_kb=_int(env, "MAX_REQUEST_KB", 2048),
+            reconcile_interval=_int(env, "PASSAGES_RECONCILE_INTERVAL", 120),
+            reconcile_grace=_int(env, "PASSAGES_RECONCILE_GRACE", 300),
+            transient_retry_interval=_int(env, "PASSAGES_TRANSIENT_RETRY_INTERVAL", 3600),
+            transient_retry_days=_int(env, "PASSAGES_TRANSIENT_RETRY_DAYS", 7),
+            keep_relayed_events_days=_int(env, "PASSAGES_KEEP_RELAYED_EVENTS_DAYS", 30),
+            keep_failed_jobs_days=_int(env, "PASSAGES_KEEP_FAILED_JOBS_DAYS", 30),
+            keep_notifications_days=_int(env, "PASSAGES_KEEP_NOTIFICATIONS_DAYS", 180),
+            keep_exports_days=_int(env, "PASSAGES_KEEP_EXPORTS_DAYS", 14),
             s3_public_endpoint=env.get("S3_PUBLIC_ENDPOINT") or None,
             orphan_grace_hours=_float(env, "PASSAGES_ORPHAN_GRACE_HOURS", 24.0),
             collect_interval_hours=_float(env, "PASSAGES_COLLECT_INTERVAL_HOURS", 6.0),

@@ -1,24 +1,28 @@
 """Maintenance jobs: housekeeping that must happen even when the web request that caused it could
-not finish it (object deletions after an erasure).
+not finish it (object deletions after an erasure), and the pruning of what only grows (relayed
+outbox events, RQ's failed jobs, read notifications, old export files).
 
 Jobs here are idempotent and re-check the database before destroying anything: an object is only
-deleted when no row refers to it any more.
+deleted when no row refers to it any more. Pruning never removes an event that is not relayed
+yet, nor the ``story.erased`` events that prove an erasure happened and name what it deleted.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from webapp.extensions import db
 from webapp.media.keys import media_id_of_derivative, sha256_of_original
-from webapp.models import MediaAsset
+from webapp.models import MediaAsset, Notification, OutboxEvent, utcnow
 from webapp.services import backends
 from workers.context import app_context
 
 log = logging.getLogger(__name__)
 
 
-def _still_referenced(key: str) -> bool:
+def still_referenced(key: str) -> bool:
+    """Whether a row still refers to this object key (unknown kinds of key count as used)."""
     if (sha := sha256_of_original(key)) is not None:
         query = db.select(MediaAsset.id).where(MediaAsset.sha256 == sha)
     elif (media_id := media_id_of_derivative(key)) is not None:
@@ -38,9 +42,87 @@ def delete_erased_objects(story_id: int, keys: list[str]) -> int:
         store = backends.object_store()
         deleted = 0
         for key in keys:
-            if _still_referenced(key):
+            if still_referenced(key):
                 continue
             store.delete(key)  # idempotent: a missing object is not an error
             deleted += 1
         log.info("erased story %s: %d object(s) confirmed deleted", story_id, deleted)
         return deleted
+
+
+#: Event types kept whatever their age: the audit trail of an erasure (when, by whom, what was
+#: deleted) lives in them, and the reconciler checks that their objects are really gone.
+KEPT_EVENT_TYPES = frozenset({"story.erased"})
+
+
+def prune(now=None) -> dict[str, int]:
+    """Delete what is past its keeping age (see the ``PASSAGES_KEEP_*`` settings); return counts.
+
+    Needs an app context; commits once (it is its own unit of work, as a job).
+    """
+    from webapp.unit_of_work import unit_of_work
+
+    settings = backends.settings()
+    now = now or utcnow()
+    counts: dict[str, int] = {}
+    with unit_of_work():
+        events_cutoff = now - timedelta(days=settings.keep_relayed_events_days)
+        counts["outbox_events"] = db.session.execute(
+            db.delete(OutboxEvent).where(
+                OutboxEvent.relayed_at.is_not(None),
+                OutboxEvent.relayed_at < events_cutoff,
+                OutboxEvent.event_type.not_in(KEPT_EVENT_TYPES),
+            )
+        ).rowcount
+        notes_cutoff = now - timedelta(days=settings.keep_notifications_days)
+        counts["notifications"] = db.session.execute(
+            db.delete(Notification).where(
+                Notification.read_at.is_not(None), Notification.read_at < notes_cutoff
+            )
+        ).rowcount
+    counts["failed_jobs"] = _prune_failed_jobs(
+        now.timestamp() - settings.keep_failed_jobs_days * 86400
+    )
+    counts["exports"] = _prune_exports(now.timestamp() - settings.keep_exports_days * 86400)
+    log.info("pruned %s", ", ".join(f"{n} {what}" for what, n in counts.items()))
+    return counts
+
+
+def _prune_failed_jobs(cutoff: float) -> int:
+    """Failed jobs that ended before ``cutoff`` leave RQ's failed registry (and Redis)."""
+    from rq.registry import FailedJobRegistry
+
+    removed = 0
+    for purpose in ("images", "search", "default"):
+        queue = backends.queue(purpose)
+        registry = FailedJobRegistry(queue=queue)
+        registry.cleanup()  # entries past their failure_ttl
+        for job in queue.job_class.fetch_many(registry.get_job_ids(), connection=queue.connection):
+            if job is None or job.ended_at is None or job.ended_at.timestamp() >= cutoff:
+                continue
+            registry.remove(job, delete_job=True)
+            removed += 1
+    return removed
+
+
+def _prune_exports(cutoff: float) -> int:
+    folder = backends.settings().data_dir / "exports"
+    if not folder.is_dir():
+        return 0
+    removed = 0
+    for path in folder.iterdir():
+        if path.is_file() and path.stat().st_mtime < cutoff:
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def scheduled_prune() -> dict[str, int]:
+    """The hourly job: prune, then schedule the next run (see ``workers.reconcile``)."""
+    from workers.reconcile import PRUNE_INTERVAL, schedule_next
+
+    with app_context():
+        try:
+            return prune()
+        finally:
+            schedule_next("prune", "workers.maintenance.scheduled_prune", PRUNE_INTERVAL)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,8 @@ log = logging.getLogger(__name__)
 #: Backoff for transient failures (storage or database briefly unreachable), in seconds.
 RETRY = Retry(max=5, interval=[2, 10, 30, 120, 600])
 JOB_TIMEOUT = {"images": 300, "search": 120, "default": 600}
+#: Seconds RQ keeps a finished job's result (nobody reads them; the database has the outcome).
+RESULT_TTL = 86400
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,16 @@ def _erased(payload: dict[str, Any]) -> list[JobRoute]:
     return routes
 
 
+def _derive_requested(payload: dict[str, Any]) -> list[JobRoute]:
+    """The reconciler's request: derive, skipping images whose derivatives are already there."""
+    return [JobRoute("images", "workers.images.derive_media", (m,)) for m in payload["media_ids"]]
+
+
+def _erasure_resumed(payload: dict[str, Any]) -> list[JobRoute]:
+    args = (payload["story_id"], payload["object_keys"])
+    return [JobRoute("default", "workers.maintenance.delete_erased_objects", args)]
+
+
 def _collection_members(payload: dict[str, Any]) -> list[JobRoute]:
     return [JobRoute("search", "workers.search.index_story", (i,)) for i in payload["story_ids"]]
 
@@ -88,6 +101,10 @@ ROUTES: dict[str, Callable[[dict[str, Any]], list[JobRoute]]] = {
     "collection.changed": _collection_members,
     "media.rederive_requested": _rederive,
     "notification.created": _mail,
+    # Re-emitted by the reconciler (workers.reconcile) for work that was lost.
+    "media.derive_requested": _derive_requested,
+    "story.reindex_requested": _story_index,
+    "story.erasure_resumed": _erasure_resumed,
 }
 
 
@@ -117,7 +134,8 @@ def _relay_pass(limit: int) -> int:
         query = query.with_for_update(skip_locked=True)
     events = db.session.scalars(query).all()
     relayed = 0
-    prefix = backends.settings().queue_prefix
+    settings = backends.settings()
+    prefix = settings.queue_prefix
     try:
         for event in events:
             for n, job in enumerate(jobs_for(event)):
@@ -130,17 +148,58 @@ def _relay_pass(limit: int) -> int:
                     job_id=job_id,
                     retry=RETRY,
                     timeout=JOB_TIMEOUT[job.queue],
+                    result_ttl=RESULT_TTL,
+                    failure_ttl=settings.keep_failed_jobs_days * 86400,
                     description=f"{event.event_type} #{event.id}: {job.func}{job.args}",
                 )
             event.relayed_at = utcnow()
             event.attempts += 1
             relayed += 1
     except (redis.RedisError, OSError) as exc:
-        log.warning("relay paused, Redis unreachable: %s", exc)
+        OUTAGE.failed(exc)
         for event in events[relayed : relayed + 1]:
             event.attempts += 1
             event.last_error = str(exc)[:500]
+    else:
+        if events:
+            OUTAGE.recovered()
     return relayed
+
+
+class OutageLog:
+    """Say once that Redis is unreachable, and once that it is back — not every pass.
+
+    The relay tries every ``PASSAGES_RELAY_INTERVAL`` (0.25 s): logging each failed pass buried
+    the log under thousands of identical lines during a short outage. The first failure is a
+    warning, later ones are debug lines, and the recovery says how long the outage lasted.
+    """
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self.log = logger
+        self.since: float | None = None
+        self._lock = threading.Lock()
+
+    def failed(self, exc: BaseException) -> None:
+        with self._lock:
+            if self.since is None:
+                self.since = time.monotonic()
+                self.log.warning(
+                    "relay paused, Redis unreachable: %s (events wait in the outbox)", exc
+                )
+            else:
+                self.log.debug("relay still paused: %s", exc)
+
+    def recovered(self) -> None:
+        with self._lock:
+            if self.since is not None:
+                self.log.warning(
+                    "relay resumed, Redis reachable again after %.0f s",
+                    time.monotonic() - self.since,
+                )
+                self.since = None
+
+
+OUTAGE = OutageLog(log)
 
 
 def pending_count() -> int:

@@ -11,11 +11,14 @@ one-off maintenance need. This module must never run job code in the worker proc
 from __future__ import annotations
 
 import importlib
+import itertools
 import logging
 import os
 import re
 import resource
+import signal
 import socket
+import time
 from collections.abc import Callable, Sequence
 
 from flask import Flask
@@ -24,10 +27,12 @@ from rq.job import Job
 from rq.queue import Queue
 from rq.timeouts import JobTimeoutException
 
+from webapp import job_metrics
 from webapp.media import imaging
 from webapp.services import backends
 from workers import relay
 from workers.context import use_app
+from workers.lifecycle import die_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -106,29 +111,58 @@ class PassagesWorker(Worker):
     """
 
     def __init__(
-        self, *args, job_memory_mb: int = 0, index_check: Callable[[], None] | None = None, **kwargs
+        self,
+        *args,
+        job_memory_mb: int = 0,
+        transient_retry: tuple[int, int] = (3600, 7),
+        metrics_prefix: str = "passages",
+        maintenance_hook: Callable[[], None] | None = None,
+        index_check: Callable[[], None] | None = None,
+        **kwargs,
     ) -> None:
         super().__init__(*args, **kwargs)
+        self.metrics_prefix = metrics_prefix
+        self.maintenance_hook = maintenance_hook
         self.job_memory_mb = job_memory_mb
+        self.transient_retry = transient_retry
         self.index_check = index_check
 
     def run_maintenance_tasks(self) -> None:
-        """RQ's registry cleaning, plus (on the search worker) the check that the index opens.
+        """RQ's registry cleaning, then our hooks.
 
-        Why here: a damaged or foreign index must be rebuilt even when no update arrives to
-        notice it; RQ's maintenance hook runs between dequeues in the worker's main loop. The
-        check only queues the rebuild job: the work itself runs in a work horse, like any job.
+        The search worker checks that the index opens: a damaged or foreign index must be
+        rebuilt even when no update arrives to notice it (the check only queues the rebuild
+        job; the work runs in a work horse, like any job). Every long-running worker also
+        re-makes the periodic schedule (reconciler, pruning) if Redis lost it: a restart without
+        persistence would otherwise end their chain of jobs.
         """
         super().run_maintenance_tasks()
-        if self.index_check is not None:
+        for name, hook in (("index check", self.index_check), ("schedule", self.maintenance_hook)):
+            if hook is None:
+                continue
             try:
-                self.index_check()
-            except Exception:
-                log.exception("search index check failed; will try again")
+                hook()
+            except Exception:  # noqa: BLE001 - maintenance must never stop the worker
+                log.exception("worker maintenance (%s) failed; will try again", name)
+
+    def handle_warm_shutdown_request(self) -> None:
+        """Remember that the stop was asked for (RQ's loop also ends on Redis errors)."""
+        self.stop_was_requested = True
+        super().handle_warm_shutdown_request()
 
     def main_work_horse(self, job: Job, queue: Queue) -> None:
         limit_address_space(self.job_memory_mb)  # in the horse only: the worker stays unbounded
         super().main_work_horse(job, queue)
+
+    def perform_job(self, job: Job, queue: Queue, execution) -> bool:
+        """Run the job (in the horse) and record how long it took, for ``/metrics``."""
+        started = time.monotonic()
+        try:
+            return super().perform_job(job, queue, execution)
+        finally:
+            job_metrics.record_duration(
+                self.connection, self.metrics_prefix, job.func_name, time.monotonic() - started
+            )
 
     def handle_job_failure(
         self,
@@ -139,10 +173,14 @@ class PassagesWorker(Worker):
         execution=None,
     ) -> None:
         reason = limit_reason(exc_string, job, self.job_memory_mb)
+        stopped = self._stopped_job_id == job.id
         if reason is not None:
             job.retries_left = 0
-        if not job.should_retry or self._stopped_job_id == job.id:
+        elif not job.should_retry and not stopped:
+            keep_retrying_if_transient(job, exc_string, self.transient_retry)
+        if not job.should_retry or stopped:
             _give_up(job, reason or _last_error(exc_string, job))
+        job_metrics.record_failure(self.connection, self.metrics_prefix, job.func_name)
         super().handle_job_failure(
             job,
             queue=queue,
@@ -150,6 +188,52 @@ class PassagesWorker(Worker):
             exc_string=exc_string,
             execution=execution,
         )
+
+
+#: Exceptions that say a service was unreachable, not that the job's input is bad: storage,
+#: Redis or the database down, a lock not free in time. Such a job is worth trying again later.
+TRANSIENT_ERRORS = (
+    "StorageUnavailable",
+    "ConnectionError",
+    "ConnectionRefusedError",
+    "TimeoutError",
+    "OperationalError",
+    "InterfaceError",
+    "IndexBusy",
+)
+
+
+def is_transient(exc_string: str) -> bool:
+    """Whether the job failed because a service was unreachable (judged on its last exception)."""
+    lines = [line for line in exc_string.strip().splitlines() if line and not line[0].isspace()]
+    last = lines[-1] if lines else ""
+    return any(re.match(rf"^(?:[\w.]+\.)?{name}\b", last) for name in TRANSIENT_ERRORS)
+
+
+def keep_retrying_if_transient(job: Job, exc_string: str, policy: tuple[int, int]) -> bool:
+    """Give a job whose quick retries are spent one more try in ``interval`` seconds, if it
+    failed on an outage and was first queued less than ``days`` ago; return whether it will.
+
+    Why: the quick schedule (2 s … 10 min, about 13 minutes in all) is right for a blip, but
+    a photo must not end ``failed`` for good because the object store was down for an hour.
+    Permanent failures (a bad image) never raise, so they never get here.
+    """
+    interval, days = policy
+    if interval <= 0 or not is_transient(exc_string):
+        return False
+    first = job.created_at or job.enqueued_at
+    if first is not None and time.time() - first.timestamp() > days * 86400:
+        return False
+    job.retries_left = 1
+    job.retry_intervals = [interval]
+    job.meta["long_retries"] = int(job.meta.get("long_retries", 0)) + 1
+    log.warning(
+        "job %s failed on an outage after its quick retries; trying again in %d s (long retry %d)",
+        job.id,
+        interval,
+        job.meta["long_retries"],
+    )
+    return True
 
 
 def _last_error(exc_string: str, job: Job) -> str:
@@ -170,30 +254,50 @@ def _give_up(job: Job, reason: str) -> None:
         log.exception("job %s: could not record that it gave up (%s)", job.id, reason)
 
 
+_incarnation = itertools.count(1)
+
+
 def _worker_name() -> str:
-    return f"passages-{socket.gethostname()}-{os.getpid()}"
+    """Unique per worker object: after a Redis outage the old name may still look alive."""
+    return f"passages-{socket.gethostname()}-{os.getpid()}-{next(_incarnation)}"
 
 
-def _build_worker(app: Flask, purposes: Sequence[str]) -> Worker:
+def _build_worker(app: Flask, purposes: Sequence[str], periodic: bool = False) -> Worker:
     with app.app_context():
         connection = backends.redis_connection()
         queues = [backends.queue(p) for p in purposes]
-        memory_mb = backends.settings().job_memory_mb
-        interval = backends.settings().index_check_interval
-    if "search" not in purposes:
-        return PassagesWorker(
-            queues, connection=connection, name=_worker_name(), job_memory_mb=memory_mb
+        settings = backends.settings()
+        memory_mb = settings.job_memory_mb
+        transient = (settings.transient_retry_interval, settings.transient_retry_days)
+        prefix = settings.queue_prefix
+        maintenance_interval = min(600, max(10, settings.reconcile_interval))
+        interval = settings.index_check_interval
+
+    def keep_schedule() -> None:
+        from workers import reconcile
+
+        with app.app_context():
+            reconcile.ensure_scheduled()
+
+    options: dict = {}
+    if "search" in purposes:
+        # The search worker wakes at least every ``interval`` seconds (RQ's dequeue wait is its
+        # ttl minus 15 s) so that its maintenance hook checks the index that often.
+        options = dict(
+            index_check=lambda: queue_rebuild_if_unreadable(app),
+            worker_ttl=interval + 15,
         )
-    # The search worker wakes at least every ``interval`` seconds (RQ's dequeue wait is its
-    # ttl minus 15 s) so that its maintenance hook checks the index that often.
+        maintenance_interval = min(maintenance_interval, interval)
     return PassagesWorker(
         queues,
         connection=connection,
         name=_worker_name(),
         job_memory_mb=memory_mb,
-        index_check=lambda: queue_rebuild_if_unreadable(app),
-        maintenance_interval=interval,
-        worker_ttl=interval + 15,
+        transient_retry=transient,
+        metrics_prefix=prefix,
+        maintenance_hook=keep_schedule if periodic else None,
+        maintenance_interval=maintenance_interval,
+        **options,
     )
 
 
@@ -262,6 +366,81 @@ def preload_for_jobs() -> None:
     configure_mappers()
 
 
+class StopFlag:
+    """SIGTERM/SIGINT received while no RQ worker is running (waiting for Redis)."""
+
+    def __init__(self) -> None:
+        self.set = False
+
+    def install(self) -> None:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._handle)
+
+    def _handle(self, signum: int, _frame: object) -> None:
+        log.info("worker: stop requested (signal %d)", signum)
+        self.set = True
+
+
+def wait_for_redis(app: Flask, stop: StopFlag, max_wait: float = 30.0) -> bool:
+    """Block until Redis answers (backing off up to ``max_wait`` s); False if told to stop.
+
+    Says once that Redis is unreachable and once that it is back, not at every attempt.
+    """
+    delay, since = 0.5, None
+    while not stop.set:
+        try:
+            with app.app_context():
+                backends.redis_connection().ping()
+            if since is not None:
+                log.warning("worker: Redis reachable again after %.0f s", time.monotonic() - since)
+            return True
+        except Exception as exc:  # noqa: BLE001 - any failure to reach Redis means "wait"
+            if since is None:
+                since = time.monotonic()
+                log.warning("worker: Redis unreachable (%s); waiting to reconnect", exc)
+        deadline = time.monotonic() + delay
+        while not stop.set and time.monotonic() < deadline:
+            time.sleep(0.1)
+        delay = min(delay * 2, max_wait)
+    return False
+
+
+def serve_until_stopped(app: Flask, purposes: Sequence[str]) -> None:
+    """Work until SIGTERM/SIGINT, surviving Redis outages.
+
+    Why not just ``Worker.work()``: RQ's loop quits on the first Redis error outside its dequeue
+    wait (a job ending while Redis is down, a heartbeat), so a Redis restart left the site
+    accepting stories that no process would ever work on. Here a worker that quits without
+    being asked to stop is replaced, once Redis answers again, by a new one (a new name: the
+    old one may still look registered). Every process this worker forks (work horses, RQ's
+    scheduler) is killed by the kernel if the worker dies, so none is ever left behind.
+    """
+    from workers import reconcile
+
+    os.register_at_fork(after_in_child=lambda: die_with_parent(signal.SIGKILL))
+    stop = StopFlag()
+    stop.install()
+    first = True
+    while wait_for_redis(app, stop):
+        try:
+            with app.app_context():
+                reconcile.ensure_scheduled()
+        except Exception:  # noqa: BLE001 - a missing schedule is re-made by the next start
+            log.exception("worker: could not schedule the periodic passes")
+        if first:  # pick up what a crash or a restored backup left behind
+            reconcile.reconcile_safely(app)
+            first = False
+        worker = _build_worker(app, purposes, periodic=True)
+        try:
+            worker.work(with_scheduler=True)
+        except Exception:  # noqa: BLE001 - logged; the loop decides whether to go on
+            log.exception("worker: stopped by an error")
+        if getattr(worker, "stop_was_requested", False) or stop.set:
+            return
+        stop.install()  # RQ's handlers belong to the worker that just ended
+        log.warning("worker: RQ's loop ended without a stop request; starting a new worker")
+
+
 def run_worker(app: Flask, purposes: Sequence[str] = DEFAULT_PURPOSES, burst: bool = False) -> None:
     """Process jobs; in burst mode also relay the outbox until no event and no job is left."""
     use_app(app)
@@ -270,7 +449,7 @@ def run_worker(app: Flask, purposes: Sequence[str] = DEFAULT_PURPOSES, burst: bo
     if "search" in purposes:
         rebuild_index_if_outdated(app)
     if not burst:
-        _build_worker(app, purposes).work(with_scheduler=True)
+        serve_until_stopped(app, purposes)
         return
     for _ in range(1000):  # bounded: a job that keeps emitting events cannot loop forever
         with app.app_context():

@@ -448,6 +448,19 @@ class SearchIndex:
             story_id = snap.columns.story_id
             return {story_id[d] for d in scores.keys() & visible}
 
+    def indexed_statuses(self) -> dict[int, str]:
+        """Story id → status of every story in the served index.
+
+        For the reconciler (``workers.reconcile``), which compares it with the database to find
+        stories whose index entry is missing, outdated or no longer allowed.
+        """
+        with _failures_raised("indexed_statuses"):
+            if self._fresh_searcher().doc_count_all() == 0:
+                return {}  # an empty index has no segment to take a snapshot of
+            snap = self._snapshot()
+            ids, status = snap.columns.story_id, snap.columns.status
+            return {ids[d]: status[d] for d in snap.term_sets["\x00live"] if ids[d] >= 0}
+
     def search(self, request: SearchRequest) -> SearchPage:
         """One page of results with facets over the whole result set.
 

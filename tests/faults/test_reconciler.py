@@ -1,0 +1,170 @@
+"""Work lost after the relay is found and handed in again, with no manual step.
+
+The relay marks an event relayed once its jobs are in Redis; if Redis then loses them (a crash
+between snapshots, a restored database), media stay ``pending`` and the index stays stale for
+good. These tests lose the jobs on purpose (``FLUSHDB``) and check that the reconciler finds
+exactly what is stuck — and nothing that still has a job — and that its events get the work done.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import (
+    _dispose,
+    build_app,
+    make_jpeg,
+    run_worker_burst_process,
+    submit_story_via_api,
+)
+
+
+@pytest.fixture
+def redis_app(tmp_path, redis_server):
+    app = build_app(tmp_path / "data", REDIS_URL=redis_server.url)
+    yield app
+    _dispose(app)
+
+
+def _token(app, make_user, api_token):
+    return api_token(make_user("contributor"))
+
+
+def _submit(app, token, images=2, seed=0):
+    response = submit_story_via_api(
+        app.test_client(),
+        token,
+        images=[(f"{i}.jpg", make_jpeg(600, 400, seed=seed + i)) for i in range(images)],
+    )
+    assert response.status_code == 202, response.get_json()
+    return response.get_json()["id"]
+
+
+def _relay(app):
+    from workers.relay import relay_once
+
+    with app.app_context():
+        while relay_once():
+            pass
+
+
+@pytest.fixture
+def make_user_on(redis_app):
+    from tests.conftest import PASSWORD
+
+    def make(role="contributor"):
+        from webapp.services.accounts import create_or_update_user
+
+        with redis_app.app_context():
+            user, _ = create_or_update_user(f"{role}-r@example.org", role, PASSWORD)
+            return user.id
+
+    return make
+
+
+@pytest.fixture
+def token_on(redis_app, make_user_on):
+    from webapp.extensions import db
+    from webapp.models import ApiToken, User
+
+    with redis_app.app_context():
+        row, token = ApiToken.issue(db.session.get(User, make_user_on()), "test")
+        db.session.add(row)
+        db.session.commit()
+    return token
+
+
+def _media_states(app, story_id):
+    from webapp.extensions import db
+    from webapp.models import Story
+
+    with app.app_context():
+        db.session.remove()
+        return [m.state for m in db.session.get(Story, story_id).media]
+
+
+def test_jobs_lost_from_redis_are_found_and_redone(redis_app, token_on):
+    from webapp.services import backends
+    from workers import reconcile
+
+    app = redis_app
+    story_id = _submit(app, token_on)
+    _relay(app)
+    with app.app_context():
+        # Control: with every job alive in RQ, nothing is called stuck (even with no grace).
+        assert reconcile.find_stuck(0).media_count == 0
+        assert reconcile.find_stuck(0).stale_stories == {}
+        backends.redis_connection().flushdb()  # Redis loses its jobs
+        findings = reconcile.find_stuck(0)
+        assert sorted(findings.stuck_media) == [story_id]
+        assert len(findings.stuck_media[story_id]) == 2
+        assert story_id in findings.stale_stories  # never indexed
+        # Within the grace period nothing is touched: a running relay may be on it.
+        assert reconcile.find_stuck(3600).media_count == 0
+
+        reconciled = reconcile.reconcile(0)
+        assert reconciled.emitted == 2  # one derive request, one reindex request
+        # The events wait in the outbox, so a second pass does not emit them again.
+        assert reconcile.reconcile(0).emitted == 0
+
+    run_worker_burst_process(app)
+    assert _media_states(app, story_id) == ["ready", "ready"]
+    with app.app_context():
+        assert backends.search_index().indexed_statuses() == {story_id: "submitted"}
+        assert reconcile.reconcile(0).emitted == 0
+
+
+def test_an_index_entry_out_of_step_with_the_database_is_redone(redis_app, token_on):
+    from webapp.extensions import db
+    from webapp.models import Story
+    from webapp.services import backends
+    from workers import reconcile
+
+    app = redis_app
+    story_id = _submit(app, token_on, images=0)
+    run_worker_burst_process(app)
+    with app.app_context():
+        assert backends.search_index().indexed_statuses() == {story_id: "submitted"}
+        # The story was published, but its index job was lost (Redis flushed after the relay).
+        db.session.get(Story, story_id).status = "published"
+        db.session.commit()
+        findings = reconcile.find_stuck(0)
+        assert findings.stale_stories == {story_id: "indexed as submitted, is published"}
+        reconcile.reconcile(0)
+    run_worker_burst_process(app)
+    with app.app_context():
+        assert backends.search_index().indexed_statuses() == {story_id: "published"}
+        # A story removed from the database but still in the index is dropped from it.
+        story = db.session.get(Story, story_id)
+        for media in story.media:
+            db.session.delete(media)
+        db.session.delete(story)
+        db.session.commit()
+        assert reconcile.find_stuck(0).stale_stories == {
+            story_id: "still in the index (published) but no longer in the database"
+        }
+        reconcile.reconcile(0)
+    run_worker_burst_process(app)
+    with app.app_context():
+        assert backends.search_index().indexed_statuses() == {}
+
+
+def test_nothing_is_re_emitted_when_redis_cannot_be_read(tmp_path, redis_app, token_on):
+    from tests.service_processes import free_port
+    from webapp.extensions import db
+    from webapp.models import OutboxEvent
+    from workers import reconcile
+
+    story_id = _submit(redis_app, token_on)
+    _relay(redis_app)
+    blind = build_app(tmp_path / "data", REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
+    try:
+        with blind.app_context():
+            before = db.session.scalar(db.select(db.func.count()).select_from(OutboxEvent))
+            with pytest.raises(reconcile.RegistriesUnavailable):
+                reconcile.reconcile(0)
+            after = db.session.scalar(db.select(db.func.count()).select_from(OutboxEvent))
+            assert after == before
+    finally:
+        _dispose(blind)
+    assert _media_states(redis_app, story_id) == ["pending", "pending"]
