@@ -30,6 +30,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     from webapp import auth, errorhandlers, hardening, i18n, ratelimits
     from webapp.blueprints import api, curation, indicators, moderation, public, submit
     from webapp.extensions import csrf, db, login_manager, migrate
+    from webapp.identifiers import BoundedIntegerConverter
     from webapp.services import backends
 
     flask_overrides: dict[str, Any] = {}
@@ -43,6 +44,8 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
         settings = Settings.from_env(env)
 
     app = Flask(__name__)
+    # Every <int:…> in a URL stops at the database's bound: a larger number is a 404, not a 500.
+    app.url_map.converters["int"] = BoundedIntegerConverter
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     app.config.update(
         SECRET_KEY=settings.resolved_secret_key(),

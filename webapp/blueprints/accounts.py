@@ -17,6 +17,7 @@ from flask_login import login_required, login_user, logout_user
 from webapp.auth import current_person, password_login
 from webapp.errors import AuthenticationRequired, PassagesError
 from webapp.extensions import db
+from webapp.identifiers import parse_id
 from webapp.models import AuditEntry, Story
 from webapp.services import access, accounts, classes, editing, notifications, review
 from webapp.services.throttle import LoginThrottled
@@ -141,8 +142,8 @@ def account():
                     _row, new_token = accounts.issue_token_for(
                         uow, user, request.form.get("label", "")
                     )
-                elif what == "revoke" and request.form.get("token_id", "").isdigit():
-                    accounts.revoke_token(uow, user, int(request.form["token_id"]))
+                elif what == "revoke" and parse_id(request.form.get("token_id")):
+                    accounts.revoke_token(uow, user, parse_id(request.form.get("token_id")))
         except AuthenticationRequired:
             flash(_("Your current password is not right."), "error")
             return redirect(url_for("accounts.account"), code=303)

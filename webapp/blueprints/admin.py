@@ -17,6 +17,7 @@ from flask_login import login_required
 from webapp.auth import current_person
 from webapp.errors import PassagesError
 from webapp.extensions import db
+from webapp.identifiers import parse_id
 from webapp.models import Organisation, OrganisationKind, Role
 from webapp.services import access, accounts, throttle
 from webapp.unit_of_work import unit_of_work
@@ -46,7 +47,7 @@ def index():
                         admin,
                         request.form.get("email", ""),
                         request.form.get("role", ""),
-                        int(org_id) if org_id.isdigit() else None,
+                        parse_id(org_id),
                     )
                     link = url_for("accounts.invitation", token=token, _external=True)
         except PassagesError as exc:
@@ -74,15 +75,16 @@ def people():
         what = request.form.get("what", "")
         raw_id = request.form.get("id", "")
         try:
-            if not raw_id.isdigit():
+            account_id = parse_id(raw_id)
+            if account_id is None:
                 raise PassagesError("choose an account or a token")
             with unit_of_work() as uow:
                 if what in ("deactivate", "activate"):
-                    accounts.set_active(uow, admin, int(raw_id), what == "activate")
+                    accounts.set_active(uow, admin, account_id, what == "activate")
                 elif what == "role":
-                    accounts.set_role(uow, admin, int(raw_id), request.form.get("role", ""))
+                    accounts.set_role(uow, admin, account_id, request.form.get("role", ""))
                 elif what == "revoke":
-                    accounts.revoke_token(uow, admin, int(raw_id))
+                    accounts.revoke_token(uow, admin, account_id)
             flash(_("Done."), "success")
         except PassagesError as exc:
             flash(exc.message, "error")

@@ -16,6 +16,7 @@ from schemas import load_schema
 from webapp.auth import current_person
 from webapp.errors import BadRequest, PayloadTooLarge
 from webapp.extensions import db
+from webapp.identifiers import parse_id
 from webapp.models import Story
 from webapp.presenters import story_json
 from webapp.services import access, idempotency, listing, review, submissions
@@ -229,8 +230,10 @@ def takedown_request():
 
     body = _json_body()
     story_id = body.get("story_id")
-    if story_id is not None and not isinstance(story_id, int):
+    if story_id is not None and (isinstance(story_id, bool) or not isinstance(story_id, int)):
         raise BadRequest("story_id must be a number", field="story_id")
+    if story_id is not None:
+        story_id = parse_id(story_id)  # out of range: an unknown story, answered alike
     with unit_of_work() as uow:
         row = erasure.request_takedown(
             uow,
@@ -262,18 +265,18 @@ def list_stories():
     user = access.require_contributor(current_person())
     args = request.args
     organisation = args.get("organisation", "").strip()
-    if organisation and not organisation.isdigit():
+    if organisation and parse_id(organisation) is None:
         raise BadRequest("organisation must be an organisation id (a number)", field="organisation")
     order = args.get("order", "oldest")
     if order not in ("oldest", "newest"):
         raise BadRequest("order must be oldest or newest", field="order")
     limit = args.get("limit", str(listing.DEFAULT_LIMIT)).strip()
-    if not limit.isdigit() or not 1 <= int(limit) <= listing.MAX_LIMIT:
+    if (parse_id(limit) or 0) > listing.MAX_LIMIT or parse_id(limit) is None:
         raise BadRequest(f"limit must be a number from 1 to {listing.MAX_LIMIT}", field="limit")
     wanted = listing.StoryFilter(
         statuses=listing.parse_statuses(args.getlist("status")),
         words=args.get("q", "")[:500],
-        organisation_id=int(organisation) if organisation else None,
+        organisation_id=parse_id(organisation),
         language=args.get("language", "").strip(),
         newest_first=order == "newest",
     )

@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 from webapp import places
 from webapp.auth import current_person
 from webapp.errors import BadRequest
+from webapp.identifiers import parse_id
 from webapp.services import access
 from webapp.services import collections as service
 from webapp.unit_of_work import unit_of_work
@@ -165,9 +166,9 @@ def describe_images(story_id: int):
     story = service.story_for_descriptions(story_id)
     if request.method == "POST":
         descriptions = {
-            int(key.removeprefix("alt-")): value
+            media_id: value
             for key, value in request.form.items()
-            if key.startswith("alt-") and key.removeprefix("alt-").isdigit()
+            if key.startswith("alt-") and (media_id := parse_id(key.removeprefix("alt-")))
         }
         try:
             with unit_of_work() as uow:

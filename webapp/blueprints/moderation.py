@@ -15,6 +15,7 @@ from flask_login import login_required
 from webapp.auth import current_person
 from webapp.errors import PassagesError, SearchUnavailable
 from webapp.extensions import db
+from webapp.identifiers import parse_id
 from webapp.models import Organisation, SchoolClass, Story, StoryStatus
 from webapp.services import (
     access,
@@ -53,7 +54,7 @@ def _archive_filter() -> tuple[listing.StoryFilter, str]:
     wanted = listing.StoryFilter(
         statuses=statuses,
         words=request.args.get("q", "").strip()[:500],
-        organisation_id=int(organisation) if organisation.isdigit() else None,
+        organisation_id=parse_id(organisation),
         language=request.args.get("language", "").strip(),
         has_images={"yes": True, "no": False}.get(has_images),
         since=_date_arg("since"),
@@ -132,7 +133,7 @@ def bulk():
     if action not in BULK_ACTIONS:
         flash("Choose what to do with the selected stories.", "error")
         return redirect(url_for("moderation.queue"), code=303)
-    ids = [int(v) for v in request.form.getlist("story_id") if v.isdigit()]
+    ids = [n for n in map(parse_id, request.form.getlist("story_id")) if n]
     note = request.form.get("note") or None
     done, failed = [], []
     for story_id in ids:

@@ -11,6 +11,7 @@ from flask_login import login_required
 
 from webapp.auth import current_person
 from webapp.errors import PassagesError
+from webapp.identifiers import parse_id
 from webapp.services import access, erasure, quarantine
 from webapp.unit_of_work import unit_of_work
 
@@ -22,7 +23,7 @@ bp = Blueprint("quarantine", __name__, url_prefix="/moderation/quarantine")
 def index():
     archivist = access.require_archivist(current_person())
     if request.method == "POST":
-        ids = [int(v) for v in request.form.getlist("story_id") if v.isdigit()] or None
+        ids = [n for n in map(parse_id, request.form.getlist("story_id")) if n] or None
         action = request.form.get("action")
         if action == "release":
             with unit_of_work() as uow:

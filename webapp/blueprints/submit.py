@@ -16,6 +16,7 @@ from schemas import FieldError
 from webapp.auth import current_person
 from webapp.errors import PassagesError, ValidationFailed
 from webapp.extensions import db
+from webapp.identifiers import parse_id
 from webapp.services import audit, consent, erasure, idempotency, submissions
 from webapp.unit_of_work import unit_of_work
 
@@ -180,7 +181,7 @@ def takedown():
             with unit_of_work() as uow:
                 erasure.request_takedown(
                     uow,
-                    int(raw_id) if raw_id.isdigit() else None,
+                    parse_id(raw_id),
                     form.get("reason", ""),
                     requester=current_person(),
                     name=form.get("name", ""),

@@ -20,6 +20,7 @@ from sqlalchemy.orm import selectinload
 
 from webapp.errors import BadRequest, SearchUnavailable
 from webapp.extensions import db
+from webapp.identifiers import parse_id
 from webapp.models import MediaAsset, Story, StoryStatus, User
 from webapp.search.contract import IndexRebuilding
 from webapp.search.contract import SearchUnavailable as EngineUnavailable
@@ -74,9 +75,10 @@ def decode_cursor(cursor: str | None) -> int | None:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         prefix, _, number = text.partition(":")
-        if prefix != "after" or not number.isdigit():
+        story_id = parse_id(number)
+        if prefix != "after" or story_id is None:
             raise ValueError(text)
-        return int(number)
+        return story_id
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
         raise BadRequest(
             "cursor is not one this API gave out; start again without it", field="cursor"
