@@ -87,3 +87,10 @@ gazetteer_rows
 
 # The map pin's vertical coordinate, read by the SVG template (templates/public/places.html).
 y
+
+# Security (webapp/auth.py, webapp/models/accounts.py, webapp/services/throttle.py):
+# Flask-Login returns g._login_user as current_user, and calls User.get_id() to fill the session;
+# login_throttles.penalty is read and written by the throttle's raw SQL UPDATE … RETURNING.
+_._login_user
+_.get_id
+penalty

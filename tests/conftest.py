@@ -157,6 +157,8 @@ def build_app(data_dir: Path, **env: str):
         "TESTING": True,
         "WTF_CSRF_ENABLED": False,
         "SERVER_NAME": "passages.test",
+        # Rate limits are off for speed; tests/security turns them on where they are the subject.
+        "RATE_LIMITS_ENABLED": "false",
     }
     config.update(env)
     database = data_dir / "passages.sqlite3"
@@ -259,11 +261,9 @@ def run_worker_burst() -> Callable[..., subprocess.CompletedProcess]:
 @pytest.fixture
 def make_user(app) -> Callable[..., Any]:
     def make(role: str = "contributor", email: str | None = None, password: str = PASSWORD):
-        from webapp.services.accounts import create_or_update_user
-
         email = email or f"{role}{next(_counter)}@example.org"
         with app.app_context():
-            user, _ = create_or_update_user(email, role, password)
+            user, _ = create_user_now(email, role, password)
             return user.id
 
     return make
@@ -284,6 +284,25 @@ def api_token(app) -> Callable[[int], str]:
             return token
 
     return issue
+
+
+def create_user_now(email: str, role: str, password: str = PASSWORD, **options: Any):
+    """Create (or update) a user through the service in its own unit of work, as the CLI does;
+    return ``(user, created)``. Needs an application context."""
+    from webapp.services.accounts import create_or_update_user
+    from webapp.unit_of_work import unit_of_work
+
+    with unit_of_work() as uow:
+        return create_or_update_user(uow, email, role, password, **options)
+
+
+def issue_token_now(email: str, label: str = "test") -> str:
+    """Issue an API token for ``email`` in its own unit of work; return the clear token."""
+    from webapp.services.accounts import issue_token
+    from webapp.unit_of_work import unit_of_work
+
+    with unit_of_work() as uow:
+        return issue_token(uow, email, label)[1]
 
 
 def make_jpeg(width: int = 640, height: int = 480, seed: int = 1, **save: Any) -> bytes:
@@ -352,12 +371,11 @@ def publish(app) -> Callable[[int], None]:
         from webapp.extensions import db
         from webapp.models import Role, User
         from webapp.services import review
-        from webapp.services.accounts import create_or_update_user
 
         with app.app_context():
             archivist = db.session.scalar(db.select(User).where(User.role == Role.ARCHIVIST.value))
             if archivist is None:
-                archivist, _ = create_or_update_user(
+                archivist, _ = create_user_now(
                     f"archivist{next(_counter)}@example.org", "archivist", PASSWORD
                 )
             in_action(review.review, story_id, "approve", None, archivist)

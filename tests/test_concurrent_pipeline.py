@@ -76,16 +76,16 @@ def _post(app, token: str, title: str, images: list[tuple[str, bytes]]) -> dict:
 
 @pytest.mark.slow
 def test_parallel_workers_give_every_image_exactly_its_own_derivatives(pg_app):
+    from tests.conftest import create_user_now, issue_token_now
     from webapp.extensions import db
     from webapp.models import MediaAsset
     from webapp.services import backends
-    from webapp.services.accounts import create_or_update_user, issue_token
 
     app = pg_app
     with app.app_context():
-        create_or_update_user("classe@example.org", "contributor", "long-password-1")
-        create_or_update_user("famille@example.org", "contributor", "long-password-2")
-        tokens = [issue_token("classe@example.org"), issue_token("famille@example.org")]
+        create_user_now("classe@example.org", "contributor", "long-password-1")
+        create_user_now("famille@example.org", "contributor", "long-password-2")
+        tokens = [issue_token_now("classe@example.org"), issue_token_now("famille@example.org")]
 
     started = time.perf_counter()
     expected: dict[int, int] = {}  # media id → number its pixels must show

@@ -58,12 +58,12 @@ def test_story_goes_from_submission_to_public_search(pipeline_app, make_user, ap
     app = pipeline_app
     client = app.test_client()
     with app.app_context():
-        from webapp.services.accounts import create_or_update_user, issue_token
+        from tests.conftest import create_user_now, issue_token_now
 
-        create_or_update_user("pupil@example.org", "contributor", "long-password-1")
-        create_or_update_user("archives@example.org", "archivist", "long-password-2")
-        contributor = issue_token("pupil@example.org")
-        archivist = issue_token("archives@example.org")
+        create_user_now("pupil@example.org", "contributor", "long-password-1")
+        create_user_now("archives@example.org", "archivist", "long-password-2")
+        contributor = issue_token_now("pupil@example.org")
+        archivist = issue_token_now("archives@example.org")
 
     landscape = make_jpeg(2400, 1600, seed=3)
     portrait = make_jpeg(600, 900, seed=4)
@@ -158,13 +158,13 @@ def test_a_corrupt_image_fails_cleanly_and_the_rest_of_the_story_goes_on(pipelin
     app = pipeline_app
     client = app.test_client()
     with app.app_context():
+        from tests.conftest import create_user_now, issue_token_now
         from webapp.extensions import db
         from webapp.models import MediaAsset
         from webapp.services import backends
-        from webapp.services.accounts import create_or_update_user, issue_token
 
-        create_or_update_user("c@example.org", "contributor", "long-password-1")
-        token = issue_token("c@example.org")
+        create_user_now("c@example.org", "contributor", "long-password-1")
+        token = issue_token_now("c@example.org")
     good = make_jpeg(900, 600, seed=7)
     other = make_jpeg(900, 600, seed=8)
     response = client.post(

@@ -27,15 +27,15 @@ def app_with_redis(tmp_path, redis_server):
 
 
 def _story(app, photo: bytes, title: str) -> int:
+    from tests.conftest import create_user_now
     from webapp.extensions import db
     from webapp.models import User
     from webapp.services import submissions
-    from webapp.services.accounts import create_or_update_user
 
     with app.app_context():
         user = db.session.scalar(db.select(User).where(User.email == "c@example.org"))
         if user is None:
-            user, _ = create_or_update_user("c@example.org", "contributor", "long-password-1")
+            user, _ = create_user_now("c@example.org", "contributor", "long-password-1")
         image = submissions.IncomingImage("p.jpg", io.BytesIO(photo))
         return submit_story_now(story_metadata(title=title), [image], submitter=user).id
 

@@ -48,15 +48,15 @@ def pg_redis_app(tmp_path, redis_server, postgres_url):
 
 
 def _submit(app, images: list[tuple[str, bytes]], email: str = "c@example.org", **meta) -> int:
+    from tests.conftest import create_user_now
     from webapp.extensions import db
     from webapp.models import User
     from webapp.services import submissions
-    from webapp.services.accounts import create_or_update_user
 
     with app.app_context():
         user = db.session.scalar(db.select(User).where(User.email == email))
         if user is None:
-            user, _ = create_or_update_user(email, "contributor", "long-password-1")
+            user, _ = create_user_now(email, "contributor", "long-password-1")
         files = [submissions.IncomingImage(name, io.BytesIO(data)) for name, data in images]
         return submit_story_now(story_metadata(**meta), files, submitter=user).id
 

@@ -22,10 +22,10 @@ def test_image_job_is_retried_after_the_object_store_comes_back(
 ):
     from rq.registry import ScheduledJobRegistry
 
+    from tests.conftest import create_user_now
     from webapp.extensions import db
     from webapp.models import MediaAsset
     from webapp.services import backends, submissions
-    from webapp.services.accounts import create_or_update_user
 
     settings = dict(
         REDIS_URL=redis_server.url,
@@ -37,7 +37,7 @@ def test_image_job_is_retried_after_the_object_store_comes_back(
     )
     app = build_app(tmp_path / "data", S3_ENDPOINT=moto_server.endpoint, **settings)
     with app.app_context():
-        user, _ = create_or_update_user("c@example.org", "contributor", "long-password-1")
+        user, _ = create_user_now("c@example.org", "contributor", "long-password-1")
         image = submissions.IncomingImage("p.jpg", io.BytesIO(make_jpeg(seed=2)))
         story = submit_story_now(story_metadata(), [image], submitter=user)
         media_id = story.media[0].id

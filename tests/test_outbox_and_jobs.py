@@ -26,15 +26,15 @@ def redis_app(tmp_path, redis_server):
 def _submit(app, images=1):
     import io
 
+    from tests.conftest import create_user_now
     from webapp.extensions import db
     from webapp.models import User
     from webapp.services import submissions
-    from webapp.services.accounts import create_or_update_user
 
     with app.app_context():
         user = db.session.scalar(db.select(User).where(User.email == "c@example.org"))
         if user is None:
-            user, _ = create_or_update_user("c@example.org", "contributor", "long-password-1")
+            user, _ = create_user_now("c@example.org", "contributor", "long-password-1")
         files = [
             submissions.IncomingImage(f"{i}.jpg", io.BytesIO(make_jpeg(700, 500, seed=i)))
             for i in range(images)
@@ -186,9 +186,9 @@ def test_place_spellings_meet_in_one_search_facet(redis_app, publish):
 
     ids = []
     with redis_app.app_context():
-        from webapp.services.accounts import create_or_update_user
+        from tests.conftest import create_user_now
 
-        user, _ = create_or_update_user("p@example.org", "contributor", "long-password-1")
+        user, _ = create_user_now("p@example.org", "contributor", "long-password-1")
         for spelling in ("Vitry sur Seine", "vitry-sur-seine"):
             story = submit_story_now(
                 story_metadata(places=[spelling]),

@@ -20,16 +20,16 @@ def test_production_settings_hash_with_scrypt_and_testing_settings_do_not():
 
 
 def test_an_app_not_under_testing_stores_scrypt_hashes_that_still_log_in(tmp_path):
-    from webapp.services.accounts import create_or_update_user
+    from tests.conftest import create_user_now
 
     production = build_app(tmp_path / "prod", TESTING=False)
     with production.app_context():
-        user, _ = create_or_update_user("archives@example.org", "archivist", "long-password-1")
+        user, _ = create_user_now("archives@example.org", "archivist", "long-password-1")
         assert user.password_hash.startswith("scrypt:")
         assert user.check_password("long-password-1")
         assert not user.check_password("long-password-2")
     testing = build_app(tmp_path / "test")
     with testing.app_context():
-        user, _ = create_or_update_user("archives@example.org", "archivist", "long-password-1")
+        user, _ = create_user_now("archives@example.org", "archivist", "long-password-1")
         assert user.password_hash.startswith("pbkdf2:sha256:")
         assert user.check_password("long-password-1")

@@ -130,13 +130,12 @@ def test_image_extension_does_not_matter_content_does(token, submit_via_api):
 
 
 def test_too_large_image_is_refused_with_the_limit(tmp_path, api_token):
-    from tests.conftest import build_app, submit_story_via_api
-    from webapp.services.accounts import create_or_update_user, issue_token
+    from tests.conftest import build_app, create_user_now, issue_token_now, submit_story_via_api
 
     app = build_app(tmp_path / "d", MAX_UPLOAD_MB="1")
     with app.app_context():
-        create_or_update_user("c@example.org", "contributor", "long-enough-pw")
-        token = issue_token("c@example.org")
+        create_user_now("c@example.org", "contributor", "long-enough-pw")
+        token = issue_token_now("c@example.org")
     big = make_jpeg(3000, 3000, quality=100) + b"\0" * (1024 * 1024)
     response = submit_story_via_api(app.test_client(), token, images=[("big.jpg", big)])
     assert response.status_code == 413

@@ -27,7 +27,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     """
     import os
 
-    from webapp import auth, errorhandlers, i18n
+    from webapp import auth, errorhandlers, hardening, i18n, ratelimits
     from webapp.blueprints import api, curation, indicators, moderation, public, submit
     from webapp.extensions import csrf, db, login_manager, migrate
     from webapp.services import backends
@@ -60,6 +60,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     app.config.update(flask_overrides)
     app.extensions["passages.settings"] = settings
 
+    hardening.init_app(app, settings)  # before CSRF: bodies are bounded before any form is read
     db.init_app(app)
     migrate.init_app(app, db, directory=str(_migrations_dir()), render_as_batch=True)
     login_manager.init_app(app)
@@ -75,16 +76,18 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(curation.bp)
     app.register_blueprint(indicators.bp)
     from webapp.blueprints import accounts as accounts_pages
-    from webapp.blueprints import admin, classes
+    from webapp.blueprints import admin, classes, quarantine
 
     app.register_blueprint(accounts_pages.bp)
     app.register_blueprint(classes.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(quarantine.bp)
     from webapp.blueprints import checks as checks_pages
 
     app.register_blueprint(checks_pages.bp)
-    csrf.exempt(api.bp)  # the API authenticates with bearer tokens, not cookies
+    csrf.exempt(api.bp)  # the API authenticates with bearer tokens only (webapp.auth)
     errorhandlers.register(app)
+    ratelimits.init_app(app, settings)
     return app
 
 

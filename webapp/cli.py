@@ -21,6 +21,7 @@ from webapp.extensions import db
 def _create_app() -> Flask:
     from webapp import create_app
 
+    os.umask(0o077)  # database, objects, index and Redis dumps: readable by this account only
     return create_app()
 
 
@@ -48,6 +49,10 @@ def _upgrade_database() -> None:
     upgrade(directory=str(current_app.extensions["migrate"].directory), revision="heads")
 
 
+#: ``--host`` values that name no address a visitor could use.
+WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})
+
+
 @main.command("run")
 @click.option("--demo", is_flag=True, help="Load demo stories, images and logins.")
 @click.option("--host", default="127.0.0.1", show_default=True)
@@ -58,6 +63,16 @@ def run_command(demo: bool, host: str, port: int, no_worker: bool) -> None:
     from workers.supervisor import AlreadyRunning, run_site
 
     _configure_logging()
+    app = current_app._get_current_object()
+    if app.extensions["passages.settings"].public_url is None:
+        if host in WILDCARD_HOSTS:
+            click.echo("Serving on every interface: set PUBLIC_URL so links name the site.")
+        else:
+            from webapp import hardening
+
+            url = f"http://{host}:{port}/"
+            hardening.serve_at(app, url)  # links name the address served, not the Host header
+            os.environ["PUBLIC_URL"] = url  # the worker (e-mails) inherits it
     try:
         run_site(
             current_app._get_current_object(),
@@ -140,11 +155,13 @@ def relay_command(once: bool) -> None:
 @click.option("--password", required=True)
 @click.option("--name", "display_name", default=None, help="Name shown in the interface.")
 def create_user_command(email: str, role: str, password: str, display_name: str | None) -> None:
-    """Create a user (or reset the password and role of an existing one)."""
+    """Create a user (or reset the password and role of an existing one, ending its sessions)."""
     from webapp.services.accounts import AccountError, create_or_update_user
+    from webapp.unit_of_work import unit_of_work
 
     try:
-        user, created = create_or_update_user(email, role, password, display_name)
+        with unit_of_work() as uow:
+            user, created = create_or_update_user(uow, email, role, password, display_name)
     except AccountError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"{'created' if created else 'updated'} {user.role} {user.email} (id {user.id})")
@@ -153,16 +170,76 @@ def create_user_command(email: str, role: str, password: str, display_name: str 
 @main.command("create-token")
 @click.option("--email", required=True)
 @click.option("--label", default="cli")
-def create_token_command(email: str, label: str) -> None:
+@click.option(
+    "--days",
+    type=int,
+    default=None,
+    help="Lifetime in days (default API_TOKEN_DAYS, 365; 0 = never expires).",
+)
+def create_token_command(email: str, label: str, days: int | None) -> None:
     """Issue an API token for a user; the token is printed alone on the last line."""
     from webapp.services.accounts import AccountError, issue_token
+    from webapp.unit_of_work import unit_of_work
 
     try:
-        token = issue_token(email, label)
+        with unit_of_work() as uow:
+            row, token = issue_token(uow, email, label, days)
+            expires = row.expires_at.strftime("%Y-%m-%d") if row.expires_at else "never"
     except AccountError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"API token for {email} (shown once; send it as 'Authorization: Bearer <token>'):")
+    click.echo(
+        f"API token {row.id} for {email}, expires {expires} "
+        "(shown once; send it as 'Authorization: Bearer <token>'):"
+    )
     click.echo(token)
+
+
+@main.command("list-tokens")
+@click.option("--email", default=None, help="Only this user's tokens.")
+def list_tokens_command(email: str | None) -> None:
+    """List API tokens (never the secret): id, owner, label, expiry, last use, state."""
+    from webapp.services.accounts import all_tokens
+
+    for row in all_tokens(email):
+        expires = row.expires_at.strftime("%Y-%m-%d") if row.expires_at else "never"
+        used = row.last_used_at.strftime("%Y-%m-%d %H:%M") if row.last_used_at else "-"
+        state = "active"
+        if row.revoked:
+            state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "revoked"
+        owner = row.user.email or row.user.display_name
+        click.echo(f"{row.id}\t{owner}\t{row.label}\texpires {expires}\tused {used}\t{state}")
+
+
+@main.command("revoke-token")
+@click.argument("token_id", type=int)
+def revoke_token_command(token_id: int) -> None:
+    """Revoke an API token by its id (see list-tokens); it stops working at once."""
+    from webapp.errors import NotFound
+    from webapp.services.accounts import revoke_token
+    from webapp.unit_of_work import unit_of_work
+
+    try:
+        with unit_of_work() as uow:
+            revoke_token(uow, None, token_id)
+    except NotFound as exc:
+        raise click.ClickException(f"no token with id {token_id}") from exc
+    click.echo(f"token {token_id} revoked")
+
+
+@main.command("deactivate-user")
+@click.option("--email", required=True)
+@click.option("--reactivate", is_flag=True, help="Let the user log in again.")
+def deactivate_user_command(email: str, reactivate: bool) -> None:
+    """Deactivate a user (sessions end, tokens stop working) or reactivate them."""
+    from webapp.services.accounts import find_by_email
+    from webapp.unit_of_work import unit_of_work
+
+    with unit_of_work():
+        user = find_by_email(email)
+        if user is None:
+            raise click.ClickException(f"no user with e-mail {email}")
+        user.active = reactivate
+    click.echo(f"{email} {'reactivated' if reactivate else 'deactivated'}")
 
 
 @main.command("reindex")

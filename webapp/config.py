@@ -90,8 +90,50 @@ class Settings:
     smtp_host: str | None = None
     smtp_port: int = 25
     mail_from: str = "passages@localhost"
-    #: ``SESSION_COOKIE_SECURE``: send the login cookie over HTTPS only (set it in production).
+    #: ``SESSION_COOKIE_SECURE``: send the login cookie over HTTPS only. Defaults to true when
+    #: ``PUBLIC_URL`` is an ``https://`` address, false otherwise.
     session_cookie_secure: bool = False
+    #: ``PUBLIC_URL``: the site's address as visitors see it (``https://memoire.example.fr``).
+    #: When set, every absolute link (canonical, Open Graph, citations, API ``url`` fields,
+    #: e-mails, invitation links) is written from it, never from the request's Host header.
+    #: ``passages run`` sets it to the address it serves when it is unset.
+    public_url: str | None = None
+    #: ``TRUSTED_HOSTS``: comma-separated host names the site answers for (``.example.fr``
+    #: matches sub-domains); a request naming another host gets 400. Default: any host (with
+    #: ``PUBLIC_URL`` set, the Host header writes no link anyway).
+    trusted_hosts: tuple[str, ...] = ()
+    #: ``RATE_LIMITS_ENABLED``: ``false`` turns every request rate limit off (load tests).
+    rate_limits_enabled: bool = True
+    #: ``RATE_LIMIT_*``: limits per client address, in Flask-Limiter's notation
+    #: (``"10/minute;100/hour"``), for anonymous story submission, takedown requests, joining a
+    #: class, class-code and e-mail logins, and API writes without a token.
+    rate_limit_submit: str = "5/minute;30/hour"
+    rate_limit_takedown: str = "5/minute;30/hour"
+    rate_limit_join: str = "30/minute;200/hour"
+    rate_limit_class_login: str = "30/minute;200/hour"
+    rate_limit_login: str = "20/minute;200/hour"
+    rate_limit_api_write: str = "30/minute"
+    #: ``RATE_LIMIT_API_TOKEN``: calls per API token (any method); a bulk importer must not hit it.
+    rate_limit_api_token: str = "1200/minute"
+    #: ``LOGIN_FREE_ATTEMPTS``: wrong passwords for one account before back-off starts;
+    #: ``LOGIN_ADDRESS_FREE_ATTEMPTS``: the same for one client address (a school shares one);
+    #: ``LOGIN_BACKOFF_SECONDS``: the first wait, doubled at each further failure up to
+    #: ``LOGIN_BACKOFF_MAX_SECONDS``.
+    login_free_attempts: int = 5
+    login_address_free_attempts: int = 50
+    login_backoff_seconds: int = 30
+    login_backoff_max_seconds: int = 900
+    #: ``API_TOKEN_DAYS``: lifetime of a new API token in days (``0`` = no expiry).
+    api_token_days: int = 365
+    #: ``MAX_FORM_FIELD_KB``: largest text field or ``metadata`` part, in kilobytes. A story's
+    #: text may hold 200,000 characters (up to 4 bytes each, or a 6-byte JSON escape), so the
+    #: default is 1,536 KB; everything bigger is refused with 413 before it is read.
+    max_form_field_kb: int = 1536
+    #: ``MAX_FORM_PARTS``: most parts a form or multipart request may have.
+    max_form_parts: int = 200
+    #: ``MAX_REQUEST_KB``: whole body of a request that carries no images (every form but the
+    #: submission form and ``POST /api/v1/stories``), in kilobytes.
+    max_request_kb: int = 2048
     #: ``PASSAGES_RECONCILE_INTERVAL``: seconds between two reconciler passes (scheduled with
     #: RQ's scheduler); the reconciler re-emits work that was lost (see ``workers.reconcile``).
     reconcile_interval: int = 120
@@ -161,7 +203,28 @@ class Settings:
             smtp_host=env.get("SMTP_HOST") or None,
             smtp_port=_int(env, "SMTP_PORT", 25),
             mail_from=env.get("MAIL_FROM") or "passages@localhost",
-            session_cookie_secure=_flag(env.get("SESSION_COOKIE_SECURE"), False),
+            session_cookie_secure=_flag(
+                env.get("SESSION_COOKIE_SECURE"),
+                (env.get("PUBLIC_URL") or "").lower().startswith("https://"),
+            ),
+            public_url=_public_url(env.get("PUBLIC_URL")),
+            trusted_hosts=_trusted_hosts(env.get("TRUSTED_HOSTS")),
+            rate_limits_enabled=_flag(env.get("RATE_LIMITS_ENABLED"), True),
+            rate_limit_submit=env.get("RATE_LIMIT_SUBMIT") or cls.rate_limit_submit,
+            rate_limit_takedown=env.get("RATE_LIMIT_TAKEDOWN") or cls.rate_limit_takedown,
+            rate_limit_join=env.get("RATE_LIMIT_JOIN") or cls.rate_limit_join,
+            rate_limit_class_login=env.get("RATE_LIMIT_CLASS_LOGIN") or cls.rate_limit_class_login,
+            rate_limit_login=env.get("RATE_LIMIT_LOGIN") or cls.rate_limit_login,
+            rate_limit_api_write=env.get("RATE_LIMIT_API_WRITE") or cls.rate_limit_api_write,
+            rate_limit_api_token=env.get("RATE_LIMIT_API_TOKEN") or cls.rate_limit_api_token,
+            login_free_attempts=_int(env, "LOGIN_FREE_ATTEMPTS", 5),
+            login_address_free_attempts=_int(env, "LOGIN_ADDRESS_FREE_ATTEMPTS", 50),
+            login_backoff_seconds=_int(env, "LOGIN_BACKOFF_SECONDS", 30),
+            login_backoff_max_seconds=_int(env, "LOGIN_BACKOFF_MAX_SECONDS", 900),
+            api_token_days=_int(env, "API_TOKEN_DAYS", 365),
+            max_form_field_kb=_int(env, "MAX_FORM_FIELD_KB", 1536),
+            max_form_parts=_int(env, "MAX_FORM_PARTS", 200),
+            max_request_kb=_int(env, "MAX_REQUEST_KB", 2048),
             reconcile_interval=_int(env, "PASSAGES_RECONCILE_INTERVAL", 120),
             reconcile_grace=_int(env, "PASSAGES_RECONCILE_GRACE", 300),
             transient_retry_interval=_int(env, "PASSAGES_TRANSIENT_RETRY_INTERVAL", 3600),
@@ -200,6 +263,23 @@ class Settings:
     @property
     def uses_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+def _public_url(raw: str | None) -> str | None:
+    """``PUBLIC_URL`` without its trailing slash; only ``http(s)://host[:port][/path]``."""
+    if not raw or not raw.strip():
+        return None
+    from urllib.parse import urlsplit
+
+    url = raw.strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError(f"PUBLIC_URL must look like https://host[:port][/path], got {raw!r}")
+    return url
+
+
+def _trusted_hosts(raw: str | None) -> tuple[str, ...]:
+    return tuple(h.strip().lower() for h in (raw or "").split(",") if h.strip())
 
 
 def normalise_database_url(url: str) -> str:

@@ -133,7 +133,9 @@ def load_demo() -> list[tuple[str, str, str]]:
             "contributor": association,
         }
         for role, email, password in DEMO_LOGINS:
-            user, _ = create_or_update_user(email, role, password, display_name=f"{role} (démo)")
+            user, _ = create_or_update_user(
+                uow, email, role, password, display_name=f"{role} (démo)"
+            )
             user.organisation = homes[role]
     contributor = db.session.scalar(db.select(User).where(User.email == DEMO_LOGINS[3][1]))
     archivist = db.session.scalar(db.select(User).where(User.role == Role.ARCHIVIST.value))

@@ -29,6 +29,10 @@ def _respond(status: int, code: str, message: str, field: str | None = None, ext
     return render_template("error.html", status=status, message=message), status
 
 
+def _size(limit: int) -> str:
+    return f"{limit // 1048576} MB" if limit >= 4 * 1048576 else f"{limit // 1024} KB"
+
+
 def register(app: Flask) -> None:
     @app.errorhandler(PassagesError)
     def _domain_error(exc: PassagesError):
@@ -38,9 +42,13 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(exc):
-        limit = app.config.get("MAX_CONTENT_LENGTH") or 0
+        # Raised by Werkzeug while parsing, before the part is kept (webapp.hardening).
+        whole = request.max_content_length or 0
+        field = request.max_form_memory_size or 0
+        parts = request.max_form_parts or 0
         error = PayloadTooLarge(
-            f"the upload is too large: at most {limit // 1048576} MB in one submission"
+            f"the request is too large: at most {_size(whole)} in one request, "
+            f"{_size(field)} in one text field or metadata part, and {parts} parts"
         )
         return _respond(error.status, error.code, error.message)
 

@@ -166,14 +166,14 @@ def test_round_trip_on_postgresql_and_s3(
 
 def _fill_on(app) -> tuple[int, str]:
     """Two stories with three images, one published; a contributor with a token; audit."""
+    from tests.conftest import create_user_now
     from webapp.extensions import db
     from webapp.models import ApiToken, User
     from webapp.services import review
-    from webapp.services.accounts import create_or_update_user
     from webapp.unit_of_work import unit_of_work
 
     with app.app_context():
-        user, _ = create_or_update_user("c@example.org", "contributor", PASSWORD)
+        user, _ = create_user_now("c@example.org", "contributor", PASSWORD)
         row, token = ApiToken.issue(db.session.get(User, user.id), "test")
         db.session.add(row)
         db.session.commit()
@@ -181,7 +181,7 @@ def _fill_on(app) -> tuple[int, str]:
     add_story(app, token, 33, title="La gare de Lyon")
     derive_all(app)
     with app.app_context():
-        archivist, _ = create_or_update_user("a@example.org", "archivist", PASSWORD)
+        archivist, _ = create_user_now("a@example.org", "archivist", PASSWORD)
         with unit_of_work() as uow:
             review.review(uow, published, "approve", None, archivist)
     return published, token

@@ -42,12 +42,12 @@ def test_killed_submission_leaves_no_leftover_after_collection(tmp_path, postgre
     app = build_app(tmp_path / "data", DATABASE_URL=postgres_url)
     server = None
     try:
+        from tests.conftest import create_user_now
         from webapp.extensions import db
         from webapp.models import ApiToken, User
-        from webapp.services.accounts import create_or_update_user
 
         with app.app_context():
-            user, _ = create_or_update_user("c@example.org", "contributor", "long-password-1")
+            user, _ = create_user_now("c@example.org", "contributor", "long-password-1")
             row, token = ApiToken.issue(db.session.get(User, user.id), "test")
             db.session.add(row)
             db.session.commit()

@@ -24,13 +24,12 @@ def _settings(tmp_path, redis_server, moto_server):
 
 
 def _submit(app, data: bytes) -> int:
-    from tests.conftest import PASSWORD, submit_story_via_api
+    from tests.conftest import PASSWORD, create_user_now, submit_story_via_api
     from webapp.extensions import db
     from webapp.models import ApiToken
-    from webapp.services.accounts import create_or_update_user
 
     with app.app_context():
-        user, _ = create_or_update_user("long@example.org", "contributor", PASSWORD)
+        user, _ = create_user_now("long@example.org", "contributor", PASSWORD)
         row, token = ApiToken.issue(user, "test")
         db.session.add(row)
         db.session.commit()

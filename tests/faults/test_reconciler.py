@@ -53,10 +53,10 @@ def make_user_on(redis_app):
     from tests.conftest import PASSWORD
 
     def make(role="contributor"):
-        from webapp.services.accounts import create_or_update_user
+        from tests.conftest import create_user_now
 
         with redis_app.app_context():
-            user, _ = create_or_update_user(f"{role}-r@example.org", role, PASSWORD)
+            user, _ = create_user_now(f"{role}-r@example.org", role, PASSWORD)
             return user.id
 
     return make

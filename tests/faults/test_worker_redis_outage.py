@@ -21,13 +21,12 @@ FAST = dict(PASSAGES_RECONCILE_INTERVAL="3", PASSAGES_RECONCILE_GRACE="2")
 
 
 def _token(app) -> str:
-    from tests.conftest import PASSWORD
+    from tests.conftest import PASSWORD, create_user_now
     from webapp.extensions import db
     from webapp.models import ApiToken
-    from webapp.services.accounts import create_or_update_user
 
     with app.app_context():
-        user, _ = create_or_update_user("o@example.org", "contributor", PASSWORD)
+        user, _ = create_user_now("o@example.org", "contributor", PASSWORD)
         row, token = ApiToken.issue(user, "test")
         db.session.add(row)
         db.session.commit()

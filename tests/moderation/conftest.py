@@ -7,14 +7,14 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.conftest import PASSWORD, in_action, story_metadata, submit_story_now
+from tests.conftest import PASSWORD, create_user_now, in_action, story_metadata, submit_story_now
 
 
 @pytest.fixture
 def world(app):
     from webapp.extensions import db
     from webapp.models import Organisation, Role, User
-    from webapp.services import accounts, classes
+    from webapp.services import classes
 
     with app.app_context():
         school = Organisation(name="Collège Romain Rolland", kind="school")
@@ -24,7 +24,7 @@ def world(app):
         db.session.commit()
 
         def person(role: str, email: str, org: Organisation | None) -> User:
-            user, _ = accounts.create_or_update_user(email, role, PASSWORD)
+            user, _ = create_user_now(email, role, PASSWORD)
             user.organisation_id = org.id if org else None
             db.session.commit()
             return user

@@ -139,7 +139,7 @@ def test_old_orphans_are_named_and_removed_by_repair_but_never_a_used_original(
 def test_check_runs_are_stored_and_shown_to_admins_only(
     app, contributor_token, make_user, cli
 ) -> None:
-    from webapp.services.accounts import create_or_update_user
+    from tests.conftest import create_user_now
 
     add_story(app, contributor_token, 6)
     orphan = "derivatives/999/thumb.webp"
@@ -147,8 +147,8 @@ def test_check_runs_are_stored_and_shown_to_admins_only(
         from webapp.services import backends
 
         backends.object_store().put(orphan, b"derivative of an erased image", "image/webp")
-        create_or_update_user("admin@example.org", "admin", PASSWORD)
-        create_or_update_user("archivist@example.org", "archivist", PASSWORD)
+        create_user_now("admin@example.org", "admin", PASSWORD)
+        create_user_now("archivist@example.org", "archivist", PASSWORD)
     _age(app, orphan, 48)
     assert cli("check").returncode == 1
 

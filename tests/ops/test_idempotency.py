@@ -123,13 +123,13 @@ def any_db_app(request: pytest.FixtureRequest, tmp_path: Path):
 
 
 def test_concurrent_requests_with_one_key_create_one_story(any_db_app):
+    from tests.conftest import create_user_now
     from webapp.extensions import db
     from webapp.models import ApiToken, User
-    from webapp.services.accounts import create_or_update_user
 
     app = any_db_app
     with app.app_context():
-        user, _ = create_or_update_user("c@example.org", "contributor", "long-password-1")
+        user, _ = create_user_now("c@example.org", "contributor", "long-password-1")
         row, token = ApiToken.issue(db.session.get(User, user.id), "test")
         db.session.add(row)
         db.session.commit()

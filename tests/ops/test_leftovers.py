@@ -31,10 +31,10 @@ def race_app(request: pytest.FixtureRequest, tmp_path: Path):
 
 
 def _user(app, email: str = "c@example.org") -> int:
-    from webapp.services.accounts import create_or_update_user
+    from tests.conftest import create_user_now
 
     with app.app_context():
-        user, _ = create_or_update_user(email, "contributor", "long-password-1")
+        user, _ = create_user_now(email, "contributor", "long-password-1")
         return user.id
 
 

@@ -101,7 +101,8 @@ def test_without_a_public_endpoint_the_app_streams_the_image(
 
         assert response.status_code == 200
         assert response.data == b"webp bytes"
-        assert "max-age=3600" in response.headers["Cache-Control"]
+        # Cached briefly and revalidated, so a withdrawal takes effect within minutes (issue 10).
+        assert "public, max-age=300, must-revalidate" in response.headers["Cache-Control"]
         assert "Location" not in response.headers
     finally:
         _dispose(app)

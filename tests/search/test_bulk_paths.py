@@ -95,7 +95,8 @@ def test_posting_cache_stays_within_its_bound(index: SearchIndex, monkeypatch) -
     monkeypatch.setattr(matching, "CACHE_MAX_POSTINGS", 100)
     for q in QUERIES:
         index.search(SearchRequest(q=q))
-    snap = index._snapshot()  # noqa: SLF001 - the cache is internal to the snapshot
+    with index._use_reader():  # noqa: SLF001 - the cache is internal to the snapshot
+        snap = index._snapshot()  # noqa: SLF001
     assert 0 < snap.cached_postings <= 100
     assert snap.cached_postings == sum(
         len(found) + matching.CACHE_ENTRY_COST for found, _ in snap.posting_cache.values()

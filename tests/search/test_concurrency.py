@@ -87,3 +87,14 @@ def test_the_facet_numbering_is_bounded_and_counts_stay_exact(
         assert len(index._codes.combos) <= 12 + 31  # noqa: SLF001 - bound + one segment's worth
     themes = {f.value: f.count for f in index.search(SearchRequest(q="usine")).facets["theme"]}
     assert themes["commun"] == 30 and themes["thème 7"] == 1
+
+
+def test_short_lived_threads_reuse_readers_instead_of_piling_them_up(index: SearchIndex) -> None:
+    index.upsert(story(1, "Le marché", "usine"))
+    found: list[list[int]] = []
+    for _ in range(40):  # as a threaded development server: one new thread per request
+        thread = threading.Thread(target=lambda: found.append(ids(index, "usine")))
+        thread.start()
+        thread.join(30)
+    assert found == [[1]] * 40
+    assert len(index._idle) == 1  # noqa: SLF001 - one warm reader, reused by every thread

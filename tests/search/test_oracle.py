@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 
 import pytest
+from whoosh import index as windex
 from whoosh import query as wq
 
 from tests.search.conftest import story
@@ -62,9 +63,10 @@ def corpus(tmp_path_factory) -> SearchIndex:
 
 
 def whoosh_ids(index: SearchIndex, q: wq.Query) -> set[int]:
-    searcher = index._fresh_searcher()  # noqa: SLF001 - the same files, Whoosh's own path
-    results = searcher.search(q, limit=None)
-    return {int(hit["id"]) for hit in results}
+    """Whoosh's own query path on the served generation's files."""
+    folder = index.path / index._current_generation()  # noqa: SLF001
+    with windex.open_dir(str(folder)).searcher() as searcher:
+        return {int(hit["id"]) for hit in searcher.search(q, limit=None)}
 
 
 def any_field(make) -> wq.Query:

@@ -1,20 +1,25 @@
 """Students' and invited people's doors: join a class, log in with a class code, accept an
-invitation, and "my space" (my stories, what happened to them, hand a story in again).
+invitation, "my space" (my stories, what happened to them, hand a story in again) and "my
+account" (password, API tokens).
 
-A student never gives an e-mail address or surname. Access codes are shown once. Login attempts
-go through ``accounts.check_credentials`` so the lockout applies to every door.
+A student never gives an e-mail address or surname. Access codes are shown once. Every login
+door goes through ``webapp.auth.password_login`` (throttled per name and per address); a wrong
+class code, pseudonym or access code all get the same answer. Reading a page never changes
+anything: notifications are marked read by an explicit POST.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_login import login_required, login_user
+from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import login_required, login_user, logout_user
 
-from webapp.auth import current_person
-from webapp.errors import PassagesError
+from webapp.auth import current_person, password_login
+from webapp.errors import AuthenticationRequired, PassagesError
 from webapp.extensions import db
 from webapp.models import AuditEntry, Story
 from webapp.services import access, accounts, classes, editing, notifications, review
+from webapp.services.throttle import LoginThrottled
 from webapp.unit_of_work import unit_of_work
 
 bp = Blueprint("accounts", __name__)
@@ -47,13 +52,27 @@ def class_login():
             "code": request.form.get("code", ""),
             "pseudonym": request.form.get("pseudonym", ""),
         }
+        login_name = "class:{}:{}".format(
+            classes.normalise_code(form["code"]), " ".join(form["pseudonym"].split())
+        )
         try:
-            student = classes.student_login(
-                form["code"], form["pseudonym"], request.form.get("access_code", "")
+            student = password_login(
+                login_name,
+                lambda: classes.student_login(
+                    form["code"], form["pseudonym"], request.form.get("access_code", "")
+                ),
             )
-        except PassagesError as exc:
-            flash(exc.message, "error")
-            return render_template("accounts/class_login.html", form=form), exc.status
+        except LoginThrottled as exc:
+            flash(_("Too many attempts. Wait %(seconds)s seconds and try again.",
+                    seconds=exc.retry_after), "error")  # fmt: skip
+            response = make_response(render_template("accounts/class_login.html", form=form))
+            response.status_code = 429
+            response.headers["Retry-After"] = str(exc.retry_after)
+            return response
+        except AuthenticationRequired:
+            # Same words whether the class code, the name or the access code was wrong.
+            flash(_("Wrong class code, name or access code."), "error")
+            return render_template("accounts/class_login.html", form=form), 401
         login_user(student)
         return redirect(url_for("accounts.me"), code=303)
     return render_template("accounts/class_login.html", form=form)
@@ -64,9 +83,13 @@ def invitation(token: str):
     row = accounts.find_invitation(token)
     if request.method == "POST":
         try:
-            user = accounts.accept_invitation(
-                token, request.form.get("display_name", ""), request.form.get("password", "")
-            )
+            with unit_of_work() as uow:
+                user = accounts.accept_invitation(
+                    uow,
+                    token,
+                    request.form.get("display_name", ""),
+                    request.form.get("password", ""),
+                )
         except PassagesError as exc:
             flash(exc.message, "error")
             return render_template("accounts/invitation.html", invitation=row), exc.status
@@ -84,12 +107,64 @@ def me():
         db.select(Story).where(Story.submitted_by_id == user.id).order_by(Story.created_at.desc())
     ).all()
     messages = notifications.unread_for(user)
-    page = render_template(
+    return render_template(
         "accounts/me.html", stories=stories, messages=messages, labels=review.LABELS
     )
+
+
+@bp.post("/me/notifications/read")
+@login_required
+def mark_notifications_read():
+    """Marking news as read is an explicit action (a GET never changes anything)."""
     with unit_of_work() as uow:
-        notifications.mark_read(uow, user)
-    return page
+        notifications.mark_read(uow, current_person())
+    return redirect(url_for("accounts.me"), code=303)
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@login_required
+def account():
+    """My password and my API tokens (people with an e-mail login; students have neither)."""
+    user = current_person()
+    if user.is_student:
+        return redirect(url_for("accounts.me"))
+    new_token = None
+    if request.method == "POST":
+        what = request.form.get("what")
+        try:
+            with unit_of_work() as uow:
+                if what == "password":
+                    accounts.change_password(
+                        uow, user, request.form.get("current", ""), request.form.get("new", "")
+                    )
+                elif what == "token":
+                    _row, new_token = accounts.issue_token_for(
+                        uow, user, request.form.get("label", "")
+                    )
+                elif what == "revoke" and request.form.get("token_id", "").isdigit():
+                    accounts.revoke_token(uow, user, int(request.form["token_id"]))
+        except AuthenticationRequired:
+            flash(_("Your current password is not right."), "error")
+            return redirect(url_for("accounts.account"), code=303)
+        except PassagesError as exc:
+            flash(exc.message, "error")
+            return redirect(url_for("accounts.account"), code=303)
+        if what == "password":
+            # Every session ended with the change; this browser logs in again with the new one.
+            logout_user()
+            flash(_("Password changed. Log in again with the new one."), "success")
+            return redirect(url_for("public.login"), code=303)
+        if what == "revoke":
+            flash(_("The token is revoked."), "success")
+        if new_token is None:
+            return redirect(url_for("accounts.account"), code=303)
+    response = make_response(
+        render_template(
+            "accounts/account.html", tokens=accounts.tokens_of(user), new_token=new_token
+        )
+    )
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 @bp.route("/me/stories/<int:story_id>", methods=["GET", "POST"])

@@ -1,21 +1,29 @@
-"""Administrators' pages: organisations (schools, associations, archive services) and invitations.
+"""Administrators' pages: organisations, invitations, people (deactivate, change role), API
+tokens (revoke) and throttled logins (lift a back-off).
 
 An invitation link is shown once to the admin who created it (and is valid for two weeks); the
-invited teacher, coordinator or archivist sets their own password there.
+invited teacher, coordinator or archivist sets their own password there. Every change here ends
+the sessions it must (``User.session_epoch``) and goes through one unit of work.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, render_template, request, url_for
+import time
+
+from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import login_required
 
 from webapp.auth import current_person
 from webapp.errors import PassagesError
 from webapp.extensions import db
 from webapp.models import Organisation, OrganisationKind, Role
-from webapp.services import access, accounts
+from webapp.services import access, accounts, throttle
+from webapp.unit_of_work import unit_of_work
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+ROLES = [Role.TEACHER.value, Role.ARCHIVIST.value, Role.CONTRIBUTOR.value, Role.ADMIN.value]
 
 
 @bp.route("/", methods=["GET", "POST"])
@@ -25,27 +33,85 @@ def index():
     link = None
     if request.method == "POST":
         try:
-            if request.form.get("what") == "organisation":
-                org = accounts.create_organisation(
-                    admin, request.form.get("name", ""), request.form.get("kind", "")
-                )
-                flash(f"Organisation “{org.name}” created.", "success")
-            elif request.form.get("what") == "invitation":
-                org_id = request.form.get("organisation_id", "")
-                token = accounts.invite(
-                    admin,
-                    request.form.get("email", ""),
-                    request.form.get("role", ""),
-                    int(org_id) if org_id.isdigit() else None,
-                )
-                link = url_for("accounts.invitation", token=token, _external=True)
+            with unit_of_work() as uow:
+                if request.form.get("what") == "organisation":
+                    org = accounts.create_organisation(
+                        uow, admin, request.form.get("name", ""), request.form.get("kind", "")
+                    )
+                    flash(f"Organisation “{org.name}” created.", "success")
+                elif request.form.get("what") == "invitation":
+                    org_id = request.form.get("organisation_id", "")
+                    token = accounts.invite(
+                        uow,
+                        admin,
+                        request.form.get("email", ""),
+                        request.form.get("role", ""),
+                        int(org_id) if org_id.isdigit() else None,
+                    )
+                    link = url_for("accounts.invitation", token=token, _external=True)
         except PassagesError as exc:
             flash(exc.message, "error")
     organisations = db.session.scalars(db.select(Organisation).order_by(Organisation.name)).all()
-    return render_template(
-        "admin/index.html",
-        organisations=organisations,
-        kinds=[k.value for k in OrganisationKind],
-        roles=[Role.TEACHER.value, Role.ARCHIVIST.value, Role.CONTRIBUTOR.value, Role.ADMIN.value],
-        link=link,
+    response = make_response(
+        render_template(
+            "admin/index.html",
+            organisations=organisations,
+            kinds=[k.value for k in OrganisationKind],
+            roles=ROLES,
+            link=link,
+        )
     )
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.route("/people", methods=["GET", "POST"])
+@login_required
+def people():
+    """Accounts with an e-mail login: deactivate, reactivate, change role, revoke tokens."""
+    admin = access.require_admin(current_person())
+    if request.method == "POST":
+        what = request.form.get("what", "")
+        raw_id = request.form.get("id", "")
+        try:
+            if not raw_id.isdigit():
+                raise PassagesError("choose an account or a token")
+            with unit_of_work() as uow:
+                if what in ("deactivate", "activate"):
+                    accounts.set_active(uow, admin, int(raw_id), what == "activate")
+                elif what == "role":
+                    accounts.set_role(uow, admin, int(raw_id), request.form.get("role", ""))
+                elif what == "revoke":
+                    accounts.revoke_token(uow, admin, int(raw_id))
+            flash(_("Done."), "success")
+        except PassagesError as exc:
+            flash(exc.message, "error")
+        return redirect(url_for("admin.people"), code=303)
+    response = make_response(
+        render_template(
+            "admin/people.html",
+            users=accounts.users_for_admin(),
+            tokens=accounts.all_tokens(),
+            roles=ROLES,
+        )
+    )
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.route("/throttled", methods=["GET", "POST"])
+@login_required
+def throttled():
+    """Login names and addresses under a back-off (or with failures counted); lift one."""
+    access.require_admin(current_person())
+    if request.method == "POST":
+        with unit_of_work() as uow:
+            released = throttle.release(uow, request.form.get("key", ""))
+        flash(_("Back-off lifted.") if released else _("Nothing to lift."), "success")
+        return redirect(url_for("admin.throttled"), code=303)
+    now = int(time.time())
+    response = make_response(
+        render_template("admin/throttled.html", rows=throttle.throttled(now), now=now)
+    )
+    response.headers["Cache-Control"] = "private, no-store"
+    return response

@@ -7,13 +7,14 @@ Authentication is ``Authorization: Bearer <token>`` (``passages create-token``).
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 from flask import Blueprint, jsonify, request, url_for
 from sqlalchemy.exc import IntegrityError
 
 from schemas import load_schema
 from webapp.auth import current_person
-from webapp.errors import BadRequest
+from webapp.errors import BadRequest, PayloadTooLarge
 from webapp.extensions import db
 from webapp.models import Story
 from webapp.presenters import story_json
@@ -31,12 +32,23 @@ def _json_body() -> dict:
     return body
 
 
+def _bounded_metadata_part(part) -> str:
+    """A ``metadata`` part sent as a file is read up to the text-field limit, never whole."""
+    limit = request.max_form_memory_size or 0
+    data = part.stream.read(limit + 1)
+    if len(data) > limit:
+        raise PayloadTooLarge(
+            f"the metadata part is too large: at most {limit // 1024} KB", field="metadata"
+        )
+    return data.decode("utf-8", errors="replace")
+
+
 @bp.post("/stories")
 def create_story():
     user = access.require_contributor(current_person())
     raw = request.form.get("metadata")
     if raw is None and request.files.get("metadata"):
-        raw = request.files["metadata"].read().decode("utf-8", errors="replace")
+        raw = _bounded_metadata_part(request.files["metadata"])
     if raw is None:
         raise BadRequest(
             "send the story as multipart/form-data with a 'metadata' part holding JSON",
@@ -205,7 +217,7 @@ def guardian_consent(story_id: int):
             "id": story.id,
             "guardian_consent": story.guardian_consent,
             "given_by": story.guardian_consent_by,
-            "at": story.guardian_consent_at.isoformat(),
+            "at": _rfc3339(story.guardian_consent_at),
         }
     )
 
@@ -275,6 +287,14 @@ def list_stories():
     )
 
 
+def _rfc3339(moment: datetime | None) -> str | None:
+    """A stored moment as the document's ``date-time`` (RFC 3339, with its offset): SQLite
+    hands back naive datetimes, and everything stored is UTC."""
+    if moment is None:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
+
+
 def _listed(story: Story) -> dict:
     return {
         "id": story.id,
@@ -287,8 +307,8 @@ def _listed(story: Story) -> dict:
             else None
         ),
         "images": len(story.media),
-        "created_at": story.created_at.isoformat(),
-        "updated_at": story.updated_at.isoformat() if story.updated_at else None,
+        "created_at": _rfc3339(story.created_at),
+        "updated_at": _rfc3339(story.updated_at),
         "url": url_for("api.get_story", story_id=story.id, _external=True),
         "public_url": (
             url_for("public.story", story_id=story.id, _external=True) if story.is_public else None

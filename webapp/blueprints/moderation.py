@@ -16,7 +16,17 @@ from webapp.auth import current_person
 from webapp.errors import PassagesError, SearchUnavailable
 from webapp.extensions import db
 from webapp.models import Organisation, SchoolClass, Story, StoryStatus
-from webapp.services import access, audit, consent, duplicates, editing, erasure, listing, review
+from webapp.services import (
+    access,
+    audit,
+    consent,
+    duplicates,
+    editing,
+    erasure,
+    listing,
+    quarantine,
+    review,
+)
 from webapp.unit_of_work import unit_of_work
 
 bp = Blueprint("moderation", __name__, url_prefix="/moderation")
@@ -48,6 +58,7 @@ def _archive_filter() -> tuple[listing.StoryFilter, str]:
         has_images={"yes": True, "no": False}.get(has_images),
         since=_date_arg("since"),
         until=_date_arg("until"),
+        quarantined=False,  # anonymous stories wait at /moderation/quarantine/
     )
     return wanted, status
 
@@ -94,6 +105,7 @@ def queue():
         bulk_actions=BULK_ACTIONS,
         labels=review.LABELS,
         takedowns=erasure.open_requests(),
+        quarantined=quarantine.count_waiting(),
     )
     return (response, 503) if failure is not None else response
 

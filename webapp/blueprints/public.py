@@ -35,7 +35,8 @@ from webapp import i18n, places
 from webapp.auth import current_person
 from webapp.errors import SearchUnavailable
 from webapp.extensions import db
-from webapp.models import MediaAsset, Organisation, Story, User
+from webapp.models import MediaAsset, Organisation, Story
+from webapp.redirects import safe_next_path
 from webapp.search.contract import FACET_NAMES, SearchHit, SearchRequest
 from webapp.services import access, backends, visibility
 from webapp.services import collections as collection_service
@@ -49,6 +50,8 @@ bp = Blueprint("public", __name__)
 
 PER_PAGE = 12
 PUBLIC_MAX_AGE = 60
+#: Seconds a shared cache may serve a public image without asking again (see ``derivative``).
+IMAGE_MAX_AGE = 300
 
 
 # --- helpers shared by the pages ----------------------------------------------------------------
@@ -128,9 +131,7 @@ def set_language(code: str):
     """Remember the interface language in a cookie and go back where the visitor was."""
     if code not in i18n.LANGUAGES:
         abort(404)
-    target = request.args.get("next") or ""
-    if not target.startswith("/") or target.startswith("//"):
-        target = url_for("public.home")
+    target = safe_next_path(request.args.get("next")) or url_for("public.home")
     response = redirect(target)
     response.set_cookie(
         i18n.COOKIE_NAME,
@@ -244,7 +245,9 @@ def organisation(organisation_id: int, slug: str | None = None):
     if pagination.total == 0:
         abort(404)  # an organisation with nothing published has no public page
     if slug != (story_slug(organisation.name) or "organisation"):
-        return redirect(organisation_url(organisation, **request.args.to_dict()), code=301)
+        # Keep the visitor's other parameters (page…), never ones that name the route's own.
+        kept = {k: v for k, v in request.args.items() if k not in ("slug", "organisation_id")}
+        return redirect(organisation_url(organisation, **kept), code=301)
     html = render_template(
         "public/organisation.html", organisation=organisation, pagination=pagination
     )
@@ -388,32 +391,53 @@ def derivative(media_id: int, name: str):
         stream = store.open(entry["key"])
     except FileNotFoundError:
         abort(404)
-    response = send_file(
-        stream, mimetype=entry["mime"], max_age=3600 if media.story.is_public else 0
-    )
+    response = send_file(stream, mimetype=entry["mime"], max_age=0)
     if not media.story.is_public:
         response.headers["Cache-Control"] = "private, no-store"
+    else:
+        # Short and revalidated: a withdrawn story's images leave shared caches within minutes.
+        response.headers["Cache-Control"] = f"public, max-age={IMAGE_MAX_AGE}, must-revalidate"
     return response
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
+    """E-mail + password login, throttled per account name and per address (``webapp.auth``).
+
+    A wrong password, an unknown address and a deactivated account get the same answer.
+    """
     if request.method == "POST":
+        from webapp.auth import password_login
+        from webapp.errors import AuthenticationRequired
+        from webapp.services import accounts
+        from webapp.services.throttle import LoginThrottled
+
         email = (request.form.get("email") or "").strip().lower()
-        user = db.session.scalar(db.select(User).where(User.email == email)) if email else None
-        if user and user.active and user.check_password(request.form.get("password") or ""):
-            login_user(user)
-            target = request.args.get("next") or ""
-            if not target.startswith("/") or target.startswith("//"):
-                target = url_for("moderation.queue") if user.is_staff else url_for("public.home")
-            return redirect(target)
-        flash(_("Wrong e-mail address or password."), "error")
-        return render_template("login.html", email=email), 401
+        password = request.form.get("password") or ""
+        try:
+            user = password_login(email, lambda: accounts.authenticate(email, password))
+        except LoginThrottled as exc:
+            message = _("Too many attempts. Wait %(seconds)s seconds and try again.",
+                        seconds=exc.retry_after)  # fmt: skip
+            response = make_response(render_template("login.html", email=email, locked=message))
+            response.status_code = 429
+            response.headers["Retry-After"] = str(exc.retry_after)
+            return response
+        except AuthenticationRequired:
+            flash(_("Wrong e-mail address or password."), "error")
+            return render_template("login.html", email=email), 401
+        login_user(user)
+        default = url_for("moderation.queue") if user.is_staff else url_for("public.home")
+        return redirect(safe_next_path(request.args.get("next")) or default)
     return render_template("login.html", email="")
 
 
 @bp.post("/logout")
 def logout():
+    """Log out everywhere: the session epoch moves on, so a copy of this cookie is dead too."""
+    from webapp.auth import log_out_everywhere
+
+    log_out_everywhere(current_person())
     logout_user()
     return redirect(url_for("public.home"))
 

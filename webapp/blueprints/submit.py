@@ -122,6 +122,8 @@ def submit_form():
                 persons_identifiable=request.form.get("persons_identifiable") == "yes",
                 as_draft=as_draft,
             )
+            # Without an account, the story waits in quarantine (webapp.services.quarantine).
+            story.quarantined = submitter is None
             if as_draft:
                 location = url_for("accounts.me")
             else:

@@ -8,7 +8,14 @@ here (``from webapp.models import Story``) so that moving one between modules ch
 
 from __future__ import annotations
 
-from webapp.models.accounts import ApiToken, Invitation, Organisation, SchoolClass, User
+from webapp.models.accounts import (
+    ApiToken,
+    Invitation,
+    LoginThrottle,
+    Organisation,
+    SchoolClass,
+    User,
+)
 from webapp.models.base import (
     GuardianConsent,
     MediaState,
@@ -35,6 +42,7 @@ __all__ = [
     "GuardianConsent",
     "IdempotencyRecord",
     "Invitation",
+    "LoginThrottle",
     "MediaAsset",
     "MediaState",
     "Notification",

@@ -77,6 +77,9 @@ class Story(db.Model):
     persons_identifiable: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     persons_cleared_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     persons_cleared_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: Handed in without an account: waits out of the review queue until an archivist lets it
+    #: in or discards it (``webapp.services.quarantine``).
+    quarantined: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, index=True)
 
     submitted_by: Mapped[User | None] = relationship(foreign_keys=[submitted_by_id])
     organisation: Mapped[Organisation | None] = relationship()

@@ -145,9 +145,11 @@ def _rewrite_segments_holding(writer: SegmentWriter, story_ids: set[int]) -> int
 
 
 class _Reader:
-    """One thread's Whoosh index, searcher and snapshot (Whoosh readers are not thread-safe)."""
+    """A Whoosh index, searcher and snapshot used by one thread at a time (Whoosh's files are
+    read with seek-and-read, so two threads must never share a reader)."""
 
-    def __init__(self) -> None:
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
         self.generation: str | None = None
         self.index: windex.FileIndex | None = None
         self.searcher: Searcher | None = None
@@ -164,10 +166,11 @@ class SearchIndex:
     """The story index in one folder, shared safely between processes.
 
     One instance per process is enough (it is thread-safe). Searches take no process-wide lock:
-    each thread searches an immutable :class:`Snapshot` over its *own* Whoosh readers (Whoosh's
-    files are read with seek-and-read, which threads must not share), refreshed only when the
-    index changed; the decoded columns of each segment, which never change, are shared by all
-    threads (a short lock guards that cache only).
+    each search checks a reader out of a small pool and searches its immutable
+    :class:`Snapshot` over that reader's *own* Whoosh files (read with seek-and-read, which
+    threads must not share), refreshed only when the index changed; the decoded columns of each
+    segment, which never change, are shared by all readers (a short lock guards that cache and
+    the pool only).
     """
 
     #: How queries are evaluated on a snapshot (tests put a failing one here to prove that a
@@ -180,7 +183,10 @@ class SearchIndex:
         # Guards only the shared segment cache and the list of per-thread readers.
         self._shared = threading.Lock()
         self._local = threading.local()
-        self._readers: list[_Reader] = []
+        # Readers not in use; a search checks one out (or opens one) and gives it back, so
+        # short-lived threads reuse warm readers and their number is bounded by concurrency.
+        self._idle: list[_Reader] = []
+        self._epoch = 0
         # (generation, segment id) -> (columns, field lengths, published local docnums)
         self._segment_cache: dict[tuple[str, str], tuple[Any, ...]] = {}
         self._codes = ComboCodes()
@@ -253,18 +259,19 @@ class SearchIndex:
         return self.unreadable_reason() is not None
 
     def refresh(self) -> None:
-        """Make this thread's next search see every committed change (cheap when nothing did)."""
-        self._fresh_searcher()
+        """Make the next search see every committed change (cheap when nothing did)."""
+        with self._use_reader():
+            self._fresh_searcher()
 
     def close(self) -> None:
-        """Close every thread's readers; the next search (in any thread) opens fresh ones."""
+        """Close every idle reader; readers in use are closed when their search ends."""
         with self._shared:
-            for reader in self._readers:
+            for reader in self._idle:
                 reader.close()
-            self._readers.clear()
+            self._idle.clear()
+            self._epoch += 1
             self._segment_cache.clear()
             self._codes = ComboCodes()
-        self._local = threading.local()
 
     def __enter__(self) -> SearchIndex:
         return self
@@ -274,14 +281,31 @@ class SearchIndex:
 
     # ------------------------------------------------------------------ reading
 
+    @contextmanager
+    def _use_reader(self) -> Iterator[_Reader]:
+        """Check a reader out of the pool for one read operation of this thread."""
+        current = getattr(self._local, "reader", None)
+        if current is not None:  # a read inside a read: same reader
+            yield current
+            return
+        with self._shared:
+            reader = self._idle.pop() if self._idle else _Reader(self._epoch)
+        self._local.reader = reader
+        try:
+            yield reader
+        finally:
+            self._local.reader = None
+            with self._shared:
+                if reader.epoch == self._epoch:
+                    self._idle.append(reader)
+                else:
+                    reader.close()
+
     @property
     def _reader(self) -> _Reader:
-        """This thread's readers (created on first use)."""
+        """The reader this thread checked out (inside :meth:`_use_reader`)."""
         reader = getattr(self._local, "reader", None)
-        if reader is None:
-            reader = self._local.reader = _Reader()
-            with self._shared:
-                self._readers.append(reader)
+        assert reader is not None, "index read outside _use_reader()"
         return reader
 
     def _fresh_searcher(self) -> Searcher:
@@ -421,12 +445,12 @@ class SearchIndex:
 
     def count(self, public: bool = True) -> int:
         """Stories in the index; with ``public`` only the published ones."""
-        with _failures_raised("count"):
+        with _failures_raised("count"), self._use_reader():
             return len(self._visible(self._snapshot(), public))
 
     def visible_ids(self, public: bool = True) -> set[int]:
         """Story ids a public (or staff) search can reach: what the database must agree with."""
-        with _failures_raised("visible_ids"):
+        with _failures_raised("visible_ids"), self._use_reader():
             snap = self._snapshot()
             story_id = snap.columns.story_id
             return {story_id[d] for d in self._visible(snap, public)}
@@ -437,7 +461,7 @@ class SearchIndex:
         For staff listings, which scope and page the set themselves (``webapp.services.listing``).
         None when ``q`` holds no usable word. Raises :class:`SearchUnavailable` on failure.
         """
-        with _failures_raised("matching_story_ids", q):
+        with _failures_raised("matching_story_ids", q), self._use_reader():
             snap = self._snapshot()
             visible = self._visible(snap, public=False)
             scores = self.evaluator_class(snap, allow_status=True, within=visible).evaluate(
@@ -470,7 +494,7 @@ class SearchIndex:
         """
         page = min(max(int(request.page or 1), 1), MAX_PAGE)
         per_page = min(max(int(request.per_page or 20), 1), MAX_PER_PAGE)
-        with _failures_raised("search", request.q):
+        with _failures_raised("search", request.q), self._use_reader():
             return self._search(request, page, per_page)
 
     def _search(self, request: SearchRequest, page: int, per_page: int) -> SearchPage:
@@ -740,7 +764,8 @@ class SearchIndex:
 
     def segment_count(self) -> int:
         """Segments of the served index; each update adds one until ``compact`` runs."""
-        return len(self._fresh_searcher().leaf_searchers())
+        with self._use_reader():
+            return len(self._fresh_searcher().leaf_searchers())
 
     def compact(self, small_docs: int = SMALL_SEGMENT_DOCS) -> int:
         """Merge the small segments left by updates into one; returns how many were merged.

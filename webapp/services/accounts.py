@@ -1,10 +1,11 @@
-"""People, organisations, invitations, API tokens and the login check with its lockout.
+"""People, organisations, invitations, API tokens, sessions and the password check.
 
-Used by the CLI, the admin pages and the login forms. Passwords are hashed with Werkzeug's scrypt;
-after ``MAX_FAILURES`` wrong attempts an account refuses logins for ``LOCK_MINUTES`` whatever the
-password, which makes guessing a student's short access code impractical. This module never
-stores a secret in clear (invitation and API tokens are kept as SHA-256) and never says whether
-an account exists.
+Used by the CLI, the admin pages and the login forms. Passwords are hashed with Werkzeug's scrypt.
+Guessing is slowed down by ``webapp.services.throttle`` (per account name and per address), not
+by locking accounts. ``check_credentials`` takes the same time whether or not the account exists
+(an unknown name is checked against a dummy hash) and gives the same answer. This module never
+stores a secret in clear (invitation and API tokens are kept as SHA-256), never says whether an
+account exists, and never commits: callers pass the unit of work they opened.
 """
 
 from __future__ import annotations
@@ -14,10 +15,13 @@ import logging
 import secrets
 from datetime import UTC, datetime, timedelta
 
+from werkzeug.security import check_password_hash, generate_password_hash
+
 from webapp.errors import AuthenticationRequired, BadRequest, Forbidden, NotFound
 from webapp.extensions import db
 from webapp.models import ApiToken, Invitation, Organisation, OrganisationKind, Role, User, utcnow
 from webapp.services import audit
+from webapp.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -27,15 +31,28 @@ class AccountError(ValueError):
 
 
 MIN_PASSWORD_LENGTH = 8
-MAX_FAILURES = 5
-LOCK_MINUTES = 15
 INVITATION_DAYS = 14
 WRONG_CREDENTIALS = "wrong name or password"
 
+#: Checked when no account matches, so an unknown name costs the same hashing work as a real
+#: one (the timing does not tell which accounts exist). One per hash method, made on first use.
+_dummy_hashes: dict[str, str] = {}
+
+
+def _dummy_password_hash() -> str:
+    from webapp.services import backends
+
+    method = backends.settings().password_hash_method
+    if method not in _dummy_hashes:
+        _dummy_hashes[method] = generate_password_hash(secrets.token_urlsafe(16), method=method)
+    return _dummy_hashes[method]
+
 
 def create_or_update_user(
-    email: str, role: str, password: str, display_name: str | None = None
+    uow: UnitOfWork, email: str, role: str, password: str, display_name: str | None = None
 ) -> tuple[User, bool]:
+    """Create a user, or give an existing one a new password and role (which ends their
+    sessions: see ``User.session_epoch``)."""
     email = email.strip().lower()
     if "@" not in email:
         raise AccountError(f"not an e-mail address: {email!r}")
@@ -45,24 +62,80 @@ def create_or_update_user(
     user = db.session.scalar(db.select(User).where(User.email == email))
     created = user is None
     if user is None:
-        user = User(email=email, display_name=display_name or email.split("@")[0])
-        db.session.add(user)
+        user = uow.add(User(email=email, display_name=display_name or email.split("@")[0]))
     elif display_name:
         user.display_name = display_name
     user.role = role
     user.set_password(password)
-    db.session.commit()
+    uow.flush()
     return user, created
 
 
-def issue_token(email: str, label: str = "") -> str:
+def token_expiry(days: int | None) -> datetime | None:
+    """When a token issued now stops working (``None``: never)."""
+    if days is None:
+        from webapp.services import backends
+
+        days = backends.settings().api_token_days
+    return utcnow() + timedelta(days=days) if days and days > 0 else None
+
+
+def issue_token(
+    uow: UnitOfWork, email: str, label: str = "", days: int | None = None
+) -> tuple[ApiToken, str]:
+    """A new API token for the user with ``email``; the clear token is returned once."""
     user = db.session.scalar(db.select(User).where(User.email == email.strip().lower()))
     if user is None:
         raise AccountError(f"no user with e-mail {email}")
-    row, token = ApiToken.issue(user, label)
-    db.session.add(row)
-    db.session.commit()
-    return token
+    return issue_token_for(uow, user, label, days)
+
+
+def issue_token_for(
+    uow: UnitOfWork, user: User, label: str = "", days: int | None = None
+) -> tuple[ApiToken, str]:
+    row, token = ApiToken.issue(user, (label or "")[:120], token_expiry(days))
+    uow.add(row)
+    uow.flush()
+    audit.record("token.issued", "user", user.id, actor=user, details={"token_id": row.id})
+    return row, token
+
+
+def tokens_of(user: User) -> list[ApiToken]:
+    return db.session.scalars(
+        db.select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id.desc())
+    ).all()
+
+
+def all_tokens(email: str | None = None) -> list[ApiToken]:
+    query = db.select(ApiToken).join(ApiToken.user).order_by(ApiToken.id.desc())
+    if email:
+        query = query.where(User.email == email.strip().lower())
+    return db.session.scalars(query).all()
+
+
+def revoke_token(uow: UnitOfWork, actor: User | None, token_id: int) -> ApiToken:
+    """Revoke a token: its owner may, and an admin may revoke anyone's (or the CLI, no actor)."""
+    row = db.session.get(ApiToken, token_id)
+    allowed = actor is None or (
+        row is not None and (row.user_id == actor.id or actor.has_role(Role.ADMIN))
+    )
+    if row is None or not allowed:
+        raise NotFound("no such token")
+    if not row.revoked:
+        row.revoked = True
+        row.revoked_at = utcnow()
+        audit.record(
+            "token.revoked", "user", row.user_id, actor=actor, details={"token_id": row.id}
+        )
+    uow.flush()
+    return row
+
+
+def token_is_valid(row: ApiToken | None) -> bool:
+    if row is None or row.revoked or not row.user.active:
+        return False
+    expires = _aware(row.expires_at)
+    return expires is None or expires > utcnow()
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -73,44 +146,97 @@ def _aware(moment: datetime | None) -> datetime | None:
 
 
 def check_credentials(user: User | None, password: str) -> User:
-    """Return the user if the password is right and the account not locked; count failures.
+    """Return the user if the password is right and the account active.
 
-    Commits (the failure counter must survive the refused request). The error never tells
-    whether the account exists.
+    Always does one scrypt check, against a dummy hash when there is no account (or no
+    password), so the time taken does not tell an unknown name from a wrong password; the
+    error is the same in every case. Throttling is the caller's (``webapp.auth``).
     """
-    if user is None or not user.active:
+    if user is not None and user.password_hash:
+        right = user.check_password(password or "")
+    else:
+        check_password_hash(_dummy_password_hash(), password or "")  # same work, no answer
+        right = False
+    if user is None or not right or not user.active:
         raise AuthenticationRequired(WRONG_CREDENTIALS)
-    now = utcnow()
-    locked_until = _aware(user.locked_until)
-    if locked_until is not None and locked_until > now:
-        minutes = max(1, int((locked_until - now).total_seconds() // 60) + 1)
-        raise AuthenticationRequired(
-            f"too many wrong attempts: try again in {minutes} minutes, or ask your teacher"
-        )
-    if not user.check_password(password or ""):
-        user.failed_logins = (user.failed_logins or 0) + 1
-        if user.failed_logins >= MAX_FAILURES:
-            user.locked_until = now + timedelta(minutes=LOCK_MINUTES)
-            user.failed_logins = 0
-            audit.record("user.locked", "user", user.id, actor=None)
-            log.warning("user %s locked after %d failed logins", user.id, MAX_FAILURES)
-        db.session.commit()
-        raise AuthenticationRequired(WRONG_CREDENTIALS)
-    user.failed_logins = 0
-    user.locked_until = None
-    user.last_login_at = now
-    db.session.commit()
     return user
 
 
-def authenticate(email: str, password: str) -> User:
-    """The e-mail + password login (teachers, archivists, admins, association members)."""
+def find_by_email(email: str) -> User | None:
     email = (email or "").strip().lower()
-    user = db.session.scalar(db.select(User).where(User.email == email)) if email else None
-    return check_credentials(user, password)
+    return db.session.scalar(db.select(User).where(User.email == email)) if email else None
 
 
-def create_organisation(admin: User | None, name: str, kind: str) -> Organisation:
+def authenticate(email: str, password: str) -> User:
+    """The e-mail + password check (teachers, archivists, admins, association members)."""
+    return check_credentials(find_by_email(email), password)
+
+
+def record_login(uow: UnitOfWork, user: User) -> None:
+    user.last_login_at = utcnow()
+    uow.flush()
+
+
+def end_sessions(uow: UnitOfWork, user: User) -> None:
+    """Log the user out everywhere (every cookie issued so far stops working)."""
+    user.end_sessions()
+    uow.flush()
+
+
+def change_password(uow: UnitOfWork, user: User, current: str, new: str) -> None:
+    """The user sets a new password; every other session of theirs ends."""
+    check_credentials(user, current)
+    if len(new or "") < MIN_PASSWORD_LENGTH:
+        raise BadRequest(
+            f"the new password needs at least {MIN_PASSWORD_LENGTH} characters", field="new"
+        )
+    user.set_password(new)
+    audit.record("user.password_changed", "user", user.id, actor=user)
+    uow.flush()
+
+
+def set_active(uow: UnitOfWork, admin: User | None, user_id: int, active: bool) -> User:
+    """An admin deactivates (or reactivates) an account; deactivation ends its sessions and
+    its API tokens stop working."""
+    if admin is None or not admin.has_role(Role.ADMIN):
+        raise Forbidden("only administrators can deactivate accounts")
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound("no such user")
+    if user.id == admin.id and not active:
+        raise BadRequest("you cannot deactivate your own account")
+    user.active = active
+    audit.record("user.activated" if active else "user.deactivated", "user", user.id, actor=admin)
+    uow.flush()
+    return user
+
+
+def set_role(uow: UnitOfWork, admin: User | None, user_id: int, role: str) -> User:
+    """An admin changes someone's role; their sessions end (they log in with the new role)."""
+    if admin is None or not admin.has_role(Role.ADMIN):
+        raise Forbidden("only administrators can change roles")
+    user = db.session.get(User, user_id)
+    if user is None or user.is_student:
+        raise NotFound("no such user")
+    try:
+        Role(role)
+    except ValueError as exc:
+        raise BadRequest("choose a role", field="role") from exc
+    if user.role != role:
+        audit.record("user.role_changed", "user", user.id, actor=admin, details={"role": role})
+        user.role = role
+    uow.flush()
+    return user
+
+
+def users_for_admin() -> list[User]:
+    """Accounts with an e-mail address (students are managed by their teachers)."""
+    return db.session.scalars(
+        db.select(User).where(User.email.is_not(None)).order_by(User.email)
+    ).all()
+
+
+def create_organisation(uow: UnitOfWork, admin: User | None, name: str, kind: str) -> Organisation:
     if admin is None or not admin.has_role(Role.ADMIN):
         raise Forbidden("only administrators can create organisations")
     name = " ".join((name or "").split())
@@ -120,15 +246,15 @@ def create_organisation(admin: User | None, name: str, kind: str) -> Organisatio
         raise BadRequest("kind must be school, association or archive", field="kind")
     if db.session.scalar(db.select(Organisation.id).where(Organisation.name == name)):
         raise BadRequest(f"an organisation called “{name}” already exists", field="name")
-    org = Organisation(name=name[:200], kind=kind)
-    db.session.add(org)
-    db.session.flush()
+    org = uow.add(Organisation(name=name[:200], kind=kind))
+    uow.flush()
     audit.record("organisation.created", "organisation", org.id, actor=admin)
-    db.session.commit()
     return org
 
 
-def invite(admin: User | None, email: str, role: str, organisation_id: int | None) -> str:
+def invite(
+    uow: UnitOfWork, admin: User | None, email: str, role: str, organisation_id: int | None
+) -> str:
     """Create an invitation and return its secret token (put it in the link, shown once)."""
     if admin is None or not admin.has_role(Role.ADMIN):
         raise Forbidden("only administrators can invite people")
@@ -153,8 +279,8 @@ def invite(admin: User | None, email: str, role: str, organisation_id: int | Non
         invited_by_id=admin.id,
         expires_at=utcnow() + timedelta(days=INVITATION_DAYS),
     )
-    db.session.add(row)
-    db.session.flush()
+    uow.add(row)
+    uow.flush()
     audit.record(
         "invitation.created",
         "invitation",
@@ -162,7 +288,6 @@ def invite(admin: User | None, email: str, role: str, organisation_id: int | Non
         actor=admin,
         details={"role": role, "organisation_id": organisation_id},
     )
-    db.session.commit()
     return token
 
 
@@ -177,7 +302,7 @@ def find_invitation(token: str) -> Invitation:
     return row
 
 
-def accept_invitation(token: str, display_name: str, password: str) -> User:
+def accept_invitation(uow: UnitOfWork, token: str, display_name: str, password: str) -> User:
     row = find_invitation(token)
     if len(password or "") < MIN_PASSWORD_LENGTH:
         raise BadRequest(
@@ -186,13 +311,11 @@ def accept_invitation(token: str, display_name: str, password: str) -> User:
     display_name = " ".join((display_name or "").split()) or row.email.split("@")[0]
     user = db.session.scalar(db.select(User).where(User.email == row.email))
     if user is None:
-        user = User(email=row.email, display_name=display_name[:120])
-        db.session.add(user)
+        user = uow.add(User(email=row.email, display_name=display_name[:120]))
     user.role = row.role
     user.organisation_id = row.organisation_id
     user.set_password(password)
     row.used_at = utcnow()
-    db.session.flush()
+    uow.flush()
     audit.record("invitation.accepted", "user", user.id, actor=user)
-    db.session.commit()
     return user

@@ -160,8 +160,6 @@ def reset_student_access(uow: UnitOfWork, teacher: User | None, student_id: int)
     klass = require_own_class(teacher, student.class_id)
     access_code = new_access_code()
     student.set_password(access_code)
-    student.failed_logins = 0
-    student.locked_until = None
     student.active = True
     audit.record("student.access_reset", "user", student.id, actor=teacher)
     return StudentAccess(student, klass.code, student.display_name, access_code)

@@ -72,7 +72,8 @@ def record_guardian_consent(
         raise Forbidden("log in as a teacher or archivist to record consent")
     story = _story_for_update(story_id)
     if not (actor.is_staff or access.is_teacher_of(actor, story)):
-        raise Forbidden("only the class's teacher or an archivist can record a guardian's consent")
+        # The same answer as an unknown id: a stranger cannot probe which stories exist.
+        raise NotFound("no such story")
     given_by = (given_by or "").strip()
     if not given_by:
         raise BadRequest(

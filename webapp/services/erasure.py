@@ -48,7 +48,10 @@ def request_takedown(
     if not reason:
         raise BadRequest("tell us briefly why the story should be removed", field="reason")
     if story_id is not None and db.session.get(Story, story_id) is None:
-        raise BadRequest("no story with this number", field="story_id")
+        # Accepted like any other request (an archivist reads it), so the answer never tells
+        # which story numbers exist; the number asked about stays in the reason.
+        reason = f"[story #{story_id}, not found] {reason}"
+        story_id = None
     row = TakedownRequest(
         story_id=story_id,
         reason=reason[:5000],

@@ -51,6 +51,9 @@ class StoryFilter:
     since: datetime | None = None
     until: datetime | None = None
     newest_first: bool = False
+    #: ``False``: leave out anonymous stories waiting in quarantine (the review queue);
+    #: ``True``: only those; ``None``: no condition.
+    quarantined: bool | None = None
 
 
 @dataclass
@@ -121,6 +124,8 @@ def _conditions(user: User, wanted: StoryFilter) -> list:
         conditions.append(Story.organisation_id == wanted.organisation_id)
     if wanted.language:
         conditions.append(Story.language == wanted.language)
+    if wanted.quarantined is not None:
+        conditions.append(Story.quarantined.is_(wanted.quarantined))
     if wanted.has_images is not None:
         with_media = db.select(MediaAsset.id).where(MediaAsset.story_id == Story.id).exists()
         conditions.append(with_media if wanted.has_images else ~with_media)

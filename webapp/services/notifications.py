@@ -77,7 +77,8 @@ def unread_for(user: User) -> list[Notification]:
 
 
 def mark_read(uow: UnitOfWork, user: User) -> None:
-    db.session.execute(
+    """Mark the user's news read, in the caller's unit of work (an explicit POST, never a GET)."""
+    uow.session.execute(
         db.update(Notification)
         .where(Notification.user_id == user.id, Notification.read_at.is_(None))
         .values(read_at=utcnow())
