@@ -478,7 +478,7 @@ class SearchIndex:
         For the reconciler (``workers.reconcile``), which compares it with the database to find
         stories whose index entry is missing, outdated or no longer allowed.
         """
-        with _failures_raised("indexed_statuses"):
+        with _failures_raised("indexed_statuses"), self._use_reader():
             if self._fresh_searcher().doc_count_all() == 0:
                 return {}  # an empty index has no segment to take a snapshot of
             snap = self._snapshot()
