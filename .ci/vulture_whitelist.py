@@ -74,6 +74,8 @@ rebuild_if_unreadable
 # Scheduled by dotted name (workers/reconcile.py schedule_next); RQ's scheduler enqueues them.
 scheduled_pass
 scheduled_prune
+scheduled_collect
+scheduled_check
 
 # RQ's Job attribute, set by the worker when a job will not be retried.
 _.retries_left

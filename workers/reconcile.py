@@ -384,10 +384,13 @@ def schedule_next(name: str, func: str, interval: int) -> str | None:
 
 
 def ensure_scheduled() -> None:
-    """Make sure the periodic passes (reconciler, pruning) have their next run scheduled."""
+    """Make sure the periodic passes (reconciler, pruning, upkeep) have their next run scheduled."""
     settings = backends.settings()
     schedule_next("reconcile", "workers.reconcile.scheduled_pass", settings.reconcile_interval)
     schedule_next("prune", "workers.maintenance.scheduled_prune", PRUNE_INTERVAL)
+    from workers.upkeep import ensure_scheduled as ensure_upkeep_scheduled
+
+    ensure_upkeep_scheduled()  # leftover collector and the weekly fixity check
 
 
 #: Pruning old rows is cheap but not urgent: once an hour.

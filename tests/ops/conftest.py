@@ -13,19 +13,23 @@ from tests.conftest import REPO, make_jpeg, story_metadata, submit_story_via_api
 
 
 def derive_all(app) -> None:
-    """Build every pending image's derivatives with the worker's job function."""
+    """Do what the workers would: derive every pending image and index every story."""
     from webapp.extensions import db
-    from webapp.models import MediaAsset, MediaState
+    from webapp.models import MediaAsset, MediaState, Story
     from workers.context import use_app
     from workers.images import derive_media
+    from workers.search import index_story
 
     with app.app_context():
         pending = db.session.scalars(
             db.select(MediaAsset.id).where(MediaAsset.state == MediaState.PENDING.value)
         ).all()
+        stories = db.session.scalars(db.select(Story.id)).all()
     use_app(app)
     for media_id in pending:
         derive_media(media_id)
+    for story_id in stories:
+        index_story(story_id)
 
 
 def add_story(app, token: str, *seeds: int, **metadata: Any) -> int:

@@ -188,11 +188,8 @@ def run_check(*, fixity: bool = False, repair: bool = False, trigger: str = "cli
 def _index_drift(problems: list[Problem], counts: dict[str, int], repair: bool) -> dict[int, str]:
     """Compare every story's status with the index's; return story id -> reason to reindex."""
     index = backends.search_index()
-    indexed_statuses = getattr(index, "indexed_statuses", None)
-    if indexed_statuses is None:  # an index without the listing: drift cannot be checked
-        return {}
     index.refresh()
-    in_index: dict[int, str] = indexed_statuses()
+    in_index: dict[int, str] = index.indexed_statuses()
     in_db = dict(db.session.execute(db.select(Story.id, Story.status)).all())
     counts["stories"] = len(in_db)
     reindex: dict[int, str] = {}
