@@ -104,6 +104,10 @@ class Stack:
             if not k.startswith(("S3_", "REDIS_URL", "DATABASE_URL", "PASSAGES_"))
         }
         self.env.update(
+            # Self-healing within the drain window: a job lost with a killed worker is re-emitted
+            # after 60 s (the defaults, 300 s grace + 120 s passes, outlast a short drain).
+            PASSAGES_RECONCILE_INTERVAL="15",
+            PASSAGES_RECONCILE_GRACE="60",
             PASSAGES_DATA_DIR=str(work / "data"),
             DATABASE_URL=database_url,
             REDIS_URL=redis.url,
