@@ -9,10 +9,12 @@ only the reconciler can find that work again.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import signal
+import sqlite3
 import time
 
 import pytest
@@ -40,6 +42,12 @@ def _state(site: RunningSite, token: str, story_ids: list[int]) -> tuple[int, in
     return ready, pending
 
 
+def _unrelayed(data) -> int:
+    with contextlib.closing(sqlite3.connect(data / "passages.sqlite3", timeout=10)) as conn:
+        query = "SELECT count(*) FROM outbox_events WHERE relayed_at IS NULL"
+        return conn.execute(query).fetchone()[0]
+
+
 def _indexed(data) -> dict[int, str]:
     from webapp.search import SearchIndex
 
@@ -63,6 +71,12 @@ def test_everything_is_processed_after_a_crash_and_restart(tmp_path, redis_lost)
             answer = submit(first.base, token, images, title=f"Histoire {n}")
             assert answer["status"] == 202, answer
             story_ids.append(answer["body"]["id"])
+        # Crash only once the relay has handed every event to Redis: from then on the work
+        # lives only in Redis, and (when Redis is lost) only the reconciler can find it again.
+        deadline = time.monotonic() + 20
+        while _unrelayed(data) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _unrelayed(data) == 0, first.output()[-3000:]
         ready, _ = _state(first, token, story_ids)
         assert ready < STORIES * IMAGES, "all done before the crash: nothing to prove"
         children = [p.pid for p in first.descendants()]
