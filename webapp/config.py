@@ -46,6 +46,8 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     if value < 0:
         raise ValueError(f"{name} must not be negative, got {raw!r}")
     return value
+
+
 #: The password hash used under ``TESTING`` unless ``PASSWORD_HASH_METHOD`` says otherwise.
 CHEAP_TEST_HASH = "pbkdf2:sha256:1000"
 
