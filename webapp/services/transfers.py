@@ -41,12 +41,17 @@ def imports_folder() -> Path:
 # --- exports ----------------------------------------------------------------------------------
 
 
+def may_export_originals(actor: User | None) -> bool:
+    """Originals are never public: only administrators may put them in a bag."""
+    return actor is not None and actor.has_role(Role.ADMIN)
+
+
 def request_export(
     uow: UnitOfWork, actor: User | None, collection_slug: str | None, originals: bool
 ) -> ExportRun:
     """Record the request and its ``export.requested`` event; the job builds the bag."""
     actor = access.require_archivist(actor)
-    if originals and not actor.has_role(Role.ADMIN):
+    if originals and not may_export_originals(actor):
         raise Forbidden("only administrators can export the originals")
     slug = (collection_slug or "").strip() or None
     if slug and db.session.scalar(db.select(Collection.id).where(Collection.slug == slug)) is None:
@@ -79,7 +84,7 @@ def get_export(export_id: int, actor: User | None) -> ExportRun:
 def export_file(export_id: int, actor: User | None) -> Path:
     """The finished bag's path, for whoever may download it (originals: admins only)."""
     run = get_export(export_id, actor)
-    if run.originals and not (actor and actor.has_role(Role.ADMIN)):
+    if run.originals and not may_export_originals(actor):
         raise Forbidden("only administrators can download an export of the originals")
     if run.state != "ready" or not run.file_name:
         raise NotFound("this export is not ready")
