@@ -78,18 +78,15 @@ def import_command(
     by_email: str | None,
 ) -> None:
     """Import stories from a CSV (the export's columns) and its images, or from an exported bag."""
-    from webapp.extensions import db
     from webapp.interop import csv_import, import_runs
-    from webapp.models import Organisation, Role, User
-    from webapp.slugs import slugify
+    from webapp.services import transfers
 
     organisation_id = None
     if organisation:
-        for org in db.session.scalars(db.select(Organisation)):
-            if organisation in (org.name, slugify(org.name)):
-                organisation_id = org.id
-        if organisation_id is None:
+        found = transfers.organisation_named(organisation)
+        if found is None:
             raise click.ClickException(f"no organisation named {organisation!r}")
+        organisation_id = found.id
     try:
         opened = csv_import.open_source(source, images)
     except csv_import.SourceRejected as exc:
@@ -109,12 +106,8 @@ def import_command(
         sys.exit(1)
     if dry_run:
         return
-    query = db.select(User).where(User.active.is_(True))
-    if by_email:
-        actor = db.session.scalar(query.where(User.email == by_email))
-    else:
-        actor = db.session.scalar(query.where(User.role == Role.ADMIN.value).order_by(User.id))
-    if actor is None or not actor.is_staff:
+    actor = transfers.importing_person(by_email)
+    if actor is None:
         raise click.ClickException("name an active archivist or admin with --by EMAIL")
     created, skipped = import_runs.import_file(
         source, images, actor, as_status, organisation_id, echo=click.echo

@@ -208,5 +208,26 @@ def get_import(import_id: int, actor: User | None) -> ImportRun:
     return run
 
 
+def organisation_named(name: str) -> Organisation | None:
+    """The organisation with this name or the slug of its name (``passages import``)."""
+    from webapp.slugs import slugify
+
+    for organisation in organisations():
+        if name in (organisation.name, slugify(organisation.name)):
+            return organisation
+    return None
+
+
+def importing_person(email: str | None) -> User | None:
+    """Who a command-line import is recorded for: the active staff member with this e-mail,
+    else the first active admin; ``None`` when there is no such person."""
+    query = db.select(User).where(User.active.is_(True))
+    if email:
+        person = db.session.scalar(query.where(User.email == email.strip().lower()))
+    else:
+        person = db.session.scalar(query.where(User.role == Role.ADMIN.value).order_by(User.id))
+    return person if person is not None and person.is_staff else None
+
+
 def organisations() -> list[Organisation]:
     return list(db.session.scalars(db.select(Organisation).order_by(Organisation.name)))
