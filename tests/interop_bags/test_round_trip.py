@@ -58,7 +58,13 @@ def _sha_by_title(app, of: str) -> dict[str, list[str]]:
         }
 
 
-@pytest.mark.parametrize("originals", [False, True], ids=["public-images", "originals"])
+@pytest.mark.parametrize(
+    "originals",
+    [
+        pytest.param(False, id="public-images", marks=pytest.mark.slow),
+        pytest.param(True, id="originals"),
+    ],
+)
 def test_export_then_import_into_an_empty_instance_gives_the_same_archive(
     app, story, derive, second_instance, tmp_path, originals
 ):
