@@ -1,7 +1,7 @@
 """interop: public records (datestamps and tombstones for harvesters, sitemaps and feeds)
 
-Revision ID: 0009_public_records
-Revises: 0008_security_quarantine
+Revision ID: 0010_public_records
+Revises: 0009_interop_transfers
 Create Date: 2026-12-02
 
 One row per story that was ever published, kept by ``webapp.services.publication``. Existing
@@ -13,8 +13,8 @@ left nothing to date them by and get no record.
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009_public_records"
-down_revision = "0008_security_quarantine"
+revision = "0010_public_records"
+down_revision = "0009_interop_transfers"
 branch_labels = None
 depends_on = None
 
