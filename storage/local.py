@@ -68,7 +68,11 @@ class LocalObjectStore(ObjectStore):
         self._meta = self.root / "meta"
         self._tmp = self.root / "tmp"
         self._locks = self.root / "locks"
-        self._make_folders()
+        try:
+            self._make_folders()
+        except StorageUnavailable as exc:
+            # The app still starts: each write tries again and fails as an outage until fixed.
+            logger.error("%s", exc)
         self._data_resolved = self._data.resolve()
         self._meta_resolved = self._meta.resolve()
         self._remove_stale_uploads()
@@ -79,8 +83,11 @@ class LocalObjectStore(ObjectStore):
     def _make_folders(self) -> None:
         """Create the store's folders if they are missing (first use, or a root that was lost:
         deleted or unmounted while the app ran). Nothing is cached: each write checks again."""
-        for folder in (self._data, self._meta, self._tmp, self._locks):
-            folder.mkdir(parents=True, exist_ok=True)
+        try:
+            for folder in (self._data, self._meta, self._tmp, self._locks):
+                folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageUnavailable(f"storage folder {self.root} is not usable: {exc}") from exc
 
     # --- paths -----------------------------------------------------------------------------
 
