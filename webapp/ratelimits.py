@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 import redis
-from flask import Flask, Response, jsonify, make_response, render_template, request
+from flask import Flask, Response, g, jsonify, make_response, render_template, request
 from flask_babel import gettext as _
 from flask_limiter import Limiter, RateLimitExceeded
 
@@ -115,7 +115,10 @@ def build_limiter(settings: Settings) -> Limiter:
 def init_app(app: Flask, settings: Settings) -> Limiter:
     """Attach the limits to the views (call after the blueprints are registered)."""
     limiter = build_limiter(settings)
+    # after_request hooks run last-registered first: these two wrap the limiter's own.
+    app.after_request(_restore_retry_after)
     limiter.init_app(app)
+    app.after_request(_remember_retry_after)
     app.extensions["passages.limiter"] = limiter
 
     def limit(endpoint: str, value: str, **options) -> None:
@@ -144,6 +147,28 @@ def init_app(app: Flask, settings: Settings) -> Limiter:
         return rate_limited_response(limiter, exc)
 
     return limiter
+
+
+def _remember_retry_after(response: Response) -> Response:
+    g.passages_retry_after = response.headers.get("Retry-After")
+    return response
+
+
+def _restore_retry_after(response: Response) -> Response:
+    """Give back the ``Retry-After`` the response had before the limiter added its own.
+
+    Flask-Limiter writes ``Retry-After`` (the end of the counting window, or later) on every
+    response of a limited route. On a 429 that is the answer; on anything else it is wrong: a
+    202 would tell clients to wait, and a 503 for an outage would be stretched to the end of an
+    hourly window instead of the minute the outage handler asked for.
+    """
+    if response.status_code != 429 and "passages_retry_after" in g:
+        original = g.passages_retry_after
+        if original is None:
+            response.headers.pop("Retry-After", None)
+        else:
+            response.headers["Retry-After"] = original
+    return response
 
 
 def _retry_after(limiter: Limiter) -> int:

@@ -256,3 +256,33 @@ def test_search_outage_also_says_when_to_retry(app, client):
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "30"
     assert response.get_json()["error"]["code"] == "search_unavailable"
+
+
+def test_rate_limit_headers_never_stretch_an_outage_or_delay_a_success(tmp_path, redis_server):
+    """Flask-Limiter puts its window's end in Retry-After on every limited route; only a 429
+    may keep it. A 503 says 60 s, a 202 says nothing about waiting."""
+    app = build_app(
+        tmp_path / "data",
+        REDIS_URL=redis_server.url,
+        RATE_LIMITS_ENABLED="true",
+        RATE_LIMIT_SUBMIT="5/hour",
+    )
+    try:
+        client = app.test_client()
+        accepted = client.post(
+            "/submit",
+            data=_form([("a.jpg", make_jpeg(seed=30))]),
+            content_type="multipart/form-data",
+        )
+        _break_object_folder(app)
+        outage = client.post(
+            "/submit",
+            data=_form([("b.jpg", make_jpeg(seed=31))]),
+            content_type="multipart/form-data",
+        )
+    finally:
+        _dispose(app)
+
+    assert accepted.status_code == 303 and "Retry-After" not in accepted.headers
+    assert "X-RateLimit-Remaining" in accepted.headers  # the limiter did answer (control)
+    assert outage.status_code == 503 and outage.headers["Retry-After"] == "60"
