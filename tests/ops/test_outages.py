@@ -286,3 +286,20 @@ def test_rate_limit_headers_never_stretch_an_outage_or_delay_a_success(tmp_path,
     assert accepted.status_code == 303 and "Retry-After" not in accepted.headers
     assert "X-RateLimit-Remaining" in accepted.headers  # the limiter did answer (control)
     assert outage.status_code == 503 and outage.headers["Retry-After"] == "60"
+
+
+def test_every_string_of_the_outage_page_is_translated():
+    """Read from the template itself, so a string added to the page cannot slip by."""
+    from babel.messages.extract import extract_from_file
+    from babel.messages.mofile import read_mo
+
+    from tests.conftest import REPO
+
+    with (REPO / "webapp/translations/fr/LC_MESSAGES/messages.mo").open("rb") as catalog:
+        messages = read_mo(catalog)
+    translated = {m.id if isinstance(m.id, str) else m.id[0] for m in messages if m.string}
+    page = REPO / "webapp/templates/unavailable.html"
+    strings = [message for _, message, _, _ in extract_from_file("jinja2", str(page))]
+
+    assert len(strings) >= 8
+    assert [s for s in strings if s not in translated] == []

@@ -159,3 +159,22 @@ def test_liveness_asks_no_other_service(tmp_path):
     assert client.get("/healthz").status_code == 200
     assert client.get("/healthz").text == "ok\n"
     assert client.get("/readyz").get_json()["checks"]["database"]["ok"] is False
+
+
+def test_the_container_probe_passes_trusted_hosts_when_the_docs_say_how(tmp_path, redis_server):
+    """docs/deploy.md: with TRUSTED_HOSTS set, add 127.0.0.1 so the health check gets through."""
+    strict = build_app(
+        tmp_path / "a", REDIS_URL=redis_server.url, TRUSTED_HOSTS="archive.example.fr"
+    )
+    listed = build_app(
+        tmp_path / "b", REDIS_URL=redis_server.url, TRUSTED_HOSTS="archive.example.fr,127.0.0.1"
+    )
+    try:
+        refused = strict.test_client().get("/readyz", base_url="http://127.0.0.1:8000")
+        allowed = listed.test_client().get("/readyz", base_url="http://127.0.0.1:8000")
+    finally:
+        _dispose(strict)
+        _dispose(listed)
+
+    assert refused.status_code == 400
+    assert allowed.status_code == 200
