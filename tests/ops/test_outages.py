@@ -303,3 +303,47 @@ def test_every_string_of_the_outage_page_is_translated():
 
     assert len(strings) >= 8
     assert [s for s in strings if s not in translated] == []
+
+
+def test_only_connection_level_database_errors_count_as_outages(tmp_path):
+    """Real errors from real engines: a locked SQLite file and a refused PostgreSQL port are
+    outages; a missing table and a broken constraint are not."""
+    import sqlalchemy
+    from sqlalchemy import exc as sa_exc
+
+    from webapp.errorhandlers import database_outage
+
+    def error_of(engine, *statements: str) -> sa_exc.SQLAlchemyError:
+        try:
+            with engine.begin() as connection:
+                for statement in statements:
+                    connection.execute(sqlalchemy.text(statement))
+        except sa_exc.SQLAlchemyError as error:
+            return error
+        raise AssertionError(f"{statements} did not fail")
+
+    path = tmp_path / "locked.sqlite3"
+    holder = sqlalchemy.create_engine(f"sqlite:///{path}").connect()
+    holder.exec_driver_sql("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+    holder.commit()
+    holder.exec_driver_sql("BEGIN EXCLUSIVE")
+    impatient = sqlalchemy.create_engine(f"sqlite:///{path}", connect_args={"timeout": 0.05})
+    free = sqlalchemy.create_engine(f"sqlite:///{tmp_path / 'free.sqlite3'}")
+    refused = sqlalchemy.create_engine(
+        f"postgresql+psycopg://u:p@127.0.0.1:{free_port()}/x", connect_args={"connect_timeout": 2}
+    )
+    try:
+        locked = error_of(impatient, "SELECT * FROM t")
+        missing_table = error_of(free, "SELECT * FROM nowhere")
+        duplicate = error_of(
+            free, "CREATE TABLE u (id INTEGER PRIMARY KEY)", "INSERT INTO u VALUES (1), (1)"
+        )
+        unreachable = error_of(refused, "SELECT 1")
+    finally:
+        holder.rollback()
+        holder.close()
+
+    assert database_outage(locked) and "locked" in str(locked)
+    assert database_outage(unreachable)
+    assert not database_outage(missing_table) and "no such table" in str(missing_table)
+    assert not database_outage(duplicate)
