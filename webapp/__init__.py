@@ -93,6 +93,9 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(oai.bp)
     csrf.exempt(oai.bp)  # harvesters POST the protocol's arguments; nothing there changes data
+    from webapp.blueprints import health
+
+    app.register_blueprint(health.bp)
     csrf.exempt(api.bp)  # the API authenticates with bearer tokens only (webapp.auth)
     errorhandlers.register(app)
     ratelimits.init_app(app, settings)
