@@ -327,13 +327,14 @@ def test_only_connection_level_database_errors_count_as_outages(tmp_path):
     holder.exec_driver_sql("CREATE TABLE t (id INTEGER PRIMARY KEY)")
     holder.commit()
     holder.exec_driver_sql("BEGIN EXCLUSIVE")
-    impatient = sqlalchemy.create_engine(f"sqlite:///{path}", connect_args={"timeout": 0.05})
+    impatient = sqlalchemy.create_engine(f"sqlite:///{path}", connect_args={"timeout": 0})
     free = sqlalchemy.create_engine(f"sqlite:///{tmp_path / 'free.sqlite3'}")
     refused = sqlalchemy.create_engine(
         f"postgresql+psycopg://u:p@127.0.0.1:{free_port()}/x", connect_args={"connect_timeout": 2}
     )
     try:
-        locked = error_of(impatient, "SELECT * FROM t")
+        # Another process holds the write lock; this one will not wait (busy_timeout 0).
+        locked = error_of(impatient, "PRAGMA busy_timeout = 0", "INSERT INTO t VALUES (2)")
         missing_table = error_of(free, "SELECT * FROM nowhere")
         duplicate = error_of(
             free, "CREATE TABLE u (id INTEGER PRIMARY KEY)", "INSERT INTO u VALUES (1), (1)"
