@@ -1,0 +1,183 @@
+"""Make the bytes of a validated IIIF image request from what is stored, doing as little as we can.
+
+The worker already made web derivatives of every image (``large`` and ``download`` at 1600 px,
+``medium`` 800, ``thumb`` 256, ``square`` 256 — all upright, sRGB, from one decode). Almost every
+request a viewer makes for its first screen is at most that detailed, so :func:`plan` picks, in
+this order: the stored bytes themselves when the request *is* a derivative (no decoding at all);
+else the smallest derivative detailed enough for the region at the requested scale (a crop and
+resize of a ≤ 1600 px picture); only deep-zoom tiles, finer than any derivative, are cut from the
+original (``webapp.media.imaging.cut_region``: scaled on load, bounded memory, and at most
+:data:`ORIGINAL_DECODES` at a time per process). Bytes in, bytes out: no Flask, no storage, no
+database; what is fetched and cached is the service's business.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from PIL import Image
+
+from webapp.iiif.image_api import ImageRequest
+from webapp.media.imaging import RESAMPLE, cut_region
+
+#: Largest number of decoded pixels one request may hold (a 24 MP JPEG at full resolution fits;
+#: a 100 MP scan is cut at half resolution or less, where JPEG scaling on load makes it fit).
+MAX_DECODED_PIXELS = 50_000_000
+#: Originals decoded at the same time by one process: bounds memory under a burst of deep tiles.
+ORIGINAL_DECODES = 2
+#: A derivative may be this much (in pixels of the output) less detailed than asked and still be
+#: used: the rounding of its own size, never a visible loss.
+TOLERANCE = 0.5
+
+_ENCODE = {
+    "jpg": ("JPEG", {"quality": 85}),
+    "png": ("PNG", {"compress_level": 6}),
+    "webp": ("WEBP", {"quality": 80, "method": 2}),
+}
+_original_decodes = threading.BoundedSemaphore(ORIGINAL_DECODES)
+
+
+@dataclass(frozen=True)
+class StoredDerivative:
+    """A derivative as the media row records it."""
+
+    name: str
+    key: str
+    mime: str
+    width: int
+    height: int
+
+    @property
+    def square(self) -> bool:
+        return self.name == "square"
+
+    @property
+    def format(self) -> str:
+        return {"image/jpeg": "jpg", "image/webp": "webp", "image/png": "png"}.get(self.mime, "")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Where a request's pixels come from: a derivative as it is (``passthrough``), a derivative
+    to cut and resize, or (``source`` is ``None``) the original."""
+
+    source: StoredDerivative | None
+    passthrough: bool = False
+
+
+def stored_derivatives(recorded: Mapping[str, Mapping[str, Any]]) -> list[StoredDerivative]:
+    """The media row's ``derivatives`` column as values (entries missing a field are skipped)."""
+    found = []
+    for name, entry in (recorded or {}).items():
+        try:
+            found.append(
+                StoredDerivative(
+                    name, entry["key"], entry["mime"], int(entry["width"]), int(entry["height"])
+                )
+            )
+        except (KeyError, TypeError, ValueError):
+            continue
+    return found
+
+
+def derivative_sizes(derivatives: list[StoredDerivative]) -> list[tuple[int, int]]:
+    """The full-image sizes served straight from storage (``sizes`` of ``info.json``)."""
+    return [(d.width, d.height) for d in derivatives if not d.square]
+
+
+def plan(
+    request: ImageRequest, width: int, height: int, derivatives: list[StoredDerivative]
+) -> Plan:
+    """Choose the cheapest source for ``request`` on a ``width`` × ``height`` image."""
+    region = request.region
+    plain = request.rotation == 0 and not request.mirror and request.quality != "gray"
+    covering = []
+    for d in derivatives:
+        if d.square:
+            if not region.square:
+                continue
+            sx = sy = d.width / region.width
+        else:
+            sx, sy = d.width / width, d.height / height
+        if (
+            request.width <= region.width * sx + TOLERANCE
+            and request.height <= region.height * sy + TOLERANCE
+        ):
+            covering.append(d)
+    for d in covering:
+        same_picture = (region.full and not d.square) or (region.square and d.square)
+        exact = (d.width, d.height) == (request.width, request.height)
+        if plain and same_picture and exact and d.format == request.format:
+            return Plan(d, passthrough=True)
+    if not covering:
+        return Plan(None)
+    return Plan(min(covering, key=lambda d: (d.width * d.height, d.format != request.format)))
+
+
+def render_from_derivative(
+    data: bytes, derivative: StoredDerivative, request: ImageRequest, width: int, height: int
+) -> bytes:
+    """Cut and resize a derivative's picture (decoded here: ≤ 1600 px, ours, already upright)."""
+    region = request.region
+    with Image.open(io.BytesIO(data)) as picture:
+        picture.load()
+        if derivative.square:
+            box = (0.0, 0.0, float(picture.width), float(picture.height))
+        else:
+            sx, sy = picture.width / width, picture.height / height
+            box = (region.x * sx, region.y * sy, (region.x + region.width) * sx,
+                   (region.y + region.height) * sy)  # fmt: skip
+        size = (request.width, request.height)
+        rgb = picture if picture.mode == "RGB" else picture.convert("RGB")
+        if box == (0.0, 0.0, float(rgb.width), float(rgb.height)) and size == rgb.size:
+            out = rgb
+        else:
+            out = rgb.resize(size, RESAMPLE, box=box, reducing_gap=2.0)
+        return encode(out, request)
+
+
+def render_from_original(
+    data: bytes, request: ImageRequest, *, max_pixels: int, max_decoded_pixels: int
+) -> bytes:
+    """Cut the request's region out of the original (deep zoom), a few at a time per process."""
+    with _original_decodes:
+        picture = cut_region(
+            data,
+            request.region.box,
+            (request.width, request.height),
+            max_pixels=max_pixels,
+            max_decoded_pixels=max_decoded_pixels,
+        )
+    return encode(picture, request)
+
+
+def encode(picture: Image.Image, request: ImageRequest) -> bytes:
+    """Mirror, rotate (clockwise, as IIIF counts), change quality, encode; no metadata."""
+    if request.mirror:
+        picture = picture.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    if request.rotation:
+        turn = {90: Image.Transpose.ROTATE_270, 180: Image.Transpose.ROTATE_180,
+                270: Image.Transpose.ROTATE_90}[request.rotation]  # fmt: skip
+        picture = picture.transpose(turn)
+    if request.quality == "gray":
+        picture = picture.convert("L")
+    picture.info = {}
+    fmt, options = _ENCODE[request.format]
+    out = io.BytesIO()
+    picture.save(out, fmt, **options)
+    return out.getvalue()
+
+
+def smallest_scale_factor(width: int, height: int, jpeg: bool, max_decoded_pixels: int) -> int:
+    """The deepest zoom (power-of-two reduction) that can be cut from the original within the
+    decode budget: JPEG scales on load by up to 8, other formats are decoded whole."""
+    factor = 1
+    while width * height / (factor * factor) > max_decoded_pixels:
+        if not jpeg or factor >= 8:
+            return 0  # never: only what the derivatives hold is served
+        factor *= 2
+    return factor

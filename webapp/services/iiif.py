@@ -1,0 +1,253 @@
+"""What the IIIF APIs may serve, and the object-store cache of images made on demand.
+
+Every image, manifest and collection is looked up through the one visibility rule
+(``Story.is_public``): an image of a draft, withdrawn or erased story is "not found" whatever the
+path, exactly like an id that never existed. Images made on demand are cached in the object store
+under ``iiif/<story id>/…`` (``webapp.media.keys``), so the same request never decodes twice, and
+that cache never outlives the story's publication: :func:`purge_story_cache` drops it when a
+story is withdrawn or erased (the ``story.withdrawn``/``story.erased`` jobs and the erasure's
+first try call it), an image made while its story was being withdrawn is dropped by the request
+itself (:func:`_keep_only_if_still_public`), and the leftover collector removes any cached image
+whose story is not public or whose derivatives changed. This module never commits and never
+writes anything but cache objects.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from storage import ObjectNotFound, ObjectStore
+from webapp.errors import NotFound, PassagesError, PayloadTooLarge
+from webapp.extensions import db
+from webapp.iiif import image_api, rendering
+from webapp.iiif.image_api import ImageRequest, Limits
+from webapp.media.imaging import ImageTooLarge, InvalidImage
+from webapp.media.keys import iiif_cache_key, iiif_cache_prefix, iiif_cache_variant
+from webapp.models import Collection, MediaAsset, MediaState, Story
+from webapp.services import backends
+from webapp.services import collections as collection_service
+from webapp.services.visibility import public_stories
+
+log = logging.getLogger(__name__)
+
+#: The largest image served in one response (``maxWidth``/``maxHeight``/``maxArea``): deeper
+#: detail comes as tiles. 4096² is ~50 MB of RGB while it is encoded.
+LIMITS = Limits(max_width=4096, max_height=4096, max_area=4096 * 4096)
+
+
+class ImageUnavailable(PassagesError):
+    """The original of a published image cannot be cut (damaged): the derivatives still serve."""
+
+    status = 422
+    code = "image_unavailable"
+
+
+@dataclass(frozen=True)
+class PublicImage:
+    """A ready image of a public story, with what rendering and the cache need."""
+
+    media_id: int
+    story_id: int
+    width: int
+    height: int
+    original_key: str
+    jpeg: bool
+    derivatives: list[rendering.StoredDerivative]
+    variant: str
+    licence: str
+
+
+@dataclass(frozen=True)
+class RenderedImage:
+    """The bytes of one answer; ``source`` says where they came from (``derivative``: stored as
+    is; ``cache``: made earlier; ``made``: made now from a derivative; ``original``: cut now)."""
+
+    data: bytes
+    media_type: str
+    canonical: str
+    source: str
+
+
+def public_image(media_id: int) -> PublicImage:
+    """The image ``media_id`` if its story is public and it is ready; else :class:`NotFound`."""
+    media = db.session.scalar(
+        db.select(MediaAsset)
+        .join(Story, MediaAsset.story_id == Story.id)
+        .where(
+            MediaAsset.id == media_id,
+            Story.is_public,
+            MediaAsset.state == MediaState.READY.value,
+        )
+    )
+    if media is None or not media.width or not media.height:
+        raise NotFound("no published image has this id")
+    return PublicImage(
+        media_id=media.id,
+        story_id=media.story_id,
+        width=media.width,
+        height=media.height,
+        original_key=media.original_key,
+        jpeg=media.mime_type == "image/jpeg",
+        derivatives=rendering.stored_derivatives(media.derivatives),
+        variant=iiif_cache_variant(media.derivatives),
+        licence=media.licence or media.story.licence,
+    )
+
+
+def image_info(image: PublicImage, image_id: str) -> dict[str, Any]:
+    """The ``info.json`` of ``image``, whose service is at ``image_id``."""
+    from webapp.iiif.presentation import licence_uri
+
+    smallest = rendering.smallest_scale_factor(
+        image.width, image.height, image.jpeg, rendering.MAX_DECODED_PIXELS
+    )
+    if smallest == 0:  # too large to cut from the original: only the derivatives' detail
+        widest = max((max(d.width, d.height) for d in image.derivatives), default=1)
+        smallest = 1
+        while max(image.width, image.height) / smallest > widest:
+            smallest *= 2
+    return image_api.info_document(
+        image_id,
+        image.width,
+        image.height,
+        limits=LIMITS,
+        sizes=rendering.derivative_sizes(image.derivatives),
+        smallest_scale_factor=smallest,
+        rights=licence_uri(image.licence),
+    )
+
+
+def render_image(
+    image: PublicImage, region: str, size: str, rotation: str, quality_format: str
+) -> RenderedImage:
+    """Answer one Image API request: stored derivative, cached image, or made now and cached.
+
+    Raises ``image_api.ImageRequestError`` for a malformed request (400), ``PayloadTooLarge``
+    when the detail asked for cannot be cut within the memory budget (413).
+    """
+    request = image_api.parse_image_request(
+        region, size, rotation, quality_format,
+        width=image.width, height=image.height, limits=LIMITS,
+    )  # fmt: skip
+    store = backends.object_store()
+    chosen = rendering.plan(request, image.width, image.height, image.derivatives)
+    if chosen.passthrough and chosen.source is not None:
+        try:
+            data = store.get(chosen.source.key)
+            return RenderedImage(data, request.media_type, request.canonical, "derivative")
+        except ObjectNotFound:
+            log.warning("media %s: derivative %s missing", image.media_id, chosen.source.key)
+    key = iiif_cache_key(image.story_id, image.media_id, image.variant, request.canonical)
+    try:
+        return RenderedImage(store.get(key), request.media_type, request.canonical, "cache")
+    except ObjectNotFound:
+        pass
+    data, source = _make(image, request, chosen.source, store)
+    try:
+        store.put(key, data, content_type=request.media_type)
+        _keep_only_if_still_public(image, key, store)
+    except Exception:  # noqa: BLE001 - a cache that cannot be written is only slower
+        log.warning("media %s: could not cache %s", image.media_id, key, exc_info=True)
+    return RenderedImage(data, request.media_type, request.canonical, source)
+
+
+def _make(
+    image: PublicImage,
+    request: ImageRequest,
+    source: rendering.StoredDerivative | None,
+    store: ObjectStore,
+) -> tuple[bytes, str]:
+    if source is not None:
+        try:
+            stored = store.get(source.key)
+        except ObjectNotFound:
+            log.warning("media %s: derivative %s missing; using the original", image.media_id,
+                        source.key)  # fmt: skip
+        else:
+            return rendering.render_from_derivative(
+                stored, source, request, image.width, image.height
+            ), "made"
+    settings = backends.settings()
+    try:
+        data = rendering.render_from_original(
+            store.get(image.original_key),
+            request,
+            max_pixels=settings.max_image_pixels,
+            max_decoded_pixels=rendering.MAX_DECODED_PIXELS,
+        )
+    except ImageTooLarge as exc:
+        raise PayloadTooLarge(
+            f"this detail of the image cannot be made on demand ({exc.reason}); "
+            "ask for a smaller size or a larger region"
+        ) from exc
+    except InvalidImage as exc:
+        log.warning("media %s: original cannot be cut: %s", image.media_id, exc.reason)
+        raise ImageUnavailable(
+            "this detail of the image cannot be made; smaller sizes are still served"
+        ) from exc
+    return data, "original"
+
+
+def _keep_only_if_still_public(image: PublicImage, key: str, store: ObjectStore) -> None:
+    """Drop the image just cached if its story stopped being public while it was being made.
+
+    The withdrawal's purge may have listed the cache before this object existed; asking again
+    after writing (on a fresh transaction, so a withdrawal committed meanwhile is seen) closes
+    that window.
+    """
+    db.session.rollback()  # read-only so far: end the snapshot, see what committed meanwhile
+    public = db.session.scalar(
+        db.select(Story.id).where(Story.id == image.story_id, Story.is_public)
+    )
+    if public is None:
+        store.delete(key)
+        log.info("media %s: story %s left publication; cached image dropped", image.media_id,
+                 image.story_id)  # fmt: skip
+
+
+def purge_story_cache(story_id: int, store: ObjectStore | None = None) -> int:
+    """Delete every IIIF image cached for ``story_id`` unless it is public; return how many.
+
+    Idempotent: called by the withdrawal's and the erasure's jobs (retried by RQ when the store
+    is unreachable) and by the erasure's first try. A story published again meanwhile keeps its
+    cache.
+    """
+    public = db.session.scalar(db.select(Story.id).where(Story.id == story_id, Story.is_public))
+    if public is not None:
+        return 0
+    store = store or backends.object_store()
+    deleted = 0
+    for info in list(store.list(iiif_cache_prefix(story_id))):
+        store.delete(info.key)
+        deleted += 1
+    if deleted:
+        log.info("story %s: %d cached IIIF image(s) deleted", story_id, deleted)
+    return deleted
+
+
+# --- presentation -------------------------------------------------------------------------------
+
+
+def public_story(story_id: int) -> Story:
+    """The story ``story_id`` if it is public and has an image to show; else :class:`NotFound`
+    (a manifest needs at least one canvas)."""
+    from webapp.iiif.presentation import has_manifest
+
+    story = db.session.scalar(public_stories().where(Story.id == story_id))
+    if story is None or not has_manifest(story):
+        raise NotFound("no published story with images has this id")
+    return story
+
+
+def public_collection(slug: str) -> tuple[Collection, list[Story]]:
+    """A published collection and its public stories, in the archivist's order."""
+    collection = collection_service.get_public_collection(slug)
+    stories = db.session.scalars(collection_service.public_items_query(collection)).all()
+    return collection, list(stories)
+
+
+def public_collections() -> list[Collection]:
+    """Every published collection, newest first."""
+    return list(db.session.scalars(collection_service.public_collections_query()))
