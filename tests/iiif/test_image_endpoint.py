@@ -162,10 +162,11 @@ def test_images_of_unpublished_stories_are_404_whatever_the_path(app, client, ma
             assert client.get(f"/iiif/3/{media_id}").status_code == 404
 
 
-def test_a_request_the_derivatives_cannot_satisfy_is_cut_from_the_original_and_cached(
+def test_a_deep_tile_is_cut_from_the_original_with_its_whole_level_and_cached(
     app, client, landscape
 ):
-    """A full-resolution tile is made once; the second identical request is the cached object."""
+    """A full-resolution tile decodes the original once for its whole zoom level; the second
+    request, and the neighbouring tiles a viewer asks for next, are the cached objects."""
     from webapp.media.keys import iiif_cache_prefix
     from webapp.services import backends
 
@@ -179,18 +180,35 @@ def test_a_request_the_derivatives_cannot_satisfy_is_cut_from_the_original_and_c
 
     with app.app_context():
         store = backends.object_store()
-        story_id = _story_of(landscape)
-        cached = [info.key for info in store.list(iiif_cache_prefix(story_id))]
-        assert len(cached) == 1 and cached[0].endswith("/1024_512_512_512/max/0/default.jpg")
-        assert store.get(cached[0]) == first.data
+        cached = {info.key for info in store.list(iiif_cache_prefix(_story_of(landscape)))}
+        assert len(cached) == 5 * 4  # the 512 px grid of a 2400×1600 image at full resolution
+        mine = next(k for k in cached if k.endswith("/1024_512_512_512/max/0/default.jpg"))
+        assert store.get(mine) == first.data
         # Put other bytes under the cache key: the next answer must be exactly what is stored
         # there, proving it was read from the cache and nothing was decoded again.
         marker = photo(512, 512, seed=9)
-        store.put(cached[0], marker, content_type="image/jpeg")
+        store.put(mine, marker, content_type="image/jpeg")
 
     second = _get(client, landscape, "1024,512,512,512/512,/0/default.jpg")  # same canonical
     assert second.headers["X-IIIF-Source"] == "cache"
     assert second.data == marker
+    edge = _get(client, landscape, "2048,1536,352,64/352,64/0/default.jpg")  # a corner tile
+    assert edge.headers["X-IIIF-Source"] == "cache"
+    assert decode(edge.data).size == (352, 64)
+    assert near(colour_at(decode(edge.data), 0.5, 0.5), WHITE)
+
+
+def test_a_request_off_the_tile_grid_is_cut_alone_and_cached(app, client, landscape):
+    from webapp.media.keys import iiif_cache_prefix
+    from webapp.services import backends
+
+    first = _get(client, landscape, "100,100,700,500/700,/0/default.webp")
+    assert first.headers["X-IIIF-Source"] == "original"
+    with app.app_context():
+        cached = list(backends.object_store().list(iiif_cache_prefix(_story_of(landscape))))
+    assert [i.key.rsplit("/", 4)[-4:] for i in cached] == [["100_100_700_500", "max", "0",
+                                                             "default.webp"]]  # fmt: skip
+    assert _get(client, landscape, "100,100,700,500/max/0/default.webp").data == first.data
 
 
 def test_requests_within_the_derivatives_never_touch_the_original(app, client, landscape):

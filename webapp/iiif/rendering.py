@@ -14,14 +14,15 @@ database; what is fetched and cached is the service's business.
 from __future__ import annotations
 
 import io
+import math
 import threading
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 from PIL import Image
 
-from webapp.iiif.image_api import ImageRequest
+from webapp.iiif.image_api import TILE_SIZE, ImageRequest, Region
 from webapp.media.imaging import RESAMPLE, cut_region
 
 #: Largest number of decoded pixels one request may hold (a 24 MP JPEG at full resolution fits;
@@ -124,6 +125,12 @@ def render_from_derivative(
     """Cut and resize a derivative's picture (decoded here: ≤ 1600 px, ours, already upright)."""
     region = request.region
     with Image.open(io.BytesIO(data)) as picture:
+        if picture.format == "JPEG" and not derivative.square:
+            # Scale on load when the output is much smaller (a coarse tile, a thumbnail).
+            needed = request.scale * max(width / picture.width, height / picture.height)
+            if needed < 0.5:
+                picture.draft("RGB", (math.ceil(picture.width * needed),
+                                      math.ceil(picture.height * needed)))  # fmt: skip
         picture.load()
         if derivative.square:
             box = (0.0, 0.0, float(picture.width), float(picture.height))
@@ -153,6 +160,71 @@ def render_from_original(
             max_decoded_pixels=max_decoded_pixels,
         )
     return encode(picture, request)
+
+
+def grid_factor(request: ImageRequest, width: int, height: int) -> int | None:
+    """The scale factor of the ``info.json`` tile grid of which ``request`` is one tile (as
+    OpenSeadragon and Mirador ask for them), or ``None`` for any other request."""
+    region = request.region
+    factor = 1
+    while TILE_SIZE * factor < max(region.width, region.height):
+        factor *= 2
+    side = TILE_SIZE * factor
+    aligned = region.x % side == 0 and region.y % side == 0
+    whole = (region.width, region.height) == (min(side, width - region.x),
+                                              min(side, height - region.y))  # fmt: skip
+    scaled = (request.width, request.height) == (math.ceil(region.width / factor),
+                                                 math.ceil(region.height / factor))  # fmt: skip
+    return factor if aligned and whole and scaled else None
+
+
+def grid_tiles(factor: int, width: int, height: int, like: ImageRequest) -> list[ImageRequest]:
+    """Every tile of the grid at ``factor``, with ``like``'s rotation, quality and format."""
+    side = TILE_SIZE * factor
+    tiles = []
+    for y in range(0, height, side):
+        for x in range(0, width, side):
+            w, h = min(side, width - x), min(side, height - y)
+            region = Region(x, y, w, h, full=(w, h) == (width, height))
+            tiles.append(
+                replace(
+                    like, region=region, width=math.ceil(w / factor), height=math.ceil(h / factor)
+                )  # fmt: skip
+            )
+    return tiles
+
+
+def render_level_from_original(
+    data: bytes,
+    factor: int,
+    tiles: list[ImageRequest],
+    width: int,
+    height: int,
+    *,
+    max_pixels: int,
+    max_decoded_pixels: int,
+) -> Iterator[tuple[ImageRequest, bytes]]:
+    """Decode the original once at ``1/factor`` and cut every tile of that level from it.
+
+    Why: a deep tile costs the decode of the whole original (JPEG cannot decode a part), so the
+    viewport's six to twelve tiles would decode it six to twelve times. Cutting the whole level
+    from one decode costs about two single tiles, and every later pan at that zoom is a cache hit.
+    """
+    level = (math.ceil(width / factor), math.ceil(height / factor))
+    with _original_decodes:
+        picture = cut_region(
+            data, (0, 0, width, height), level,
+            max_pixels=max_pixels, max_decoded_pixels=max_decoded_pixels,
+        )  # fmt: skip
+    for tile in tiles:
+        r = tile.region
+        box = (r.x / factor, r.y / factor, (r.x + r.width) / factor, (r.y + r.height) / factor)
+        size = (tile.width, tile.height)
+        if all(v == int(v) for v in box) and size == (box[2] - box[0], box[3] - box[1]):
+            piece = picture.crop(tuple(int(v) for v in box))
+        else:
+            piece = picture.resize(size, RESAMPLE, box=box)
+        yield tile, encode(piece, tile)
 
 
 def encode(picture: Image.Image, request: ImageRequest) -> bytes:

@@ -15,6 +15,9 @@ writes anything but cache objects.
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,17 +75,18 @@ class RenderedImage:
 
 def public_image(media_id: int) -> PublicImage:
     """The image ``media_id`` if its story is public and it is ready; else :class:`NotFound`."""
-    media = db.session.scalar(
-        db.select(MediaAsset)
+    row = db.session.execute(
+        db.select(MediaAsset, Story.licence)
         .join(Story, MediaAsset.story_id == Story.id)
         .where(
             MediaAsset.id == media_id,
             Story.is_public,
             MediaAsset.state == MediaState.READY.value,
         )
-    )
-    if media is None or not media.width or not media.height:
+    ).first()
+    if row is None or not row[0].width or not row[0].height:
         raise NotFound("no published image has this id")
+    media, story_licence = row
     return PublicImage(
         media_id=media.id,
         story_id=media.story_id,
@@ -92,7 +96,7 @@ def public_image(media_id: int) -> PublicImage:
         jpeg=media.mime_type == "image/jpeg",
         derivatives=rendering.stored_derivatives(media.derivatives),
         variant=iiif_cache_variant(media.derivatives),
-        licence=media.licence or media.story.licence,
+        licence=media.licence or story_licence,
     )
 
 
@@ -144,13 +148,73 @@ def render_image(
         return RenderedImage(store.get(key), request.media_type, request.canonical, "cache")
     except ObjectNotFound:
         pass
+    factor = rendering.grid_factor(request, image.width, image.height)
+    if chosen.source is None and factor is not None:
+        return _render_level(image, request, factor, key, store)
     data, source = _make(image, request, chosen.source, store)
-    try:
-        store.put(key, data, content_type=request.media_type)
-        _keep_only_if_still_public(image, key, store)
-    except Exception:  # noqa: BLE001 - a cache that cannot be written is only slower
-        log.warning("media %s: could not cache %s", image.media_id, key, exc_info=True)
+    _cache(image, {key: (data, request.media_type)}, store)
     return RenderedImage(data, request.media_type, request.canonical, source)
+
+
+_level_locks: dict[tuple, threading.Lock] = {}
+_level_locks_guard = threading.Lock()
+
+
+def _render_level(
+    image: PublicImage, request: ImageRequest, factor: int, key: str, store: ObjectStore
+) -> RenderedImage:
+    """A deep tile: cut its whole zoom level from one decode of the original and cache it all.
+
+    A viewer asks for a viewport's tiles at once; the first request of a level takes the level's
+    lock and builds it, the others wait for it and then read their tile from the cache.
+    """
+    like = (image.media_id, image.variant, factor, request.rotation, request.mirror,
+            request.quality, request.format)  # fmt: skip
+    with _level_locks_guard:
+        lock = _level_locks.setdefault(like, threading.Lock())
+    with lock:
+        try:
+            return _build_level(image, request, factor, key, store)
+        finally:
+            with _level_locks_guard:
+                _level_locks.pop(like, None)
+
+
+def _build_level(
+    image: PublicImage, request: ImageRequest, factor: int, key: str, store: ObjectStore
+) -> RenderedImage:
+    try:  # built by the request that held the lock before this one
+        return RenderedImage(store.get(key), request.media_type, request.canonical, "cache")
+    except ObjectNotFound:
+        pass
+    tiles = rendering.grid_tiles(factor, image.width, image.height, request)
+    settings = backends.settings()
+    made: dict[str, tuple[bytes, str]] = {}
+    answer = b""
+    with _refusals_explained(image):
+        for tile, data in rendering.render_level_from_original(
+            store.get(image.original_key), factor, tiles, image.width, image.height,
+            max_pixels=settings.max_image_pixels,
+            max_decoded_pixels=rendering.MAX_DECODED_PIXELS,
+        ):  # fmt: skip
+            tile_key = iiif_cache_key(image.story_id, image.media_id, image.variant, tile.canonical)
+            made[tile_key] = (data, tile.media_type)
+            if tile_key == key:
+                answer = data
+    _cache(image, made, store)
+    log.info("media %s: %d tiles cut at 1/%d", image.media_id, len(made), factor)
+    return RenderedImage(answer, request.media_type, request.canonical, "original")
+
+
+def _cache(image: PublicImage, objects: dict[str, tuple[bytes, str]], store: ObjectStore) -> None:
+    """Write what was made; a cache that cannot be written only makes the next request slower."""
+    try:
+        for key, (data, media_type) in objects.items():
+            store.put(key, data, content_type=media_type)
+        _keep_only_if_still_public(image, list(objects), store)
+    except Exception:  # noqa: BLE001
+        log.warning("media %s: could not cache %d image(s)", image.media_id, len(objects),
+                    exc_info=True)  # fmt: skip
 
 
 def _make(
@@ -170,13 +234,21 @@ def _make(
                 stored, source, request, image.width, image.height
             ), "made"
     settings = backends.settings()
-    try:
+    with _refusals_explained(image):
         data = rendering.render_from_original(
             store.get(image.original_key),
             request,
             max_pixels=settings.max_image_pixels,
             max_decoded_pixels=rendering.MAX_DECODED_PIXELS,
         )
+    return data, "original"
+
+
+@contextmanager
+def _refusals_explained(image: PublicImage) -> Iterator[None]:
+    """An original that cannot be cut becomes an answer a client understands (413 or 422)."""
+    try:
+        yield
     except ImageTooLarge as exc:
         raise PayloadTooLarge(
             f"this detail of the image cannot be made on demand ({exc.reason}); "
@@ -187,11 +259,10 @@ def _make(
         raise ImageUnavailable(
             "this detail of the image cannot be made; smaller sizes are still served"
         ) from exc
-    return data, "original"
 
 
-def _keep_only_if_still_public(image: PublicImage, key: str, store: ObjectStore) -> None:
-    """Drop the image just cached if its story stopped being public while it was being made.
+def _keep_only_if_still_public(image: PublicImage, keys: list[str], store: ObjectStore) -> None:
+    """Drop the images just cached if their story stopped being public while they were made.
 
     The withdrawal's purge may have listed the cache before this object existed; asking again
     after writing (on a fresh transaction, so a withdrawal committed meanwhile is seen) closes
@@ -202,8 +273,9 @@ def _keep_only_if_still_public(image: PublicImage, key: str, store: ObjectStore)
         db.select(Story.id).where(Story.id == image.story_id, Story.is_public)
     )
     if public is None:
-        store.delete(key)
-        log.info("media %s: story %s left publication; cached image dropped", image.media_id,
+        for key in keys:
+            store.delete(key)
+        log.info("media %s: story %s left publication; cached images dropped", image.media_id,
                  image.story_id)  # fmt: skip
 
 
