@@ -123,28 +123,57 @@ def render_from_derivative(
     data: bytes, derivative: StoredDerivative, request: ImageRequest, width: int, height: int
 ) -> bytes:
     """Cut and resize a derivative's picture (decoded here: ≤ 1600 px, ours, already upright)."""
-    region = request.region
+    picture = _open_derivative(data, derivative, request.scale, width, height)
+    return encode(_cut_derivative(picture, derivative, request, width, height), request)
+
+
+def render_level_from_derivative(
+    data: bytes,
+    derivative: StoredDerivative,
+    tiles: list[ImageRequest],
+    width: int,
+    height: int,
+) -> Iterator[tuple[ImageRequest, bytes]]:
+    """Every tile of one zoom level from one decode of a derivative (see
+    :func:`render_level_from_original`: a viewer asks for all of them together)."""
+    picture = _open_derivative(data, derivative, max(t.scale for t in tiles), width, height)
+    for tile in tiles:
+        yield tile, encode(_cut_derivative(picture, derivative, tile, width, height), tile)
+
+
+def _open_derivative(
+    data: bytes, derivative: StoredDerivative, scale: float, width: int, height: int
+) -> Image.Image:
+    """Decode a derivative as RGB, scaled on load (JPEG) when ``scale`` (output pixels per
+    full-image pixel) needs less than half of it."""
     with Image.open(io.BytesIO(data)) as picture:
         if picture.format == "JPEG" and not derivative.square:
-            # Scale on load when the output is much smaller (a coarse tile, a thumbnail).
-            needed = request.scale * max(width / picture.width, height / picture.height)
+            needed = scale * max(width / picture.width, height / picture.height)
             if needed < 0.5:
                 picture.draft("RGB", (math.ceil(picture.width * needed),
                                       math.ceil(picture.height * needed)))  # fmt: skip
         picture.load()
-        if derivative.square:
-            box = (0.0, 0.0, float(picture.width), float(picture.height))
-        else:
-            sx, sy = picture.width / width, picture.height / height
-            box = (region.x * sx, region.y * sy, (region.x + region.width) * sx,
-                   (region.y + region.height) * sy)  # fmt: skip
-        size = (request.width, request.height)
-        rgb = picture if picture.mode == "RGB" else picture.convert("RGB")
-        if box == (0.0, 0.0, float(rgb.width), float(rgb.height)) and size == rgb.size:
-            out = rgb
-        else:
-            out = rgb.resize(size, RESAMPLE, box=box, reducing_gap=2.0)
-        return encode(out, request)
+        return picture if picture.mode == "RGB" else picture.convert("RGB")
+
+
+def _cut_derivative(
+    picture: Image.Image,
+    derivative: StoredDerivative,
+    request: ImageRequest,
+    width: int,
+    height: int,
+) -> Image.Image:
+    region = request.region
+    if derivative.square:
+        box = (0.0, 0.0, float(picture.width), float(picture.height))
+    else:
+        sx, sy = picture.width / width, picture.height / height
+        box = (region.x * sx, region.y * sy, (region.x + region.width) * sx,
+               (region.y + region.height) * sy)  # fmt: skip
+    size = (request.width, request.height)
+    if box == (0.0, 0.0, float(picture.width), float(picture.height)) and size == picture.size:
+        return picture
+    return picture.resize(size, RESAMPLE, box=box, reducing_gap=2.0)
 
 
 def render_from_original(
