@@ -72,6 +72,10 @@ delete_erased_objects
 purge_iiif_cache
 index_story
 rebuild_if_unreadable
+build_export
+export_gave_up
+run_import
+import_gave_up
 # Scheduled by dotted name (workers/reconcile.py schedule_next); RQ's scheduler enqueues them.
 scheduled_pass
 scheduled_prune
@@ -95,3 +99,6 @@ y
 _._login_user
 _.get_id
 penalty
+
+# zipfile.ZipInfo.compress_type, read by ZipFile.open/writestr (webapp/interop/bagit_export.py).
+_.compress_type
