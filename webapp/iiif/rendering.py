@@ -232,28 +232,33 @@ def render_level_from_original(
     *,
     max_pixels: int,
     max_decoded_pixels: int,
-) -> Iterator[tuple[ImageRequest, bytes]]:
+) -> list[tuple[ImageRequest, bytes]]:
     """Decode the original once at ``1/factor`` and cut every tile of that level from it.
 
     Why: a deep tile costs the decode of the whole original (JPEG cannot decode a part), so the
     viewport's six to twelve tiles would decode it six to twelve times. Cutting the whole level
     from one decode costs about two single tiles, and every later pan at that zoom is a cache hit.
+    The decoded level stays in memory until its last tile is encoded, so the whole build counts
+    as one of the :data:`ORIGINAL_DECODES` a process may run at a time.
     """
     level = (math.ceil(width / factor), math.ceil(height / factor))
+    made = []
     with _original_decodes:
         picture = cut_region(
             data, (0, 0, width, height), level,
             max_pixels=max_pixels, max_decoded_pixels=max_decoded_pixels,
         )  # fmt: skip
-    for tile in tiles:
-        r = tile.region
-        box = (r.x / factor, r.y / factor, (r.x + r.width) / factor, (r.y + r.height) / factor)
-        size = (tile.width, tile.height)
-        if all(v == int(v) for v in box) and size == (box[2] - box[0], box[3] - box[1]):
-            piece = picture.crop(tuple(int(v) for v in box))
-        else:
-            piece = picture.resize(size, RESAMPLE, box=box)
-        yield tile, encode(piece, tile)
+        for tile in tiles:
+            r = tile.region
+            box = (r.x / factor, r.y / factor, (r.x + r.width) / factor,
+                   (r.y + r.height) / factor)  # fmt: skip
+            size = (tile.width, tile.height)
+            if all(v == int(v) for v in box) and size == (box[2] - box[0], box[3] - box[1]):
+                piece = picture.crop(tuple(int(v) for v in box))
+            else:
+                piece = picture.resize(size, RESAMPLE, box=box)
+            made.append((tile, encode(piece, tile)))
+    return made
 
 
 def encode(picture: Image.Image, request: ImageRequest) -> bytes:

@@ -238,11 +238,11 @@ def _level_tiles(
             ))  # fmt: skip
     settings = backends.settings()
     with _refusals_explained(image):
-        return list(rendering.render_level_from_original(
+        return rendering.render_level_from_original(
             store.get(image.original_key), factor, tiles, image.width, image.height,
             max_pixels=settings.max_image_pixels,
             max_decoded_pixels=rendering.MAX_DECODED_PIXELS,
-        ))  # fmt: skip
+        )  # fmt: skip
 
 
 def _cache(image: PublicImage, objects: dict[str, tuple[bytes, str]], store: ObjectStore) -> None:
