@@ -91,6 +91,9 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     from webapp.blueprints import iiif as iiif_api
 
     app.register_blueprint(iiif_api.bp)
+    from webapp.blueprints import health
+
+    app.register_blueprint(health.bp)
     csrf.exempt(api.bp)  # the API authenticates with bearer tokens only (webapp.auth)
     errorhandlers.register(app)
     ratelimits.init_app(app, settings)
