@@ -93,6 +93,9 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(oai.bp)
     csrf.exempt(oai.bp)  # harvesters POST the protocol's arguments; nothing there changes data
+    from webapp.blueprints import iiif as iiif_api
+
+    app.register_blueprint(iiif_api.bp)
     from webapp.blueprints import health
 
     app.register_blueprint(health.bp)
