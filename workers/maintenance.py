@@ -80,29 +80,17 @@ def prune(now=None) -> dict[str, int]:
                 Notification.read_at.is_not(None), Notification.read_at < notes_cutoff
             )
         ).rowcount
-    counts["failed_jobs"] = _prune_failed_jobs(
-        now.timestamp() - settings.keep_failed_jobs_days * 86400
-    )
+    counts["failed_jobs"] = _prune_failed_jobs(now, settings.keep_failed_jobs_days)
     counts["exports"] = _prune_exports(now.timestamp() - settings.keep_exports_days * 86400)
     log.info("pruned %s", ", ".join(f"{n} {what}" for what, n in counts.items()))
     return counts
 
 
-def _prune_failed_jobs(cutoff: float) -> int:
-    """Failed jobs that ended before ``cutoff`` leave RQ's failed registry (and Redis)."""
-    from rq.registry import FailedJobRegistry
+def _prune_failed_jobs(now, days: int) -> int:
+    """Failed jobs that ended more than ``days`` ago leave RQ's failed registry (and Redis)."""
+    from webapp.operations.jobs import purge_failed
 
-    removed = 0
-    for purpose in ("images", "search", "default"):
-        queue = backends.queue(purpose)
-        registry = FailedJobRegistry(queue=queue)
-        registry.cleanup()  # entries past their failure_ttl
-        for job in queue.job_class.fetch_many(registry.get_job_ids(), connection=queue.connection):
-            if job is None or job.ended_at is None or job.ended_at.timestamp() >= cutoff:
-                continue
-            registry.remove(job, delete_job=True)
-            removed += 1
-    return removed
+    return purge_failed(timedelta(days=days), now=now)
 
 
 def _prune_exports(cutoff: float) -> int:
