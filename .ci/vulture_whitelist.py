@@ -94,3 +94,7 @@ y
 _._login_user
 _.get_id
 penalty
+
+# Failed images on the jobs page (templates/jobs/index.html reads them).
+story_title
+failed_at

@@ -45,6 +45,8 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     if value < 0:
         raise ValueError(f"{name} must not be negative, got {raw!r}")
     return value
+
+
 #: The password hash used under ``TESTING`` unless ``PASSWORD_HASH_METHOD`` says otherwise.
 CHEAP_TEST_HASH = "pbkdf2:sha256:1000"
 
@@ -175,6 +177,9 @@ class Settings:
     #: set does the default become a cheap ``pbkdf2:sha256:1000`` so the test suite does not spend
     #: its time hashing. Never set a cheap method in production.
     password_hash_method: str = "scrypt"
+    #: ``PASSAGES_METRICS_TOKEN``: bearer token a Prometheus scraper sends to read ``/metrics``.
+    #: Unset: only requests from this machine (loopback, not through a proxy) may read it.
+    metrics_token: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -240,6 +245,7 @@ class Settings:
             index_check_interval=max(5, _int(env, "PASSAGES_INDEX_CHECK_INTERVAL", 60)),
             password_hash_method=env.get("PASSWORD_HASH_METHOD")
             or (CHEAP_TEST_HASH if _flag(env.get("TESTING"), False) else "scrypt"),
+            metrics_token=env.get("PASSAGES_METRICS_TOKEN") or None,
         )
 
     def resolved_secret_key(self) -> str:

@@ -31,7 +31,7 @@ from rq.registry import (
     StartedJobRegistry,
 )
 
-from webapp.errors import NotFound, PassagesError
+from webapp.errors import PassagesError
 from webapp.extensions import db
 from webapp.models import MediaAsset, MediaState, OutboxEvent, Story, utcnow
 from webapp.services import audit, backends, outbox
@@ -52,24 +52,40 @@ LIST_LIMIT = 200
 TRACEBACK_TAIL = 15
 
 
-class QueuesUnavailable(PassagesError):
+class JobsError(PassagesError):
+    """A refusal about one job or image; ``subject`` names it (pages word the message)."""
+
+    def __init__(self, message: str, subject: str | int = "", **options) -> None:
+        super().__init__(message, **options)
+        self.subject = subject
+
+
+class QueuesUnavailable(JobsError):
     """Redis cannot be read: nothing can be said about jobs (which is not "no jobs")."""
 
     status = 503
     code = "queues_unavailable"
 
 
-class UnknownJob(NotFound):
+class UnknownJob(JobsError):
     """No job with this id in Redis (never existed, purged, or expired)."""
 
+    status = 404
     code = "unknown_job"
 
 
-class NotRetryable(PassagesError):
+class NotRetryable(JobsError):
     """The job exists but is not failed: it is queued, running, scheduled or done."""
 
     status = 409
     code = "job_not_failed"
+
+
+class NotFailedMedia(JobsError):
+    """An image asked to be derived again is not failed (any more, or never was)."""
+
+    status = 409
+    code = "media_not_failed"
 
 
 @dataclass(frozen=True)
@@ -133,14 +149,6 @@ class FailedMedia:
 
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _queue(purpose: str) -> Queue:
-    if purpose not in PURPOSES:
-        raise PassagesError(
-            f"unknown queue {purpose!r}: choose one of {', '.join(PURPOSES)}", field="queue"
-        )
-    return backends.queue(purpose)
 
 
 def _registry(queue: Queue, name: str) -> BaseRegistry | None:
@@ -259,9 +267,7 @@ def list_jobs(
 
 def _locate(job: Job) -> tuple[str, str]:
     """(queue purpose, registry) where RQ holds ``job`` now."""
-    purpose = next(
-        (p for p in PURPOSES if backends.queue(p).name == job.origin), job.origin or "?"
-    )
+    purpose = next((p for p in PURPOSES if backends.queue(p).name == job.origin), job.origin or "?")
     status = _status(job)
     registry = {"stopped": "failed"}.get(status, status)
     return purpose, registry
@@ -272,7 +278,8 @@ def _fetch(job_id: str) -> Job:
         return Job.fetch(job_id, connection=backends.redis_connection())
     except NoSuchJobError as exc:
         raise UnknownJob(
-            f"no job with id {job_id!r} (it never existed, was purged, or its record expired)"
+            f"no job with id {job_id!r} (it never existed, was purged, or its record expired)",
+            subject=job_id,
         ) from exc
 
 
@@ -311,11 +318,15 @@ def retry_job(job_id: str) -> JobSummary:
         job = _fetch(job_id)
         purpose, registry = _locate(job)
         if registry != "failed":
-            raise NotRetryable(f"job {job_id} is {registry}, not failed: there is nothing to retry")
+            raise NotRetryable(
+                f"job {job_id} is {registry}, not failed: there is nothing to retry", subject=job_id
+            )
         try:
             FailedJobRegistry(queue=backends.queue(purpose)).requeue(job)
         except InvalidJobOperation as exc:  # another admin retried it a moment ago
-            raise NotRetryable(f"job {job_id} is no longer in the failed registry") from exc
+            raise NotRetryable(
+                f"job {job_id} is no longer in the failed registry", subject=job_id
+            ) from exc
         return _summary(job, purpose, "queued")
 
     return _guard(act)
@@ -352,7 +363,9 @@ def purge_failed(older_than: timedelta | None = None, now: datetime | None = Non
             registry = FailedJobRegistry(queue=queue)
             registry.cleanup()  # entries past their failure_ttl
             ids = registry.get_job_ids()
-            for job_id, job in zip(ids, Job.fetch_many(ids, connection=queue.connection)):
+            for job_id, job in zip(
+                ids, Job.fetch_many(ids, connection=queue.connection), strict=True
+            ):
                 if job is None:
                     registry.remove(job_id)  # its record expired already
                     continue
@@ -373,9 +386,7 @@ def outbox_backlog(error_limit: int = 50) -> OutboxBacklog:
     """Unrelayed events: how many, the oldest's creation time, the latest that failed to relay."""
     waiting = OutboxEvent.relayed_at.is_(None)
     count, oldest = db.session.execute(
-        db.select(db.func.count(OutboxEvent.id), db.func.min(OutboxEvent.created_at)).where(
-            waiting
-        )
+        db.select(db.func.count(OutboxEvent.id), db.func.min(OutboxEvent.created_at)).where(waiting)
     ).one()
     errors = db.session.scalars(
         db.select(OutboxEvent)
@@ -408,15 +419,24 @@ def failed_media(limit: int = 200) -> list[FailedMedia]:
     ]
 
 
-def failed_media_count() -> int:
+def relay_error_count() -> int:
+    """Waiting events whose last relay attempt failed."""
     return db.session.scalar(
-        db.select(db.func.count(MediaAsset.id)).where(
-            MediaAsset.state == MediaState.FAILED.value
+        db.select(db.func.count(OutboxEvent.id)).where(
+            OutboxEvent.relayed_at.is_(None), OutboxEvent.last_error.is_not(None)
         )
     )
 
 
-def rederive_failed_media(uow: UnitOfWork, actor: User | None, media_ids: Sequence[int] | None) -> int:
+def failed_media_count() -> int:
+    return db.session.scalar(
+        db.select(db.func.count(MediaAsset.id)).where(MediaAsset.state == MediaState.FAILED.value)
+    )
+
+
+def rederive_failed_media(
+    uow: UnitOfWork, actor: User | None, media_ids: Sequence[int] | None
+) -> int:
     """Ask for failed images to be derived again; ``None`` means every failed image.
 
     Each image goes back to ``pending`` (its old reason is kept in the audit entry) and one
@@ -432,7 +452,9 @@ def rederive_failed_media(uow: UnitOfWork, actor: User | None, media_ids: Sequen
     if media_ids is not None:
         missing = sorted(set(wanted) - {m.id for m in chosen})
         if missing:
-            raise NotFound(f"image {missing[0]} is not a failed image (any more)", field="media_id")
+            raise NotFailedMedia(
+                f"image {missing[0]} is not a failed image (any more)", subject=missing[0]
+            )
     by_story: dict[int, list[MediaAsset]] = {}
     for media in chosen:
         by_story.setdefault(media.story_id, []).append(media)

@@ -127,7 +127,8 @@ def retry_command(job_id: str | None, all_failed: bool, queues: tuple[str, ...])
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @with_appcontext
 def purge_command(days: float | None, yes: bool) -> None:
-    """Delete failed jobs and their errors (the hourly pruning keeps PASSAGES_KEEP_FAILED_JOBS_DAYS)."""
+    """Delete failed jobs and their errors (the hourly pruning does it past
+    PASSAGES_KEEP_FAILED_JOBS_DAYS)."""
     scope = "every failed job" if days is None else f"failed jobs older than {days:g} day(s)"
     if not yes:
         click.confirm(f"Delete {scope}?", abort=True)

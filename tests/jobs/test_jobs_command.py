@@ -6,12 +6,7 @@ from datetime import timedelta
 
 from rq.registry import FailedJobRegistry
 
-from tests.ops.jobs_fixtures import (  # noqa: F401 - fixtures
-    fail_an_image_job,
-    make_user_on,
-    redis_app,
-    token_on,
-)
+from tests.jobs.conftest import fail_an_image_job
 
 
 def _jobs(app, *args: str, input: str | None = None):
@@ -84,7 +79,7 @@ def test_retry_all_failed_and_purge(redis_app, token_on) -> None:
     fail_an_image_job(redis_app, token_on, seed=4)
 
     assert "2 failed job(s) put back on queue" in _jobs(redis_app, "retry", "--all-failed").output
-    from tests.ops.jobs_fixtures import work_images
+    from tests.jobs.conftest import work_images
 
     work_images(redis_app)  # they fail again: the originals are still missing
     refused = _jobs(redis_app, "purge", input="n\n")

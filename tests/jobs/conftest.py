@@ -1,5 +1,5 @@
-"""A real Redis with a job that failed for good, for the ``passages jobs``, admin-page and
-``/metrics`` tests.
+"""Fixtures for the jobs tests (``passages jobs``, the admin page, ``/metrics``, pruning): a
+real Redis with a job that failed for good.
 
 The failed job is made the way production makes one: an image job runs in a real RQ work horse
 (:class:`workers.worker.PassagesWorker`, forked) and fails on an original missing from the
