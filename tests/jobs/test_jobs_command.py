@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from rq.registry import FailedJobRegistry
 
 from tests.jobs.conftest import fail_an_image_job
@@ -71,6 +72,7 @@ def test_retry_puts_the_failed_job_back_on_its_queue(redis_app, token_on) -> Non
     assert again.exit_code == 1 and "is queued, not failed" in again.output
 
 
+@pytest.mark.slow  # four real job runs
 def test_retry_all_failed_and_purge(redis_app, token_on) -> None:
     from webapp.operations import jobs
     from webapp.services import backends
