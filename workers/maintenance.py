@@ -15,6 +15,7 @@ from datetime import timedelta
 from webapp.extensions import db
 from webapp.media.keys import media_id_of_derivative, sha256_of_original
 from webapp.models import MediaAsset, Notification, OutboxEvent, utcnow
+from webapp.operations.jobs import QueuesUnavailable, purge_failed
 from webapp.services import backends
 from workers.context import app_context
 
@@ -80,16 +81,17 @@ def prune(now=None) -> dict[str, int]:
                 Notification.read_at.is_not(None), Notification.read_at < notes_cutoff
             )
         ).rowcount
-    counts["failed_jobs"] = _prune_failed_jobs(now, settings.keep_failed_jobs_days)
     counts["exports"] = _prune_exports(now.timestamp() - settings.keep_exports_days * 86400)
+    try:
+        counts["failed_jobs"] = _prune_failed_jobs(now, settings.keep_failed_jobs_days)
+    except QueuesUnavailable as exc:  # the next hourly run tries again
+        log.warning("failed jobs not pruned: %s", exc)
     log.info("pruned %s", ", ".join(f"{n} {what}" for what, n in counts.items()))
     return counts
 
 
 def _prune_failed_jobs(now, days: int) -> int:
     """Failed jobs that ended more than ``days`` ago leave RQ's failed registry (and Redis)."""
-    from webapp.operations.jobs import purge_failed
-
     return purge_failed(timedelta(days=days), now=now)
 
 
