@@ -44,11 +44,13 @@ def test_a_failed_job_is_listed_and_shown_with_its_error(redis_app, token_on) ->
 def test_unknown_ids_and_wrong_requests_exit_non_zero_with_a_specific_message(redis_app) -> None:
     shown = _jobs(redis_app, "show", "no-such-job")
     retried = _jobs(redis_app, "retry", "no-such-job")
+    malformed = _jobs(redis_app, "show", "not a job/id")
     neither = _jobs(redis_app, "retry")
     bad_queue = _jobs(redis_app, "list", "--queue", "videos")
 
     assert shown.exit_code == 1 and "no job with id 'no-such-job'" in shown.output
     assert retried.exit_code == 1 and "no job with id 'no-such-job'" in retried.output
+    assert malformed.exit_code == 1 and "no job with id 'not a job/id'" in malformed.output
     assert neither.exit_code == 2 and "either a JOB_ID or --all-failed" in neither.output
     assert bad_queue.exit_code == 2 and "videos" in bad_queue.output
 

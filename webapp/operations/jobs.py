@@ -276,7 +276,7 @@ def _locate(job: Job) -> tuple[str, str]:
 def _fetch(job_id: str) -> Job:
     try:
         return Job.fetch(job_id, connection=backends.redis_connection())
-    except NoSuchJobError as exc:
+    except (NoSuchJobError, ValueError, TypeError) as exc:  # RQ refuses malformed ids
         raise UnknownJob(
             f"no job with id {job_id!r} (it never existed, was purged, or its record expired)",
             subject=job_id,
