@@ -71,6 +71,10 @@ send_notification
 delete_erased_objects
 index_story
 rebuild_if_unreadable
+build_export
+export_gave_up
+run_import
+import_gave_up
 # Scheduled by dotted name (workers/reconcile.py schedule_next); RQ's scheduler enqueues them.
 scheduled_pass
 scheduled_prune
@@ -103,3 +107,6 @@ failed_at
 # start time is kept on flask.g and read back with g.pop().
 _.collect
 _.metrics_started
+
+# zipfile.ZipInfo.compress_type, read by ZipFile.open/writestr (webapp/interop/bagit_export.py).
+_.compress_type

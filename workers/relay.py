@@ -37,6 +37,8 @@ class JobRoute:
     queue: str
     func: str
     args: tuple[Any, ...]
+    #: Seconds the job may run, when its queue's default (``JOB_TIMEOUT``) is too short.
+    timeout: int | None = None
 
 
 def _story_index(payload: dict[str, Any]) -> list[JobRoute]:
@@ -77,6 +79,21 @@ def _collection_members(payload: dict[str, Any]) -> list[JobRoute]:
     return [JobRoute("search", "workers.search.index_story", (i,)) for i in payload["story_ids"]]
 
 
+#: Exports and imports walk the whole archive; they report progress and resume, but one run may
+#: take long on a large archive.
+TRANSFER_TIMEOUT = 6 * 3600
+
+
+def _export(payload: dict[str, Any]) -> list[JobRoute]:
+    args = (payload["export_id"],)
+    return [JobRoute("default", "workers.transfers.build_export", args, TRANSFER_TIMEOUT)]
+
+
+def _import(payload: dict[str, Any]) -> list[JobRoute]:
+    args = (payload["import_id"], payload["step"])
+    return [JobRoute("default", "workers.transfers.run_import", args, TRANSFER_TIMEOUT)]
+
+
 def _mail(payload: dict[str, Any]) -> list[JobRoute]:
     return [JobRoute("default", "workers.mail.send_notification", (payload["notification_id"],))]
 
@@ -99,6 +116,8 @@ ROUTES: dict[str, Callable[[dict[str, Any]], list[JobRoute]]] = {
     "collection.changed": _collection_members,
     "media.rederive_requested": _rederive,
     "notification.created": _mail,
+    "export.requested": _export,
+    "import.requested": _import,
     # Re-emitted by the reconciler (workers.reconcile) for work that was lost.
     "media.derive_requested": _derive_requested,
     "story.reindex_requested": _story_index,
@@ -145,7 +164,7 @@ def _relay_pass(limit: int) -> int:
                     args=job.args,
                     job_id=job_id,
                     retry=RETRY,
-                    timeout=JOB_TIMEOUT[job.queue],
+                    timeout=job.timeout or JOB_TIMEOUT[job.queue],
                     # Nobody reads a finished job's result (the database has the outcome): RQ
                     # deletes it, with the job's record, after PASSAGES_KEEP_JOB_RESULTS_HOURS.
                     result_ttl=settings.job_result_ttl,

@@ -43,7 +43,11 @@ DEFAULT_PURPOSES = ("search", "images", "default")
 
 #: Job function → function called with (first job argument, reason) when that job will not run
 #: again (retries exhausted, or stopped by a resource limit), so its subject records the failure.
-GIVE_UP_HANDLERS = {"workers.images.derive_media": "workers.images.give_up"}
+GIVE_UP_HANDLERS = {
+    "workers.images.derive_media": "workers.images.give_up",
+    "workers.transfers.build_export": "workers.transfers.export_gave_up",
+    "workers.transfers.run_import": "workers.transfers.import_gave_up",
+}
 
 MIB = 1024 * 1024
 
