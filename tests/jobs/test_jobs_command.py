@@ -113,3 +113,40 @@ def test_redis_unreachable_is_said_not_shown_as_no_jobs(tmp_path) -> None:
 
     assert listed.exit_code == 1
     assert "Redis cannot be reached" in listed.output
+
+
+def test_a_job_waiting_for_its_retry_is_listed_as_scheduled_with_its_last_error(
+    redis_app, token_on
+) -> None:
+    from rq import Retry
+
+    from tests.jobs.conftest import work_images
+    from tests.ops.conftest import add_story
+    from webapp.extensions import db
+    from webapp.models import MediaAsset
+    from webapp.services import backends
+
+    story_id = add_story(redis_app, token_on, 6)
+    with redis_app.app_context():
+        media = db.session.scalars(
+            db.select(MediaAsset).where(MediaAsset.story_id == story_id)
+        ).one()
+        backends.object_store().delete(media.original_key)
+        job_id = f"{backends.settings().queue_prefix}-retrying"
+        backends.queue("images").enqueue_call(
+            "workers.images.derive_media",
+            args=(media.id,),
+            job_id=job_id,
+            retry=Retry(max=3, interval=[600]),
+        )
+    work_images(redis_app)
+
+    listed = _jobs(redis_app, "list", "--registry", "scheduled")
+    shown = _jobs(redis_app, "show", job_id)
+    refused = _jobs(redis_app, "retry", job_id)
+
+    assert f"{job_id}  images/scheduled" in listed.output
+    assert "ObjectNotFound: no object" in listed.output
+    assert "retries left: 2" in shown.output and "status:       scheduled" in shown.output
+    assert "last error: storage.base.ObjectNotFound: no object" in shown.output
+    assert refused.exit_code == 1 and "is scheduled, not failed" in refused.output

@@ -165,7 +165,7 @@ def _job_ids(queue: Queue, registry: str) -> list[str]:
     if registry == "queued":
         return queue.get_job_ids()
     found = _registry(queue, registry)
-    return found.get_job_ids() if found is not None else []
+    return found.get_job_ids(cleanup=False) if found is not None else []
 
 
 def _guard(action):
@@ -187,7 +187,12 @@ def _choose(names: Iterable[str] | None, allowed: Sequence[str], what: str) -> l
 
 
 def registry_counts() -> dict[str, dict[str, int]]:
-    """queue purpose → registry → number of jobs (exact; RQ cleans expired entries first)."""
+    """queue purpose → registry → number of jobs.
+
+    Read-only on purpose (no RQ clean-up): cleaning the started registry fails the jobs of dead
+    workers, which is the workers' business (their give-up handlers must run), not a page's or a
+    scrape's. Entries past their expiry may be counted until a worker's maintenance drops them.
+    """
 
     def read() -> dict[str, dict[str, int]]:
         counts: dict[str, dict[str, int]] = {}
@@ -195,7 +200,7 @@ def registry_counts() -> dict[str, dict[str, int]]:
             queue = backends.queue(purpose)
             counts[purpose] = {"queued": queue.count}
             for name in REGISTRIES[1:]:
-                counts[purpose][name] = _registry(queue, name).get_job_count()
+                counts[purpose][name] = _registry(queue, name).get_job_count(cleanup=False)
         return counts
 
     return _guard(read)
@@ -207,7 +212,9 @@ def _error_line(job: Job) -> tuple[str | None, str | None]:
 
     result = job.latest_result()
     if result is None or result.type != Result.Type.FAILED or not result.exc_string:
-        return None, None
+        # A job RQ retries keeps no error; the worker (workers.worker) keeps its last line.
+        last = (job.meta or {}).get("last_error")
+        return (str(last)[:500], None) if last else (None, None)
     text = result.exc_string.strip()
     lines = [line for line in text.splitlines() if line.strip()]
     return (lines[-1][:500] if lines else None), text

@@ -95,6 +95,8 @@ def show_command(job_id: str) -> None:
         click.echo(f"{label + ':':<13} {value}")
     if detail.traceback:
         click.echo(f"last error (end of traceback):\n{jobs.traceback_tail(detail.traceback)}")
+    elif job.error:
+        click.echo(f"last error: {job.error}")
 
 
 @jobs_group.command("retry")
