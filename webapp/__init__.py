@@ -88,6 +88,9 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     from webapp.blueprints import checks as checks_pages
 
     app.register_blueprint(checks_pages.bp)
+    from webapp.blueprints import health
+
+    app.register_blueprint(health.bp)
     from webapp.blueprints import jobs as jobs_pages
 
     app.register_blueprint(jobs_pages.bp)
