@@ -82,6 +82,7 @@ def prune(now=None) -> dict[str, int]:
             )
         ).rowcount
     counts["exports"] = _prune_exports(now.timestamp() - settings.keep_exports_days * 86400)
+    counts["imports"] = _prune_imports(now.timestamp() - settings.keep_exports_days * 86400)
     try:
         counts["failed_jobs"] = _prune_failed_jobs(now, settings.keep_failed_jobs_days)
     except QueuesUnavailable as exc:  # the next hourly run tries again
@@ -103,6 +104,22 @@ def _prune_exports(cutoff: float) -> int:
     for path in folder.iterdir():
         if path.is_file() and path.stat().st_mtime < cutoff:
             path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def _prune_imports(cutoff: float) -> int:
+    """Uploaded import files (``<data>/imports/<folder>``) go after the exports' keeping age; the
+    stories they made are in the archive, and an import is resumed within days, not weeks."""
+    import shutil
+
+    folder = backends.settings().data_dir / "imports"
+    if not folder.is_dir():
+        return 0
+    removed = 0
+    for path in folder.iterdir():
+        if path.is_dir() and path.stat().st_mtime < cutoff:
+            shutil.rmtree(path, ignore_errors=True)
             removed += 1
     return removed
 

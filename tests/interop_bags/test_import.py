@@ -209,3 +209,32 @@ def test_import_creates_stories_through_the_pipeline_and_twice_creates_nothing(
     assert again.exit_code == 0, again.output
     assert "0 stories created, 2 rows already imported" in again.stdout
     assert story_count(app) == 2
+
+
+def test_organisation_comes_from_the_column_or_from_the_whole_import(app, admin, tmp_path):
+    from tests.conftest import in_action
+    from webapp.extensions import db
+    from webapp.models import Organisation, Story
+
+    with app.app_context():
+        for name in ("Association Génériques", "Collège Jean Jaurès"):
+            in_action(lambda uow, n=name: uow.add(Organisation(name=n, kind="association")))
+    source = write_csv(
+        tmp_path / "s.csv",
+        [row("G-1", "Par colonne", organisation="association génériques"), row("G-2", "Sans")],
+    )
+    assert invoke(app, import_command, str(source)).exit_code == 0
+    other = write_csv(tmp_path / "t.csv", [row("G-3", "Pour tout l'import")])
+    result = invoke(app, import_command, str(other), "--organisation", "college-jean-jaures")
+    assert result.exit_code == 0, result.output
+    unknown = invoke(app, import_command, str(other), "--organisation", "Nulle part")
+    assert unknown.exit_code != 0 and "no organisation named 'Nulle part'" in unknown.output
+    with app.app_context():
+        stories = db.session.scalars(db.select(Story)).all()
+        found = {s.title: s.organisation.name if s.organisation else None for s in stories}
+        assert {s.status for s in stories} == {"submitted"}  # the default: for review
+    assert found == {
+        "Par colonne": "Association Génériques",
+        "Sans": None,
+        "Pour tout l'import": "Collège Jean Jaurès",
+    }

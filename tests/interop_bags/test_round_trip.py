@@ -30,12 +30,31 @@ def public_archive(app) -> list[dict]:
                     "themes": s.themes,
                     "licence": s.licence,
                     "published": s.published_at.strftime("%Y-%m-%d %H:%M:%S"),
-                    "images": [m.state for m in sorted(s.media, key=lambda m: m.position)],
+                    "images": [
+                        (m.state, m.alt_text) for m in sorted(s.media, key=lambda m: m.position)
+                    ],
                 }
                 for s in db.session.scalars(public_stories())
             ),
             key=lambda d: d["title"],
         )
+
+
+def _describe_second_image(app, story_id: int, text: str) -> None:
+    """An archivist describes only the second image: the first stays without a description."""
+    from tests.conftest import in_action
+    from webapp.extensions import db
+    from webapp.models import MediaAsset, User
+    from webapp.services import collections
+
+    with app.app_context():
+        keeper = db.session.scalar(db.select(User).where(User.email == "keeper@example.org"))
+        media = db.session.scalars(
+            db.select(MediaAsset)
+            .where(MediaAsset.story_id == story_id)
+            .order_by(MediaAsset.position)
+        ).all()
+        in_action(collections.describe_images, story_id, {media[1].id: text}, keeper)
 
 
 @pytest.fixture
@@ -68,7 +87,8 @@ def _sha_by_title(app, of: str) -> dict[str, list[str]]:
 def test_export_then_import_into_an_empty_instance_gives_the_same_archive(
     app, story, derive, second_instance, tmp_path, originals
 ):
-    story(1, 2, title="Le marché de Vitry", places=["Vitry-sur-Seine", "Oran | Algérie"])
+    first = story(1, 2, title="Le marché de Vitry", places=["Vitry-sur-Seine", "Oran | Algérie"])
+    _describe_second_image(app, first, "Le stand | les épices")
     story(3, title="-- Souvenirs", body="=SOMME(A1:A3) n'est pas une formule ici.",
           language="ar", period="1960s", themes=["exil", "famille"], licence="CC0-1.0")  # fmt: skip
     story(title="Sans image", language="zh-Hant", period="~1980")

@@ -148,3 +148,41 @@ def test_a_clean_upload_is_checked_then_imported_row_by_row_with_progress(
     assert story_count(app) == 2
     assert jobs.run_import(start["import_id"], "import") == "done"  # a redelivery: nothing new
     assert story_count(app) == 2
+
+
+def test_a_hostile_zip_sent_on_the_screen_is_refused_with_its_reason(
+    app, client, login, jobs, tmp_path
+):
+    login("archivist")
+    images = io.BytesIO()
+    with zipfile.ZipFile(images, "w") as archive:
+        archive.writestr("../../etc/evil.jpg", make_jpeg())
+    source = write_csv(tmp_path / "s.csv", [row("H-1", "Récit", "evil.jpg")])
+    response = _upload(client, source.read_bytes(), images.getvalue())
+    (event,) = outbox(app, "import.requested")
+    assert jobs.run_import(event["import_id"], "check") == "invalid"
+    page = client.get(response.headers["Location"]).text
+    assert "chemin dangereux" in page and "../../etc/evil.jpg" in page
+    assert story_count(app) == 0
+    assert not (tmp_path / "etc").exists()
+
+
+def test_uploaded_imports_and_old_exports_are_pruned_after_their_keeping_age(
+    app, client, login, jobs, tmp_path
+):
+    import os
+    import time
+
+    from webapp.services import transfers
+    from workers.maintenance import _prune_exports, _prune_imports
+
+    login("archivist")
+    source = write_csv(tmp_path / "s.csv", [row("P-1", "Récit")])
+    _upload(client, source.read_bytes())
+    with app.app_context():
+        (staged,) = list(transfers.imports_folder().iterdir())
+        old = time.time() - 15 * 86400
+        os.utime(staged, (old, old))
+        cutoff = time.time() - 14 * 86400
+        assert _prune_imports(cutoff) == 1 and not staged.exists()
+        assert _prune_exports(cutoff) == 0

@@ -31,6 +31,8 @@ BOM = "\ufeff"
 class Column:
     name: str
     multiple: bool = False
+    #: The values line up with ``images`` by position, so an empty value is kept.
+    positional: bool = False
     #: What the column holds, for the bag's README and the import's error messages.
     meaning: str = ""
 
@@ -56,13 +58,15 @@ COLUMNS: tuple[Column, ...] = (
     Column("url", meaning="the story's public page (informational)"),
     Column("images", multiple=True, meaning="image files, relative to the images folder (in a "
            "bag: relative to data/)"),
-    Column("image_sha256", multiple=True, meaning="SHA-256 of each image file, in the same "
-           "order (checked by an import when given)"),
-    Column("alt_texts", multiple=True, meaning="text alternative of each image, same order"),
+    Column("image_sha256", multiple=True, positional=True,
+           meaning="SHA-256 of each image file, in the same order (checked by an import)"),
+    Column("alt_texts", multiple=True, positional=True,
+           meaning="text alternative of each image, in the same order"),
 )  # fmt: skip
 
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
 MULTIPLE = frozenset(c.name for c in COLUMNS if c.multiple)
+POSITIONAL = frozenset(c.name for c in COLUMNS if c.positional)
 REQUIRED = ("title", "language", "licence")
 
 
@@ -90,8 +94,9 @@ def join_values(values: list[str]) -> str:
     )
 
 
-def split_values(cell: str) -> list[str]:
-    """The values of a multi-valued cell (inverse of :func:`join_values`); blanks are dropped."""
+def split_values(cell: str, *, keep_blanks: bool = False) -> list[str]:
+    """The values of a multi-valued cell (inverse of :func:`join_values`); blanks are dropped
+    unless ``keep_blanks`` (values that line up with the images by position)."""
     values: list[str] = []
     current: list[str] = []
     chars = iter(cell)
@@ -104,6 +109,8 @@ def split_values(cell: str) -> list[str]:
         else:
             current.append(char)
     values.append("".join(current))
+    if keep_blanks:
+        return [v.strip() for v in values] if cell.strip() else []
     return [v.strip() for v in values if v.strip()]
 
 
@@ -119,5 +126,5 @@ def read_cell(column: str, cell: str) -> str | list[str]:
     """One cell of an import: a list for multi-valued columns, else stripped text."""
     text = restore(cell)
     if column in MULTIPLE:
-        return split_values(text)
+        return split_values(text, keep_blanks=column in POSITIONAL)
     return text.strip() if column != "description" else text
