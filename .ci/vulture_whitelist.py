@@ -69,6 +69,7 @@ derive_media
 give_up
 send_notification
 delete_erased_objects
+purge_iiif_cache
 index_story
 rebuild_if_unreadable
 build_export

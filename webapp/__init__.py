@@ -88,6 +88,9 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     from webapp.blueprints import checks as checks_pages
 
     app.register_blueprint(checks_pages.bp)
+    from webapp.blueprints import iiif as iiif_api
+
+    app.register_blueprint(iiif_api.bp)
     from webapp.blueprints import health
 
     app.register_blueprint(health.bp)

@@ -51,6 +51,19 @@ def delete_erased_objects(story_id: int, keys: list[str]) -> int:
         return deleted
 
 
+def purge_iiif_cache(story_id: int) -> int:
+    """Delete the IIIF images cached for a story that was withdrawn or erased; return how many.
+
+    Routed on ``story.withdrawn`` and ``story.erased``: a story that left publication must not
+    keep images made from it in the store (the Image API already refuses to serve them). A story
+    published again meanwhile keeps its cache.
+    """
+    from webapp.services.iiif import purge_story_cache
+
+    with app_context():
+        return purge_story_cache(story_id)
+
+
 #: Event types kept whatever their age: the audit trail of an erasure (when, by whom, what was
 #: deleted) lives in them, and the reconciler checks that their objects are really gone.
 KEPT_EVENT_TYPES = frozenset({"story.erased"})

@@ -57,8 +57,17 @@ def _rederive(payload: dict[str, Any]) -> list[JobRoute]:
     ]
 
 
+def _purge_iiif_cache(payload: dict[str, Any]) -> list[JobRoute]:
+    """Images the IIIF Image API cached for a story that left publication."""
+    return [JobRoute("default", "workers.maintenance.purge_iiif_cache", (payload["story_id"],))]
+
+
+def _withdrawn(payload: dict[str, Any]) -> list[JobRoute]:
+    return _story_index(payload) + _purge_iiif_cache(payload)
+
+
 def _erased(payload: dict[str, Any]) -> list[JobRoute]:
-    routes = _story_index(payload)
+    routes = _story_index(payload) + _purge_iiif_cache(payload)
     if payload.get("object_keys"):
         args = (payload["story_id"], payload["object_keys"])
         routes.append(JobRoute("default", "workers.maintenance.delete_erased_objects", args))
@@ -103,7 +112,7 @@ ROUTES: dict[str, Callable[[dict[str, Any]], list[JobRoute]]] = {
     "story.approved": _story_index,
     "story.published": _story_index,
     "story.rejected": _story_index,
-    "story.withdrawn": _story_index,
+    "story.withdrawn": _withdrawn,
     # Moderation moves: the index keeps each story's status for archivists' searches.
     "story.returned": _story_index,
     "story.recalled": _story_index,
