@@ -40,8 +40,11 @@ USER passages
 WORKDIR /var/lib/passages
 VOLUME ["/var/lib/passages"]
 EXPOSE 8000
-# Health: the web process answers and reaches its database (GET /healthz). The per-dependency
-# /readyz is not built yet; switch to it when it is.
+# Health: GET /readyz answers 200 when the database and the object store are usable, 503 (which
+# makes urlopen fail) when one is not; each probe gives up after 2 s. It reports, it does not
+# heal: Docker marks the container unhealthy, nothing restarts it. Where an orchestrator
+# restarts unhealthy containers (Swarm, a Kubernetes livenessProbe), use /healthz for that and
+# /readyz only to route traffic: see docs/deploy.md.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=5 \
-  CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
+  CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=4)"]
 CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "3", "--threads", "4", "--timeout", "120", "webapp:create_app()"]

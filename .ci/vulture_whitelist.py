@@ -69,8 +69,13 @@ derive_media
 give_up
 send_notification
 delete_erased_objects
+purge_iiif_cache
 index_story
 rebuild_if_unreadable
+build_export
+export_gave_up
+run_import
+import_gave_up
 # Scheduled by dotted name (workers/reconcile.py schedule_next); RQ's scheduler enqueues them.
 scheduled_pass
 scheduled_prune
@@ -94,6 +99,18 @@ y
 _._login_user
 _.get_id
 penalty
+
+# Failed images on the jobs page (templates/jobs/index.html reads them).
+story_title
+failed_at
+
+# /metrics (webapp/metrics.py): prometheus-client calls a collector's collect(); the request's
+# start time is kept on flask.g and read back with g.pop().
+_.collect
+_.metrics_started
+
+# zipfile.ZipInfo.compress_type, read by ZipFile.open/writestr (webapp/interop/bagit_export.py).
+_.compress_type
 
 # The search engine (webapp/search/) overrides Whoosh's own hooks; Whoosh calls them by name.
 # schema.py: Format.decode_positions (position decoding of a posting), the FieldType attributes

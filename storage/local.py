@@ -38,7 +38,6 @@ from storage.base import (
     ObjectInfo,
     ObjectNotFound,
     ObjectStore,
-    StorageError,
     StorageUnavailable,
     as_stream,
     validate_content_type,
@@ -69,14 +68,26 @@ class LocalObjectStore(ObjectStore):
         self._meta = self.root / "meta"
         self._tmp = self.root / "tmp"
         self._locks = self.root / "locks"
-        for folder in (self._data, self._meta, self._tmp, self._locks):
-            folder.mkdir(parents=True, exist_ok=True)
+        try:
+            self._make_folders()
+        except StorageUnavailable as exc:
+            # The app still starts: each write tries again and fails as an outage until fixed.
+            logger.error("%s", exc)
         self._data_resolved = self._data.resolve()
         self._meta_resolved = self._meta.resolve()
         self._remove_stale_uploads()
 
     def __repr__(self) -> str:
         return f"LocalObjectStore({str(self.root)!r})"
+
+    def _make_folders(self) -> None:
+        """Create the store's folders if they are missing (first use, or a root that was lost:
+        deleted or unmounted while the app ran). Nothing is cached: each write checks again."""
+        try:
+            for folder in (self._data, self._meta, self._tmp, self._locks):
+                folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageUnavailable(f"storage folder {self.root} is not usable: {exc}") from exc
 
     # --- paths -----------------------------------------------------------------------------
 
@@ -98,7 +109,16 @@ class LocalObjectStore(ObjectStore):
     def _locked(self, key: str, *, exclusive: bool) -> Iterator[None]:
         """Hold the key's stripe lock; a fresh open file per call so threads exclude each other."""
         stripe = hashlib.md5(key.encode(), usedforsecurity=False).hexdigest()[:2]
-        with open(self._locks / f"{stripe}.lock", "a+b") as lock_file:
+        path = self._locks / f"{stripe}.lock"
+        try:
+            try:
+                lock_file = open(path, "a+b")  # noqa: SIM115 - closed by the with block below
+            except FileNotFoundError:
+                self._locks.mkdir(parents=True, exist_ok=True)  # the root was lost: recreate
+                lock_file = open(path, "a+b")  # noqa: SIM115
+        except OSError as exc:
+            raise StorageUnavailable(f"storage folder {self.root} is not usable: {exc}") from exc
+        with lock_file:
             fcntl.flock(lock_file, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
             try:
                 yield
@@ -120,6 +140,7 @@ class LocalObjectStore(ObjectStore):
         reader = as_stream(data, length)
         data_tmp = meta_tmp = None
         try:
+            self._make_folders()
             data_tmp = self._write_temp(lambda out: _copy(reader, out))
             meta = {"content_type": content_type, "md5": reader.md5_hex, "size": reader.size}
             meta_tmp = self._write_temp(lambda out: out.write(json.dumps(meta).encode()))
@@ -133,7 +154,11 @@ class LocalObjectStore(ObjectStore):
         except OSError as exc:
             if exc is reader.source_error:
                 raise
-            raise StorageError(f"could not store {key!r}: {exc}") from exc
+            # The disk is full, read-only, or the folder is not ours any more: an outage of
+            # the store, not a fault of what was sent.
+            raise StorageUnavailable(
+                f"storage folder {self.root} could not store {key!r}: {exc}"
+            ) from exc
         finally:
             for leftover in (data_tmp, meta_tmp):
                 if leftover is not None:
@@ -159,10 +184,23 @@ class LocalObjectStore(ObjectStore):
     def delete(self, key: str) -> None:
         data_path = self._data_path(key)
         meta_path = self._meta_path(key)
-        with self._locked(key, exclusive=True):
+        with self._locked(key, exclusive=True), self._unavailable_on_os_error("delete", key):
             data_path.unlink(missing_ok=True)
             meta_path.unlink(missing_ok=True)
         logger.debug("deleted %s", key)
+
+    @contextlib.contextmanager
+    def _unavailable_on_os_error(self, action: str, key: str) -> Iterator[None]:
+        """Turn a filesystem failure (permissions, I/O error, unmounted disk) into
+        :class:`StorageUnavailable`, as the S3 backend does with a server that does not answer."""
+        try:
+            yield
+        except ObjectNotFound:
+            raise
+        except OSError as exc:
+            raise StorageUnavailable(
+                f"storage folder {self.root} could not {action} {key!r}: {exc}"
+            ) from exc
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -172,15 +210,16 @@ class LocalObjectStore(ObjectStore):
 
     def open(self, key: str) -> BinaryIO:
         path = self._data_path(key)
-        try:
-            return open(path, "rb")  # noqa: SIM115 - the caller closes it (context manager)
-        except FileNotFoundError as exc:
-            raise ObjectNotFound(f"no object {key!r}") from exc
+        with self._unavailable_on_os_error("read", key):
+            try:
+                return open(path, "rb")  # noqa: SIM115 - the caller closes it (context manager)
+            except FileNotFoundError as exc:
+                raise ObjectNotFound(f"no object {key!r}") from exc
 
     def stat(self, key: str) -> ObjectInfo:
         data_path = self._data_path(key)
         meta_path = self._meta_path(key)
-        with self._locked(key, exclusive=False):
+        with self._locked(key, exclusive=False), self._unavailable_on_os_error("describe", key):
             try:
                 file_stat = data_path.stat()
             except FileNotFoundError as exc:
@@ -220,6 +259,10 @@ class LocalObjectStore(ObjectStore):
                 entries = list(scan)
         except (FileNotFoundError, NotADirectoryError):
             return
+        except OSError as exc:
+            raise StorageUnavailable(
+                f"storage folder {self.root} could not be listed: {exc}"
+            ) from exc
         children: list[tuple[str, str, os.DirEntry[str]]] = []
         for entry in entries:
             if entry.is_dir(follow_symlinks=False) and entry.name.endswith(DIR_SUFFIX):
@@ -244,8 +287,10 @@ class LocalObjectStore(ObjectStore):
         return None
 
     def check(self) -> None:
-        """Prove the root is writable by creating and removing a file in ``tmp/``."""
+        """Prove the root is writable by creating and removing a file in ``tmp/`` (making the
+        folders again first if the root was lost)."""
         try:
+            self._make_folders()
             name = self._write_temp(lambda out: out.write(b"ok"))
             os.unlink(name)
         except OSError as exc:

@@ -52,6 +52,17 @@ DEFAULT_CONNECT_TIMEOUT = 3.0
 DEFAULT_READ_TIMEOUT = 30.0
 DEFAULT_RETRIES = 2
 _NOT_FOUND_CODES = frozenset({"NoSuchKey", "NoSuchObject", "NoSuchBucket", "ResourceNotFound"})
+_TRANSIENT_CODES = frozenset(
+    {
+        "InternalError",
+        "ServiceUnavailable",
+        "SlowDown",
+        "RequestTimeout",
+        "XMinioServerNotInitialized",
+        "XMinioStorageFull",
+    }
+)
+"""Codes an S3 server answers when it is overloaded, starting or out of space: an outage."""
 DEFAULT_SIGNING_REGION = "us-east-1"
 """Region used to sign public URLs when none is configured (MinIO's and moto's default)."""
 
@@ -78,6 +89,11 @@ class S3ObjectStore(ObjectStore):
 
     The constructor makes no network call, so an app can start while the server is down. Reads of
     a bucket that does not exist yet behave as reads of an empty store.
+
+    Knowing the bucket exists is only a shortcut, never a promise for the life of the process: a
+    bucket deleted while the app runs (an operator's mistake, an S3 server restarted without its
+    data) is created again by the next write, which is then retried once, and by :meth:`check`.
+    That recreation is logged as an error, because the objects stored before are gone.
     """
 
     def __init__(
@@ -122,6 +138,7 @@ class S3ObjectStore(ObjectStore):
             http_client=http_client,
         )
         self._bucket_ready = False
+        self._bucket_seen = False  # the bucket existed once: a later absence means it was lost
         self._bucket_lock = threading.Lock()
         self.public_endpoint: str | None = None
         self._signer = self._client
@@ -167,6 +184,11 @@ class S3ObjectStore(ObjectStore):
         if isinstance(exc, S3Error):
             if exc.code in _NOT_FOUND_CODES:
                 return ObjectNotFound(f"no object {where}")
+            if exc.code in _TRANSIENT_CODES:
+                return StorageUnavailable(
+                    f"S3 at {self.endpoint} unavailable while trying to {action} {where}: "
+                    f"{exc.code}"
+                )
             return StorageError(f"S3 refused to {action} {where}: {exc.code}: {exc.message}")
         if isinstance(
             exc, ServerError | InvalidResponseError | urllib3.exceptions.HTTPError | OSError
@@ -179,7 +201,8 @@ class S3ObjectStore(ObjectStore):
         return None
 
     def _ensure_bucket(self) -> None:
-        """Create the bucket once per store; a concurrent creator winning the race is fine."""
+        """Create the bucket if this store has not seen it yet; a concurrent creator winning the
+        race is fine. :meth:`_forget_bucket` makes the next call look again."""
         if self._bucket_ready:
             return
         with self._bucket_lock, self._translated("find or create", ""):
@@ -188,11 +211,25 @@ class S3ObjectStore(ObjectStore):
             if not self._client.bucket_exists(self.bucket):
                 try:
                     self._client.make_bucket(self.bucket)
-                    logger.info("created bucket %s on %s", self.bucket, self.endpoint)
+                    if self._bucket_seen:
+                        logger.error(
+                            "bucket %s on %s had disappeared and was created again; objects "
+                            "stored before are gone: run `passages check` and restore them",
+                            self.bucket,
+                            self.endpoint,
+                        )
+                    else:
+                        logger.info("created bucket %s on %s", self.bucket, self.endpoint)
                 except S3Error as exc:
-                    if exc.code != "BucketAlreadyOwnedByYou":
+                    if exc.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
                         raise
             self._bucket_ready = True
+            self._bucket_seen = True
+
+    def _forget_bucket(self) -> None:
+        """Stop trusting that the bucket exists (a write was told it does not)."""
+        with self._bucket_lock:
+            self._bucket_ready = False
 
     # --- writing ---------------------------------------------------------------------------
 
@@ -207,7 +244,28 @@ class S3ObjectStore(ObjectStore):
         validate_content_type(content_type)
         reader = as_stream(data, length)
         known_length = length if length is not None else _bytes_length(data)
+        rereadable = isinstance(data, bytes | bytearray | memoryview)
+        start = None if rereadable else _position_of(data)
         self._ensure_bucket()
+        try:
+            return self._put_once(key, reader, content_type, known_length)
+        except ObjectNotFound:
+            # The bucket was deleted since we last saw it: create it again and write once more,
+            # if the caller's data can be read again from where this put started.
+            self._forget_bucket()
+            self._ensure_bucket()
+            if not rereadable and start is None:
+                raise StorageUnavailable(
+                    f"bucket {self.bucket!r} had disappeared and was created again; "
+                    f"{key!r} was not stored, try again"
+                ) from None
+            if start is not None:
+                data.seek(start)  # type: ignore[union-attr]
+            return self._put_once(key, as_stream(data, length), content_type, known_length)
+
+    def _put_once(
+        self, key: str, reader: MeasuredReader, content_type: str, known_length: int | None
+    ) -> ObjectInfo:
         with self._translated("store", key, source=reader):
             result = self._client.put_object(
                 self.bucket,
@@ -309,9 +367,10 @@ class S3ObjectStore(ObjectStore):
         return removed
 
     def check(self) -> None:
-        """Reach the server and make sure the bucket exists; any failure is unavailability."""
+        """Reach the server and make sure the bucket exists (creating it again if it was lost);
+        any failure is unavailability."""
         try:
-            self._bucket_ready = False
+            self._forget_bucket()
             self._ensure_bucket()
         except StorageUnavailable:
             raise
@@ -321,6 +380,14 @@ class S3ObjectStore(ObjectStore):
 
 def _bytes_length(data: object) -> int | None:
     return len(data) if isinstance(data, bytes | bytearray | memoryview) else None
+
+
+def _position_of(data: BinaryIO) -> int | None:
+    """Where a seekable stream stands now (to read it again), or ``None`` if it cannot seek."""
+    try:
+        return data.tell() if data.seekable() else None
+    except (AttributeError, OSError, ValueError):
+        return None
 
 
 class _ResponseStream(io.RawIOBase):

@@ -347,10 +347,22 @@ def _add_operations_commands() -> None:
 
     for command in COMMANDS:
         main.add_command(command)
+    from webapp.operations.jobs_cli import jobs_group
+
+    main.add_command(jobs_group)
+
+
+def _add_interop_commands() -> None:
+    """``export`` (BagIt) and ``import`` (CSV or bag): bodies in ``webapp.interop``."""
+    from webapp.interop.commands import COMMANDS
+
+    for command in COMMANDS:
+        main.add_command(command)
 
 
 _add_optional_commands()
 _add_operations_commands()
+_add_interop_commands()
 
 __all__ = ["main", "db"]
 

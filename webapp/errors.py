@@ -10,12 +10,22 @@ from collections.abc import Sequence
 
 from schemas import FieldError
 
+#: Seconds a client is asked to wait (``Retry-After``) when a service a request needs is down.
+#: Long enough for a restarted container or a failed-over database; people are told "a few
+#: minutes" and integrations retry with their own back-off from there.
+OUTAGE_RETRY_AFTER = 60
+
 
 class PassagesError(Exception):
-    """Base class: ``code`` is stable for integrations, ``message`` is for people."""
+    """Base class: ``code`` is stable for integrations, ``message`` is for people.
+
+    ``retry_after`` (seconds), when set, goes out as the ``Retry-After`` header: the request
+    may succeed later unchanged.
+    """
 
     status = 400
     code = "bad_request"
+    retry_after: int | None = None
 
     def __init__(self, message: str, *, field: str | None = None, code: str | None = None) -> None:
         super().__init__(message)
@@ -94,6 +104,7 @@ class SearchUnavailable(PassagesError):
 
     status = 503
     code = "search_unavailable"
+    retry_after = 30
 
     def __init__(self, message: str, *, rebuilding: bool = False) -> None:
         super().__init__(message)
@@ -102,4 +113,30 @@ class SearchUnavailable(PassagesError):
     def to_json(self) -> dict:
         body = super().to_json()
         body["error"]["rebuilding"] = self.rebuilding
+        return body
+
+
+class ServiceUnavailable(PassagesError):
+    """A service the request needs is down for now: the action was not done, try again later.
+
+    Raised at the HTTP boundary (``webapp.errorhandlers``) from what the layers below raise when
+    they cannot reach their service: :class:`storage.StorageUnavailable` from the object store,
+    a lost connection from the database, a connection error from Redis. Never used for a fault
+    of the request or a bug: those stay 4xx and 500. ``dependency`` names the service
+    (``object_store``, ``database``, ``redis``), as ``/readyz`` does; the whole action was rolled
+    back (the unit of work removes what it had written to storage), so nothing half-done stays.
+    """
+
+    status = 503
+    code = "service_unavailable"
+    retry_after = OUTAGE_RETRY_AFTER
+
+    def __init__(self, dependency: str, message: str) -> None:
+        super().__init__(message)
+        self.dependency = dependency
+
+    def to_json(self) -> dict:
+        body = super().to_json()
+        body["error"]["dependency"] = self.dependency
+        body["error"]["retry_after"] = self.retry_after
         return body

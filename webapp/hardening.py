@@ -29,7 +29,7 @@ from flask import Flask, Response, request
 from webapp.config import Settings
 
 #: Endpoints that receive images: the only ones allowed the full upload size.
-UPLOAD_ENDPOINTS = frozenset({"submit.submit_form", "api.create_story"})
+UPLOAD_ENDPOINTS = frozenset({"submit.submit_form", "api.create_story", "curation.upload_import"})
 
 HSTS = "max-age=31536000; includeSubDomains"
 

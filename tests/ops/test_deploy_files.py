@@ -2,7 +2,7 @@
 
 Every variable the compose file gives Passages must be one ``webapp/config.py`` reads (a typo
 would be silently ignored in production); every image is pinned; the web health check asks
-``/healthz``; the Dockerfile builds in stages, runs as a non-root user and has a health check.
+``/readyz``; the Dockerfile builds in stages, runs as a non-root user and has a health check.
 """
 
 from __future__ import annotations
@@ -57,9 +57,9 @@ def test_every_image_is_pinned_and_passages_is_built_not_installed_at_start() ->
 
 def test_health_checks_use_a_route_that_exists_and_services_wait_for_them(client) -> None:
     web = COMPOSE["services"]["web"]
-    assert client.get("/healthz").status_code == 200  # the route the checks call exists
+    assert client.get("/readyz").status_code == 200  # the route the checks call exists
 
-    assert "/healthz" in " ".join(web["healthcheck"]["test"])
+    assert "/readyz" in " ".join(web["healthcheck"]["test"])
     for name in ("redis", "minio", "postgres"):
         assert "test" in COMPOSE["services"][name]["healthcheck"], name
     assert web["depends_on"]["minio-bucket"]["condition"] == "service_completed_successfully"
@@ -75,7 +75,7 @@ def test_dockerfile_is_multi_stage_pinned_non_root_with_a_health_check() -> None
     assert len(re.findall(r"^FROM ", text, re.M)) == 2
     assert "COPY --from=build /opt/venv /opt/venv" in text
     assert re.search(r"^USER passages$", text, re.M)
-    assert re.search(r"^HEALTHCHECK .*\n.*/healthz", text, re.M)
+    assert re.search(r"^HEALTHCHECK .*\n.*/readyz", text, re.M)
     postgres_major = COMPOSE["services"]["postgres"]["image"].split(":")[1].split(".")[0]
     assert f"postgresql-client-{postgres_major}" in text  # pg_dump matches the server
 

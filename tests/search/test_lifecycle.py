@@ -155,3 +155,19 @@ def test_compaction_merges_small_segments_without_losing_words_or_phrases(
     assert ids(index, '"bateau numéro 7"') == [7]
     assert ids(index, "histoire 3") == []
     assert ids(index, "histoire 4") == [4]  # positive control: the same probe finds a live one
+
+
+def test_a_new_empty_index_answers_with_no_hits(index: SearchIndex) -> None:
+    page = index.search(SearchRequest(q="usine"))
+    assert (page.total, page.hits) == (0, [])
+    index.upsert(story(1, "a", "usine"))  # positive control: the same index, once it holds one
+    assert ids(index, "usine") == [1]
+
+
+def test_a_new_archive_search_page_says_nothing_found_not_unavailable(client) -> None:
+    response = client.get("/api/v1/search?q=usine")
+    assert response.status_code == 200, response.json
+    assert response.json["total"] == 0
+    page = client.get("/search?q=usine")
+    assert page.status_code == 200
+    assert b"unavailable" not in page.data and b"indisponible" not in page.data

@@ -7,6 +7,8 @@ The S3 backend runs against the real moto server started once per session (``mot
 from __future__ import annotations
 
 import itertools
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -30,3 +32,22 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> ObjectStore:
         bucket=f"contract-{next(_bucket_numbers)}",
         region=server.region,
     )
+
+
+def lose(store: ObjectStore) -> None:
+    """Take the store's whole container away behind its back, as an operator's mistake or an S3
+    server restarted without its data would: the local root folder, or the S3 bucket."""
+    if isinstance(store, LocalObjectStore):
+        shutil.rmtree(store.root)
+        return
+    assert isinstance(store, S3ObjectStore)
+    client = store._client  # the test's own hand on the server, not the store's behaviour
+    for obj in client.list_objects(store.bucket, recursive=True):
+        client.remove_object(store.bucket, obj.object_name)
+    client.remove_bucket(store.bucket)
+    assert not client.bucket_exists(store.bucket)
+
+
+@pytest.fixture
+def lose_store() -> Callable[[ObjectStore], None]:
+    return lose

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import shutil
 import threading
 import urllib.request
 from pathlib import Path
@@ -22,6 +23,7 @@ from storage import (
     ObjectStore,
     StorageError,
 )
+from storage.base import StorageUnavailable
 
 MiB = 1024 * 1024
 
@@ -454,3 +456,69 @@ def test_removing_partial_uploads_never_touches_complete_objects(store: ObjectSt
 
     assert store.remove_partial_uploads(timedelta(0)) == 0
     assert store.get("originals/sha256/cd/kept") == b"complete"
+
+
+# --- a store lost while the app runs (deleted bucket or root folder) ----------------------------
+
+
+def test_a_lost_store_reads_as_empty_and_the_next_write_makes_it_again(
+    store: ObjectStore, lose_store
+) -> None:
+    """Nothing cached says "ready" for the life of the process: a deleted bucket (or root
+    folder) is created again by the next write, which succeeds."""
+    store.put("originals/sha256/ab/before", b"stored before the loss")
+    lose_store(store)
+
+    assert not store.exists("originals/sha256/ab/before")
+    assert keys_of(store) == []
+    store.put("originals/sha256/ab/after", b"stored after the loss")
+
+    assert store.get("originals/sha256/ab/after") == b"stored after the loss"
+    assert keys_of(store) == ["originals/sha256/ab/after"]
+
+
+def test_a_write_from_a_seekable_stream_survives_the_loss(store: ObjectStore, lose_store) -> None:
+    """The upload the app makes (a spooled request file) is written whole after a loss."""
+    store.put("first", b"1")
+    lose_store(store)
+    upload = io.BytesIO(b"header" + b"photo bytes " * 1000)
+    upload.seek(6)  # the caller had read a header already: the write starts where it stands
+
+    info = store.put("photo.jpg", upload, "image/jpeg", length=12000)
+
+    assert store.get("photo.jpg") == b"photo bytes " * 1000
+    assert info == store.stat("photo.jpg")
+
+
+def test_check_after_a_loss_makes_the_store_usable_again(store: ObjectStore, lose_store) -> None:
+    store.put("first", b"1")
+    lose_store(store)
+
+    store.check()
+
+    store.put("second", b"2")
+    assert store.get("second") == b"2"
+
+
+def test_an_unusable_store_says_unavailable_not_missing(store: ObjectStore, tmp_path: Path) -> None:
+    """A store that cannot be reached is an outage (StorageUnavailable), never "no object"."""
+    if isinstance(store, LocalObjectStore):
+        shutil.rmtree(store.root)
+        store.root.write_bytes(b"a file where the folder should be")
+    else:
+        store = type(store)(f"127.0.0.1:{_closed_port()}", "k", "s", bucket="gone")
+
+    for operation in (
+        lambda: store.put("k", b"v"),
+        lambda: store.get("k"),
+        lambda: store.exists("k"),
+        lambda: store.check(),
+    ):
+        with pytest.raises(StorageUnavailable):
+            operation()
+
+
+def _closed_port() -> int:
+    from tests.service_processes import free_port
+
+    return free_port()

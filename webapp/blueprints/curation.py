@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 
 from webapp import places
 from webapp.auth import current_person
 from webapp.errors import BadRequest
 from webapp.identifiers import parse_id
-from webapp.services import access
+from webapp.services import access, transfers
 from webapp.services import collections as service
 from webapp.unit_of_work import unit_of_work
 
@@ -49,6 +49,126 @@ def index():
         collections=service.all_collections(),
         origins=places.origin_places(),
     )
+
+
+# --- exports and bulk imports (webapp.services.transfers; the work is done by jobs) ------------
+
+
+@bp.get("/transfers")
+def transfers_page():
+    return render_template(
+        "curation/transfers.html",
+        exports=transfers.recent_exports(),
+        imports=transfers.recent_imports(),
+        collections=service.all_collections(),
+        organisations=transfers.organisations(),
+        may_export_originals=transfers.may_export_originals(current_person()),
+    )
+
+
+@bp.post("/exports")
+def request_export():
+    try:
+        with unit_of_work() as uow:
+            run = transfers.request_export(
+                uow,
+                current_person(),
+                request.form.get("collection"),
+                request.form.get("originals") == "yes",
+            )
+    except BadRequest as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("curation.transfers_page"))
+    return redirect(url_for("curation.export_status", export_id=run.id))
+
+
+def _export_json(run) -> dict:
+    ready = run.state == "ready"
+    return {
+        "id": run.id,
+        "state": run.state,
+        "done": run.done,
+        "total": run.total,
+        "error": run.error,
+        "bytes": run.byte_size,
+        "download_url": url_for("curation.download_export", export_id=run.id) if ready else None,
+    }
+
+
+@bp.get("/exports/<int:export_id>")
+def export_status(export_id: int):
+    run = transfers.get_export(export_id, current_person())
+    return render_template("curation/export.html", run=run, status=_export_json(run))
+
+
+@bp.get("/exports/<int:export_id>/progress.json")
+def export_progress(export_id: int):
+    """Polled by whoever wants progress without reloading the page (no script needed)."""
+    return jsonify(_export_json(transfers.get_export(export_id, current_person())))
+
+
+@bp.get("/exports/<int:export_id>/download")
+def download_export(export_id: int):
+    path = transfers.export_file(export_id, current_person())
+    return send_file(path, mimetype="application/zip", as_attachment=True, download_name=path.name)
+
+
+@bp.post("/imports")
+def upload_import():
+    def uploaded(name: str) -> transfers.UploadedFile | None:
+        part = request.files.get(name)
+        if part is None or not part.filename:
+            return None
+        return transfers.UploadedFile(filename=part.filename, stream=part.stream)
+
+    try:
+        with unit_of_work() as uow:
+            run = transfers.stage_import(
+                uow,
+                current_person(),
+                uploaded("table"),
+                uploaded("images"),
+                request.form.get("as_status", "submitted"),
+                parse_id(request.form.get("organisation", "")),
+            )
+    except BadRequest as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("curation.transfers_page"))
+    return redirect(url_for("curation.import_status", import_id=run.id))
+
+
+def _import_json(run) -> dict:
+    return {
+        "id": run.id,
+        "state": run.state,
+        "total": run.total,
+        "done": run.done,
+        "created": run.created,
+        "skipped": run.skipped,
+        "error": run.error,
+        "problems": run.problems,
+    }
+
+
+@bp.get("/imports/<int:import_id>")
+def import_status(import_id: int):
+    run = transfers.get_import(import_id, current_person())
+    return render_template("curation/import.html", run=run)
+
+
+@bp.get("/imports/<int:import_id>/progress.json")
+def import_progress(import_id: int):
+    return jsonify(_import_json(transfers.get_import(import_id, current_person())))
+
+
+@bp.post("/imports/<int:import_id>/start")
+def start_import(import_id: int):
+    try:
+        with unit_of_work() as uow:
+            transfers.start_import(uow, current_person(), import_id)
+    except BadRequest as exc:
+        flash(exc.message, "error")
+    return redirect(url_for("curation.import_status", import_id=import_id))
 
 
 @bp.route("/collections/new", methods=["GET", "POST"])

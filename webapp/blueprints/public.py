@@ -28,13 +28,11 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import login_user, logout_user
-from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from webapp import i18n, places
 from webapp.auth import current_person
 from webapp.errors import SearchUnavailable
-from webapp.extensions import db
 from webapp.models import Organisation, Story
 from webapp.redirects import safe_next_path
 from webapp.search.contract import FACET_NAMES, SearchHit, SearchRequest
@@ -359,7 +357,7 @@ def search():
     return _cacheable(html)
 
 
-# --- images, login, health ----------------------------------------------------------------------
+# --- images, login -------------------------------------------------------------------------------
 
 
 @bp.get("/media/<int:media_id>/<name>")
@@ -430,12 +428,6 @@ def logout():
     log_out_everywhere(current_person())
     logout_user()
     return redirect(url_for("public.home"))
-
-
-@bp.get("/healthz")
-def healthz():
-    db.session.execute(text("SELECT 1"))
-    return Response("ok\n", mimetype="text/plain")
 
 
 def _count_view(collection_id: int) -> None:

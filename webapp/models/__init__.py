@@ -27,6 +27,7 @@ from webapp.models.base import (
 )
 from webapp.models.collections import Collection, CollectionItem, CollectionView
 from webapp.models.events import AuditEntry, Notification, OutboxEvent
+from webapp.models.interop import ExportRun, ImportRun
 from webapp.models.operations import CheckRun, IdempotencyRecord, ObjectClaim
 from webapp.models.places import DEPARTMENTS, Place, StoryPlace
 from webapp.models.stories import MediaAsset, Story, TakedownRequest
@@ -39,8 +40,10 @@ __all__ = [
     "Collection",
     "CollectionItem",
     "CollectionView",
+    "ExportRun",
     "GuardianConsent",
     "IdempotencyRecord",
+    "ImportRun",
     "Invitation",
     "LoginThrottle",
     "MediaAsset",

@@ -80,6 +80,9 @@ class Story(db.Model):
     #: Handed in without an account: waits out of the review queue until an archivist lets it
     #: in or discards it (``webapp.services.quarantine``).
     quarantined: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, index=True)
+    #: A bulk import's stable key for the row this story came from (``webapp.interop.csv_import``):
+    #: a resumed or repeated import skips rows whose key is already here.
+    import_key: Mapped[str | None] = mapped_column(String(255), unique=True, index=True)
 
     submitted_by: Mapped[User | None] = relationship(foreign_keys=[submitted_by_id])
     organisation: Mapped[Organisation | None] = relationship()

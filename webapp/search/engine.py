@@ -359,7 +359,12 @@ class SearchIndex:
         """
         state = self._reader
         searcher = self._fresh_searcher()
-        leaves = searcher.leaf_searchers()
+        # An index with no segment yet (a new archive) has one empty reader with no segment.
+        leaves = [
+            (sub, offset)
+            for sub, offset in searcher.leaf_searchers()
+            if sub.reader().segment() is not None
+        ]
         key = tuple(
             (sub.reader().segment().segment_id(), offset, len(sub.reader().deleted_docs_set))
             for sub, offset in leaves

@@ -1,0 +1,129 @@
+"""Export → import into an empty instance (its own data folder and database) → the same public
+archive: titles, texts, places, periods, themes, licences, and the images by checksum."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from tests.conftest import _dispose, build_app, create_user_now
+from tests.interop_bags.conftest import invoke, read_stories_csv, unpack
+from tests.ops.conftest import derive_all
+from webapp.interop.commands import export_command, import_command
+
+
+def public_archive(app) -> list[dict]:
+    """What the public sees of each story, keyed by title (ids differ between instances)."""
+    from webapp.extensions import db
+    from webapp.services.visibility import public_stories
+
+    with app.app_context():
+        return sorted(
+            (
+                {
+                    "title": s.title,
+                    "body": s.body,
+                    "language": s.language,
+                    "places": s.places,
+                    "period": s.period,
+                    "themes": s.themes,
+                    "licence": s.licence,
+                    "published": s.published_at.strftime("%Y-%m-%d %H:%M:%S"),
+                    "images": [
+                        (m.state, m.alt_text) for m in sorted(s.media, key=lambda m: m.position)
+                    ],
+                }
+                for s in db.session.scalars(public_stories())
+            ),
+            key=lambda d: d["title"],
+        )
+
+
+def _describe_second_image(app, story_id: int, text: str) -> None:
+    """An archivist describes only the second image: the first stays without a description."""
+    from tests.conftest import in_action
+    from webapp.extensions import db
+    from webapp.models import MediaAsset, User
+    from webapp.services import collections
+
+    with app.app_context():
+        keeper = db.session.scalar(db.select(User).where(User.email == "keeper@example.org"))
+        media = db.session.scalars(
+            db.select(MediaAsset)
+            .where(MediaAsset.story_id == story_id)
+            .order_by(MediaAsset.position)
+        ).all()
+        in_action(collections.describe_images, story_id, {media[1].id: text}, keeper)
+
+
+@pytest.fixture
+def second_instance(tmp_path):
+    instance = build_app(tmp_path / "instance-b")
+    with instance.app_context():
+        create_user_now("admin@b.example.org", "admin")
+    yield instance
+    _dispose(instance)
+
+
+def _sha_by_title(app, of: str) -> dict[str, list[str]]:
+    from webapp.extensions import db
+    from webapp.services.visibility import public_stories
+
+    with app.app_context():
+        return {
+            s.title: [getattr(m, of) for m in sorted(s.media, key=lambda m: m.position)]
+            for s in db.session.scalars(public_stories())
+        }
+
+
+@pytest.mark.parametrize(
+    "originals",
+    [
+        pytest.param(False, id="public-images", marks=pytest.mark.slow),
+        pytest.param(True, id="originals"),
+    ],
+)
+def test_export_then_import_into_an_empty_instance_gives_the_same_archive(
+    app, story, derive, second_instance, tmp_path, originals
+):
+    first = story(1, 2, title="Le marché de Vitry", places=["Vitry-sur-Seine", "Oran | Algérie"])
+    _describe_second_image(app, first, "Le stand | les épices")
+    story(3, title="-- Souvenirs", body="=SOMME(A1:A3) n'est pas une formule ici.",
+          language="ar", period="1960s", themes=["exil", "famille"], licence="CC0-1.0")  # fmt: skip
+    story(title="Sans image", language="zh-Hant", period="~1980")
+    story(4, publish=False, title="Jamais publié")
+    derive()
+    bag = tmp_path / "bag.zip"
+    options = ["--originals"] if originals else []
+    assert invoke(app, export_command, "--out", str(bag), *options).exit_code == 0
+    rows = read_stories_csv(unpack(bag, tmp_path / "unpacked"))
+
+    result = invoke(second_instance, import_command, str(bag), "--as", "published")
+    assert result.exit_code == 0, result.output
+    assert "3 stories created" in result.stdout
+    derive_all(second_instance)  # what the workers do after story.submitted
+
+    assert public_archive(second_instance) == public_archive(app)
+    imported = _sha_by_title(second_instance, "sha256")
+    exported = {
+        r["title"].lstrip("'"): [d for d in r["image_sha256"].split("|") if d] for r in rows
+    }
+    assert imported == exported
+    if originals:
+        assert imported == _sha_by_title(app, "sha256")  # the very same files
+    else:
+        from webapp.services import backends
+
+        with app.app_context():  # the public derivative each image was exported as
+            store = backends.object_store()
+            served = {
+                title: [hashlib.sha256(store.get(d["download"]["key"])).hexdigest() for d in derivs]
+                for title, derivs in _sha_by_title(app, "derivatives").items()
+            }
+        assert imported == served
+
+    # The same bag again, unpacked this time: nothing new.
+    again = invoke(second_instance, import_command, str(tmp_path / "unpacked" / "bag"))
+    assert again.exit_code == 0, again.output
+    assert "0 stories created, 3 rows already imported" in again.stdout

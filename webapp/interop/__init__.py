@@ -1,0 +1,1 @@
+"""Interoperability: the formats in which the archive leaves and enters (exports, imports)."""
