@@ -150,3 +150,24 @@ def test_importing_a_sites_own_export_creates_nothing_and_brings_nothing_back(ap
     with app.app_context():
         statuses = {s.id: s.status for s in db.session.scalars(db.select(Story))}
     assert statuses == {kept: "published", withdrawn: "withdrawn"}
+
+
+@pytest.mark.slow
+def test_round_trip_into_an_instance_on_postgresql(app, story, derive, tmp_path, postgres_url):
+    story(1, title="Vers PostgreSQL", places=["Saint-Denis"], themes=["école"])
+    story(title="Sans image, vers PostgreSQL", language="pt-BR", period="1970s")
+    derive()
+    bag = tmp_path / "bag.zip"
+    assert invoke(app, export_command, "--out", str(bag)).exit_code == 0
+    target = build_app(tmp_path / "pg", DATABASE_URL=postgres_url, SERVER_NAME="pg.test")
+    try:
+        with target.app_context():
+            create_user_now("admin@pg.example.org", "admin")
+        first = invoke(target, import_command, str(bag), "--as", "published")
+        assert first.exit_code == 0, first.output
+        again = invoke(target, import_command, str(bag), "--as", "published")
+        assert "0 stories created, 2 rows already imported" in again.stdout
+        derive_all(target)
+        assert public_archive(target) == public_archive(app)
+    finally:
+        _dispose(target)

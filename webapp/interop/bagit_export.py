@@ -132,6 +132,8 @@ def write_bag(
         text.write(columns.BOM)
         writer = csv.writer(text)
         writer.writerow(columns.COLUMN_NAMES)
+        if progress:
+            progress(0, len(ids))  # the total is known before the first batch is written
         with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
             for done, batch in _batches(ids):
                 slugs = _collection_slugs([s.id for s in batch])
