@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import has_request_context, url_for
 
+from webapp.iiif.presentation import has_manifest, image_service_url, manifest_url
 from webapp.models import MediaAsset, Story, User
 from webapp.services.duplicates import Duplicate, duplicates_for_story
 
@@ -38,6 +39,8 @@ def media_json(
         "alt_text": media.alt_text,
         "derivatives": derivative_urls(media, status_token) if media.state == "ready" else {},
     }
+    if media.state == "ready" and media.story.is_public:
+        body["iiif"] = image_service_url(media.id)
     if media.failure_reason:
         body["failure_reason"] = media.failure_reason
     if duplicates is not None:
@@ -75,6 +78,8 @@ def story_json(
         else None,
         "media": [media_json(m, token, duplicates.get(m.id)) for m in story.media],
     }
+    if has_manifest(story):
+        body["manifest"] = manifest_url(story.id)
     if include_private:
         body["status_url"] = url_for("submit.status", token=story.status_token, _external=True)
     return body

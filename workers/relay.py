@@ -30,8 +30,6 @@ log = logging.getLogger(__name__)
 #: Backoff for transient failures (storage or database briefly unreachable), in seconds.
 RETRY = Retry(max=5, interval=[2, 10, 30, 120, 600])
 JOB_TIMEOUT = {"images": 300, "search": 120, "default": 600}
-#: Seconds RQ keeps a finished job's result (nobody reads them; the database has the outcome).
-RESULT_TTL = 86400
 
 
 @dataclass(frozen=True)
@@ -59,8 +57,17 @@ def _rederive(payload: dict[str, Any]) -> list[JobRoute]:
     ]
 
 
+def _purge_iiif_cache(payload: dict[str, Any]) -> list[JobRoute]:
+    """Images the IIIF Image API cached for a story that left publication."""
+    return [JobRoute("default", "workers.maintenance.purge_iiif_cache", (payload["story_id"],))]
+
+
+def _withdrawn(payload: dict[str, Any]) -> list[JobRoute]:
+    return _story_index(payload) + _purge_iiif_cache(payload)
+
+
 def _erased(payload: dict[str, Any]) -> list[JobRoute]:
-    routes = _story_index(payload)
+    routes = _story_index(payload) + _purge_iiif_cache(payload)
     if payload.get("object_keys"):
         args = (payload["story_id"], payload["object_keys"])
         routes.append(JobRoute("default", "workers.maintenance.delete_erased_objects", args))
@@ -105,7 +112,7 @@ ROUTES: dict[str, Callable[[dict[str, Any]], list[JobRoute]]] = {
     "story.approved": _story_index,
     "story.published": _story_index,
     "story.rejected": _story_index,
-    "story.withdrawn": _story_index,
+    "story.withdrawn": _withdrawn,
     # Moderation moves: the index keeps each story's status for archivists' searches.
     "story.returned": _story_index,
     "story.recalled": _story_index,
@@ -167,7 +174,9 @@ def _relay_pass(limit: int) -> int:
                     job_id=job_id,
                     retry=RETRY,
                     timeout=job.timeout or JOB_TIMEOUT[job.queue],
-                    result_ttl=RESULT_TTL,
+                    # Nobody reads a finished job's result (the database has the outcome): RQ
+                    # deletes it, with the job's record, after PASSAGES_KEEP_JOB_RESULTS_HOURS.
+                    result_ttl=settings.job_result_ttl,
                     failure_ttl=settings.keep_failed_jobs_days * 86400,
                     description=f"{event.event_type} #{event.id}: {job.func}{job.args}",
                 )

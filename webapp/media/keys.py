@@ -3,20 +3,30 @@
 Originals are content-addressed (``originals/sha256/<ab>/<sha256>``): identical files are stored
 once and the key is the fixity check. Derivatives are deterministic
 (``derivatives/<media id>/<name>.<ext>``), so a job that runs twice writes the same objects.
+Images the IIIF Image API made on demand are a cache
+(``iiif/<story id>/<media id>/<variant>/<request>``): grouped by story so that withdrawing or
+erasing a story drops its whole cache with one listing, and named by the variant of the
+derivatives they were cut from, so a re-derivation leaves the old ones unreferenced.
 The upload path, the image jobs, erasure and the maintenance jobs all use these functions;
 nothing else may spell a key. Pure functions: never touch storage or the database here.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 
 #: The two families of keys, for listing a whole family (checks, the leftover collector, backups).
 ORIGINALS_PREFIX = "originals/"
 DERIVATIVES_PREFIX = "derivatives/"
+IIIF_CACHE_PREFIX = "iiif/"
 
 _ORIGINAL = re.compile(r"^originals/sha256/[0-9a-f]{2}/(?P<sha>[0-9a-f]{64})$")
 _DERIVATIVE = re.compile(r"^derivatives/(?P<media_id>\d+)/[^/]+$")
+_IIIF_CACHE = re.compile(r"^iiif/(?P<story_id>\d+)/(?P<media_id>\d+)/(?P<variant>[0-9a-f]+)/.+$")
+#: How the characters IIIF paths use but object keys may not are spelled in a cache key.
+_IIIF_SPELLING = str.maketrans({",": "_", "!": "m", "^": "up", ":": "-"})
 
 
 def original_key(sha256: str) -> str:
@@ -44,3 +54,31 @@ def media_id_of_derivative(key: str) -> int | None:
     """The media id a derivative's key names, or ``None`` if ``key`` is not a derivative's."""
     match = _DERIVATIVE.match(key)
     return int(match["media_id"]) if match else None
+
+
+def iiif_cache_prefix(story_id: int) -> str:
+    """The folder of every IIIF image cached for one story (dropped when it stops being public)."""
+    return f"{IIIF_CACHE_PREFIX}{story_id}/"
+
+
+def iiif_cache_variant(derivatives: dict) -> str:
+    """A short name for one set of recorded derivatives: cached images cut from another set (before
+    a re-derivation) stop being referenced. Stable across processes (no ``hash()``)."""
+    text = json.dumps(derivatives or {}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
+def iiif_cache_key(story_id: int, media_id: int, variant: str, request_path: str) -> str:
+    """Where the image for the canonical IIIF request ``region/size/rotation/quality.format`` of
+    media ``media_id`` is cached (commas, ``!`` and ``^`` are respelled for object keys)."""
+    return f"{iiif_cache_prefix(story_id)}{media_id}/{variant}/" + request_path.translate(
+        _IIIF_SPELLING
+    )
+
+
+def iiif_cache_owner(key: str) -> tuple[int, int, str] | None:
+    """``(story id, media id, variant)`` a cached IIIF image's key names, or ``None``."""
+    match = _IIIF_CACHE.match(key)
+    if not match:
+        return None
+    return int(match["story_id"]), int(match["media_id"]), match["variant"]

@@ -9,7 +9,9 @@ removed by the request that made them: the collector is the one cleanup, schedul
 An object is collected only when (1) no row refers to it, (2) it is older than the grace period
 (``PASSAGES_ORPHAN_GRACE_HOURS``), and (3) both still hold after taking its claim
 (:mod:`webapp.operations.claims`), which waits for any submission of the same bytes that is in
-flight. Keys outside ``originals/sha256/`` and ``derivatives/<media id>/`` are never touched.
+flight. Images the IIIF Image API cached (``iiif/<story id>/<media id>/<variant>/…``) are
+referenced only while their story is public and their media's derivatives are still the variant
+they were cut from. Keys outside these three families are never touched.
 This module must never delete an original a row refers to, and never decide from a listing
 alone: every deletion re-checks under the claim.
 """
@@ -24,12 +26,15 @@ from storage import ObjectNotFound, ObjectStore
 from webapp.extensions import db
 from webapp.media.keys import (
     DERIVATIVES_PREFIX,
+    IIIF_CACHE_PREFIX,
     ORIGINALS_PREFIX,
+    iiif_cache_owner,
+    iiif_cache_variant,
     media_id_of_derivative,
     original_key,
     sha256_of_original,
 )
-from webapp.models import MediaAsset, MediaState
+from webapp.models import MediaAsset, MediaState, Story
 from webapp.operations.claims import claim, release
 from webapp.services import backends
 from webapp.unit_of_work import UnitOfWork, unit_of_work
@@ -44,15 +49,27 @@ class References:
     shas: set[str] = field(default_factory=set)
     #: media id -> recorded derivative keys, or ``None`` while the media is still pending.
     derivatives: dict[int, set[str] | None] = field(default_factory=dict)
+    #: media id -> (story id, derivatives variant) for the images of public stories: the IIIF
+    #: images cached for anything else are leftovers.
+    iiif_cacheable: dict[int, tuple[int, str]] = field(default_factory=dict)
 
     @classmethod
     def load(cls) -> References:
         refs = cls()
         rows = db.session.execute(
-            db.select(MediaAsset.id, MediaAsset.sha256, MediaAsset.state, MediaAsset.derivatives)
+            db.select(
+                MediaAsset.id,
+                MediaAsset.sha256,
+                MediaAsset.state,
+                MediaAsset.derivatives,
+                MediaAsset.story_id,
+                Story.is_public,
+            ).join(Story, MediaAsset.story_id == Story.id)
         )
-        for media_id, sha, state, derivatives in rows:
+        for media_id, sha, state, derivatives, story_id, public in rows:
             refs.shas.add(sha)
+            if public:
+                refs.iiif_cacheable[media_id] = (story_id, iiif_cache_variant(derivatives))
             refs.derivatives[media_id] = (
                 None
                 if state == MediaState.PENDING
@@ -70,6 +87,9 @@ class References:
                 return False
             recorded = self.derivatives[media_id]
             return recorded is None or key in recorded
+        if (owner := iiif_cache_owner(key)) is not None:
+            story_id, media_id, variant = owner
+            return self.iiif_cacheable.get(media_id) == (story_id, variant)
         return True
 
 
@@ -85,6 +105,14 @@ def is_referenced(key: str) -> bool:
         if media.state == MediaState.PENDING:
             return True
         return key in {d.get("key") for d in (media.derivatives or {}).values()}
+    if (owner := iiif_cache_owner(key)) is not None:
+        story_id, media_id, variant = owner
+        derivatives = db.session.scalar(
+            db.select(MediaAsset.derivatives)
+            .join(Story, MediaAsset.story_id == Story.id)
+            .where(MediaAsset.id == media_id, Story.id == story_id, Story.is_public)
+        )
+        return derivatives is not None and iiif_cache_variant(derivatives) == variant
     return True
 
 
@@ -114,7 +142,7 @@ def unreferenced_objects(
     """Every object under the collected prefixes that no row refers to, with its age."""
     refs = refs or References.load()
     found = []
-    for prefix in (ORIGINALS_PREFIX, DERIVATIVES_PREFIX):
+    for prefix in (ORIGINALS_PREFIX, DERIVATIVES_PREFIX, IIIF_CACHE_PREFIX):
         for info in store.list(prefix):
             if not refs.refers_to(info.key):
                 found.append((info.key, info.last_modified))

@@ -3,11 +3,12 @@
 Anyone may ask for a story to be removed (``request_takedown``); an archivist then withdraws it
 (``review.withdraw``: off the public site within seconds, original kept under restricted access)
 or, when erasure is asked for, erases it (``erase_story``): the story, its media rows, originals no
-other story uses, derivatives and notifications are deleted, the ``story.erased`` event has the
-search worker drop its index entry (one index writer, see DESIGN.md), and the audit log
-keeps only *that* it happened — notes and edit details about the story are blanked. This module
-must never keep a copy of erased content, not even in a log line, and never commits: the caller's
-unit of work does, and only then are the objects deleted (``uow.after_commit``).
+other story uses, derivatives, the IIIF images cached from them and notifications are deleted,
+the ``story.erased`` event has the search worker drop its index entry (one index writer, see
+DESIGN.md), and the audit log keeps only *that* it happened — notes and edit details about the
+story are blanked. This module must never keep a copy of erased content, not even in a log line,
+and never commits: the caller's unit of work does, and only then are the objects deleted
+(``uow.after_commit``).
 """
 
 from __future__ import annotations
@@ -144,6 +145,7 @@ def erase_story(uow: UnitOfWork, story_id: int, actor: User | None) -> dict[str,
         {"story_id": story_id, "actor_id": actor.id, "object_keys": [*keys, *originals]},
     )
     uow.after_commit(lambda: _delete_objects(story_id, [*keys, *originals]))
+    uow.after_commit(lambda: _purge_iiif_cache(story_id))
     log.info("story %s erased (%s); commits with the action", story_id, counts)
     return counts
 
@@ -165,6 +167,17 @@ def _delete_objects(story_id: int, keys: list[str]) -> None:
             delete_if_unreferenced(key, any_age, store=store)
         except Exception:  # the story.erased event's job deletes it later, with retries
             log.exception("erasure of story %s: could not delete an object yet", story_id)
+
+
+def _purge_iiif_cache(story_id: int) -> None:
+    """First try at deleting the IIIF images cached for the erased story (the ``story.erased``
+    job's purge is the guarantee)."""
+    from webapp.services.iiif import purge_story_cache
+
+    try:
+        purge_story_cache(story_id)
+    except Exception:
+        log.exception("erasure of story %s: could not delete cached IIIF images yet", story_id)
 
 
 def _scrub_outbox_notes(story_id: int) -> None:
