@@ -77,6 +77,9 @@ RECONCILER_KEY = "{prefix}:reconciler"
 
 
 def init_app(app: Flask) -> None:
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder:  # prometheus-client writes there at the first count; a missing folder would fail
+        os.makedirs(folder, exist_ok=True)
     app.before_request(_start_timer)
     app.after_request(_count_request)
     app.register_blueprint(bp)
@@ -89,9 +92,12 @@ def _start_timer() -> None:
 def _count_request(response: Response) -> Response:
     started = g.pop("metrics_started", None)
     rule = request.url_rule.rule if request.url_rule is not None else UNMATCHED
-    REQUESTS.labels(rule, request.method, str(response.status_code)).inc()
-    if started is not None:
-        LATENCY.labels(rule, request.method).observe(time.perf_counter() - started)
+    try:
+        REQUESTS.labels(rule, request.method, str(response.status_code)).inc()
+        if started is not None:
+            LATENCY.labels(rule, request.method).observe(time.perf_counter() - started)
+    except OSError:  # the multiprocess folder went away or is full: never fail the answer
+        log.warning("metrics: could not count a request", exc_info=True)
     return response
 
 

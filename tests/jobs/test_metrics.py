@@ -147,8 +147,7 @@ def test_request_counts_add_up_over_several_gunicorn_workers(
     """With PROMETHEUS_MULTIPROC_DIR every scrape sees every worker's requests."""
     from tests.faults.gunicorn_process import Gunicorn
 
-    folder = tmp_path / "prometheus"
-    folder.mkdir()
+    folder = tmp_path / "prometheus"  # not created: the app creates it rather than failing
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(folder))  # inherited by gunicorn
     server = Gunicorn(redis_app, tmp_path / "gunicorn.log", workers=3)
     try:
