@@ -71,9 +71,6 @@ UNMATCHED = "<unmatched>"
 LOOPBACK = frozenset({"127.0.0.1", "::1"})
 #: Headers a reverse proxy adds: a request carrying one came from elsewhere, whatever its address.
 PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP")
-#: The hash ``workers.reconcile`` keeps its last pass's figures in (the web app never imports
-#: the workers; tests/jobs/test_metrics.py runs a real pass to keep the two in step).
-RECONCILER_KEY = "{prefix}:reconciler"
 
 
 def init_app(app: Flask) -> None:
@@ -212,11 +209,9 @@ class ArchiveCollector:
         yield durations
         yield failures
 
-        yield from self._reconciler(connection, prefix)
+        yield from self._reconciler(jobs.reconciler_figures())
 
-    def _reconciler(self, connection: redis.Redis, prefix: str) -> Iterator[Metric]:
-        raw = connection.hgetall(RECONCILER_KEY.format(prefix=prefix))
-        stats = {key.decode(): float(value) for key, value in raw.items()}
+    def _reconciler(self, stats: dict[str, float]) -> Iterator[Metric]:
         if not stats:
             return  # no pass has run yet: no figure rather than a made-up zero
         found = GaugeMetricFamily(
