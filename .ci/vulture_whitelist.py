@@ -100,5 +100,14 @@ _._login_user
 _.get_id
 penalty
 
+# Failed images on the jobs page (templates/jobs/index.html reads them).
+story_title
+failed_at
+
+# /metrics (webapp/metrics.py): prometheus-client calls a collector's collect(); the request's
+# start time is kept on flask.g and read back with g.pop().
+_.collect
+_.metrics_started
+
 # zipfile.ZipInfo.compress_type, read by ZipFile.open/writestr (webapp/interop/bagit_export.py).
 _.compress_type

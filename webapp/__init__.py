@@ -94,6 +94,12 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     from webapp.blueprints import health
 
     app.register_blueprint(health.bp)
+    from webapp.blueprints import jobs as jobs_pages
+
+    app.register_blueprint(jobs_pages.bp)
+    from webapp import metrics
+
+    metrics.init_app(app)  # /metrics, and the request counters every response goes through
     csrf.exempt(api.bp)  # the API authenticates with bearer tokens only (webapp.auth)
     errorhandlers.register(app)
     ratelimits.init_app(app, settings)

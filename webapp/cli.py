@@ -347,6 +347,9 @@ def _add_operations_commands() -> None:
 
     for command in COMMANDS:
         main.add_command(command)
+    from webapp.operations.jobs_cli import jobs_group
+
+    main.add_command(jobs_group)
 
 
 def _add_interop_commands() -> None:

@@ -45,6 +45,8 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     if value < 0:
         raise ValueError(f"{name} must not be negative, got {raw!r}")
     return value
+
+
 #: The password hash used under ``TESTING`` unless ``PASSWORD_HASH_METHOD`` says otherwise.
 CHEAP_TEST_HASH = "pbkdf2:sha256:1000"
 
@@ -150,8 +152,11 @@ class Settings:
     #: (``story.erased`` events, which prove an erasure and name what it deleted, are kept).
     keep_relayed_events_days: int = 30
     #: ``PASSAGES_KEEP_FAILED_JOBS_DAYS``: failed jobs stay in RQ's failed registry (for
-    #: ``passages jobs`` and the admin page) this long; finished jobs' results are kept one day.
+    #: ``passages jobs`` and the admin page) this long (finished jobs: see below).
     keep_failed_jobs_days: int = 30
+    #: ``PASSAGES_KEEP_JOB_RESULTS_HOURS``: RQ keeps a finished job (its record and its result)
+    #: this long, then deletes it by itself.
+    keep_job_results_hours: float = 24.0
     #: ``PASSAGES_KEEP_NOTIFICATIONS_DAYS``: notifications read longer ago than this are pruned.
     keep_notifications_days: int = 180
     #: ``PASSAGES_KEEP_EXPORTS_DAYS``: files in ``<data>/exports`` older than this are pruned.
@@ -175,6 +180,9 @@ class Settings:
     #: set does the default become a cheap ``pbkdf2:sha256:1000`` so the test suite does not spend
     #: its time hashing. Never set a cheap method in production.
     password_hash_method: str = "scrypt"
+    #: ``PASSAGES_METRICS_TOKEN``: bearer token a Prometheus scraper sends to read ``/metrics``.
+    #: Unset: only requests from this machine (loopback, not through a proxy) may read it.
+    metrics_token: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -231,6 +239,7 @@ class Settings:
             transient_retry_days=_int(env, "PASSAGES_TRANSIENT_RETRY_DAYS", 7),
             keep_relayed_events_days=_int(env, "PASSAGES_KEEP_RELAYED_EVENTS_DAYS", 30),
             keep_failed_jobs_days=_int(env, "PASSAGES_KEEP_FAILED_JOBS_DAYS", 30),
+            keep_job_results_hours=_float(env, "PASSAGES_KEEP_JOB_RESULTS_HOURS", 24.0),
             keep_notifications_days=_int(env, "PASSAGES_KEEP_NOTIFICATIONS_DAYS", 180),
             keep_exports_days=_int(env, "PASSAGES_KEEP_EXPORTS_DAYS", 14),
             s3_public_endpoint=env.get("S3_PUBLIC_ENDPOINT") or None,
@@ -240,6 +249,7 @@ class Settings:
             index_check_interval=max(5, _int(env, "PASSAGES_INDEX_CHECK_INTERVAL", 60)),
             password_hash_method=env.get("PASSWORD_HASH_METHOD")
             or (CHEAP_TEST_HASH if _flag(env.get("TESTING"), False) else "scrypt"),
+            metrics_token=env.get("PASSAGES_METRICS_TOKEN") or None,
         )
 
     def resolved_secret_key(self) -> str:
@@ -259,6 +269,11 @@ class Settings:
     @property
     def max_upload_bytes(self) -> int:
         return self.max_upload_mb * 1024 * 1024
+
+    @property
+    def job_result_ttl(self) -> int:
+        """Seconds RQ keeps a finished job's record and result (at least one)."""
+        return max(1, int(self.keep_job_results_hours * 3600))
 
     @property
     def uses_sqlite(self) -> bool:

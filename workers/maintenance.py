@@ -15,6 +15,7 @@ from datetime import timedelta
 from webapp.extensions import db
 from webapp.media.keys import media_id_of_derivative, sha256_of_original
 from webapp.models import MediaAsset, Notification, OutboxEvent, utcnow
+from webapp.operations.jobs import QueuesUnavailable, purge_failed
 from webapp.services import backends
 from workers.context import app_context
 
@@ -93,30 +94,19 @@ def prune(now=None) -> dict[str, int]:
                 Notification.read_at.is_not(None), Notification.read_at < notes_cutoff
             )
         ).rowcount
-    counts["failed_jobs"] = _prune_failed_jobs(
-        now.timestamp() - settings.keep_failed_jobs_days * 86400
-    )
     counts["exports"] = _prune_exports(now.timestamp() - settings.keep_exports_days * 86400)
     counts["imports"] = _prune_imports(now.timestamp() - settings.keep_exports_days * 86400)
+    try:
+        counts["failed_jobs"] = _prune_failed_jobs(now, settings.keep_failed_jobs_days)
+    except QueuesUnavailable as exc:  # the next hourly run tries again
+        log.warning("failed jobs not pruned: %s", exc)
     log.info("pruned %s", ", ".join(f"{n} {what}" for what, n in counts.items()))
     return counts
 
 
-def _prune_failed_jobs(cutoff: float) -> int:
-    """Failed jobs that ended before ``cutoff`` leave RQ's failed registry (and Redis)."""
-    from rq.registry import FailedJobRegistry
-
-    removed = 0
-    for purpose in ("images", "search", "default"):
-        queue = backends.queue(purpose)
-        registry = FailedJobRegistry(queue=queue)
-        registry.cleanup()  # entries past their failure_ttl
-        for job in queue.job_class.fetch_many(registry.get_job_ids(), connection=queue.connection):
-            if job is None or job.ended_at is None or job.ended_at.timestamp() >= cutoff:
-                continue
-            registry.remove(job, delete_job=True)
-            removed += 1
-    return removed
+def _prune_failed_jobs(now, days: int) -> int:
+    """Failed jobs that ended more than ``days`` ago leave RQ's failed registry (and Redis)."""
+    return purge_failed(timedelta(days=days), now=now)
 
 
 def _prune_exports(cutoff: float) -> int:

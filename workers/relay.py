@@ -30,8 +30,6 @@ log = logging.getLogger(__name__)
 #: Backoff for transient failures (storage or database briefly unreachable), in seconds.
 RETRY = Retry(max=5, interval=[2, 10, 30, 120, 600])
 JOB_TIMEOUT = {"images": 300, "search": 120, "default": 600}
-#: Seconds RQ keeps a finished job's result (nobody reads them; the database has the outcome).
-RESULT_TTL = 86400
 
 
 @dataclass(frozen=True)
@@ -176,7 +174,9 @@ def _relay_pass(limit: int) -> int:
                     job_id=job_id,
                     retry=RETRY,
                     timeout=job.timeout or JOB_TIMEOUT[job.queue],
-                    result_ttl=RESULT_TTL,
+                    # Nobody reads a finished job's result (the database has the outcome): RQ
+                    # deletes it, with the job's record, after PASSAGES_KEEP_JOB_RESULTS_HOURS.
+                    result_ttl=settings.job_result_ttl,
                     failure_ttl=settings.keep_failed_jobs_days * 86400,
                     description=f"{event.event_type} #{event.id}: {job.func}{job.args}",
                 )

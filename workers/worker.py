@@ -185,6 +185,9 @@ class PassagesWorker(Worker):
         if not job.should_retry or stopped:
             _give_up(job, reason or _last_error(exc_string, job))
         job_metrics.record_failure(self.connection, self.metrics_prefix, job.func_name)
+        # RQ keeps no error for a job it retries: the last one is kept with the job, so
+        # `passages jobs` and /admin/jobs can say why a job is waiting for its next try.
+        job.meta["last_error"] = _last_line(exc_string)
         super().handle_job_failure(
             job,
             queue=queue,
@@ -240,9 +243,12 @@ def keep_retrying_if_transient(job: Job, exc_string: str, policy: tuple[int, int
     return True
 
 
+def _last_line(exc_string: str) -> str:
+    return exc_string.strip().splitlines()[-1][:300] if exc_string.strip() else "unknown error"
+
+
 def _last_error(exc_string: str, job: Job) -> str:
-    last_line = exc_string.strip().splitlines()[-1] if exc_string.strip() else "unknown error"
-    return f"gave up after repeated failures: {last_line[:300]}"
+    return f"gave up after repeated failures: {_last_line(exc_string)}"
 
 
 def _give_up(job: Job, reason: str) -> None:

@@ -230,4 +230,3 @@ def latest_runs(limit: int = 20) -> list[CheckRun]:
 
 def describe(kind: str) -> str:
     return KINDS.get(kind, kind)
-
