@@ -111,3 +111,26 @@ _.metrics_started
 
 # zipfile.ZipInfo.compress_type, read by ZipFile.open/writestr (webapp/interop/bagit_export.py).
 _.compress_type
+
+# The search engine (webapp/search/) overrides Whoosh's own hooks; Whoosh calls them by name.
+# schema.py: Format.decode_positions (position decoding of a posting), the FieldType attributes
+# and methods Whoosh's writer, query parser and sorting read (vector, analyzer, self_parsing,
+# has_morph, separate_spelling, sortable_terms(ixreader, fieldname)).
+_.decode_positions
+_.vector
+_.analyzer
+_.self_parsing
+_.has_morph
+_.separate_spelling
+_.sortable_terms
+ixreader
+# segments.py: W3PostingsWriter's block hooks (_mini_ids, _mini_weights, add_posting),
+# W3Codec.postings_writer, the length reader's doc_field_length, SegmentWriter._flush_segment,
+# and SegmentWriter._added (read by Whoosh's commit to know the segment is not empty).
+_._mini_ids
+_._mini_weights
+_.add_posting
+_.postings_writer
+_.doc_field_length
+_._flush_segment
+_._added

@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jinja2 import BytecodeCache, Environment
+from jinja2.bccache import Bucket
 from PIL import Image, ImageDraw
 
 from tests.service_processes import (
@@ -34,6 +36,69 @@ from tests.service_processes import (
 )
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def _scratch_folder() -> str | None:
+    """Where tests keep their data: ``PASSAGES_TEST_TMPDIR``, else memory (``/dev/shm``) when the
+    machine has it, else the system's temporary folder.
+
+    Every test commits to its own SQLite database (WAL, ``synchronous=FULL``: production's
+    settings); on a disk each commit waits for an fsync, about 9 ms on a loaded virtual disk,
+    and thousands of commits were a large share of the quick suite's time. No test checks what
+    survives a power cut (a killed process keeps what it wrote on tmpfs too), so memory-backed
+    files change no result. Set before pytest picks its base folder (``tmp_path``), and used by
+    ``tempfile`` for the session's template database and the throw-away servers' folders.
+    """
+    chosen = os.environ.get("PASSAGES_TEST_TMPDIR")
+    if chosen:
+        return chosen
+    shm = Path("/dev/shm")
+    if shm.is_dir() and os.access(shm, os.W_OK | os.X_OK):
+        return str(shm)
+    return None
+
+
+tempfile.tempdir = _scratch_folder()
+
+
+def _share_url_builders() -> None:
+    """Build each URL rule's ``url_for`` function once per session instead of once per app.
+
+    Each test gets a fresh app, and registering its ~70 routes made Werkzeug generate and
+    ``compile`` two Python functions per route (``Rule._compile_builder``): about two thirds of
+    the cost of creating an app. What that function does depends only on the rule's text, its
+    parsed parts (``_trace``), its defaults (baked in as converted strings) and whether unknown
+    arguments are appended; it reads the rule's converters at call time through its ``self``
+    argument. So a builder made for one app is the one Werkzeug would make for the next, and is
+    kept under exactly those inputs. If Werkzeug ever reads something else there, ``url_for``
+    gives wrong URLs and the page tests fail loudly; if the private method is gone, nothing is
+    shared.
+    """
+    from werkzeug.routing import rules
+
+    original = getattr(rules.Rule, "_compile_builder", None)
+    if original is None:
+        return
+    builders: dict[tuple, Callable[..., tuple[str, str]]] = {}
+
+    def compile_builder(rule: rules.Rule, append_unknown: bool = True):
+        defaults = rule.defaults or {}
+        baked = tuple(
+            (name, str(value), rule._converters[name].to_url(value))
+            if name in rule._converters
+            else (name, str(value), None)
+            for name, value in defaults.items()
+        )
+        key = (rule.rule, tuple(rule._trace), append_unknown, baked)
+        builder = builders.get(key)
+        if builder is None:
+            builder = builders[key] = original(rule, append_unknown)
+        return builder
+
+    rules.Rule._compile_builder = compile_builder
+
+
+_share_url_builders()
 POSTGRES_URL = os.environ.get(
     "PASSAGES_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
@@ -137,6 +202,54 @@ def _migrated_template() -> Path:
     return _template_dir / "data" / "passages.sqlite3"
 
 
+class _SessionTemplateCode(BytecodeCache):
+    """Compiled Jinja templates shared by every app the test session builds.
+
+    Each test gets a fresh app, and each app's Jinja environment compiled every template it
+    rendered again (parse, generate Python, ``compile``): a few milliseconds per template per
+    test. Jinja's own bytecode cache keeps the compiled code keyed by template name and source
+    checksum (an edited template is compiled again); the key also names the environment's
+    compile-time settings, so an app configured differently never gets another's code.
+    Rendering is unchanged: the same code runs, it is just not rebuilt.
+    """
+
+    def __init__(self) -> None:
+        self._code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        code = self._code.get(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self._code[bucket.key] = bucket.bytecode_to_string()
+
+    def get_bucket(self, environment: Environment, name: str, filename: str | None,
+                   source: str) -> Bucket:  # fmt: skip
+        settings = repr(
+            (
+                sorted(environment.extensions),
+                getattr(environment, "newstyle_gettext", None),
+                environment.trim_blocks,
+                environment.lstrip_blocks,
+                environment.keep_trailing_newline,
+                environment.optimized,
+                environment.block_start_string,
+                environment.variable_start_string,
+                environment.comment_start_string,
+                environment.line_statement_prefix,
+            )
+        )
+        return super().get_bucket(environment, f"{settings}:{name}", filename, source)
+
+
+_template_code = _SessionTemplateCode()
+
+
+def _share_compiled_templates(app) -> None:
+    app.jinja_env.bytecode_cache = _template_code
+
+
 def build_app(data_dir: Path, **env: str):
     """A migrated app on ``data_dir``; ``env`` holds environment-style settings.
 
@@ -165,8 +278,11 @@ def build_app(data_dir: Path, **env: str):
     if config["DATABASE_URL"] == f"sqlite:///{database}" and not database.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(_migrated_template(), database)
-        return create_app(config)
+        app = create_app(config)
+        _share_compiled_templates(app)
+        return app
     app = create_app(config)
+    _share_compiled_templates(app)
     with app.app_context():
         upgrade(directory=str(app.extensions["migrate"].directory), revision="heads")
     return app

@@ -18,20 +18,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import timedelta
 
 from flask import Flask, current_app, g, jsonify, request, session
 from flask_login import current_user
 
 from webapp.errors import AuthenticationRequired
-from webapp.extensions import db, login_manager
-from webapp.models import ApiToken, User, utcnow
+from webapp.extensions import login_manager
+from webapp.models import User
 from webapp.unit_of_work import unit_of_work
 
 log = logging.getLogger(__name__)
 
-#: ``last_used_at`` of a token is written at most this often (not one write per API call).
-TOKEN_USE_RESOLUTION = timedelta(minutes=1)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: The API's own description: served to anyone, whatever Authorization header comes along.
 PUBLIC_API_DOCUMENTS = frozenset({"api.openapi", "api.story_schema"})
@@ -50,7 +47,9 @@ def _load_user(user_id: str) -> User | None:
     raw_id, dot, raw_epoch = user_id.partition(".")
     if not dot or not raw_id.isdigit() or not raw_epoch.isdigit():
         return None  # a cookie from before session epochs: log in again
-    user = db.session.get(User, int(raw_id))
+    from webapp.services import accounts
+
+    user = accounts.get_user(int(raw_id))
     if user is None or not user.active or (user.session_epoch or 0) != int(raw_epoch):
         return None
     return user
@@ -92,15 +91,12 @@ def _user_for_token(token: str) -> User | None:
 
     if not token:
         return None
-    row = db.session.scalar(
-        db.select(ApiToken).where(ApiToken.token_sha256 == ApiToken.digest(token))
-    )
+    row = accounts.find_token(token)
     if not accounts.token_is_valid(row):
         return None
-    last = accounts._aware(row.last_used_at)  # noqa: SLF001 - same package's time helper
-    if last is None or utcnow() - last > TOKEN_USE_RESOLUTION:
-        with unit_of_work():
-            row.last_used_at = utcnow()
+    if accounts.token_use_is_due(row):
+        with unit_of_work() as uow:
+            accounts.record_token_use(uow, row)
     return row.user
 
 
@@ -158,5 +154,5 @@ def log_out_everywhere(user: User | None) -> None:
     if user is None:
         return
     with unit_of_work() as uow:
-        accounts.end_sessions(uow, db.session.merge(user))
+        accounts.end_sessions(uow, user)
     current_app.logger.info("sessions of user %s ended", user.id)

@@ -76,6 +76,15 @@ def find_place(name: str) -> Place | None:
     return db.session.scalar(db.select(Place).where(Place.key == key)) if key else None
 
 
+def all_places() -> list[Place]:
+    """Every place record, by name (the public list of places and its map)."""
+    return db.session.scalars(db.select(Place).order_by(Place.name)).all()
+
+
+def find_by_slug(slug: str) -> Place | None:
+    return db.session.scalar(db.select(Place).where(Place.slug == slug))
+
+
 def origin_places() -> list[Place]:
     """Places of origin archivists recorded, by name (the curation screen lists them)."""
     return db.session.scalars(

@@ -4,12 +4,30 @@ The quick schedule (5 tries over about 13 minutes) is right for a blip. A storag
 hour used to end with the photo ``failed`` for good; now a job that failed on an outage goes on
 being tried on a long schedule (hourly, for days) and its photo stays ``pending``. Permanent
 failures (undecodable image, memory or time limit) still fail at once: ``tests/test_image_jobs.py``.
+
+The quick test gives the worker's failure handler real RQ jobs on the throw-away Redis; the
+``slow`` one runs real worker processes against an unreachable and then a working object store.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
 from tests.conftest import _dispose, build_app, make_jpeg, run_worker_burst_process
 from tests.service_processes import free_port
+
+OUTAGE = (
+    "Traceback (most recent call last):\n"
+    '  File "workers/search.py", line 1, in index_story\n'
+    "storage.base.StorageUnavailable: the object store did not answer\n"
+)
+BAD_INPUT = (
+    "Traceback (most recent call last):\n"
+    '  File "workers/search.py", line 1, in index_story\n'
+    "ValueError: not a story\n"
+)
 
 
 def _settings(tmp_path, redis_server, moto_server):
@@ -57,6 +75,46 @@ def _exhaust_quick_retries(app) -> list[str]:
         return ids
 
 
+def test_the_worker_gives_an_outage_hourly_tries_and_a_bad_input_none(redis_server):
+    """What the worker decides when a job's quick retries are spent, on real RQ jobs."""
+    import uuid
+
+    from redis import Redis
+    from rq import Queue
+    from rq.job import JobStatus
+    from rq.registry import ScheduledJobRegistry
+
+    from workers.worker import PassagesWorker
+
+    connection = Redis.from_url(redis_server.url)
+    queue = Queue(f"long-{uuid.uuid4().hex[:8]}", connection=connection)
+    worker = PassagesWorker([queue], connection=connection, transient_retry=(3600, 7))
+    scheduled = ScheduledJobRegistry(queue.name, connection=connection)
+
+    def failed_for_good_after(exc_string: str, *, age: timedelta = timedelta()) -> str:
+        job = queue.enqueue("workers.search.index_story", 1)  # no give-up handler to call
+        job.retries_left = 0  # the quick retries are spent
+        job.created_at = datetime.now(UTC) - age
+        job.ended_at = datetime.now(UTC)
+        job.save()
+        worker.handle_job_failure(job, queue, exc_string=exc_string)
+        job.refresh()
+        return job.id
+
+    outage = failed_for_good_after(OUTAGE)
+    assert scheduled.get_job_ids() == [outage]
+    due = scheduled.get_scheduled_time(outage)
+    assert 3000 < (due - datetime.now(UTC)).total_seconds() <= 3600 + 5  # an hour later
+    assert queue.fetch_job(outage).meta["long_retries"] == 1
+
+    bad_input = failed_for_good_after(BAD_INPUT)
+    too_old = failed_for_good_after(OUTAGE, age=timedelta(days=8))
+    assert scheduled.get_job_ids() == [outage]  # neither is tried again
+    assert queue.fetch_job(bad_input).get_status() == JobStatus.FAILED
+    assert queue.fetch_job(too_old).get_status() == JobStatus.FAILED
+
+
+@pytest.mark.slow  # three real worker processes; the quick test above covers the decision
 def test_a_job_failing_on_an_outage_keeps_being_retried_hourly(tmp_path, redis_server, moto_server):
     from rq.registry import ScheduledJobRegistry
 

@@ -4,6 +4,10 @@ The relay marks an event relayed once its jobs are in Redis; if Redis then loses
 between snapshots, a restored database), media stay ``pending`` and the index stays stale for
 good. These tests lose the jobs on purpose (``FLUSHDB``) and check that the reconciler finds
 exactly what is stuck — and nothing that still has a job — and that its events get the work done.
+
+The quick tests stop at the outbox (what the reconciler finds and the events it writes, with the
+index filled in-process as the search job would); the ``slow`` ones run real worker processes
+to show those events get the work done.
 """
 
 from __future__ import annotations
@@ -83,6 +87,83 @@ def _media_states(app, story_id):
         return [m.state for m in db.session.get(Story, story_id).media]
 
 
+def _outbox_events(app, event_type: str) -> list[dict]:
+    from webapp.extensions import db
+    from webapp.models import OutboxEvent
+
+    with app.app_context():
+        rows = db.session.scalars(
+            db.select(OutboxEvent)
+            .where(OutboxEvent.event_type == event_type)
+            .order_by(OutboxEvent.id)
+        )
+        return [row.payload for row in rows]
+
+
+def test_lost_jobs_are_found_and_their_work_asked_for_again(redis_app, token_on):
+    from webapp.services import backends
+    from workers import reconcile
+
+    app = redis_app
+    story_id = _submit(app, token_on)
+    _relay(app)
+    with app.app_context():
+        # Control: with every job alive in RQ, nothing is called stuck (even with no grace).
+        assert reconcile.find_stuck(0).media_count == 0
+        assert reconcile.find_stuck(0).stale_stories == {}
+        backends.redis_connection().flushdb()  # Redis loses its jobs
+        findings = reconcile.find_stuck(0)
+        assert sorted(findings.stuck_media) == [story_id]
+        assert len(findings.stuck_media[story_id]) == 2
+        assert story_id in findings.stale_stories  # never indexed
+        assert reconcile.find_stuck(3600).media_count == 0  # within the grace period: untouched
+        assert reconcile.reconcile(0).emitted == 2
+        assert reconcile.reconcile(0).emitted == 0  # the events wait in the outbox
+    [derive] = _outbox_events(app, "media.derive_requested")
+    assert derive["story_id"] == story_id and len(derive["media_ids"]) == 2
+    assert [e["story_id"] for e in _outbox_events(app, "story.reindex_requested")] == [story_id]
+
+
+def test_an_index_entry_out_of_step_is_found_either_way(redis_app, token_on):
+    from webapp.extensions import db
+    from webapp.models import Story
+    from webapp.services import backends
+    from webapp.services.indexing import document_for
+    from workers import reconcile
+    from workers.relay import relay_once
+
+    app = redis_app
+    story_id = _submit(app, token_on, images=0)
+    _relay(app)
+    with app.app_context():
+        backends.redis_connection().flushdb()  # the index job ran and is gone
+        index = backends.search_index()
+        index.upsert(document_for(db.session.get(Story, story_id)))  # as the job would
+        assert reconcile.find_stuck(0).stale_stories == {}  # control: index and database agree
+        # Published, but the index job that would follow was lost.
+        db.session.get(Story, story_id).status = "published"
+        db.session.commit()
+        assert reconcile.find_stuck(0).stale_stories == {
+            story_id: "indexed as submitted, is published"
+        }
+        assert reconcile.reconcile(0).emitted == 1
+        while relay_once():  # the reindex job is handed to Redis and runs (in-process here)
+            pass
+        backends.redis_connection().flushdb()
+        index.upsert(document_for(db.session.get(Story, story_id)))
+        assert reconcile.find_stuck(0).stale_stories == {}
+        # Gone from the database but still in the index.
+        story = db.session.get(Story, story_id)
+        db.session.delete(story)
+        db.session.commit()
+        assert reconcile.find_stuck(0).stale_stories == {
+            story_id: "still in the index (published) but no longer in the database"
+        }
+    requested = _outbox_events(app, "story.reindex_requested")
+    assert [e["story_id"] for e in requested] == [story_id]
+
+
+@pytest.mark.slow  # real worker processes; the quick test above covers finding and emitting
 def test_jobs_lost_from_redis_are_found_and_redone(redis_app, token_on):
     from webapp.services import backends
     from workers import reconcile
@@ -114,6 +195,7 @@ def test_jobs_lost_from_redis_are_found_and_redone(redis_app, token_on):
         assert reconcile.reconcile(0).emitted == 0
 
 
+@pytest.mark.slow  # real worker processes; the quick test above covers finding and emitting
 def test_an_index_entry_out_of_step_with_the_database_is_redone(redis_app, token_on):
     from webapp.extensions import db
     from webapp.models import Story

@@ -16,10 +16,17 @@ from flask_login import login_required, login_user, logout_user
 
 from webapp.auth import current_person, password_login
 from webapp.errors import AuthenticationRequired, PassagesError
-from webapp.extensions import db
 from webapp.identifiers import parse_id
-from webapp.models import AuditEntry, Story
-from webapp.services import access, accounts, classes, editing, notifications, review
+from webapp.services import (
+    access,
+    accounts,
+    audit,
+    classes,
+    editing,
+    notifications,
+    review,
+    stories,
+)
 from webapp.services.throttle import LoginThrottled
 from webapp.unit_of_work import unit_of_work
 
@@ -104,12 +111,12 @@ def invitation(token: str):
 @login_required
 def me():
     user = current_person()
-    stories = db.session.scalars(
-        db.select(Story).where(Story.submitted_by_id == user.id).order_by(Story.created_at.desc())
-    ).all()
     messages = notifications.unread_for(user)
     return render_template(
-        "accounts/me.html", stories=stories, messages=messages, labels=review.LABELS
+        "accounts/me.html",
+        stories=stories.submitted_by(user),
+        messages=messages,
+        labels=review.LABELS,
     )
 
 
@@ -173,7 +180,7 @@ def account():
 def my_story(story_id: int):
     """The author reworks a returned story and hands it in again."""
     user = current_person()
-    story = access.require_view(db.session.get(Story, story_id), user)
+    story = access.require_view(stories.find_story(story_id), user)
     if not access.is_owner(user, story):
         return redirect(url_for("moderation.story", story_id=story_id))
     if request.method == "POST":
@@ -193,18 +200,9 @@ def my_story(story_id: int):
             return redirect(url_for("accounts.me"), code=303)
         except PassagesError as exc:
             flash(exc.message, "error")
-    history = [
-        entry
-        for entry in db.session.scalars(
-            db.select(AuditEntry)
-            .where(AuditEntry.subject_type == "story", AuditEntry.subject_id == story_id)
-            .order_by(AuditEntry.at)
-        )
-        if entry.action in ("story.return", "story.request_changes", "story.reject")
-    ]
     return render_template(
         "accounts/my_story.html",
         story=story,
         editable=story.status in editing.AUTHOR_EDITABLE,
-        comments=history,
+        comments=audit.feedback_for_author(story_id),
     )

@@ -16,9 +16,8 @@ from flask_login import login_required
 
 from webapp.auth import current_person
 from webapp.errors import PassagesError
-from webapp.extensions import db
 from webapp.identifiers import parse_id
-from webapp.models import Organisation, OrganisationKind, Role
+from webapp.models import OrganisationKind, Role
 from webapp.services import access, accounts, throttle
 from webapp.unit_of_work import unit_of_work
 
@@ -52,11 +51,10 @@ def index():
                     link = url_for("accounts.invitation", token=token, _external=True)
         except PassagesError as exc:
             flash(exc.message, "error")
-    organisations = db.session.scalars(db.select(Organisation).order_by(Organisation.name)).all()
     response = make_response(
         render_template(
             "admin/index.html",
-            organisations=organisations,
+            organisations=accounts.all_organisations(),
             kinds=[k.value for k in OrganisationKind],
             roles=ROLES,
             link=link,

@@ -15,11 +15,10 @@ from sqlalchemy.exc import IntegrityError
 from schemas import load_schema
 from webapp.auth import current_person
 from webapp.errors import BadRequest, PayloadTooLarge
-from webapp.extensions import db
 from webapp.identifiers import parse_id
 from webapp.models import Story
 from webapp.presenters import story_json
-from webapp.services import access, idempotency, listing, review, submissions
+from webapp.services import access, idempotency, listing, review, stories, submissions
 from webapp.services.searching import search_request_from_args, search_stories
 from webapp.unit_of_work import unit_of_work
 
@@ -92,8 +91,8 @@ def create_story():
             body = story_json(story, include_private=True)
             idempotency.remember(uow, caller, key, request_fingerprint, 202, body, story.id)
     except IntegrityError:
-        # The same key raced us and committed first: answer what it answered.
-        db.session.rollback()
+        # The same key raced us and committed first (the unit of work has rolled this one
+        # back): answer what it answered.
         if (first := idempotency.find(caller, key, request_fingerprint)) is None:
             raise
         return _replayed(first)
@@ -118,7 +117,7 @@ def _replayed(record):
 @bp.get("/stories/<int:story_id>")
 def get_story(story_id: int):
     user = current_person()
-    story = access.require_view(db.session.get(Story, story_id), user, request.args.get("t"))
+    story = access.require_view(stories.find_story(story_id), user, request.args.get("t"))
     private = story.status_token == request.args.get("t") or (
         user is not None and (user.is_staff or story.submitted_by_id == user.id)
     )

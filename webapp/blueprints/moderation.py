@@ -14,11 +14,11 @@ from flask_login import login_required
 
 from webapp.auth import current_person
 from webapp.errors import PassagesError, SearchUnavailable
-from webapp.extensions import db
 from webapp.identifiers import parse_id
-from webapp.models import Organisation, SchoolClass, Story, StoryStatus
+from webapp.models import StoryStatus
 from webapp.services import (
     access,
+    accounts,
     audit,
     consent,
     duplicates,
@@ -27,6 +27,7 @@ from webapp.services import (
     listing,
     quarantine,
     review,
+    stories,
 )
 from webapp.unit_of_work import unit_of_work
 
@@ -75,9 +76,6 @@ def queue():
     user = access.require_teacher_or_staff(current_person())
     cursor = request.args.get("cursor")
     if not user.is_staff:
-        classes = db.session.scalars(
-            db.select(SchoolClass).where(SchoolClass.teacher_id == user.id)
-        ).all()
         wanted = listing.StoryFilter(newest_first=True)
         page = listing.list_stories(user, wanted, cursor, QUEUE_PAGE)
         return render_template(
@@ -85,7 +83,6 @@ def queue():
             stories=page.stories,
             total=page.total,
             next_url=_next_url(page.next_cursor),
-            classes=classes,
         )
     wanted, status = _archive_filter()
     failure = None
@@ -101,7 +98,7 @@ def queue():
         failure=failure,
         status=status,
         statuses=[s.value for s in StoryStatus],
-        organisations=db.session.scalars(db.select(Organisation).order_by(Organisation.name)).all(),
+        organisations=accounts.all_organisations(),
         args=request.args,
         bulk_actions=BULK_ACTIONS,
         labels=review.LABELS,
@@ -172,7 +169,7 @@ def story(story_id: int):
             return redirect(url_for("moderation.story", story_id=story_id), code=303)
         except PassagesError as exc:
             flash(exc.message, "error")
-    story = access.require_view(db.session.get(Story, story_id), user)
+    story = access.require_view(stories.find_story(story_id), user)
     return render_template(
         "moderation/story.html",
         story=story,

@@ -33,11 +33,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from webapp import i18n, places
 from webapp.auth import current_person
 from webapp.errors import SearchUnavailable
-from webapp.extensions import db
-from webapp.models import MediaAsset, Organisation, Story
+from webapp.models import Organisation, Story
 from webapp.redirects import safe_next_path
 from webapp.search.contract import FACET_NAMES, SearchHit, SearchRequest
-from webapp.services import access, backends, visibility
+from webapp.services import access, accounts, backends, paging, stories, visibility
 from webapp.services import collections as collection_service
 from webapp.services.searching import search_request_from_args, search_stories
 from webapp.slugs import slugify
@@ -111,7 +110,7 @@ def _story_slug_default(endpoint: str, values: dict) -> None:
     The id alone still works as a permanent link and redirects to the readable one.
     """
     if endpoint == "public.story" and "slug" not in values and "story_id" in values:
-        story = db.session.get(Story, values["story_id"])
+        story = stories.find_story(values["story_id"])
         slug = story_slug(story.title) if story is not None else ""
         if slug:
             values["slug"] = slug
@@ -148,17 +147,14 @@ def set_language(code: str):
 
 @bp.get("/")
 def home():
-    stories = db.session.scalars(visibility.public_stories().limit(PER_PAGE)).all()
-    featured = db.session.scalars(
-        collection_service.public_collections_query(featured=True).limit(6)
-    ).all()
+    featured = collection_service.featured_collections(6)
     try:
         facets, search_down = search_stories(SearchRequest(q="", per_page=1)).facets, False
     except SearchUnavailable:
         facets, search_down = {}, True  # the home page still works, and says what is missing
     html = render_template(
         "home.html",
-        stories=stories,
+        stories=visibility.newest_public_stories(PER_PAGE),
         featured=[(c, collection_service.cover_image(c)) for c in featured],
         facets=facets,
         search_down=search_down,
@@ -170,7 +166,7 @@ def home():
 @bp.get("/stories/<int:story_id>-<slug>")
 def story(story_id: int, slug: str | None = None):
     token = request.args.get("t")
-    story = access.require_view(db.session.get(Story, story_id), current_person(), token)
+    story = access.require_view(stories.find_story(story_id), current_person(), token)
     if story.is_public and not token and (slug or "") != story_slug(story.title):
         return redirect(story_url(story), code=301)  # old or mistyped URLs keep working
     linked_places = places.places_for_story(story)
@@ -197,11 +193,8 @@ def story(story_id: int, slug: str | None = None):
 
 @bp.get("/collections/")
 def collections():
-    pagination = db.paginate(
-        collection_service.public_collections_query(),
-        page=_page_arg(),
-        per_page=PER_PAGE,
-        error_out=False,
+    pagination = paging.page_of(
+        collection_service.public_collections_query(), _page_arg(), PER_PAGE
     )
     items = [(c, collection_service.cover_image(c)) for c in pagination.items]
     return _cacheable(render_template("public/collections.html", pagination=pagination,
@@ -214,11 +207,8 @@ def collection(slug: str):
     person = current_person()
     if _page_arg() == 1 and not (person and person.is_staff):
         _count_view(collection.id)
-    pagination = db.paginate(
-        collection_service.public_items_query(collection),
-        page=_page_arg(),
-        per_page=PER_PAGE,
-        error_out=False,
+    pagination = paging.page_of(
+        collection_service.public_items_query(collection), _page_arg(), PER_PAGE
     )
     html = render_template(
         "public/collection.html",
@@ -236,11 +226,12 @@ def collection(slug: str):
 @bp.get("/organisations/<int:organisation_id>")
 @bp.get("/organisations/<int:organisation_id>-<slug>")
 def organisation(organisation_id: int, slug: str | None = None):
-    organisation = db.session.get(Organisation, organisation_id)
+    organisation = accounts.find_organisation(organisation_id)
     if organisation is None:
         abort(404)
-    query = visibility.public_stories().where(Story.organisation_id == organisation.id)
-    pagination = db.paginate(query, page=_page_arg(), per_page=PER_PAGE, error_out=False)
+    pagination = paging.page_of(
+        visibility.public_stories_of_organisation(organisation.id), _page_arg(), PER_PAGE
+    )
     if pagination.total == 0:
         abort(404)  # an organisation with nothing published has no public page
     if slug != (story_slug(organisation.name) or "organisation"):
@@ -256,7 +247,7 @@ def organisation(organisation_id: int, slug: str | None = None):
 @bp.get("/places/")
 def place_list():
     counts = places.public_story_counts()
-    rows = db.session.scalars(db.select(places.Place).order_by(places.Place.name)).all()
+    rows = places.all_places()
     groups: dict[str, list[tuple[places.Place, int]]] = {}
     for place in rows:
         label = place.department_name or _("Places of origin")
@@ -300,12 +291,10 @@ def _map_pins(rows: list[tuple[places.Place, int]], width: float = 360.0) -> lis
 
 @bp.get("/places/<slug>")
 def place(slug: str):
-    place = db.session.scalar(db.select(places.Place).where(places.Place.slug == slug))
+    place = places.find_by_slug(slug)
     if place is None:
         abort(404)
-    pagination = db.paginate(
-        places.public_stories_at(place), page=_page_arg(), per_page=PER_PAGE, error_out=False
-    )
+    pagination = paging.page_of(places.public_stories_at(place), _page_arg(), PER_PAGE)
     return _cacheable(render_template("public/place.html", place=place, pagination=pagination))
 
 
@@ -374,7 +363,7 @@ def search():
 @bp.get("/media/<int:media_id>/<name>")
 def derivative(media_id: int, name: str):
     """Serve a derivative to whoever may see its story; originals are never served here."""
-    media = db.session.get(MediaAsset, media_id)
+    media = stories.find_media(media_id)
     if media is None:
         abort(404)
     access.require_view(media.story, current_person(), request.args.get("t"))

@@ -15,7 +15,6 @@ from sqlalchemy.exc import IntegrityError
 from schemas import FieldError
 from webapp.auth import current_person
 from webapp.errors import PassagesError, ValidationFailed
-from webapp.extensions import db
 from webapp.identifiers import parse_id
 from webapp.services import audit, consent, erasure, idempotency, submissions
 from webapp.unit_of_work import unit_of_work
@@ -137,8 +136,8 @@ def submit_form():
         details = getattr(exc, "errors", None) or []
         return _form_page(form=request.form, error=exc, details=details), exc.status
     except IntegrityError:
-        # A double click: the other request with this key committed first; follow it.
-        db.session.rollback()
+        # A double click: the other request with this key committed first (the unit of work
+        # has rolled this one back); follow it.
         if key is None or (first := idempotency.find(caller, key, request_fingerprint)) is None:
             raise
         return redirect(first.response["location"], code=first.status_code)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 from whoosh.lang import stemmer_for_language
 
@@ -104,16 +104,6 @@ def tokens(text: str) -> list[str]:
     return _TOKEN.findall(folded)
 
 
-def raw_tokens(text: str) -> Iterator[tuple[int, int, str]]:
-    """``(start, end, folded)`` for each token of ``text``, with offsets into ``text`` itself.
-
-    Used by the highlighter, which must mark the original characters, not the folded ones.
-    """
-    for match in _RAW_TOKEN.finditer(text):
-        for token in tokens(match.group()):
-            yield match.start(), match.end(), token
-
-
 def is_unspaced(token: str) -> bool:
     """True for a single character of a script written without spaces (Chinese, Thai…)."""
     return bool(_UNSPACED_CHAR.fullmatch(token))
@@ -150,8 +140,3 @@ def stem(language: str, token: str) -> str | None:
         _STEM_CACHE.clear()
     result = _STEM_CACHE[key] = stemmer(token)
     return result
-
-
-def stem_term(language: str, stem_text: str) -> str:
-    """The indexed form of a stem: prefixed by its language so that stemmers never mix."""
-    return f"{language}:{stem_text}"

@@ -129,8 +129,3 @@ def snippet(text: str, rules: MatchRules, language: str, size: int = SNIPPET_CHA
     if end < len(text):
         out.append("…")
     return "".join(out)
-
-
-def mark_all(text: str, rules: MatchRules, language: str) -> str:
-    """``text`` (a title) escaped, every match in ``<mark>``."""
-    return snippet(text, rules, language, size=max(len(text), 1))

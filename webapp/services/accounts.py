@@ -33,6 +33,8 @@ class AccountError(ValueError):
 MIN_PASSWORD_LENGTH = 8
 INVITATION_DAYS = 14
 WRONG_CREDENTIALS = "wrong name or password"
+#: ``last_used_at`` of a token is written at most this often (not one write per API call).
+TOKEN_USE_RESOLUTION = timedelta(minutes=1)
 
 #: Checked when no account matches, so an unknown name costs the same hashing work as a real
 #: one (the timing does not tell which accounts exist). One per hash method, made on first use.
@@ -131,6 +133,25 @@ def revoke_token(uow: UnitOfWork, actor: User | None, token_id: int) -> ApiToken
     return row
 
 
+def find_token(token: str) -> ApiToken | None:
+    """The API token row for a clear bearer token (looked up by its SHA-256), or ``None``."""
+    return db.session.scalar(
+        db.select(ApiToken).where(ApiToken.token_sha256 == ApiToken.digest(token))
+    )
+
+
+def token_use_is_due(row: ApiToken) -> bool:
+    """Whether ``row.last_used_at`` is older than ``TOKEN_USE_RESOLUTION``: it is written at
+    most that often, so a busy integration does not cost one write per API call."""
+    last = _aware(row.last_used_at)
+    return last is None or utcnow() - last > TOKEN_USE_RESOLUTION
+
+
+def record_token_use(uow: UnitOfWork, row: ApiToken) -> None:
+    row.last_used_at = utcnow()
+    uow.flush()
+
+
 def token_is_valid(row: ApiToken | None) -> bool:
     if row is None or row.revoked or not row.user.active:
         return False
@@ -162,6 +183,11 @@ def check_credentials(user: User | None, password: str) -> User:
     return user
 
 
+def get_user(user_id: int) -> User | None:
+    """The user with this id, or ``None`` (the session loader checks the rest)."""
+    return db.session.get(User, user_id)
+
+
 def find_by_email(email: str) -> User | None:
     email = (email or "").strip().lower()
     return db.session.scalar(db.select(User).where(User.email == email)) if email else None
@@ -178,7 +204,11 @@ def record_login(uow: UnitOfWork, user: User) -> None:
 
 
 def end_sessions(uow: UnitOfWork, user: User) -> None:
-    """Log the user out everywhere (every cookie issued so far stops working)."""
+    """Log the user out everywhere (every cookie issued so far stops working).
+
+    ``user`` may be the request's current user, loaded before this action began: it is merged
+    into the session first, so the change is part of this unit of work."""
+    user = db.session.merge(user)
     user.end_sessions()
     uow.flush()
 
@@ -234,6 +264,15 @@ def users_for_admin() -> list[User]:
     return db.session.scalars(
         db.select(User).where(User.email.is_not(None)).order_by(User.email)
     ).all()
+
+
+def all_organisations() -> list[Organisation]:
+    """Every organisation, by name (the admin page and the archive queue's filter)."""
+    return db.session.scalars(db.select(Organisation).order_by(Organisation.name)).all()
+
+
+def find_organisation(organisation_id: int) -> Organisation | None:
+    return db.session.get(Organisation, organisation_id)
 
 
 def create_organisation(uow: UnitOfWork, admin: User | None, name: str, kind: str) -> Organisation:

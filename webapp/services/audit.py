@@ -8,6 +8,9 @@ from typing import Any
 from webapp.extensions import db
 from webapp.models import AuditEntry, User
 
+#: The moves whose note is written to the story's author (shown on "my story").
+AUTHOR_FEEDBACK = ("story.return", "story.request_changes", "story.reject")
+
 
 def record(
     action: str,
@@ -40,3 +43,9 @@ def story_history(story_id: int, *, moves_only: bool = False) -> list[AuditEntry
     if moves_only:
         query = query.where(AuditEntry.action.like("story.%"))
     return db.session.scalars(query.order_by(AuditEntry.at, AuditEntry.id)).all()
+
+
+def feedback_for_author(story_id: int) -> list[AuditEntry]:
+    """The notes moderators wrote to the author (return, changes requested, rejection), oldest
+    first — what the author sees on their story's page; other entries stay with staff."""
+    return [e for e in story_history(story_id) if e.action in AUTHOR_FEEDBACK]

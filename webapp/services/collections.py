@@ -98,6 +98,11 @@ def public_collections_query(*, featured: bool | None = None):
     return query.order_by(Collection.created_at.desc(), Collection.id.desc())
 
 
+def featured_collections(limit: int) -> list[Collection]:
+    """The newest published collections marked as featured (the home page)."""
+    return db.session.scalars(public_collections_query(featured=True).limit(limit)).all()
+
+
 def get_public_collection(slug: str) -> Collection:
     collection = db.session.scalar(
         db.select(Collection).where(Collection.slug == slug, Collection.published.is_(True))

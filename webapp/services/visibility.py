@@ -24,6 +24,16 @@ def public_stories() -> Select[tuple[Story]]:
     )
 
 
+def newest_public_stories(limit: int) -> list[Story]:
+    """The ``limit`` most recently published stories (the home page)."""
+    return db.session.scalars(public_stories().limit(limit)).all()
+
+
+def public_stories_of_organisation(organisation_id: int) -> Select[tuple[Story]]:
+    """The public stories submitted through an organisation, newest first (paginate it)."""
+    return public_stories().where(Story.organisation_id == organisation_id)
+
+
 def public_story_ids() -> set[int]:
     """Ids of every public story (``passages check-index``; lists paginate instead)."""
     return set(db.session.scalars(db.select(Story.id).where(Story.is_public)))
