@@ -88,6 +88,11 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     from webapp.blueprints import checks as checks_pages
 
     app.register_blueprint(checks_pages.bp)
+    from webapp.blueprints import oai
+    from webapp.services import publication  # noqa: F401 - registers the public-record hooks
+
+    app.register_blueprint(oai.bp)
+    csrf.exempt(oai.bp)  # harvesters POST the protocol's arguments; nothing there changes data
     from webapp.blueprints import iiif as iiif_api
 
     app.register_blueprint(iiif_api.bp)

@@ -9,6 +9,7 @@ touch the disk beyond resolving paths: it only describes.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -180,6 +181,12 @@ class Settings:
     #: set does the default become a cheap ``pbkdf2:sha256:1000`` so the test suite does not spend
     #: its time hashing. Never set a cheap method in production.
     password_hash_method: str = "scrypt"
+    #: ``PASSAGES_OAI_PAGE_SIZE``: records (or headers) in one OAI-PMH list answer before a
+    #: resumption token.
+    oai_page_size: int = 100
+    #: ``OAI_ADMIN_EMAIL``: the address OAI-PMH's Identify gives harvesters (default
+    #: ``MAIL_FROM`` when it has a domain with a dot).
+    oai_admin_email: str = "archive@passages.invalid"
     #: ``PASSAGES_METRICS_TOKEN``: bearer token a Prometheus scraper sends to read ``/metrics``.
     #: Unset: only requests from this machine (loopback, not through a proxy) may read it.
     metrics_token: str | None = None
@@ -249,6 +256,8 @@ class Settings:
             index_check_interval=max(5, _int(env, "PASSAGES_INDEX_CHECK_INTERVAL", 60)),
             password_hash_method=env.get("PASSWORD_HASH_METHOD")
             or (CHEAP_TEST_HASH if _flag(env.get("TESTING"), False) else "scrypt"),
+            oai_page_size=max(1, _int(env, "PASSAGES_OAI_PAGE_SIZE", 100)),
+            oai_admin_email=_oai_admin_email(env),
             metrics_token=env.get("PASSAGES_METRICS_TOKEN") or None,
         )
 
@@ -278,6 +287,18 @@ class Settings:
     @property
     def uses_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+def _oai_admin_email(env: Mapping[str, str]) -> str:
+    """OAI-PMH's schema wants ``name@domain.tld``; ``passages@localhost`` would not do."""
+    for candidate in (env.get("OAI_ADMIN_EMAIL"), env.get("MAIL_FROM")):
+        if candidate and re.fullmatch(r"\S+@(\S+\.)+\S+", candidate.strip()):
+            return candidate.strip()
+    if env.get("OAI_ADMIN_EMAIL"):
+        raise ValueError(
+            f"OAI_ADMIN_EMAIL must look like name@example.org, got {env['OAI_ADMIN_EMAIL']!r}"
+        )
+    return Settings.oai_admin_email
 
 
 def _public_url(raw: str | None) -> str | None:

@@ -90,6 +90,14 @@ class NotFound(PassagesError):
     code = "not_found"
 
 
+class Gone(PassagesError):
+    """Was public once and is no longer (withdrawn or erased): 410, so that search engines and
+    harvesters drop it, where an id never published stays a plain 404."""
+
+    status = 410
+    code = "gone"
+
+
 class TransitionNotAllowed(PassagesError):
     status = 409
     code = "transition_not_allowed"

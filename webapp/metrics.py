@@ -71,12 +71,12 @@ UNMATCHED = "<unmatched>"
 LOOPBACK = frozenset({"127.0.0.1", "::1"})
 #: Headers a reverse proxy adds: a request carrying one came from elsewhere, whatever its address.
 PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP")
-#: The hash ``workers.reconcile`` keeps its last pass's figures in (the web app never imports
-#: the workers; tests/jobs/test_metrics.py runs a real pass to keep the two in step).
-RECONCILER_KEY = "{prefix}:reconciler"
 
 
 def init_app(app: Flask) -> None:
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder:  # prometheus-client writes there at the first count; a missing folder would fail
+        os.makedirs(folder, exist_ok=True)
     app.before_request(_start_timer)
     app.after_request(_count_request)
     app.register_blueprint(bp)
@@ -89,9 +89,12 @@ def _start_timer() -> None:
 def _count_request(response: Response) -> Response:
     started = g.pop("metrics_started", None)
     rule = request.url_rule.rule if request.url_rule is not None else UNMATCHED
-    REQUESTS.labels(rule, request.method, str(response.status_code)).inc()
-    if started is not None:
-        LATENCY.labels(rule, request.method).observe(time.perf_counter() - started)
+    try:
+        REQUESTS.labels(rule, request.method, str(response.status_code)).inc()
+        if started is not None:
+            LATENCY.labels(rule, request.method).observe(time.perf_counter() - started)
+    except OSError:  # the multiprocess folder went away or is full: never fail the answer
+        log.warning("metrics: could not count a request", exc_info=True)
     return response
 
 
@@ -206,11 +209,9 @@ class ArchiveCollector:
         yield durations
         yield failures
 
-        yield from self._reconciler(connection, prefix)
+        yield from self._reconciler(jobs.reconciler_figures())
 
-    def _reconciler(self, connection: redis.Redis, prefix: str) -> Iterator[Metric]:
-        raw = connection.hgetall(RECONCILER_KEY.format(prefix=prefix))
-        stats = {key.decode(): float(value) for key, value in raw.items()}
+    def _reconciler(self, stats: dict[str, float]) -> Iterator[Metric]:
         if not stats:
             return  # no pass has run yet: no figure rather than a made-up zero
         found = GaugeMetricFamily(

@@ -59,7 +59,7 @@ def _describe_second_image(app, story_id: int, text: str) -> None:
 
 @pytest.fixture
 def second_instance(tmp_path):
-    instance = build_app(tmp_path / "instance-b")
+    instance = build_app(tmp_path / "instance-b", SERVER_NAME="archive-b.test")
     with instance.app_context():
         create_user_now("admin@b.example.org", "admin")
     yield instance
@@ -127,3 +127,47 @@ def test_export_then_import_into_an_empty_instance_gives_the_same_archive(
     again = invoke(second_instance, import_command, str(tmp_path / "unpacked" / "bag"))
     assert again.exit_code == 0, again.output
     assert "0 stories created, 3 rows already imported" in again.stdout
+
+
+def test_importing_a_sites_own_export_creates_nothing_and_brings_nothing_back(app, story, tmp_path):
+    from tests.conftest import in_action
+    from webapp.extensions import db
+    from webapp.models import Story, User
+    from webapp.services import review
+
+    kept = story(title="Toujours là")
+    withdrawn = story(title="Retirée ensuite")
+    bag = tmp_path / "bag.zip"
+    assert invoke(app, export_command, "--out", str(bag)).exit_code == 0
+    with app.app_context():
+        keeper = db.session.scalar(db.select(User).where(User.email == "keeper@example.org"))
+        in_action(review.withdraw, withdrawn, "demande de la famille", keeper)
+    result = invoke(
+        app, import_command, str(bag), "--as", "published", "--by", "keeper@example.org"
+    )
+    assert result.exit_code == 0, result.output
+    assert "0 stories created, 2 rows already imported" in result.stdout
+    with app.app_context():
+        statuses = {s.id: s.status for s in db.session.scalars(db.select(Story))}
+    assert statuses == {kept: "published", withdrawn: "withdrawn"}
+
+
+@pytest.mark.slow
+def test_round_trip_into_an_instance_on_postgresql(app, story, derive, tmp_path, postgres_url):
+    story(1, title="Vers PostgreSQL", places=["Saint-Denis"], themes=["école"])
+    story(title="Sans image, vers PostgreSQL", language="pt-BR", period="1970s")
+    derive()
+    bag = tmp_path / "bag.zip"
+    assert invoke(app, export_command, "--out", str(bag)).exit_code == 0
+    target = build_app(tmp_path / "pg", DATABASE_URL=postgres_url, SERVER_NAME="pg.test")
+    try:
+        with target.app_context():
+            create_user_now("admin@pg.example.org", "admin")
+        first = invoke(target, import_command, str(bag), "--as", "published")
+        assert first.exit_code == 0, first.output
+        again = invoke(target, import_command, str(bag), "--as", "published")
+        assert "0 stories created, 2 rows already imported" in again.stdout
+        derive_all(target)
+        assert public_archive(target) == public_archive(app)
+    finally:
+        _dispose(target)

@@ -150,3 +150,30 @@ def test_a_job_waiting_for_its_retry_is_listed_as_scheduled_with_its_last_error(
     assert "retries left: 2" in shown.output and "status:       scheduled" in shown.output
     assert "last error: storage.base.ObjectNotFound: no object" in shown.output
     assert refused.exit_code == 1 and "is scheduled, not failed" in refused.output
+
+
+def test_failed_images_are_listed_and_derived_again_from_the_terminal(redis_app, token_on) -> None:
+    from webapp.extensions import db
+    from webapp.models import AuditEntry, MediaAsset, OutboxEvent
+
+    failed = fail_an_image_job(redis_app, token_on)
+
+    listed = _jobs(redis_app, "failed-media")
+    again = _jobs(redis_app, "failed-media", "--rederive", "--media", str(failed.media_id))
+    twice = _jobs(redis_app, "failed-media", "--rederive", "--media", str(failed.media_id))
+
+    assert f"image {failed.media_id}  story {failed.story_id}" in listed.output
+    assert "photo-3.jpg: gave up after repeated failures" in listed.output
+    assert "1 failed image(s)" in listed.output
+    assert again.exit_code == 0 and "1 image(s) will be derived again" in again.output
+    assert twice.exit_code == 1 and f"image {failed.media_id} is not a failed image" in twice.output
+    with redis_app.app_context():
+        assert db.session.get(MediaAsset, failed.media_id).state == "pending"
+        event = db.session.scalars(
+            db.select(OutboxEvent).where(OutboxEvent.event_type == "media.rederive_requested")
+        ).one()
+        assert event.payload["media_ids"] == [failed.media_id]
+        entry = db.session.scalars(
+            db.select(AuditEntry).where(AuditEntry.action == "media.rederive_requested")
+        ).one()
+        assert (entry.subject_id, entry.actor_id) == (failed.media_id, None)

@@ -98,6 +98,15 @@ def test_what_the_reconciler_found_stuck_shows_up(redis_app, token_on) -> None:
     assert _value(samples, "passages_reconciler_stuck", kind="stale_index") == 1
     assert _value(samples, "passages_reconciler_found_total", kind="stuck_media") == 2
     assert _value(samples, "passages_reconciler_last_run_timestamp_seconds") > 0
+    # Admins read the same on the jobs page.
+    from tests.conftest import PASSWORD, create_user_now
+
+    with redis_app.app_context():
+        create_user_now("admin@example.org", "admin", PASSWORD)
+    admin = redis_app.test_client()
+    admin.post("/login", data={"email": "admin@example.org", "password": PASSWORD})
+    page = admin.get("/admin/jobs/").get_data(as_text=True)
+    assert "2 image(s), 1 entrée(s) de l’index de recherche et 0 effacement(s)" in page
 
 
 def test_metrics_are_not_public(redis_app, tmp_path, redis_server) -> None:
@@ -147,8 +156,7 @@ def test_request_counts_add_up_over_several_gunicorn_workers(
     """With PROMETHEUS_MULTIPROC_DIR every scrape sees every worker's requests."""
     from tests.faults.gunicorn_process import Gunicorn
 
-    folder = tmp_path / "prometheus"
-    folder.mkdir()
+    folder = tmp_path / "prometheus"  # not created: the app creates it rather than failing
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(folder))  # inherited by gunicorn
     server = Gunicorn(redis_app, tmp_path / "gunicorn.log", workers=3)
     try:

@@ -131,5 +131,6 @@ def test_public_story_pages_show_only_published_stories_and_forget_withdrawn_one
     assert client.get(f"/stories/{shown}", follow_redirects=True).status_code == 200
     with app.app_context():
         in_action(review.withdraw, shown, "family asked", user(world.archivist))
-    assert client.get(f"/stories/{shown}", follow_redirects=True).status_code == 404
-    assert client.get(f"/stories/{shown}-le-marche-de-vitry").status_code == 404
+    # Once published, then withdrawn: Gone (harvesters and search engines drop it), not 404.
+    assert client.get(f"/stories/{shown}", follow_redirects=True).status_code == 410
+    assert client.get(f"/stories/{shown}-le-marche-de-vitry").status_code == 410

@@ -78,6 +78,8 @@ def test_public_pages_and_api_answer_alike(app, world, new_story, user):
     assert login(cookie, "teacher@example.org").status_code == 302  # ignored by the API
     for path in ("/stories/{}", "/api/v1/stories/{}"):
         for client in (anonymous, cookie) if "api" in path else (anonymous,):
-            shapes = {_shape(client.get(path.format(i))) for i in ids.values()}
+            # A page withdrawn after publication is Gone (410): it was public, nothing is told.
+            hidden = [i for state, i in ids.items() if state != "withdrawn" or "api" in path]
+            shapes = {_shape(client.get(path.format(i))) for i in hidden}
             assert len(shapes) == 1, (path, shapes)
             assert next(iter(shapes))[0] == 404

@@ -9,7 +9,7 @@ the page (the database part still shows), never a 500.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -33,10 +33,11 @@ LISTED = ("failed", "scheduled", "started", "deferred")
 @login_required
 def index():
     access.require_admin(current_person())
-    counts, listed, unavailable = {}, [], None
+    counts, listed, reconciler, unavailable = {}, [], {}, None
     try:
         counts = jobs.registry_counts()
         listed = jobs.list_jobs(registries=LISTED)
+        reconciler = jobs.reconciler_figures()
     except jobs.QueuesUnavailable as exc:
         unavailable = exc.message
     response = make_response(
@@ -48,6 +49,8 @@ def index():
             failed_jobs=[j for j in listed if j.registry == "failed"],
             other_jobs=[j for j in listed if j.registry != "failed"],
             unavailable=unavailable,
+            reconciler=reconciler,
+            reconciler_at=_moment(reconciler.get("last_run")),
             backlog=jobs.outbox_backlog(),
             failed_media=jobs.failed_media(),
             keep_days=backends.settings().keep_failed_jobs_days,
@@ -55,6 +58,10 @@ def index():
     )
     response.headers["Cache-Control"] = "private, no-store"
     return response
+
+
+def _moment(timestamp: float | None) -> datetime | None:
+    return datetime.fromtimestamp(timestamp, tz=UTC) if timestamp else None
 
 
 def _said(exc: PassagesError) -> str:

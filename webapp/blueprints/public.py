@@ -32,11 +32,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from webapp import i18n, places
 from webapp.auth import current_person
-from webapp.errors import SearchUnavailable
+from webapp.errors import Gone, NotFound, SearchUnavailable
 from webapp.models import Organisation, Story
 from webapp.redirects import safe_next_path
 from webapp.search.contract import FACET_NAMES, SearchHit, SearchRequest
-from webapp.services import access, accounts, backends, paging, stories, visibility
+from webapp.services import access, accounts, backends, paging, publication, stories, visibility
 from webapp.services import collections as collection_service
 from webapp.services.searching import search_request_from_args, search_stories
 from webapp.slugs import slugify
@@ -166,7 +166,12 @@ def home():
 @bp.get("/stories/<int:story_id>-<slug>")
 def story(story_id: int, slug: str | None = None):
     token = request.args.get("t")
-    story = access.require_view(stories.find_story(story_id), current_person(), token)
+    try:
+        story = access.require_view(stories.find_story(story_id), current_person(), token)
+    except NotFound:
+        if publication.is_gone(story_id):  # withdrawn or erased after publication
+            raise Gone(_("This story has been withdrawn from the archive.")) from None
+        raise
     if story.is_public and not token and (slug or "") != story_slug(story.title):
         return redirect(story_url(story), code=301)  # old or mistyped URLs keep working
     linked_places = places.places_for_story(story)

@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from flask import current_app, has_request_context
+from flask import current_app, has_request_context, url_for
 from sqlalchemy.orm import selectinload
 
 from webapp.errors import NotFound
@@ -127,11 +127,13 @@ def write_bag(
     partial = target.with_name(target.name + ".partial")
     summary = ExportSummary(path=target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    with _link_context(), tempfile.TemporaryFile("w+b") as spool:
+    with public_link_context(), tempfile.TemporaryFile("w+b") as spool:
         text = io.TextIOWrapper(spool, encoding="utf-8", newline="")
         text.write(columns.BOM)
         writer = csv.writer(text)
         writer.writerow(columns.COLUMN_NAMES)
+        if progress:
+            progress(0, len(ids))  # the total is known before the first batch is written
         with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
             for done, batch in _batches(ids):
                 slugs = _collection_slugs([s.id for s in batch])
@@ -160,7 +162,7 @@ def write_bag(
 
 
 @contextmanager
-def _link_context() -> Iterator[None]:
+def public_link_context() -> Iterator[None]:
     """A request context addressed to ``PUBLIC_URL`` so that ``url_for`` writes public links
     from a job or a command (no request there)."""
     if has_request_context():
@@ -248,6 +250,17 @@ def _export_story(
 def _permanent_link(url: str) -> str:
     """The story's public URL without its title slug: the id alone is permanent."""
     return re.sub(r"(/stories/\d+)-[^/?#]*$", r"\1", url)
+
+
+def own_story_id(identifier: str) -> int | None:
+    """The id of this site's story that ``identifier`` (an exported permanent link) names, or
+    ``None`` when it names another site or no story. Needs an app context."""
+    match = re.fullmatch(r"(?P<site>.+)/stories/(?P<id>\d{1,18})", identifier.strip())
+    if match is None:
+        return None
+    with public_link_context():
+        site = url_for("public.home", _external=True).rstrip("/")
+    return int(match["id"]) if match["site"] == site else None
 
 
 def _exportable_media(story: Story) -> list[MediaAsset]:

@@ -36,7 +36,7 @@ from typing import Any, BinaryIO
 from schemas import validate_story_metadata
 from webapp.errors import PassagesError
 from webapp.extensions import db
-from webapp.interop import columns
+from webapp.interop import bagit_export, columns
 from webapp.media.imaging import ImageRejected, inspect_image
 from webapp.models import Organisation, Story, User
 from webapp.periods import parse_period
@@ -533,7 +533,15 @@ def planned_rows(
 
 
 def imported_story_id(key: str) -> int | None:
-    return db.session.scalar(db.select(Story.id).where(Story.import_key == key))
+    """The story a row already made (its key is stored) — or, for a row exported from this very
+    site, the story it was exported from (even if withdrawn since: importing a site's own export
+    must neither duplicate a story nor bring back one taken down)."""
+    found = db.session.scalar(db.select(Story.id).where(Story.import_key == key))
+    if found is None and key.startswith("id:"):
+        own = bagit_export.own_story_id(key.removeprefix("id:"))
+        if own is not None:
+            found = db.session.scalar(db.select(Story.id).where(Story.id == own))
+    return found
 
 
 def check(source: Source, organisation_id: int | None = None) -> CheckReport:

@@ -30,6 +30,7 @@ from webapp.models.events import AuditEntry, Notification, OutboxEvent
 from webapp.models.interop import ExportRun, ImportRun
 from webapp.models.operations import CheckRun, IdempotencyRecord, ObjectClaim
 from webapp.models.places import DEPARTMENTS, Place, StoryPlace
+from webapp.models.publication import PublicRecord, PublicRecordSet
 from webapp.models.stories import MediaAsset, Story, TakedownRequest
 
 __all__ = [
@@ -54,6 +55,8 @@ __all__ = [
     "OrganisationKind",
     "OutboxEvent",
     "Place",
+    "PublicRecord",
+    "PublicRecordSet",
     "Role",
     "SchoolClass",
     "Story",

@@ -206,6 +206,23 @@ def registry_counts() -> dict[str, dict[str, int]]:
     return _guard(read)
 
 
+#: The hash ``workers.reconcile`` keeps its last pass's figures in (the web app never imports
+#: the workers; tests/jobs/test_metrics.py runs a real pass to keep the two in step).
+RECONCILER_KEY = "{prefix}:reconciler"
+
+
+def reconciler_figures() -> dict[str, float]:
+    """The reconciler's last pass (``last_run``, ``stuck_media``, ``stale_index``,
+    ``unfinished_erasures``) and running totals (``<kind>_total``); empty before any pass."""
+
+    def read() -> dict[str, float]:
+        key = RECONCILER_KEY.format(prefix=backends.settings().queue_prefix)
+        raw = backends.redis_connection().hgetall(key)
+        return {name.decode(): float(value) for name, value in raw.items()}
+
+    return _guard(read)
+
+
 def _error_line(job: Job) -> tuple[str | None, str | None]:
     """(last line, whole traceback) of the job's latest failure, if its latest run failed."""
     from rq.results import Result

@@ -139,3 +139,34 @@ def purge_command(days: float | None, yes: bool) -> None:
     except PassagesError as exc:
         raise _fail(exc) from exc
     click.echo(f"purged {removed} failed job(s)")
+
+
+@jobs_group.command("failed-media")
+@click.option("--rederive", "rederive", is_flag=True, help="Derive every listed image again.")
+@click.option("--media", "media_ids", multiple=True, type=int, help="Only this image (repeatable).")
+@with_appcontext
+def failed_media_command(rederive: bool, media_ids: tuple[int, ...]) -> None:
+    """Images whose derivation failed, with the reason; --rederive asks for them again.
+
+    Re-deriving puts each image back to pending and writes a ``media.rederive_requested``
+    event (audited), as the button on /admin/jobs does; a worker does the work.
+    """
+    from webapp.unit_of_work import unit_of_work
+
+    listed = [
+        m for m in jobs.failed_media(limit=10_000) if not media_ids or m.media_id in media_ids
+    ]
+    if not rederive:
+        for media in listed:
+            click.echo(
+                f"image {media.media_id}  story {media.story_id}  {_when(media.failed_at)}  "
+                f"{media.filename}: {media.reason}"
+            )
+        click.echo(f"{len(listed)} failed image(s)")
+        return
+    try:
+        with unit_of_work() as uow:
+            count = jobs.rederive_failed_media(uow, None, list(media_ids) or None)
+    except PassagesError as exc:
+        raise _fail(exc) from exc
+    click.echo(f"{count} image(s) will be derived again (pending until a worker is done)")
