@@ -186,3 +186,28 @@ def test_uploaded_imports_and_old_exports_are_pruned_after_their_keeping_age(
         cutoff = time.time() - 14 * 86400
         assert _prune_imports(cutoff) == 1 and not staged.exists()
         assert _prune_exports(cutoff) == 0
+
+
+def test_a_job_the_worker_gave_up_says_so_and_the_import_resumes_from_the_screen(
+    app, client, login, jobs, tmp_path
+):
+    login("archivist")
+    source = write_csv(tmp_path / "s.csv", [row("R-1", "Un"), row("R-2", "Deux")])
+    status_url = _upload(client, source.read_bytes()).headers["Location"]
+    (check,) = outbox(app, "import.requested")
+    jobs.run_import(check["import_id"], "check")
+    client.post(status_url + "/start")
+    jobs.import_gave_up(check["import_id"], "stopped by the time limit")  # as the worker does
+    page = client.get(status_url).text
+    assert "stopped by the time limit" in page and "Reprendre" in page
+    assert client.post(status_url + "/start").status_code == 302
+    resume = outbox(app, "import.requested")[-1]
+    assert jobs.run_import(resume["import_id"], resume["step"]) == "done"
+    assert story_count(app) == 2
+
+    client.post("/curation/exports", data={"collection": ""})
+    (export,) = outbox(app, "export.requested")
+    jobs.export_gave_up(export["export_id"], "gave up after repeated failures: storage down")
+    progress = client.get(f"/curation/exports/{export['export_id']}/progress.json").get_json()
+    assert progress["state"] == "failed" and "storage down" in progress["error"]
+    assert progress["download_url"] is None

@@ -92,7 +92,7 @@ def _json_ld(document: dict[str, Any], context: str) -> Response:
 def image_base(media_id: int):
     """The base URI redirects to the image information (Image API 3.0, section 2.2)."""
     iiif_service.public_image(media_id)
-    return redirect(url_for("iiif.image_info", media_id=media_id), code=303)
+    return redirect(url_for("iiif.image_info", media_id=media_id, _external=True), code=303)
 
 
 @bp.get("/3/<int:media_id>/info.json")

@@ -186,18 +186,21 @@ def parse_region(text: str, width: int, height: int) -> Region:
     return Region(x, y, w, h, full=(x, y, w, h) == (0, 0, width, height))
 
 
-def parse_size(text: str, region: Region, limits: Limits) -> tuple[int, int]:
+def parse_size(
+    text: str, region: Region, limits: Limits, *, limits_stated: bool = True
+) -> tuple[int, int]:
     """The output size for ``text`` (``max``, ``w,``, ``,h``, ``w,h``, ``!w,h``, ``pct:n``, each
     with an optional ``^`` to allow upscaling); refused when it needs upscaling without ``^`` or
-    exceeds the limits."""
+    exceeds the limits. ``^max`` fills the limits only when ``info.json`` states them
+    (``limits_stated``); otherwise it is the region's own size, as IIIF validators expect."""
     upscale = text.startswith("^")
     spec = text[1:] if upscale else text
     rw, rh = region.width, region.height
     if spec == "max":
         scale = limits.largest_scale(rw, rh)
-        if not upscale:
+        if not (upscale and limits_stated):
             scale = min(scale, 1.0)
-        if scale >= 1.0 and not upscale:
+        if scale == 1.0:
             return rw, rh
         return _at_least_one(rw * scale), _at_least_one(rh * scale)
     if match := _SIZE_W.match(spec):
@@ -221,8 +224,6 @@ def parse_size(text: str, region: Region, limits: Limits) -> tuple[int, int]:
             if w == 0 or h == 0:
                 raise ImageRequestError(f"size {text!r} has no width or no height")
             scale = min(w / rw, h / rh, limits.largest_scale(rw, rh))
-            if not upscale:
-                scale = min(scale, 1.0)
             w, h = _at_least_one(rw * scale), _at_least_one(rh * scale)
     else:
         raise ImageRequestError(
@@ -284,7 +285,8 @@ def parse_image_request(
 ) -> ImageRequest:
     """Validate the four path parameters of a request on a ``width`` × ``height`` image."""
     parsed_region = parse_region(region, width, height)
-    out_w, out_h = parse_size(size, parsed_region, limits)
+    stated = not limits.fits(width, height)
+    out_w, out_h = parse_size(size, parsed_region, limits, limits_stated=stated)
     degrees, mirror = parse_rotation(rotation)
     quality, fmt = parse_quality_format(quality_format)
     return ImageRequest(parsed_region, out_w, out_h, degrees, mirror, quality, fmt)
@@ -326,11 +328,11 @@ def info_document(
         "profile": PROFILE,
         "width": width,
         "height": height,
-        # Always stated, also when the full image fits: they bound upscaling (^) too.
-        "maxWidth": limits.max_width,
-        "maxHeight": limits.max_height,
-        "maxArea": limits.max_area,
     }
+    if not limits.fits(width, height):  # the full size is not served in one piece
+        document.update(
+            maxWidth=limits.max_width, maxHeight=limits.max_height, maxArea=limits.max_area
+        )
     document["sizes"] = [{"width": w, "height": h} for w, h in listed]
     document["tiles"] = [
         {

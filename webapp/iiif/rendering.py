@@ -93,9 +93,19 @@ def derivative_sizes(derivatives: list[StoredDerivative]) -> list[tuple[int, int
 def plan(
     request: ImageRequest, width: int, height: int, derivatives: list[StoredDerivative]
 ) -> Plan:
-    """Choose the cheapest source for ``request`` on a ``width`` × ``height`` image."""
+    """Choose the cheapest source for ``request`` on a ``width`` × ``height`` image.
+
+    A derivative as large as the image itself is only ever passed through: cutting it would be
+    no cheaper than cutting the original (both are at most 1600 px) and would compress its pixels
+    a second time.
+    """
     region = request.region
     plain = request.rotation == 0 and not request.mirror and request.quality != "gray"
+    for d in derivatives:
+        same_picture = (region.full and not d.square) or (region.square and d.square)
+        exact = (d.width, d.height) == (request.width, request.height)
+        if plain and same_picture and exact and d.format == request.format:
+            return Plan(d, passthrough=True)
     covering = []
     for d in derivatives:
         if d.square:
@@ -104,16 +114,13 @@ def plan(
             sx = sy = d.width / region.width
         else:
             sx, sy = d.width / width, d.height / height
+        if sx >= 1.0 and sy >= 1.0:
+            continue
         if (
             request.width <= region.width * sx + TOLERANCE
             and request.height <= region.height * sy + TOLERANCE
         ):
             covering.append(d)
-    for d in covering:
-        same_picture = (region.full and not d.square) or (region.square and d.square)
-        exact = (d.width, d.height) == (request.width, request.height)
-        if plain and same_picture and exact and d.format == request.format:
-            return Plan(d, passthrough=True)
     if not covering:
         return Plan(None)
     return Plan(min(covering, key=lambda d: (d.width * d.height, d.format != request.format)))

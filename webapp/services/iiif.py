@@ -27,6 +27,7 @@ from webapp.errors import NotFound, PassagesError, PayloadTooLarge
 from webapp.extensions import db
 from webapp.iiif import image_api, rendering
 from webapp.iiif.image_api import ImageRequest, Limits
+from webapp.iiif.presentation import has_manifest, licence_uri
 from webapp.media.imaging import ImageTooLarge, InvalidImage
 from webapp.media.keys import iiif_cache_key, iiif_cache_prefix, iiif_cache_variant
 from webapp.models import Collection, MediaAsset, MediaState, Story
@@ -106,8 +107,6 @@ def public_image(media_id: int) -> PublicImage:
 
 def image_info(image: PublicImage, image_id: str) -> dict[str, Any]:
     """The ``info.json`` of ``image``, whose service is at ``image_id``."""
-    from webapp.iiif.presentation import licence_uri
-
     smallest = rendering.smallest_scale_factor(
         image.width, image.height, image.jpeg, rendering.MAX_DECODED_PIXELS
     )
@@ -349,8 +348,6 @@ def purge_story_cache(story_id: int, store: ObjectStore | None = None) -> int:
 def public_story(story_id: int) -> Story:
     """The story ``story_id`` if it is public and has an image to show; else :class:`NotFound`
     (a manifest needs at least one canvas)."""
-    from webapp.iiif.presentation import has_manifest
-
     story = db.session.scalar(public_stories().where(Story.id == story_id))
     if story is None or not has_manifest(story):
         raise NotFound("no published story with images has this id")
