@@ -143,6 +143,11 @@ def postgres_server_url() -> str:
     return POSTGRES_URL
 
 
+#: Databases made by ``postgres_url`` that no app has used yet: ``build_app`` fills such a
+#: database from the session's migrated template instead of running the migrations on it.
+_fresh_postgres_urls: set[str] = set()
+
+
 @pytest.fixture
 def postgres_url(postgres_server_url: str) -> Iterator[str]:
     """A fresh empty database for one test, dropped afterwards."""
@@ -153,9 +158,12 @@ def postgres_url(postgres_server_url: str) -> Iterator[str]:
     with admin.connect() as conn:
         conn.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
     base = postgres_server_url.rsplit("/", 1)[0]
+    url = f"{base}/{name}"
+    _fresh_postgres_urls.add(url)
     try:
-        yield f"{base}/{name}"
+        yield url
     finally:
+        _fresh_postgres_urls.discard(url)
         with admin.connect() as conn:
             conn.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
@@ -250,11 +258,70 @@ def _share_compiled_templates(app) -> None:
     app.jinja_env.bytecode_cache = _template_code
 
 
+_postgres_template: str | None = None
+
+
+def _fill_from_postgres_template(url: str) -> None:
+    """Make the fresh database at ``url`` a copy of a PostgreSQL database migrated once per
+    session (``CREATE DATABASE … TEMPLATE``: a file copy in the server, where running the
+    migrations cost about a second per test). The template is made by the same migrations."""
+    global _postgres_template
+    import sqlalchemy
+    from flask_migrate import upgrade
+
+    from webapp import create_app
+    from webapp.extensions import db
+
+    base, name = url.rsplit("/", 1)
+    admin = sqlalchemy.create_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            if _postgres_template is None:
+                template = f"passages_tmpl_{uuid.uuid4().hex[:12]}"
+                conn.execute(sqlalchemy.text(f'CREATE DATABASE "{template}"'))
+                folder = Path(tempfile.mkdtemp(prefix="passages-pg-template-"))
+                app = create_app(
+                    {
+                        "PASSAGES_DATA_DIR": str(folder),
+                        "DATABASE_URL": f"{base}/{template}",
+                        "REDIS_URL": "",
+                        "S3_ENDPOINT": "",
+                        "SECRET_KEY": "template",
+                        "TESTING": True,
+                    }
+                )
+                with app.app_context():
+                    upgrade(directory=str(app.extensions["migrate"].directory), revision="heads")
+                    db.session.remove()
+                    db.engine.dispose()
+                shutil.rmtree(folder, ignore_errors=True)
+                _postgres_template = template
+                atexit.register(_drop_postgres_database, f"{base}/postgres", template)
+            conn.execute(sqlalchemy.text(f'DROP DATABASE "{name}"'))
+            conn.execute(
+                sqlalchemy.text(f'CREATE DATABASE "{name}" TEMPLATE "{_postgres_template}"')
+            )
+    finally:
+        admin.dispose()
+
+
+def _drop_postgres_database(admin_url: str, name: str) -> None:
+    import sqlalchemy
+
+    admin = sqlalchemy.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
 def build_app(data_dir: Path, **env: str):
     """A migrated app on ``data_dir``; ``env`` holds environment-style settings.
 
-    A new SQLite database starts as a copy of the session's migrated template; an existing one
-    (a second app on the same data) or another database (PostgreSQL) is migrated as before.
+    A new SQLite database starts as a copy of the session's migrated template, and so does a
+    fresh PostgreSQL database from the ``postgres_url`` fixture (a copy of a PostgreSQL
+    template); an existing database (a second app on the same data) is migrated as before.
     """
     from flask_migrate import upgrade
 
@@ -278,6 +345,12 @@ def build_app(data_dir: Path, **env: str):
     if config["DATABASE_URL"] == f"sqlite:///{database}" and not database.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(_migrated_template(), database)
+        app = create_app(config)
+        _share_compiled_templates(app)
+        return app
+    if config["DATABASE_URL"] in _fresh_postgres_urls:
+        _fresh_postgres_urls.discard(config["DATABASE_URL"])
+        _fill_from_postgres_template(config["DATABASE_URL"])
         app = create_app(config)
         _share_compiled_templates(app)
         return app
