@@ -92,6 +92,10 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     from webapp.services import publication  # noqa: F401 - registers the public-record hooks
 
     app.register_blueprint(oai.bp)
+    from webapp.blueprints import public_api, syndication
+
+    app.register_blueprint(public_api.bp)
+    app.register_blueprint(syndication.bp)
     csrf.exempt(oai.bp)  # harvesters POST the protocol's arguments; nothing there changes data
     from webapp.blueprints import iiif as iiif_api
 

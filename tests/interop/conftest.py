@@ -80,6 +80,16 @@ class Archive:
                 in_action(review.review, story_id, "approve", None, self._archivist())
             return story_id
 
+    def index(self, *story_ids: int) -> None:
+        """Put stories in the search index as the search worker does."""
+        from webapp.services import backends
+        from webapp.services.indexing import document_for
+        from webapp.services.stories import find_story
+
+        with self.app.app_context():
+            for story_id in story_ids:
+                backends.search_index().upsert(document_for(find_story(story_id)))
+
     def act(self, action: str, story_id: int, note: str | None = None) -> None:
         from webapp.services import review
 

@@ -26,8 +26,12 @@ def settings_read_by_config() -> set[str]:
     return set(re.findall(r'env(?:\.get\(|, )"([A-Z][A-Z0-9_]+)"', source))
 
 
+#: Read by a library rather than by webapp/config.py: prometheus-client's multiprocess folder.
+READ_BY_LIBRARIES = {"PROMETHEUS_MULTIPROC_DIR"}
+
+
 def test_every_variable_given_to_passages_is_a_setting_it_reads() -> None:
-    known = settings_read_by_config()
+    known = settings_read_by_config() | READ_BY_LIBRARIES
     assert {"DATABASE_URL", "S3_PUBLIC_ENDPOINT", "SECRET_KEY"} <= known  # the parser works
 
     for name in PASSAGES_SERVICES:
@@ -65,6 +69,17 @@ def test_health_checks_use_a_route_that_exists_and_services_wait_for_them(client
     assert web["depends_on"]["minio-bucket"]["condition"] == "service_completed_successfully"
     bucket = " ".join(COMPOSE["services"]["minio-bucket"]["command"])
     assert "mc mb --ignore-existing local/passages" in bucket
+
+
+def test_web_counts_requests_of_every_gunicorn_worker_in_a_fresh_folder() -> None:
+    web = COMPOSE["services"]["web"]
+    folder = web["environment"]["PROMETHEUS_MULTIPROC_DIR"]
+    assert folder in web["tmpfs"]  # emptied at every start: no counts of a previous run
+    assert (
+        web["environment"]["DATABASE_URL"]
+        == COMPOSE["services"]["worker"]["environment"]["DATABASE_URL"]
+    )  # the merge kept the shared settings
+    assert "PASSAGES_METRICS_TOKEN" in web["environment"]
 
 
 def test_dockerfile_is_multi_stage_pinned_non_root_with_a_health_check() -> None:

@@ -23,7 +23,8 @@ class InlineCodeFinder(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         names = {k for k, _ in attrs}
-        if tag == "script" and "src" not in names:
+        data_block = dict(attrs).get("type") == "application/ld+json"  # JSON-LD is never run
+        if tag == "script" and "src" not in names and not data_block:
             self.problems.append("inline <script>")
         if tag == "style":
             self.problems.append("<style> element")
@@ -125,7 +126,10 @@ def test_no_template_has_inline_script_or_style():
     root = Path(__file__).resolve().parents[2] / "webapp" / "templates"
     for template in root.rglob("*.html"):
         text = template.read_text()
-        assert not re.search(r"<script(?![^>]*\bsrc=)", text), template
+        # A JSON-LD data block is never run (and holds only escaped JSON): not a script.
+        assert not re.search(r'<script(?![^>]*\b(src=|type="application/ld\+json"))', text), (
+            template
+        )
         assert not re.search(r"<style\b|\sstyle=|\son[a-z]+=", text), template
 
 

@@ -61,6 +61,10 @@ def _served_document(app) -> dict:
         if isinstance(node, dict):
             if node.get("$ref") == "story.schema.json":
                 return story_schema
+            ref = node.get("$ref", "")
+            if ref.endswith(".schema.json") and not ref.startswith("#"):  # payload schemas
+                served = client.get(f"/api/v1/{ref}").json
+                return {k: v for k, v in served.items() if k not in ("$schema", "$id")}
             return {k: inline(v) for k, v in node.items()}
         if isinstance(node, list):
             return [inline(v) for v in node]

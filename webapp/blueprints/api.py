@@ -260,8 +260,16 @@ def erase_story(story_id: int):
 
 @bp.get("/stories")
 def list_stories():
-    """The staff listing: every story the caller may list that matches, page by page."""
-    user = access.require_contributor(current_person())
+    """The staff listing: every story the caller may list that matches, page by page.
+
+    Without a token: the public listing of published stories (``webapp.blueprints.public_api``).
+    """
+    person = current_person()
+    if person is None:
+        from webapp.blueprints.public_api import public_story_listing
+
+        return public_story_listing()
+    user = access.require_contributor(person)
     args = request.args
     organisation = args.get("organisation", "").strip()
     if organisation and parse_id(organisation) is None:

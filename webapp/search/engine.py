@@ -477,6 +477,30 @@ class SearchIndex:
             story_id = snap.columns.story_id
             return {story_id[d] for d in scores.keys() & visible}
 
+    def result_story_ids(self, request: SearchRequest) -> set[int] | None:
+        """Every story a search would find (its words and filters), unpaged and unordered.
+
+        For listings that page by cursor themselves (``webapp.services.listing``'s public
+        listing): the same set ``search`` counts in its total, never a top-n page. ``None`` when
+        ``q`` holds text but no usable word. Raises :class:`SearchUnavailable` on failure.
+        """
+        with _failures_raised("result_story_ids", request.q), self._use_reader():
+            if self._fresh_searcher().doc_count_all() == 0:
+                return set()  # an empty index has no segment to take a snapshot of
+            snap = self._snapshot()
+            visible = self._visible(snap, request.public)
+            text = (request.q or "").strip()
+            scores = self.evaluator_class(
+                snap, allow_status=not request.public, within=visible
+            ).evaluate(parse(text))
+            if scores is None and text:
+                return None
+            base = (scores.keys() & visible) if scores is not None else set(visible)
+            filter_sets = self._filter_sets(snap, request)
+            result = base.intersection(*filter_sets.values()) if filter_sets else base
+            story_id = snap.columns.story_id
+            return {story_id[d] for d in result}
+
     def indexed_statuses(self) -> dict[int, str]:
         """Story id → status of every story in the served index.
 

@@ -1,11 +1,13 @@
-"""Staff listings of stories: whole sets, scoped in SQL, paginated by cursor, total shown.
+"""Listings of stories: whole sets, scoped in SQL, paginated by cursor, total shown.
 
 The archive's moderation queue, the teacher's queue and ``GET /api/v1/stories`` all read here,
 so they agree on what a person may list and never lose a story: the caller's scope
 (:func:`webapp.services.access.listable_by`) and the filters are one SQL query, word searches
 take the index's *full* set of matching ids (never a top-n page), and keyset pagination on the
-story id reaches every matching story by following ``next``. This module reads only; it must
-never change data, and views must not query the index or the stories table around it.
+story id reaches every matching story by following ``next``. The public listing
+(:func:`list_public_stories`, ``GET /api/v1/stories`` without a token) pages the same way over
+published stories only. This module reads only; it must never change data, and views must not
+query the index or the stories table around it.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ from sqlalchemy.orm import selectinload
 from webapp.errors import BadRequest, SearchUnavailable
 from webapp.extensions import db
 from webapp.identifiers import parse_id
-from webapp.models import MediaAsset, Story, StoryStatus, User
-from webapp.search.contract import IndexRebuilding
+from webapp.models import CollectionItem, MediaAsset, Story, StoryStatus, User
+from webapp.search.contract import IndexRebuilding, SearchRequest
 from webapp.search.contract import SearchUnavailable as EngineUnavailable
 from webapp.services import access, backends
 from webapp.services.searching import MESSAGE_REBUILDING, MESSAGE_UNAVAILABLE
@@ -147,12 +149,77 @@ def list_stories(
     continues after the last story of the previous page, so stories added meanwhile never
     shift a page and every matching story is reached exactly once.
     """
-    limit = max(1, min(MAX_LIMIT, int(limit)))
-    after = decode_cursor(cursor)
-    conditions = _conditions(user, wanted)
     words = wanted.words.strip()
     matched = matching_ids(words) if words else None
-    order = Story.id.desc() if wanted.newest_first else Story.id.asc()
+    return _page(_conditions(user, wanted), matched, wanted.newest_first, cursor, limit)
+
+
+@dataclass
+class PublicFilter:
+    """What the public listing (``GET /api/v1/stories`` without a token) asks for.
+
+    ``words`` and ``facets`` mean what they mean on the search page (the same index answers
+    them: ``place``, ``decade``, ``theme``, ``language`` with the values search shows);
+    ``organisation_id`` and ``collection_id`` select by record, as the rest of the API does.
+    """
+
+    words: str = ""
+    facets: dict[str, list[str]] = field(default_factory=dict)
+    organisation_id: int | None = None
+    collection_id: int | None = None
+    newest_first: bool = True
+
+
+#: The search facets the public listing filters on through the index.
+PUBLIC_FACETS: tuple[str, ...] = ("place", "decade", "theme", "language")
+
+
+def list_public_stories(
+    wanted: PublicFilter, cursor: str | None = None, limit: int = DEFAULT_LIMIT
+) -> Listing:
+    """One page of the published stories that match ``wanted``, with the total.
+
+    Published only, whatever the filters: the one visibility rule (``Story.is_public``) is a
+    condition of the SQL query, and the index's answer only narrows it. Words and facets take
+    the index's *whole* result set, as the staff listing does, so paging by cursor reaches every
+    match exactly once.
+    """
+    conditions = [Story.is_public]
+    if wanted.organisation_id is not None:
+        conditions.append(Story.organisation_id == wanted.organisation_id)
+    if wanted.collection_id is not None:
+        members = db.select(CollectionItem.story_id).where(
+            CollectionItem.collection_id == wanted.collection_id
+        )
+        conditions.append(Story.id.in_(members))
+    matched = None
+    facets = {k: v for k, v in wanted.facets.items() if k in PUBLIC_FACETS and v}
+    if wanted.words.strip() or facets:
+        matched = _public_matches(wanted.words.strip(), facets)
+    return _page(conditions, matched, wanted.newest_first, cursor, limit)
+
+
+def _public_matches(words: str, facets: dict[str, list[str]]) -> set[int]:
+    request = SearchRequest(q=words, filters=facets, public=True)
+    try:
+        found = backends.search_index().result_story_ids(request)
+    except IndexRebuilding as exc:
+        raise SearchUnavailable(MESSAGE_REBUILDING, rebuilding=True) from exc
+    except EngineUnavailable as exc:
+        raise SearchUnavailable(MESSAGE_UNAVAILABLE) from exc
+    if found is None:
+        raise BadRequest("q holds no word to search for; try a word, a place or a name", field="q")
+    return found
+
+
+def _page(
+    conditions: list, matched: set[int] | None, newest_first: bool, cursor: str | None, limit: int
+) -> Listing:
+    """One keyset page (by story id) of the stories meeting ``conditions`` and, when given,
+    among ``matched``; with the total of the whole set."""
+    limit = max(1, min(MAX_LIMIT, int(limit)))
+    after = decode_cursor(cursor)
+    order = Story.id.desc() if newest_first else Story.id.asc()
 
     if matched is not None and len(matched) > MAX_IN_LIST:
         # Scope and filters in SQL (ids only), the word matches applied to that set.
@@ -160,7 +227,7 @@ def list_stories(
         ids = [story_id for story_id in scoped if story_id in matched]
         total = len(ids)
         if after is not None:
-            ids = [i for i in ids if (i < after if wanted.newest_first else i > after)]
+            ids = [i for i in ids if (i < after if newest_first else i > after)]
         page_ids = ids[: limit + 1]
         stories = _load(page_ids[:limit], order)
         more = len(page_ids) > limit
@@ -170,7 +237,7 @@ def list_stories(
         total = db.session.scalar(db.select(db.func.count(Story.id)).where(*conditions)) or 0
         query = db.select(Story).where(*conditions)
         if after is not None:
-            query = query.where(Story.id < after if wanted.newest_first else Story.id > after)
+            query = query.where(Story.id < after if newest_first else Story.id > after)
         rows = db.session.scalars(
             query.options(selectinload(Story.media), selectinload(Story.organisation))
             .order_by(order)
