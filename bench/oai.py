@@ -104,8 +104,9 @@ def main() -> None:
         assert count == args.stories, (name, count)
         results[name] = total
         q = statistics.quantiles(times, n=20)
+        p50, p95 = statistics.median(times) * 1000, q[18] * 1000
         print(f"{name:24} {count} records in {total:6.2f} s = {count / total:7.0f} records/s; "
-              f"page p50 {statistics.median(times) * 1000:6.1f} ms, p95 {q[18] * 1000:6.1f} ms")  # fmt: skip
+              f"page p50 {p50:6.1f} ms, p95 {p95:6.1f} ms")  # fmt: skip
     base = results["API listing (baseline)"]
     print(f"commit with the public-record hook: {per_story * 1000:.1f} ms per story published")
     for name in ("ListRecords", "ListIdentifiers"):
