@@ -278,3 +278,13 @@ def _story_of(media_id: int) -> int:
     from webapp.models import MediaAsset
 
     return db.session.get(MediaAsset, media_id).story_id
+
+
+def test_answers_revalidate_with_their_etag(client, landscape):
+    """Browsers and proxies keep tiles and info.json for minutes, then ask again cheaply."""
+    for path in ("info.json", "full/256,/0/default.webp", "0,0,1024,1024/512,/0/default.jpg"):
+        first = _get(client, landscape, path)
+        assert "max-age=300" in first.headers["Cache-Control"]
+        again = _get(client, landscape, path, headers={"If-None-Match": first.headers["ETag"]})
+        assert again.status_code == 304, path
+        assert again.headers["Access-Control-Allow-Origin"] == "*"

@@ -1,4 +1,5 @@
-"""OAI-PMH on PostgreSQL: datestamps, keyset paging, sets and tombstones, not only on SQLite."""
+"""OAI-PMH (datestamps, keyset paging, sets, tombstones) and the public read API, sitemap and
+feeds on PostgreSQL, not only on SQLite."""
 
 from __future__ import annotations
 
@@ -32,9 +33,22 @@ def test_harvest_pages_sets_and_deletions_on_postgresql(tmp_path, postgres_url):
         archive.edit(stories[4], title="H4 revue")
         later, _ = harvest(client, f"verb=ListRecords&metadataPrefix=oai_dc&from={dates[0]}")
         assert identifier(stories[4]) in ids_of(later)
+        sets = oai_get(client, "verb=ListSets").iter(f"{OAI}setSpec")
+        assert {f"collection:{collection}", f"organisation:{organisation}"} <= {
+            s.text for s in sets
+        }
         root = oai_get(client, "verb=ListRecords&metadataPrefix=oai_dc&until=2000-01-01")
         assert error_code(root) == "noRecordsMatch"
         assert client.get(f"/stories/{stories[2]}").status_code == 410
         assert client.get(f"/stories/{stories[3]}").status_code == 410
+        # The public read API, the sitemap and the feeds' queries, on PostgreSQL too.
+        listing = client.get("/api/v1/stories?limit=1")
+        assert listing.json["total"] == 3 and listing.json["next"]
+        assert client.get("/api/v1/collections").json["results"][0]["story_count"] == 2
+        (organisation_doc,) = client.get("/api/v1/organisations").json["results"]
+        assert organisation_doc["story_count"] == 3 and organisation_doc["updated_at"]
+        assert client.get("/api/v1/places").status_code == 200
+        assert client.get("/sitemap.xml").status_code == 200
+        assert b"H4 revue" in client.get("/feeds/stories.atom").data
     finally:
         _dispose(app)
