@@ -13,40 +13,31 @@ import logging
 from datetime import timedelta
 
 from webapp.extensions import db
-from webapp.media.keys import media_id_of_derivative, sha256_of_original
-from webapp.models import MediaAsset, Notification, OutboxEvent, utcnow
+from webapp.models import Notification, ObjectClaim, OutboxEvent, utcnow
 from webapp.operations.jobs import QueuesUnavailable, purge_failed
 from webapp.services import backends
 from workers.context import app_context
 
 log = logging.getLogger(__name__)
 
-
-def still_referenced(key: str) -> bool:
-    """Whether a row still refers to this object key (unknown kinds of key count as used)."""
-    if (sha := sha256_of_original(key)) is not None:
-        query = db.select(MediaAsset.id).where(MediaAsset.sha256 == sha)
-    elif (media_id := media_id_of_derivative(key)) is not None:
-        query = db.select(MediaAsset.id).where(MediaAsset.id == media_id)
-    else:
-        return True  # not a key this job knows how to judge: leave it alone
-    return db.session.scalar(query.limit(1)) is not None
+#: Claims on object keys older than this are dropped by :func:`prune`.
+CLAIMS_KEPT = timedelta(days=1)
 
 
 def delete_erased_objects(story_id: int, keys: list[str]) -> int:
     """Delete the objects of an erased story that nothing refers to any more; return how many.
 
     The erasure request already tried once; this job is the guarantee (RQ retries it when the
-    store is unreachable). A photo submitted again since the erasure keeps its original.
+    store is unreachable). Each key is deleted under its claim, like the collector's deletions
+    (:mod:`webapp.operations.claims`): a submission of the same photo that is writing it right
+    now either commits first (and the original is kept) or writes it again after the deletion.
     """
+    from webapp.operations.collector import delete_if_unreferenced
+
     with app_context():
         store = backends.object_store()
-        deleted = 0
-        for key in keys:
-            if still_referenced(key):
-                continue
-            store.delete(key)  # idempotent: a missing object is not an error
-            deleted += 1
+        whatever_its_age = utcnow() + timedelta(days=1)
+        deleted = sum(delete_if_unreferenced(key, whatever_its_age, store=store) for key in keys)
         log.info("erased story %s: %d object(s) confirmed deleted", story_id, deleted)
         return deleted
 
@@ -93,6 +84,12 @@ def prune(now=None) -> dict[str, int]:
             db.delete(Notification).where(
                 Notification.read_at.is_not(None), Notification.read_at < notes_cutoff
             )
+        ).rowcount
+        # A claim matters only while the transaction that took it is open (minutes at most);
+        # the rows it leaves behind would otherwise grow with every original ever submitted.
+        # A claim still held is locked by its transaction, so this delete waits for it.
+        counts["object_claims"] = db.session.execute(
+            db.delete(ObjectClaim).where(ObjectClaim.claimed_at < now - CLAIMS_KEPT)
         ).rowcount
     counts["exports"] = _prune_exports(now.timestamp() - settings.keep_exports_days * 86400)
     counts["imports"] = _prune_imports(now.timestamp() - settings.keep_exports_days * 86400)

@@ -180,7 +180,7 @@ def _aware(moment):
 
 def _erasure_leftovers(cutoff) -> dict[int, list[str]]:
     """Objects of erased stories still stored although nothing refers to them any more."""
-    from workers.maintenance import still_referenced
+    from webapp.operations.collector import is_referenced
 
     leftovers: dict[int, list[str]] = {}
     events = db.session.scalars(
@@ -197,7 +197,7 @@ def _erasure_leftovers(cutoff) -> dict[int, list[str]]:
         keys = [
             key
             for key in (event.payload or {}).get("object_keys") or ()
-            if not still_referenced(key) and store.exists(key)
+            if not is_referenced(key) and store.exists(key)
         ]
         if keys:
             leftovers.setdefault(int(event.payload["story_id"]), []).extend(keys)

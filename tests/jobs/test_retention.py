@@ -169,3 +169,34 @@ def test_finished_jobs_and_their_results_expire_by_themselves(tmp_path, redis_se
                 assert 0 < connection.ttl(key) <= 2 * 3600, key
     finally:
         _dispose(app)
+
+
+def test_prune_drops_claims_on_objects_once_no_transaction_can_hold_them(redis_app, token_on):
+    from webapp.extensions import db
+    from webapp.models import MediaAsset, ObjectClaim, utcnow
+    from workers.maintenance import prune
+
+    old_story = add_story(redis_app, token_on, 1)
+    recent_story = add_story(redis_app, token_on, 2)
+    with redis_app.app_context():
+
+        def claimed(story_id: int) -> set[str]:
+            keys = db.select(MediaAsset.original_key).where(MediaAsset.story_id == story_id)
+            return set(
+                db.session.scalars(db.select(ObjectClaim.key).where(ObjectClaim.key.in_(keys)))
+            )
+
+        old, recent = claimed(old_story), claimed(recent_story)
+        assert old and recent  # each submission claimed its originals
+        db.session.execute(
+            db.update(ObjectClaim)
+            .where(ObjectClaim.key.in_(old))
+            .values(claimed_at=utcnow() - timedelta(days=2))
+        )
+        db.session.commit()
+
+        counts = prune()
+
+        assert claimed(old_story) == set()
+        assert claimed(recent_story) == recent
+        assert counts["object_claims"] == len(old)

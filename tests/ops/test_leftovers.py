@@ -126,6 +126,45 @@ def test_collector_waits_for_a_submission_in_flight_and_keeps_its_original(race_
     assert _original_exists_and_is_used(race_app, key) == (True, True)
 
 
+def test_erasure_job_waits_for_a_submission_of_the_same_photo_and_keeps_its_original(
+    race_app, monkeypatch
+) -> None:
+    """The ``story.erased`` job deletes under the claim too: the erased story's photo, handed in
+    again by someone else at that moment, survives."""
+    from workers import context
+    from workers.maintenance import delete_erased_objects
+
+    data = make_jpeg(seed=25)
+    key = _key_of(data)
+    submission = HeldSubmission(race_app, _user(race_app), data)
+    submission.start()
+    assert submission.stored.wait(60) and submission.error is None
+    monkeypatch.setattr(context, "_app", race_app)  # the job runs in this app (restored after)
+    monkeypatch.setattr(context, "_pid", os.getpid())
+    outcome: dict[str, object] = {}
+    job = threading.Thread(
+        target=lambda: outcome.update(deleted=delete_erased_objects(1, [key])), daemon=True
+    )
+    job.start()
+    job.join(1.0)  # give it every chance to run ahead of the commit
+    submission.release.set()
+    submission.join(60)
+    job.join(60)
+
+    assert submission.error is None and submission.story_id is not None
+    assert outcome == {"deleted": 0}
+    assert _original_exists_and_is_used(race_app, key) == (True, True)
+    # Positive control: once nothing refers to it, the same job deletes it.
+    from webapp.extensions import db
+    from webapp.models import MediaAsset
+
+    with race_app.app_context():
+        db.session.execute(db.delete(MediaAsset).where(MediaAsset.original_key == key))
+        db.session.commit()
+    assert delete_erased_objects(1, [key]) == 1
+    assert _original_exists_and_is_used(race_app, key) == (False, False)
+
+
 def test_failed_submission_never_deletes_what_a_concurrent_one_of_the_same_bytes_commits(
     race_app,
 ) -> None:
