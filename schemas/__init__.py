@@ -87,8 +87,30 @@ def _message_of(error: ValidationError, field: str) -> str:
     return f"{field}: {error.message}"
 
 
+def not_text(document: Any, path: tuple[str, ...] = ()) -> list[FieldError]:
+    """Strings JSON can carry but no database can store: ``"\\ud800"`` decodes to a lone UTF-16
+    surrogate, which is not a character and cannot be encoded as UTF-8."""
+    if isinstance(document, str):
+        try:
+            document.encode("utf-8")
+        except UnicodeEncodeError:
+            field = ".".join(path) or "metadata"
+            return [FieldError(field=field, message=f"{field} contains a code that is not text")]
+        return []
+    if isinstance(document, dict):
+        found = []
+        for key, value in document.items():
+            found += not_text(key, path) or not_text(value, (*path, str(key)))
+        return found
+    if isinstance(document, list):
+        return [e for n, item in enumerate(document) for e in not_text(item, (*path, str(n)))]
+    return []
+
+
 def validate(name: str, document: Any) -> list[FieldError]:
     """All problems with ``document`` against schema file ``name``, most specific first."""
+    if problems := not_text(document):
+        return problems  # nothing else can be said safely about such a document
     errors = sorted(_validator(name).iter_errors(document), key=lambda e: list(e.absolute_path))
     result = []
     for error in errors:

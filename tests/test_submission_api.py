@@ -88,6 +88,10 @@ def test_language_tags_beyond_a_short_list_are_accepted(token, submit_via_api):
         (story_metadata(consent={"contributor": False}), 422, "consent.contributor", "true"),
         (story_metadata(period="yesterday"), 422, "period", "1962-1975"),
         (story_metadata(colour="blue"), 422, "colour", "not a known field"),
+        # JSON's "\ud800" escapes decode to lone surrogates: not text, and never storable.
+        (story_metadata(title="Le march\ud800é"), 422, "title", "not text"),
+        (story_metadata(places=["Ivry", "\udfff"]), 422, "places.1", "not text"),
+        (story_metadata(**{"\ud83d": "x"}), 422, "metadata", "not text"),
     ],
 )
 def test_bad_metadata_gets_a_specific_error_and_stores_nothing(

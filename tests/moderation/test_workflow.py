@@ -277,3 +277,21 @@ def test_withdraw_via_api_needs_an_archivist(app, client, world, new_story, api_
     )
     assert done.status_code == 200 and done.json["status"] == "withdrawn"
     assert client.get(f"/api/v1/stories/{story_id}").status_code == 404
+
+
+def test_a_note_that_is_not_text_is_refused_and_changes_nothing(
+    app, client, world, new_story, api_token, publish
+):
+    story_id = new_story(world.member)
+    publish(story_id)
+    headers = {"Authorization": f"Bearer {api_token(world.archivist)}"}
+    refused = client.post(
+        f"/api/v1/stories/{story_id}/withdraw", json={"note": "famille \ud800"}, headers=headers
+    )
+    assert refused.status_code == 422
+    assert refused.json["error"]["field"] == "note"
+    assert client.get(f"/api/v1/stories/{story_id}").json["status"] == "published"
+    done = client.post(  # positive control: the same call with text
+        f"/api/v1/stories/{story_id}/withdraw", json={"note": "famille"}, headers=headers
+    )
+    assert done.status_code == 200

@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 from flask import Blueprint, jsonify, request, url_for
 from sqlalchemy.exc import IntegrityError
 
-from schemas import load_schema
+from schemas import load_schema, not_text
 from webapp.auth import current_person
-from webapp.errors import BadRequest, PayloadTooLarge
+from webapp.errors import BadRequest, PayloadTooLarge, ValidationFailed
 from webapp.identifiers import parse_id
 from webapp.models import Story
 from webapp.presenters import story_json
@@ -29,6 +29,8 @@ def _json_body() -> dict:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise BadRequest("send a JSON object with Content-Type: application/json")
+    if problems := not_text(body):
+        raise ValidationFailed(problems)
     return body
 
 
