@@ -23,6 +23,8 @@ from babel import Locale, UnknownLocaleError
 from flask import Flask, request
 from flask_babel import Babel
 
+from webapp import licences
+
 log = logging.getLogger(__name__)
 
 #: Interface languages, in the order the switcher shows them; the first is the default.
@@ -95,6 +97,7 @@ def init_app(app: Flask) -> None:
         interface_languages=LANGUAGES,
         current_language=lambda: str(get_locale() or DEFAULT_LANGUAGE),
         text_direction=text_direction,
+        licence_deed=licences.deed_url,
     )
     app.jinja_env.filters["direction"] = text_direction
     app.jinja_env.filters["language_name"] = language_name

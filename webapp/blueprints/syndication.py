@@ -13,7 +13,7 @@ from flask import Blueprint, Response, abort, request, url_for
 from flask_babel import gettext as _
 
 from webapp.interop import atom, schemaorg, sitemap
-from webapp.interop.oai import licence_uri
+from webapp.licences import deed_url
 from webapp.models import Story, utcnow
 from webapp.services import catalog
 from webapp.services import collections as collection_service
@@ -92,7 +92,7 @@ def _entries(stories: list[Story]) -> list[atom.Entry]:
         extra = story.extra or {}
         organisation = story.organisation.name if story.organisation else "Passages"
         author = extra.get("credit") or organisation
-        rights = story.licence + (f" ({uri})" if (uri := licence_uri(story.licence)) else "")
+        rights = story.licence + (f" ({uri})" if (uri := deed_url(story.licence)) else "")
         entries.append(
             atom.Entry(
                 url=url_for("public.story", story_id=story.id, _external=True),

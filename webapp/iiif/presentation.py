@@ -17,20 +17,10 @@ from flask import url_for
 
 from webapp.iiif import rendering
 from webapp.iiif.image_api import FORMATS, PROFILE
+from webapp.licences import iiif_rights
 from webapp.models import Collection, MediaAsset, MediaState, Story
 
 PRESENTATION_CONTEXT = "http://iiif.io/api/presentation/3/context.json"
-
-#: The licences a story may carry (``schemas/story.schema.json``), as the URIs IIIF's ``rights``
-#: accepts: Creative Commons, and RightsStatements.org for "all rights reserved" (in copyright).
-LICENCE_URIS = {
-    "CC-BY-4.0": "http://creativecommons.org/licenses/by/4.0/",
-    "CC-BY-SA-4.0": "http://creativecommons.org/licenses/by-sa/4.0/",
-    "CC-BY-NC-4.0": "http://creativecommons.org/licenses/by-nc/4.0/",
-    "CC-BY-NC-SA-4.0": "http://creativecommons.org/licenses/by-nc-sa/4.0/",
-    "CC0-1.0": "http://creativecommons.org/publicdomain/zero/1.0/",
-    "all-rights-reserved": "http://rightsstatements.org/vocab/InC/1.0/",
-}
 
 #: Field names in the two interface languages (language maps, not the visitor's locale: a
 #: manifest is one document for every reader).
@@ -48,11 +38,6 @@ FIELD_NAMES = {
 }
 
 SUMMARY_LENGTH = 500
-
-
-def licence_uri(licence: str | None) -> str | None:
-    """The ``rights`` URI of a licence code, or ``None`` for a code IIIF has no URI for."""
-    return LICENCE_URIS.get(licence or "")
 
 
 def manifest_url(story_id: int) -> str:
@@ -95,7 +80,7 @@ def manifest(story: Story) -> dict[str, Any]:
         document["summary"] = own(summary)
     document["metadata"] = _metadata(story)
     document["requiredStatement"] = _required_statement(_credit(story), story.licence)
-    if rights := licence_uri(story.licence):
+    if rights := iiif_rights(story.licence):
         document["rights"] = rights
     document["homepage"] = [
         {
@@ -294,7 +279,7 @@ def _canvas(manifest_id: str, n: int, media: MediaAsset, story: Story) -> dict[s
     if media.licence or media.credit:  # this image's own terms differ from the story's
         licence = media.licence or story.licence
         canvas["requiredStatement"] = _required_statement(media.credit or _credit(story), licence)
-        if rights := licence_uri(licence):
+        if rights := iiif_rights(licence):
             canvas["rights"] = rights
     return canvas
 

@@ -34,6 +34,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
 from schemas import validate_story_metadata
+from webapp import licences
 from webapp.errors import PassagesError
 from webapp.extensions import db
 from webapp.interop import bagit_export, columns
@@ -58,8 +59,6 @@ MAX_CSV_BYTES = 200 * 1024 * 1024
 MAX_ZIP_TOTAL_BYTES = 50 * 1024**3
 MAX_COMPRESSION_RATIO = 100
 SPOOL_IN_MEMORY = 1024 * 1024
-LICENCES = ("CC-BY-4.0", "CC-BY-SA-4.0", "CC-BY-NC-4.0", "CC-BY-NC-SA-4.0", "CC0-1.0",
-            "all-rights-reserved")  # fmt: skip
 IMPORT_STATUSES = ("submitted", "published")
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
@@ -389,9 +388,9 @@ def _plan_row(
     elif len(text("title")) > 300:
         problem("title", N_("the title is longer than %(limit)s characters"), limit=300)
     licence = text("licence")
-    if licence not in LICENCES:
+    if licence not in licences.CODES:
         problem("licence", N_("unknown licence %(value)r: use one of %(known)s"),
-                value=licence, known=", ".join(LICENCES))  # fmt: skip
+                value=licence, known=", ".join(licences.CODES))  # fmt: skip
     if text("period"):
         try:
             parse_period(text("period"))

@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import url_for
 
-from webapp.interop.oai import licence_uri
+from webapp.licences import deed_url
 from webapp.models import Collection, MediaState, Organisation, Place, Story
 from webapp.services.catalog import Counted
 from webapp.slugs import slugify
@@ -45,7 +45,7 @@ def story_summary(story: Story, changed_at: datetime | None) -> dict[str, Any]:
         "period": story.period,
         "themes": list(story.themes or []),
         "licence": story.licence,
-        "licence_url": licence_uri(story.licence),
+        "licence_url": deed_url(story.licence),
         "organisation": (
             {"id": organisation.id, "name": organisation.name} if organisation else None
         ),

@@ -31,6 +31,7 @@ from flask import url_for
 from lxml import etree
 
 from webapp.interop.xmltext import xml_text
+from webapp.licences import deed_url
 from webapp.models import MediaState, PublicRecord, Story
 from webapp.services import publication
 from webapp.services.publication import RecordWindow
@@ -477,16 +478,6 @@ def _add_record(parent, record: PublicRecord, story: Story | None, repository: R
         metadata.append(oai_dc(story))
 
 
-def licence_uri(licence: str) -> str | None:
-    """The Creative Commons deed of a licence code (``CC-BY-SA-4.0``), as the story page links."""
-    if licence == "CC0-1.0":
-        return "https://creativecommons.org/publicdomain/zero/1.0/"
-    if licence.startswith("CC-"):
-        terms, _, version = licence[3:].rpartition("-")
-        return f"https://creativecommons.org/licenses/{terms.lower()}/{version}/"
-    return None
-
-
 def image_urls(story: Story) -> list[str]:
     """The public address of each ready image of a public story (its best shareable copy)."""
     urls = []
@@ -537,7 +528,7 @@ def oai_dc(story: Story) -> etree._Element:
     for place in story.places or []:
         add("coverage", place)
     add("coverage", story.period)
-    add("rights", licence_uri(story.licence) or story.licence)
-    if licence_uri(story.licence):
+    add("rights", deed_url(story.licence) or story.licence)
+    if deed_url(story.licence):
         add("rights", story.licence)
     return dc

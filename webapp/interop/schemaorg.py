@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import url_for
 
-from webapp.interop.oai import licence_uri
+from webapp.licences import deed_url
 from webapp.models import Collection, MediaState, Story
 from webapp.services import publication
 
@@ -36,7 +36,7 @@ def story_jsonld(story: Story, collections: list[Collection]) -> dict[str, Any] 
         "inLanguage": story.language,
         "description": extra.get("summary") or " ".join((story.body or "").split())[:300],
         "keywords": list(story.themes or []),
-        "license": licence_uri(story.licence) or story.licence,
+        "license": deed_url(story.licence) or story.licence,
         "holdingArchive": {"@type": "ArchiveOrganization", "name": "Passages", "url": home},
         "isAccessibleForFree": True,
     }

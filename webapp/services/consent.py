@@ -8,20 +8,15 @@ This module must never change a story's status, and never commits (the caller's 
 
 from __future__ import annotations
 
+from webapp import licences
 from webapp.errors import BadRequest, Forbidden, NotFound
 from webapp.extensions import db
 from webapp.models import GuardianConsent, Role, Story, User, utcnow
 from webapp.services import access, audit
 from webapp.unit_of_work import UnitOfWork
 
-LICENCES = (
-    "CC-BY-4.0",
-    "CC-BY-SA-4.0",
-    "CC-BY-NC-4.0",
-    "CC-BY-NC-SA-4.0",
-    "CC0-1.0",
-    "all-rights-reserved",
-)
+#: The licence codes a story or an image may carry (one table: ``webapp/licences.py``).
+LICENCES = licences.CODES
 
 
 def is_minor_story(story: Story) -> bool:

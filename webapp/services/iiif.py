@@ -27,7 +27,8 @@ from webapp.errors import NotFound, PassagesError, PayloadTooLarge
 from webapp.extensions import db
 from webapp.iiif import image_api, rendering
 from webapp.iiif.image_api import ImageRequest, Limits
-from webapp.iiif.presentation import has_manifest, licence_uri
+from webapp.iiif.presentation import has_manifest
+from webapp.licences import iiif_rights
 from webapp.media.imaging import ImageTooLarge, InvalidImage
 from webapp.media.keys import iiif_cache_key, iiif_cache_prefix, iiif_cache_variant
 from webapp.models import Collection, MediaAsset, MediaState, Story
@@ -122,7 +123,7 @@ def image_info(image: PublicImage, image_id: str) -> dict[str, Any]:
         limits=LIMITS,
         sizes=rendering.derivative_sizes(image.derivatives),
         smallest_scale_factor=smallest,
-        rights=licence_uri(image.licence),
+        rights=iiif_rights(image.licence),
     )
 
 
