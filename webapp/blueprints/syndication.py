@@ -79,8 +79,13 @@ def sitemap_pages():
 
 @bp.get("/sitemaps/stories-<int:number>.xml")
 def sitemap_stories(number: int):
+    # Check the page against the count first: a huge number's offset overflows the database's
+    # integers, and any page past the last is simply not there.
+    pages = math.ceil(catalog.count_public_stories() / sitemap.MAX_URLS)
+    if not 1 <= number <= pages:
+        abort(404)
     addresses = _story_addresses((number - 1) * sitemap.MAX_URLS, sitemap.MAX_URLS)
-    if number < 1 or not addresses:
+    if not addresses:
         abort(404)
     return _xml(sitemap.urlset(addresses), "application/xml")
 

@@ -74,8 +74,13 @@ VERBS: dict[str, tuple[frozenset[str], frozenset[str], str | None]] = {
 _SET_SPEC = re.compile(r"[A-Za-z0-9\-_.!~*'()]+(?::[A-Za-z0-9\-_.!~*'()]+)*")
 _PREFIX = re.compile(r"[A-Za-z0-9\-_.!~*'()]+")
 _URI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
-_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
-_SECOND = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
+# ``[0-9]``, not ``\d``: ``\d`` also matches other scripts' digits, which the XSD refuses.
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_SECOND = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
+#: The oai-identifier schema's ``repositoryIdentifier``: a domain name starting with a letter.
+_REPOSITORY_IDENTIFIER = re.compile(r"[a-zA-Z][a-zA-Z0-9\-]*(\.[a-zA-Z0-9\-]+)+")
+#: The largest id or count a token may carry: what a database's signed 64-bit integer holds.
+MAX_TOKEN_NUMBER = 2**63 - 1
 
 
 class OaiError(Exception):
@@ -238,7 +243,10 @@ def _window_end(until: str | None) -> datetime | None:
     if until is None:
         return None
     step = timedelta(days=1) if _DAY.fullmatch(until) else timedelta(seconds=1)
-    return _parse_moment(until, "until") + step
+    try:
+        return _parse_moment(until, "until") + step
+    except OverflowError:  # until the last day datetime holds: no bound but the harvest's own
+        return None
 
 
 def _require_format(args: dict[str, str]) -> None:
@@ -291,8 +299,7 @@ class Position:
                 isinstance(set_spec, str) and _SET_SPEC.fullmatch(set_spec)
             ):
                 raise ValueError(token)
-            if not isinstance(cursor, int) or isinstance(cursor, bool) or cursor < 0:
-                raise ValueError(token)
+            cursor = _story_number(cursor)
             position = cls(
                 prefix=str(data["m"]),
                 set_spec=set_spec,
@@ -301,7 +308,16 @@ class Position:
                 after=(_aware_moment(after[0]), _story_number(after[1])) if after else None,
                 cursor=cursor,
             )
-        except (ValueError, TypeError, KeyError, IndexError, binascii.Error) as exc:
+        # A forged token can overflow a date or nest deeply enough to exhaust the parser.
+        except (
+            ValueError,
+            TypeError,
+            KeyError,
+            IndexError,
+            binascii.Error,
+            OverflowError,
+            RecursionError,
+        ) as exc:
             raise OaiError(
                 "badResumptionToken", "the resumption token is not one this repository gave out"
             ) from exc
@@ -309,6 +325,8 @@ class Position:
 
 
 def _aware_moment(text: object) -> datetime:
+    """A token's moment in UTC; one whose offset moves it outside datetime's years 1-9999 raises
+    OverflowError, which :meth:`Position.decode` answers as a bad token."""
     if not isinstance(text, str):
         raise ValueError(text)
     moment = datetime.fromisoformat(text)
@@ -318,7 +336,8 @@ def _aware_moment(text: object) -> datetime:
 
 
 def _story_number(value: object) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+    """A non-negative number from a token, small enough for the database's integers."""
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_TOKEN_NUMBER:
         raise ValueError(value)
     return value
 
@@ -386,7 +405,7 @@ def _identify(_args: dict[str, str], repository: Repository):
     _sub(container, "earliestDatestamp", datestamp(earliest))
     _sub(container, "deletedRecord", "persistent")
     _sub(container, "granularity", GRANULARITY)
-    if "." in repository.host:
+    if _REPOSITORY_IDENTIFIER.fullmatch(repository.host):
         description = _sub(container, "description")
         oai_id = etree.SubElement(
             description, f"{{{NS_OAI_ID}}}oai-identifier", nsmap={None: NS_OAI_ID}
