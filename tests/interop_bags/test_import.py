@@ -238,3 +238,27 @@ def test_organisation_comes_from_the_column_or_from_the_whole_import(app, admin,
         "Sans": None,
         "Pour tout l'import": "Collège Jean Jaurès",
     }
+
+
+def test_control_characters_in_cells_are_reported_and_nothing_is_written(app, admin, tmp_path):
+    source = write_csv(
+        tmp_path / "stories.csv",
+        [
+            row("C-1", "Bon récit", description="Deux lignes\r\net\tune tabulation."),
+            row("C-2", "Avec un NUL", description="avant\x00après"),
+            row("C-3", "Bip\x07", places="Lyon\x1b|Oran"),
+        ],
+    )
+    dry = invoke(app, import_command, str(source), "--dry-run")
+    assert dry.exit_code == 1, dry.output
+    lines = dry.stderr.splitlines()
+    for where, code in [
+        ("row 3, column description", "U+0000"),
+        ("row 4, column title", "U+0007"),
+        ("row 4, column places", "U+001B"),
+    ]:
+        assert any(line.startswith(where) and code in line for line in lines), (where, lines)
+    assert not any(line.startswith("row 2,") for line in lines)  # tab, CR and LF are text
+    real = invoke(app, import_command, str(source), "--as", "published")
+    assert real.exit_code == 1
+    assert story_count(app) == 0

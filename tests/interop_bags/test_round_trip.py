@@ -8,7 +8,7 @@ import hashlib
 import pytest
 
 from tests.conftest import _dispose, build_app, create_user_now
-from tests.interop_bags.conftest import invoke, read_stories_csv, unpack
+from tests.interop_bags.conftest import add_story, invoke, read_stories_csv, unpack
 from tests.ops.conftest import derive_all
 from webapp.interop.commands import export_command, import_command
 
@@ -150,6 +150,75 @@ def test_importing_a_sites_own_export_creates_nothing_and_brings_nothing_back(ap
     with app.app_context():
         statuses = {s.id: s.status for s in db.session.scalars(db.select(Story))}
     assert statuses == {kept: "published", withdrawn: "withdrawn"}
+
+
+def _serve_at(app, public_url: str | None) -> None:
+    """The site now answers at ``public_url`` (``None``: a command run without ``PUBLIC_URL``)."""
+    import dataclasses
+
+    settings = app.extensions["passages.settings"]
+    app.config["SERVER_NAME"] = None  # as in production: the address comes from the request
+    app.extensions["passages.settings"] = dataclasses.replace(settings, public_url=public_url)
+
+
+@pytest.mark.parametrize("later_url", [None, "https://archive.example.org"])
+def test_the_sites_own_export_is_recognised_after_the_address_changed(
+    app, story, tmp_path, later_url
+):
+    """Exported while the site ran at http://127.0.0.1:5077, imported after a story was
+    withdrawn from a command without PUBLIC_URL, or after a move to https and a new domain."""
+    from tests.conftest import in_action
+    from webapp.extensions import db
+    from webapp.models import Story, User
+    from webapp.services import review
+
+    kept = story(title="Toujours là")
+    withdrawn = story(title="Retirée ensuite")
+    _serve_at(app, "http://127.0.0.1:5077")
+    bag = tmp_path / "bag.zip"
+    assert invoke(app, export_command, "--out", str(bag)).exit_code == 0
+    rows = read_stories_csv(unpack(bag, tmp_path / "unpacked"))
+    assert {r["identifier"] for r in rows} == {
+        f"http://127.0.0.1:5077/stories/{kept}",
+        f"http://127.0.0.1:5077/stories/{withdrawn}",
+    }
+    with app.app_context():
+        keeper = db.session.scalar(db.select(User).where(User.email == "keeper@example.org"))
+        in_action(review.withdraw, withdrawn, "demande de la famille", keeper)
+    _serve_at(app, later_url)
+
+    dry = invoke(app, import_command, str(bag), "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert "2 already imported" in dry.output
+    result = invoke(
+        app, import_command, str(bag), "--as", "published", "--by", "keeper@example.org"
+    )
+    assert result.exit_code == 0, result.output
+    assert "0 stories created, 2 rows already imported" in result.stdout
+    with app.app_context():
+        statuses = {s.id: s.status for s in db.session.scalars(db.select(Story))}
+    assert statuses == {kept: "published", withdrawn: "withdrawn"}
+
+
+def test_a_bag_from_another_installation_at_the_same_address_is_imported(
+    app, story, second_instance, tmp_path
+):
+    """Identifiers that look like this site's own (same address) but a bag written by another
+    installation: its stories are new here, whatever their numbers."""
+    story(title="Venue d'ailleurs")
+    story(title="Elle aussi")
+    _serve_at(app, "https://archive.example.org")
+    bag = tmp_path / "bag.zip"
+    assert invoke(app, export_command, "--out", str(bag)).exit_code == 0
+    _serve_at(second_instance, "https://archive.example.org")
+    # Stories with the same numbers already exist there.
+    add_story(second_instance, title="Locale 1")
+    add_story(second_instance, title="Locale 2")
+    result = invoke(second_instance, import_command, str(bag), "--as", "published")
+    assert result.exit_code == 0, result.output
+    assert "2 stories created" in result.stdout
+    titles = {s["title"] for s in public_archive(second_instance)}
+    assert titles == {"Venue d'ailleurs", "Elle aussi", "Locale 1", "Locale 2"}
 
 
 @pytest.mark.slow

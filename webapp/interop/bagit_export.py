@@ -38,7 +38,7 @@ from sqlalchemy.orm import selectinload
 
 from webapp.errors import NotFound
 from webapp.extensions import db
-from webapp.interop import columns
+from webapp.interop import columns, instance
 from webapp.models import Collection, CollectionItem, MediaAsset, MediaState, Story
 from webapp.presenters import story_json
 from webapp.services import backends
@@ -252,12 +252,20 @@ def _permanent_link(url: str) -> str:
     return re.sub(r"(/stories/\d+)-[^/?#]*$", r"\1", url)
 
 
-def own_story_id(identifier: str) -> int | None:
+def own_story_id(identifier: str, bag_instance: str | None = None) -> int | None:
     """The id of this site's story that ``identifier`` (an exported permanent link) names, or
-    ``None`` when it names another site or no story. Needs an app context."""
+    ``None`` when it names another site or no story. Needs an app context.
+
+    ``bag_instance`` is the identity the bag's ``bag-info.txt`` names: a bag this installation
+    wrote names its stories by number whatever address the site had then (the address moves,
+    the identity does not); a bag from another installation names none of ours. Only an older
+    bag without the identity is recognised by the address, the current one or ``PUBLIC_URL``.
+    """
     match = re.fullmatch(r"(?P<site>.+)/stories/(?P<id>\d{1,18})", identifier.strip())
     if match is None:
         return None
+    if bag_instance is not None:
+        return int(match["id"]) if bag_instance == instance.instance_id() else None
     with public_link_context():
         site = url_for("public.home", _external=True).rstrip("/")
     return int(match["id"]) if match["site"] == site else None
@@ -358,6 +366,7 @@ def _write_tag_files(
             f"Payload-Oxum: {summary.payload_bytes}.{len(summary.manifest)}\n"
             f"External-Description: Passages export: {scope}; images: {what}\n"
             f"External-Identifier: {bag}\n"
+            f"{instance.BAG_INFO_FIELD}: {instance.instance_id()}\n"
         ).encode(),
         "manifest-sha256.txt": "".join(
             f"{digest}  {name}\n" for name, digest in sorted(summary.manifest.items())

@@ -37,7 +37,7 @@ from schemas import validate_story_metadata
 from webapp import licences
 from webapp.errors import PassagesError
 from webapp.extensions import db
-from webapp.interop import bagit_export, columns
+from webapp.interop import bagit_export, columns, instance
 from webapp.media.imaging import ImageRejected, inspect_image
 from webapp.models import Organisation, Story, User
 from webapp.periods import parse_period
@@ -58,6 +58,11 @@ MAX_CSV_BYTES = 200 * 1024 * 1024
 #: Everything an uploaded zip may unpack to, and the ratio that marks a decompression bomb.
 MAX_ZIP_TOTAL_BYTES = 50 * 1024**3
 MAX_COMPRESSION_RATIO = 100
+#: Only the start of a bag's ``bag-info.txt`` is read (a few short fields).
+MAX_BAG_INFO_BYTES = 64 * 1024
+#: C0 control characters other than tab, newline and carriage return: no text holds them, and
+#: PostgreSQL refuses NUL in text, so a row with one would fail half-way through an import.
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 SPOOL_IN_MEMORY = 1024 * 1024
 IMPORT_STATUSES = ("submitted", "published")
 _DRIVE = re.compile(r"^[A-Za-z]:")
@@ -142,6 +147,8 @@ class Source:
     name: str
     csv_opener: Any  # () -> binary stream
     images: ImageFiles
+    #: The installation that wrote the bag (``bag-info.txt``), ``None`` for a CSV or older bag.
+    bag_instance: str | None = None
 
     def open_csv(self) -> BinaryIO:
         return self.csv_opener()
@@ -241,7 +248,15 @@ def open_source(path: Path, images: Path | None = None) -> Source:
             raise SourceRejected([Problem(0, "", N_(
                 "%(name)s is a folder but not a bag made by passages export "
                 "(bagit.txt and data/stories.csv)"), {"name": path.name})])  # fmt: skip
-        return Source(path.name, lambda: csv_path.open("rb"), FolderImages(path / "data"))
+        info = path / "bag-info.txt"
+        bag_instance = (
+            instance.from_bag_info(info.read_bytes()[:MAX_BAG_INFO_BYTES].decode(errors="replace"))
+            if info.is_file()
+            else None
+        )
+        return Source(
+            path.name, lambda: csv_path.open("rb"), FolderImages(path / "data"), bag_instance
+        )
     if zipfile.is_zipfile(path):
         archive = open_checked_zip(path)
         names = [i.filename for i in archive.infolist()]
@@ -253,10 +268,16 @@ def open_source(path: Path, images: Path | None = None) -> Source:
                 "(bagit.txt and data/stories.csv); send the CSV itself, with the images "
                 "zip beside it"), {"name": path.name})])  # fmt: skip
         member = f"{root}data/stories.csv"
+        bag_instance = None
+        if f"{root}bag-info.txt" in names:
+            with archive.open(f"{root}bag-info.txt") as info:
+                text = info.read(MAX_BAG_INFO_BYTES).decode(errors="replace")
+            bag_instance = instance.from_bag_info(text)
         return Source(
             path.name,
             lambda: _spooled(archive.open(member), limit=MAX_CSV_BYTES),
             ZipImages(archive, f"{root}data/"),
+            bag_instance,
         )
     if images is None:
         image_files: ImageFiles = ImageFiles()
@@ -518,6 +539,11 @@ def planned_rows(
     for number, cells in _records(source, report):
         report.rows += 1
         problems: list[Problem] = []
+        for column, cell in cells.items():
+            if found := _CONTROL_CHARACTER.search(cell):
+                problems.append(Problem(number, column, N_(
+                    "this cell holds a control character (U+%(code)s), which no text may "
+                    "contain: remove it"), {"code": f"{ord(found.group()):04X}"}))  # fmt: skip
         planned = _plan_row(number, cells, organisation_id, organisations, problems)
         if planned.key in first_row_of:
             problems.append(Problem(number, "identifier", N_(
@@ -531,13 +557,14 @@ def planned_rows(
             yield planned
 
 
-def imported_story_id(key: str) -> int | None:
+def imported_story_id(key: str, bag_instance: str | None = None) -> int | None:
     """The story a row already made (its key is stored) — or, for a row exported from this very
     site, the story it was exported from (even if withdrawn since: importing a site's own export
-    must neither duplicate a story nor bring back one taken down)."""
+    must neither duplicate a story nor bring back one taken down). ``bag_instance`` is the
+    installation that wrote the bag (:attr:`Source.bag_instance`)."""
     found = db.session.scalar(db.select(Story.id).where(Story.import_key == key))
     if found is None and key.startswith("id:"):
-        own = bagit_export.own_story_id(key.removeprefix("id:"))
+        own = bagit_export.own_story_id(key.removeprefix("id:"), bag_instance)
         if own is not None:
             found = db.session.scalar(db.select(Story.id).where(Story.id == own))
     return found
@@ -547,7 +574,7 @@ def check(source: Source, organisation_id: int | None = None) -> CheckReport:
     """Read every row and report every problem; write nothing."""
     report = CheckReport()
     for planned in planned_rows(source, report, organisation_id):
-        if imported_story_id(planned.key) is not None:
+        if imported_story_id(planned.key, source.bag_instance) is not None:
             report.already_imported += 1
     return report
 

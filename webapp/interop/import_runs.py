@@ -45,7 +45,7 @@ def import_source(
             run.done = run.created = run.skipped = 0
     for planned in csv_import.planned_rows(source, report, organisation_id):
         made = False
-        if csv_import.imported_story_id(planned.key) is None:
+        if csv_import.imported_story_id(planned.key, source.bag_instance) is None:
             try:
                 with unit_of_work() as uow:
                     actor = db.session.get(User, actor_id)
