@@ -7,6 +7,7 @@ document points at them. This module loads and checks; it must never decide busi
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -87,15 +88,23 @@ def _message_of(error: ValidationError, field: str) -> str:
     return f"{field}: {error.message}"
 
 
+#: C0 control characters other than tab, line feed and carriage return: not text a person
+#: wrote, and NUL cannot be stored by PostgreSQL at all.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
 def not_text(document: Any, path: tuple[str, ...] = ()) -> list[FieldError]:
-    """Strings JSON can carry but no database can store: ``"\\ud800"`` decodes to a lone UTF-16
-    surrogate, which is not a character and cannot be encoded as UTF-8."""
+    """Strings JSON can carry but no archive should store: ``"\\ud800"`` decodes to a lone UTF-16
+    surrogate (not a character; no UTF-8 for it), ``"\\u0000"`` to NUL (refused by PostgreSQL)
+    and the other control characters to invisible codes."""
     if isinstance(document, str):
+        field = ".".join(path) or "metadata"
         try:
             document.encode("utf-8")
         except UnicodeEncodeError:
-            field = ".".join(path) or "metadata"
             return [FieldError(field=field, message=f"{field} contains a code that is not text")]
+        if _CONTROL.search(document):
+            return [FieldError(field=field, message=f"{field} contains a control character")]
         return []
     if isinstance(document, dict):
         found = []

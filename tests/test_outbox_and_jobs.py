@@ -149,7 +149,8 @@ def test_withdrawn_story_leaves_public_search(redis_app, publish, make_user):
     with redis_app.app_context():
         backends.search_index().refresh()
         assert backends.search_index().search(SearchRequest(q="épices")).total == 0
-    assert redis_app.test_client().get(f"/stories/{story_id}").status_code == 404
+    # Gone, not unknown: it was published once (OAI-PMH keeps it as a deleted record).
+    assert redis_app.test_client().get(f"/stories/{story_id}").status_code == 410
 
 
 @pytest.mark.slow

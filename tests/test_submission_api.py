@@ -92,6 +92,8 @@ def test_language_tags_beyond_a_short_list_are_accepted(token, submit_via_api):
         (story_metadata(title="Le march\ud800é"), 422, "title", "not text"),
         (story_metadata(places=["Ivry", "\udfff"]), 422, "places.1", "not text"),
         (story_metadata(**{"\ud83d": "x"}), 422, "metadata", "not text"),
+        (story_metadata(title="nul\x00title"), 422, "title", "control character"),
+        (story_metadata(body="bell\x07"), 422, "body", "control character"),
     ],
 )
 def test_bad_metadata_gets_a_specific_error_and_stores_nothing(
@@ -248,3 +250,9 @@ def test_review_needs_an_archivist_and_a_known_decision(
     again = client.post(url, json={"decision": "approve"}, headers=archivist)
     assert again.status_code == 409
     assert "rejected" in again.json["error"]["message"]
+
+
+def test_tabs_and_line_breaks_are_text(token, submit_via_api):
+    body = "Premier paragraphe.\r\n\r\n\tSecond paragraphe,\nsur deux lignes."
+    response = submit_via_api(token, story_metadata(body=body))
+    assert response.status_code == 202, response.json

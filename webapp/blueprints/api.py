@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from schemas import load_schema, not_text
 from webapp.auth import current_person
-from webapp.errors import BadRequest, PayloadTooLarge, ValidationFailed
+from webapp.errors import BadRequest, PayloadTooLarge
 from webapp.identifiers import parse_id
 from webapp.models import Story
 from webapp.presenters import story_json
@@ -29,8 +29,8 @@ def _json_body() -> dict:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise BadRequest("send a JSON object with Content-Type: application/json")
-    if problems := not_text(body):
-        raise ValidationFailed(problems)
+    if problems := not_text(body):  # malformed like a body that is not JSON: 400
+        raise BadRequest(problems[0].message, field=problems[0].field)
     return body
 
 
