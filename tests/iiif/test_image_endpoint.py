@@ -339,3 +339,29 @@ def test_answers_revalidate_with_their_etag(client, landscape):
         again = _get(client, landscape, path, headers={"If-None-Match": first.headers["ETag"]})
         assert again.status_code == 304, path
         assert again.headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_images_made_on_demand_are_rate_limited_per_address(tmp_path, redis_server):
+    from tests.conftest import _dispose, build_app
+    from tests.iiif.conftest import create_story
+
+    app = build_app(tmp_path / "limited", RATE_LIMITS_ENABLED="true", REDIS_URL=redis_server.url,
+                    RATE_LIMIT_IIIF_ON_DEMAND="3/minute")  # fmt: skip
+    try:
+        media_id = create_story(app, photo(2400, 1600)).media_ids[0]
+        client = app.test_client()
+        for _ in range(5):  # stored derivatives are not counted
+            assert _get(client, media_id, "full/800,533/0/default.jpg").status_code == 200
+        made = [_get(client, media_id, f"full/{w},/0/default.png") for w in (1001, 1002, 1003)]
+        # Counted after the answer (only on-demand ones), so the limit refuses from its value on.
+        assert [r.status_code for r in made] == [200, 200, 429]
+        refused = _get(client, media_id, "full/1004,/0/default.png")
+        assert refused.status_code == 429
+        assert refused.get_json()["error"]["code"] == "rate_limited"
+        assert int(refused.headers["Retry-After"]) > 0
+        assert refused.headers["Access-Control-Allow-Origin"] == "*"
+        other = client.get(f"/iiif/3/{media_id}/full/1004,/0/default.png",
+                           environ_base={"REMOTE_ADDR": "192.0.2.7"})  # fmt: skip
+        assert other.status_code == 200
+    finally:
+        _dispose(app)
