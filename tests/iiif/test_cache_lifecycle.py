@@ -47,7 +47,7 @@ def _run_routed_jobs(app, event_type: str, story_id: int) -> list[str]:
 
 def _cache_some(client, media_id: int) -> None:
     assert client.get(f"/iiif/3/{media_id}/{TILE}").headers["X-IIIF-Source"] == "original"
-    assert client.get(f"/iiif/3/{media_id}/full/100,/90/gray.png").status_code == 200
+    assert client.get(f"/iiif/3/{media_id}/full/800,/0/gray.png").status_code == 200  # listed
 
 
 def test_withdrawing_a_story_deletes_its_cached_images(app, client, make_story):

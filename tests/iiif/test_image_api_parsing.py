@@ -113,21 +113,32 @@ def test_size_forms(text, expected):
     assert parse_size(text, REGION, LIMITS) == expected
 
 
-def test_max_is_bounded_by_the_limits_and_caret_max_fills_them_when_stated():
+def test_max_is_bounded_by_the_limits_and_caret_max_fills_them():
     big = Region(0, 0, 6000, 4000)
     assert parse_size("max", big, LIMITS) == (4096, 2731)
     small = Region(0, 0, 1000, 500)
     assert parse_size("max", small, LIMITS) == (1000, 500)
+    # info.json always states the limits, so ^max fills them (Image API 3.0, 4.4).
     assert parse_size("^max", small, LIMITS) == (4096, 2048)
-    # An image whose full size is served states no limits: ^max is then the region's size.
-    assert parse_size("^max", small, LIMITS, limits_stated=False) == (1000, 500)
     whole = parse_image_request("full", "^max", "0", "default.jpg", width=1000, height=500,
                                 limits=LIMITS)  # fmt: skip
-    assert (whole.width, whole.height) == (1000, 500)
+    assert (whole.width, whole.height) == (4096, 2048)
 
 
 @pytest.mark.parametrize(
-    "text", ["3001,", ",2001", "3001,10", "10,2001", "pct:100.5", "!9000,9000", "!6000,2500"]
+    ("text", "expected"),
+    [("!5000,5000", (3000, 2000)), ("!9000,2000", (3000, 2000)), ("!6000,1000", (1500, 1000)),
+     ("^!5000,5000", (4096, 2731))],
+)  # fmt: skip
+def test_confined_size_stops_at_the_region_without_caret(text, expected):
+    """``!w,h`` is "as large as possible but not larger than the extracted region, w or h":
+    a box larger than the region gives the region's size, not an error; only ``^!w,h``
+    enlarges."""
+    assert parse_size(text, REGION, LIMITS) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["3001,", ",2001", "3001,10", "10,2001", "pct:100.5", "3001,2001", "pct:200"]
 )
 def test_larger_than_the_region_without_caret_is_refused(text):
     with pytest.raises(ImageRequestError, match="larger than the region.*\\^"):
@@ -237,8 +248,10 @@ def test_info_document_lists_the_ready_made_sizes_and_the_limits():
     assert info["protocol"] == "http://iiif.io/api/image"
     assert (info["width"], info["height"]) == (6000, 4000)
     assert (info["maxWidth"], info["maxHeight"], info["maxArea"]) == (4096, 4096, 4096 * 4096)
+    # A small image is stated the limits too: sizeUpscaling lets a client ask beyond them.
     small = info_document("https://example.org/iiif/3/8", 1000, 800, limits=LIMITS, sizes=[])
-    assert "maxWidth" not in small and "maxArea" not in small
+    assert (small["maxWidth"], small["maxHeight"], small["maxArea"]) == (4096, 4096, 4096 * 4096)
+    assert "sizeUpscaling" in small["extraFeatures"]
     assert info["sizes"] == [
         {"width": 256, "height": 171},
         {"width": 800, "height": 533},

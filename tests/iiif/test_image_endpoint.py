@@ -198,17 +198,68 @@ def test_a_deep_tile_is_cut_from_the_original_with_its_whole_level_and_cached(
     assert near(colour_at(decode(edge.data), 0.5, 0.5), WHITE)
 
 
-def test_a_request_off_the_tile_grid_is_cut_alone_and_cached(app, client, landscape):
+def _cached_keys(app, media_id: int) -> list[str]:
     from webapp.media.keys import iiif_cache_prefix
     from webapp.services import backends
 
-    first = _get(client, landscape, "100,100,700,500/700,/0/default.webp")
-    assert first.headers["X-IIIF-Source"] == "original"
     with app.app_context():
-        cached = list(backends.object_store().list(iiif_cache_prefix(_story_of(landscape))))
-    assert [i.key.rsplit("/", 4)[-4:] for i in cached] == [["100_100_700_500", "max", "0",
-                                                             "default.webp"]]  # fmt: skip
-    assert _get(client, landscape, "100,100,700,500/max/0/default.webp").data == first.data
+        store = backends.object_store()
+        return [i.key for i in store.list(iiif_cache_prefix(_story_of(media_id)))]
+
+
+def test_a_request_off_the_tile_grid_is_made_on_demand_and_not_stored(app, client, landscape):
+    """Only what viewers repeat is cached: a client varying sizes cannot grow the store."""
+    first = _get(client, landscape, "100,100,700,500/700,/0/default.webp")
+    assert first.status_code == 200
+    assert first.headers["X-IIIF-Source"] == "original"
+    assert first.headers["Cache-Control"] == "public, max-age=300, must-revalidate"
+    assert decode(first.data).size == (700, 500)
+    for width in range(2390, 2401):  # the probe's pattern: many distinct on-demand sizes
+        assert _get(client, landscape, f"full/{width},/0/default.png").status_code == 200
+    upscaled = _get(client, landscape, "full/^3000,/0/default.jpg")
+    assert decode(upscaled.data).size == (3000, 2000)
+    assert _cached_keys(app, landscape) == []
+    again = _get(client, landscape, "100,100,700,500/max/0/default.webp")
+    assert again.headers["X-IIIF-Source"] == "original"
+    assert again.data == first.data
+
+
+def test_a_listed_size_in_another_format_is_made_once_and_cached(app, client, landscape):
+    first = _get(client, landscape, "full/800,533/0/gray.png")
+    assert first.headers["X-IIIF-Source"] == "made"
+    assert [k.rsplit("/", 4)[-4:] for k in _cached_keys(app, landscape)] == [
+        ["full", "800_533", "0", "gray.png"]
+    ]
+    second = _get(client, landscape, "full/800,533/0/gray.png")
+    assert second.headers["X-IIIF-Source"] == "cache"
+    assert second.data == first.data
+
+
+def test_confined_size_larger_than_the_image_gives_the_image_not_an_error(client, make_story):
+    """Image API 3.0: ``!w,h`` is as large as possible but not larger than the region, w or h;
+    only ``^!w,h`` may enlarge. ``w,``, ``,h``, ``w,h`` and ``pct:n`` larger than the region
+    still need ``^``."""
+    media_id = make_story(photo(1600, 1200)).media_ids[0]
+    response = _get(client, media_id, "full/!5000,5000/0/default.jpg")
+    assert response.status_code == 200
+    assert decode(response.data).size == (1600, 1200)
+    assert 'full/max/0/default.jpg>;rel="canonical"' in response.headers["Link"]
+    enlarged = _get(client, media_id, "full/^!2000,2000/0/default.jpg")
+    assert decode(enlarged.data).size == (2000, 1500)
+    for size in ("1601,", ",1201", "1601,1200", "pct:101"):
+        refused = _get(client, media_id, f"full/{size}/0/default.jpg")
+        assert refused.status_code == 400, size
+        assert "larger than the region" in refused.get_json()["error"]["message"]
+
+
+def test_info_json_states_the_limits_an_upscaled_request_can_meet(client, landscape):
+    info = _get(client, landscape, "info.json").get_json(force=True)
+    assert "sizeUpscaling" in info["extraFeatures"]
+    assert (info["maxWidth"], info["maxHeight"], info["maxArea"]) == (4096, 4096, 4096 * 4096)
+    at_the_limit = _get(client, landscape, f"full/^{info['maxWidth']},/0/default.jpg")
+    assert decode(at_the_limit.data).size == (4096, 2731)
+    beyond = _get(client, landscape, f"full/^{info['maxWidth'] + 1},/0/default.jpg")
+    assert beyond.status_code == 400
 
 
 def test_requests_within_the_derivatives_never_touch_the_original(app, client, landscape):

@@ -186,19 +186,18 @@ def parse_region(text: str, width: int, height: int) -> Region:
     return Region(x, y, w, h, full=(x, y, w, h) == (0, 0, width, height))
 
 
-def parse_size(
-    text: str, region: Region, limits: Limits, *, limits_stated: bool = True
-) -> tuple[int, int]:
+def parse_size(text: str, region: Region, limits: Limits) -> tuple[int, int]:
     """The output size for ``text`` (``max``, ``w,``, ``,h``, ``w,h``, ``!w,h``, ``pct:n``, each
     with an optional ``^`` to allow upscaling); refused when it needs upscaling without ``^`` or
-    exceeds the limits. ``^max`` fills the limits only when ``info.json`` states them
-    (``limits_stated``); otherwise it is the region's own size, as IIIF validators expect."""
+    exceeds the limits (which ``info.json`` always states, so ``^max`` fills them). ``!w,h``
+    without ``^`` is never refused for being large: the spec makes it "as large as possible but
+    not larger than the extracted region, w or h", so it stops at the region's size."""
     upscale = text.startswith("^")
     spec = text[1:] if upscale else text
     rw, rh = region.width, region.height
     if spec == "max":
         scale = limits.largest_scale(rw, rh)
-        if not (upscale and limits_stated):
+        if not upscale:
             scale = min(scale, 1.0)
         if scale == 1.0:
             return rw, rh
@@ -224,6 +223,8 @@ def parse_size(
             if w == 0 or h == 0:
                 raise ImageRequestError(f"size {text!r} has no width or no height")
             scale = min(w / rw, h / rh, limits.largest_scale(rw, rh))
+            if not upscale:
+                scale = min(scale, 1.0)
             w, h = _at_least_one(rw * scale), _at_least_one(rh * scale)
     else:
         raise ImageRequestError(
@@ -285,8 +286,7 @@ def parse_image_request(
 ) -> ImageRequest:
     """Validate the four path parameters of a request on a ``width`` × ``height`` image."""
     parsed_region = parse_region(region, width, height)
-    stated = not limits.fits(width, height)
-    out_w, out_h = parse_size(size, parsed_region, limits, limits_stated=stated)
+    out_w, out_h = parse_size(size, parsed_region, limits)
     degrees, mirror = parse_rotation(rotation)
     quality, fmt = parse_quality_format(quality_format)
     return ImageRequest(parsed_region, out_w, out_h, degrees, mirror, quality, fmt)
@@ -303,6 +303,17 @@ def scale_factors(width: int, height: int, smallest: int = 1) -> list[int]:
         factor *= 2
 
 
+def listed_sizes(
+    width: int, height: int, *, limits: Limits, sizes: Iterable[tuple[int, int]]
+) -> list[tuple[int, int]]:
+    """The sizes ``info.json`` lists for a ``width`` × ``height`` image, smallest first: the
+    ready-made ``sizes`` that fit the limits and the image."""
+    return sorted(
+        {(w, h) for w, h in sizes if limits.fits(w, h) and w <= width and h <= height},
+        key=lambda s: s[0] * s[1],
+    )
+
+
 def info_document(
     image_id: str,
     width: int,
@@ -316,10 +327,7 @@ def info_document(
     """The ``info.json`` of one image: ``sizes`` are the ready-made derivatives' sizes (served
     without any decoding), tiles start at ``smallest_scale_factor`` (the deepest zoom that can be
     cut on demand within the memory budget)."""
-    listed = sorted(
-        {(w, h) for w, h in sizes if limits.fits(w, h) and w <= width and h <= height},
-        key=lambda s: s[0] * s[1],
-    )
+    listed = listed_sizes(width, height, limits=limits, sizes=sizes)
     document: dict[str, Any] = {
         "@context": IMAGE_CONTEXT,
         "id": image_id,
@@ -329,10 +337,9 @@ def info_document(
         "width": width,
         "height": height,
     }
-    if not limits.fits(width, height):  # the full size is not served in one piece
-        document.update(
-            maxWidth=limits.max_width, maxHeight=limits.max_height, maxArea=limits.max_area
-        )
+    # Always stated: ``sizeUpscaling`` lets any image be asked larger than the limits, and a
+    # client can only stay within them if it knows them (``^max`` then means "fill them").
+    document.update(maxWidth=limits.max_width, maxHeight=limits.max_height, maxArea=limits.max_area)
     document["sizes"] = [{"width": w, "height": h} for w, h in listed]
     document["tiles"] = [
         {

@@ -2,10 +2,12 @@
 
 Every image, manifest and collection is looked up through the one visibility rule
 (``Story.is_public``): an image of a draft, withdrawn or erased story is "not found" whatever the
-path, exactly like an id that never existed. Images made on demand are cached in the object store
-under ``iiif/<story id>/…`` (``webapp.media.keys``), so the same request never decodes twice, and
-that cache never outlives the story's publication: :func:`purge_story_cache` drops it when a
-story is withdrawn or erased (the ``story.withdrawn``/``story.erased`` jobs and the erasure's
+path, exactly like an id that never existed. The images viewers repeat — tiles of the
+``info.json`` grid and its listed sizes — are cached in the object store under
+``iiif/<story id>/…`` (``webapp.media.keys``), so they never decode twice; any other answer is
+made on demand and not stored, so no client can grow the store by varying sizes. That cache
+never outlives the story's publication: :func:`purge_story_cache` drops it when a story is
+withdrawn or erased (the ``story.withdrawn``/``story.erased`` jobs and the erasure's
 first try call it), an image made while its story was being withdrawn is dropped by the request
 itself (:func:`_keep_only_if_still_public`), and the leftover collector removes any cached image
 whose story is not public or whose derivatives changed. This module never commits and never
@@ -130,7 +132,8 @@ def image_info(image: PublicImage, image_id: str) -> dict[str, Any]:
 def render_image(
     image: PublicImage, region: str, size: str, rotation: str, quality_format: str
 ) -> RenderedImage:
-    """Answer one Image API request: stored derivative, cached image, or made now and cached.
+    """Answer one Image API request: stored derivative, cached image, or made now (and cached only
+    when it is a grid tile or a listed size).
 
     Raises ``image_api.ImageRequestError`` for a malformed request (400), ``PayloadTooLarge``
     when the detail asked for cannot be cut within the memory budget (413).
@@ -147,17 +150,36 @@ def render_image(
             return RenderedImage(data, request.media_type, request.canonical, "derivative")
         except ObjectNotFound:
             log.warning("media %s: derivative %s missing", image.media_id, chosen.source.key)
+    factor = rendering.grid_factor(request, image.width, image.height)
+    if factor is None and not _is_listed_size(image, request):
+        # Any other answer is made now and not stored: a client could otherwise fill the
+        # store with one object per size it cares to ask for.
+        data, source = _make(image, request, chosen.source, store)
+        return RenderedImage(data, request.media_type, request.canonical, source)
     key = iiif_cache_key(image.story_id, image.media_id, image.variant, request.canonical)
     try:
         return RenderedImage(store.get(key), request.media_type, request.canonical, "cache")
     except ObjectNotFound:
         pass
-    factor = rendering.grid_factor(request, image.width, image.height)
     if factor is not None:
         return _render_level(image, request, factor, chosen.source, key, store)
     data, source = _make(image, request, chosen.source, store)
     _cache(image, {key: (data, request.media_type)}, store)
     return RenderedImage(data, request.media_type, request.canonical, source)
+
+
+def _is_listed_size(image: PublicImage, request: ImageRequest) -> bool:
+    """Whether ``request`` is a size ``info.json`` lists (whole image, upright), in any quality
+    or format: with the tile grid, the only answers viewers repeat, so the only ones cached —
+    which bounds the cache by design."""
+    sizes = rendering.derivative_sizes(image.derivatives)
+    listed = image_api.listed_sizes(image.width, image.height, limits=LIMITS, sizes=sizes)
+    return (
+        request.region.full
+        and request.rotation == 0
+        and not request.mirror
+        and (request.width, request.height) in listed
+    )
 
 
 _level_locks: dict[tuple, threading.Lock] = {}
