@@ -94,8 +94,12 @@ def _empty_app(data_dir: Path, **env: str):
 
 
 def test_round_trip_on_sqlite_and_the_local_folder(app, tmp_path) -> None:
+    from webapp.interop.instance import instance_id
+
     published, token = _fill_on(app)
     before = _snapshot(app)
+    with app.app_context():
+        identity = instance_id()  # its old exports must still be recognised as its own
     target = _empty_app(tmp_path / "restored")
     try:
         _round_trip(app, target, tmp_path, SECRET_KEY="")
@@ -106,6 +110,8 @@ def test_round_trip_on_sqlite_and_the_local_folder(app, tmp_path) -> None:
         assert run_cli(target, "check", "--fixity").returncode == 0
         assert (tmp_path / "restored" / "secret_key").read_text() == "test-secret"
         assert (tmp_path / "restored" / "secret_key").stat().st_mode & 0o077 == 0
+        with target.app_context():
+            assert instance_id() == identity
         answer = target.test_client().get(
             f"/api/v1/stories/{published}", headers={"Authorization": f"Bearer {token}"}
         )

@@ -46,6 +46,7 @@ from sqlalchemy.engine import make_url
 from storage import ObjectStore
 from webapp.config import Settings
 from webapp.extensions import db
+from webapp.interop import instance
 from webapp.services import backends
 
 log = logging.getLogger(__name__)
@@ -150,8 +151,11 @@ def backup(out: Path) -> BackupReport:
     (out / "settings.json").write_text(
         json.dumps(public_settings(settings), indent=2, sort_keys=True, default=str)
     )
+    # The installation's identity: exports carry it, and a restored site must recognise its own.
+    (out / "instance_id").write_text(instance.instance_id())
     files = {
-        name: _sha256_file(out / name) for name in (db_file.name, "secret_key", "settings.json")
+        name: _sha256_file(out / name)
+        for name in (db_file.name, "secret_key", "settings.json", "instance_id")
     }
     manifest = {
         "format": FORMAT,
@@ -351,6 +355,10 @@ def restore(path: Path) -> RestoreReport:
             "before the backup are no longer valid (set SECRET_KEY to the key in the backup's "
             "secret_key file to keep them)"
         )
+    if "instance_id" in manifest["files"]:  # backups made before exports carried it have none
+        incoming = settings.data_dir / "instance_id.restoring"
+        incoming.write_text((path / "instance_id").read_text().strip())
+        os.replace(incoming, settings.data_dir / "instance_id")
     for key in manifest.get("missing", []):
         report.warnings.append(f"{key} was missing when the backup was taken")
     from webapp.models import Story
