@@ -71,19 +71,5 @@ def read_stories_csv(folder: Path) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
 
 
-@pytest.fixture
-def login(client, make_user) -> Callable[[str], int]:
-    """Log the test client in as a new user with ``role``; returns the user id."""
-
-    def do(role: str = "archivist") -> int:
-        from webapp.extensions import db
-        from webapp.models import User
-
-        user_id = make_user(role)
-        with client.application.app_context():
-            email = db.session.get(User, user_id).email
-        response = client.post("/login", data={"email": email, "password": PASSWORD})
-        assert response.status_code == 302, response.text
-        return user_id
-
-    return do
+# The archivist's screens log in the way the public pages' tests do (one fixture for both).
+from tests.public.conftest import login  # noqa: E402, F401
