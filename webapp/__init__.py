@@ -32,6 +32,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     from webapp.extensions import csrf, db, login_manager, migrate
     from webapp.identifiers import BoundedIntegerConverter
     from webapp.services import backends
+    from webapp.uploads import PassagesRequest
 
     flask_overrides: dict[str, Any] = {}
     if isinstance(config, Settings):
@@ -44,6 +45,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
         settings = Settings.from_env(env)
 
     app = Flask(__name__)
+    app.request_class = PassagesRequest  # uploads are hashed while they are spooled
     # Every <int:…> in a URL stops at the database's bound: a larger number is a 404, not a 500.
     app.url_map.converters["int"] = BoundedIntegerConverter
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -51,8 +53,9 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
         SECRET_KEY=settings.resolved_secret_key(),
         SQLALCHEMY_DATABASE_URI=settings.database_url,
         SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings),
-        # Whole request: every image at its maximum plus room for the text fields.
-        MAX_CONTENT_LENGTH=settings.max_upload_bytes * settings.max_images + 2 * 1024 * 1024,
+        # Whole request on the upload routes: every image at its maximum, one recording at its
+        # maximum, and room for the text fields (other routes: MAX_REQUEST_KB, webapp.hardening).
+        MAX_CONTENT_LENGTH=settings.max_upload_request_bytes,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.session_cookie_secure,

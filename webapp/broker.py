@@ -134,5 +134,10 @@ def connect(settings: Settings) -> redis.Redis:
     )
 
 
+#: Every queue Passages uses, by purpose: index updates, image derivatives, everything else
+#: (e-mail, clean-up, transfers), and audio/video conversion (long jobs, kept apart).
+QUEUE_PURPOSES = ("search", "images", "default", "recordings")
+
+
 def queue_name(settings: Settings, purpose: str) -> str:
     return f"{settings.queue_prefix}-{purpose}"

@@ -91,7 +91,7 @@ def run_command(demo: bool, host: str, port: int, no_worker: bool) -> None:
 @click.option("--burst", is_flag=True, help="Relay pending events, do all jobs, then exit.")
 @click.option(
     "--queues",
-    default="search,images,default",
+    default="search,images,default,recordings",
     show_default=True,
     help="Comma-separated queue purposes to serve.",
 )

@@ -193,6 +193,21 @@ class Settings:
     #: ``PASSAGES_METRICS_TOKEN``: bearer token a Prometheus scraper sends to read ``/metrics``.
     #: Unset: only requests from this machine (loopback, not through a proxy) may read it.
     metrics_token: str | None = None
+    #: ``MAX_RECORDING_MB``: largest accepted audio or video file, in megabytes (default 1 GB).
+    #: The submission form and ``POST /api/v1/stories`` accept a body of one such recording on
+    #: top of a full set of images (``MAX_UPLOAD_MB`` × ``MAX_IMAGES``); other routes keep
+    #: ``MAX_REQUEST_KB``.
+    max_recording_mb: int = 1024
+    #: ``MAX_RECORDING_MINUTES``: longest accepted recording (default 4 hours).
+    max_recording_minutes: int = 240
+    #: ``MAX_RECORDINGS``: audio and video files per story.
+    max_recordings: int = 5
+    #: ``PASSAGES_RECORDING_TIMEOUT`` and ``PASSAGES_RECORDING_TIMEOUT_PER_SECOND``: a recording
+    #: job may run this many seconds, plus this many per second of recording (video converts at
+    #: 2× real time or better on two idle cores, see bench/RESULTS.md; 1.5 leaves room for a
+    #: busy machine). Past it the job is stopped and the recording marked failed.
+    recording_timeout: int = 1800
+    recording_timeout_per_second: float = 1.5
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -264,6 +279,11 @@ class Settings:
             oai_page_size=max(1, _int(env, "PASSAGES_OAI_PAGE_SIZE", 100)),
             oai_admin_email=_oai_admin_email(env),
             metrics_token=env.get("PASSAGES_METRICS_TOKEN") or None,
+            max_recording_mb=max(1, _int(env, "MAX_RECORDING_MB", 1024)),
+            max_recording_minutes=max(1, _int(env, "MAX_RECORDING_MINUTES", 240)),
+            max_recordings=max(0, _int(env, "MAX_RECORDINGS", 5)),
+            recording_timeout=max(1, _int(env, "PASSAGES_RECORDING_TIMEOUT", 1800)),
+            recording_timeout_per_second=_float(env, "PASSAGES_RECORDING_TIMEOUT_PER_SECOND", 1.5),
         )
 
     def resolved_secret_key(self) -> str:
@@ -283,6 +303,18 @@ class Settings:
     @property
     def max_upload_bytes(self) -> int:
         return self.max_upload_mb * 1024 * 1024
+
+    @property
+    def max_recording_bytes(self) -> int:
+        return self.max_recording_mb * 1024 * 1024
+
+    @property
+    def max_upload_request_bytes(self) -> int:
+        """Whole body of an upload request: a full set of images plus one largest recording,
+        plus room for the text fields."""
+        images = self.max_upload_bytes * self.max_images
+        recordings = self.max_recording_bytes if self.max_recordings else 0
+        return images + recordings + 2 * 1024 * 1024
 
     @property
     def job_result_ttl(self) -> int:

@@ -30,6 +30,7 @@ def media_json(
 ) -> dict[str, Any]:
     body: dict[str, Any] = {
         "id": media.id,
+        "kind": media.kind,
         "state": media.state,
         "width": media.width,
         "height": media.height,
@@ -39,7 +40,11 @@ def media_json(
         "alt_text": media.alt_text,
         "derivatives": derivative_urls(media, status_token) if media.state == "ready" else {},
     }
-    if media.state == "ready" and media.story.is_public:
+    if media.is_recording:
+        body["duration"] = media.duration
+        if media.state == "pending" and media.progress is not None:
+            body["progress"] = media.progress
+    elif media.state == "ready" and media.story.is_public:
         body["iiif"] = image_service_url(media.id)
     if media.failure_reason:
         body["failure_reason"] = media.failure_reason

@@ -104,6 +104,11 @@ def _fail(media: MediaAsset, reason: str) -> str:
     return "failed"
 
 
+#: Marks a media ``failed`` with a reason, in the caller's unit of work; the recording job
+#: (``workers.recordings``) fails the same way, with the same event.
+record_failure = _fail
+
+
 def give_up(media_id: int, reason: str) -> str:
     """Record that deriving ``media_id`` will not be tried again (called by the worker).
 

@@ -30,6 +30,7 @@ import redis
 from rq.job import Job
 from rq.registry import DeferredJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
+from webapp.broker import QUEUE_PURPOSES
 from webapp.extensions import db
 from webapp.models import MediaAsset, MediaState, OutboxEvent, Story, StoryStatus, utcnow
 from webapp.services import backends, outbox
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 MAX_PER_PASS = 1000
 
 DERIVE = "workers.images.derive_media"
+DERIVE_RECORDING = "workers.recordings.derive_recording"
 INDEX = "workers.search.index_story"
 DELETE = "workers.maintenance.delete_erased_objects"
 
@@ -62,7 +64,7 @@ class AliveWork:
     def add_job(self, func_name: str, args: tuple[Any, ...]) -> None:
         if not args:
             return
-        if func_name == DERIVE:
+        if func_name in (DERIVE, DERIVE_RECORDING):
             self.media_ids.add(int(args[0]))
         elif func_name == INDEX:
             self.indexed_story_ids.add(int(args[0]))
@@ -127,7 +129,7 @@ def alive_work() -> AliveWork:
     try:
         connection = backends.redis_connection()
         job_ids: list[str] = []
-        for purpose in ("images", "search", "default"):
+        for purpose in QUEUE_PURPOSES:
             job_ids.extend(_queued_job_ids(backends.queue(purpose)))
         for job in Job.fetch_many(list(dict.fromkeys(job_ids)), connection=connection):
             if job is None:
@@ -311,7 +313,7 @@ def requeue_abandoned() -> int:
     from rq.scheduler import RQScheduler
 
     abandoned = 0
-    for purpose in ("images", "search", "default"):
+    for purpose in QUEUE_PURPOSES:
         queue = backends.queue(purpose)
         # The dead run's scheduler still "holds" its lock until the key expires; the new
         # worker's scheduler would only take over minutes later, leaving retries unscheduled.

@@ -21,7 +21,7 @@ from rq import Retry
 from rq.job import Job
 
 from webapp.extensions import db
-from webapp.models import OutboxEvent, utcnow
+from webapp.models import MediaAsset, MediaKind, OutboxEvent, utcnow
 from webapp.services import backends
 from webapp.unit_of_work import unit_of_work
 
@@ -29,7 +29,8 @@ log = logging.getLogger(__name__)
 
 #: Backoff for transient failures (storage or database briefly unreachable), in seconds.
 RETRY = Retry(max=5, interval=[2, 10, 30, 120, 600])
-JOB_TIMEOUT = {"images": 300, "search": 120, "default": 600}
+#: Seconds a job may run, by queue (a recording's own limit grows with its length: see ``_derive``).
+JOB_TIMEOUT = {"images": 300, "search": 120, "default": 600, "recordings": 1800}
 
 
 @dataclass(frozen=True)
@@ -45,16 +46,43 @@ def _story_index(payload: dict[str, Any]) -> list[JobRoute]:
     return [JobRoute("search", "workers.search.index_story", (payload["story_id"],))]
 
 
+def _derive(media_ids: list[int], force: bool = False) -> list[JobRoute]:
+    """A derivation job per media, in payload order (job ids number them): images on the
+    ``images`` queue, audio and video on their own ``recordings`` queue with a time limit that
+    grows with their length. The kind and the length are read from the database, so every event
+    that asks for derivatives (submission, re-derivation, the reconciler) routes the same way."""
+    recordings = dict(
+        db.session.execute(
+            db.select(MediaAsset.id, MediaAsset.duration).where(
+                MediaAsset.id.in_(media_ids), MediaAsset.kind != MediaKind.IMAGE.value
+            )
+        ).all()
+    ) if media_ids else {}  # fmt: skip
+    extra = (True,) if force else ()
+    settings = backends.settings()
+    routes = []
+    for media_id in media_ids:
+        if media_id in recordings:
+            timeout = settings.recording_timeout + int(
+                (recordings[media_id] or 0) * settings.recording_timeout_per_second
+            )
+            routes.append(
+                JobRoute(
+                    "recordings", "workers.recordings.derive_recording", (media_id, *extra), timeout
+                )  # fmt: skip
+            )
+        else:
+            routes.append(JobRoute("images", "workers.images.derive_media", (media_id, *extra)))
+    return routes
+
+
 def _submitted(payload: dict[str, Any]) -> list[JobRoute]:
-    routes = [JobRoute("images", "workers.images.derive_media", (m,)) for m in payload["media_ids"]]
-    return routes + _story_index(payload)
+    return _derive(payload["media_ids"]) + _story_index(payload)
 
 
 def _rederive(payload: dict[str, Any]) -> list[JobRoute]:
     """``passages rederive``: rebuild even derivatives that exist (settings changed)."""
-    return [
-        JobRoute("images", "workers.images.derive_media", (m, True)) for m in payload["media_ids"]
-    ]
+    return _derive(payload["media_ids"], force=True)
 
 
 def _purge_iiif_cache(payload: dict[str, Any]) -> list[JobRoute]:
@@ -75,8 +103,8 @@ def _erased(payload: dict[str, Any]) -> list[JobRoute]:
 
 
 def _derive_requested(payload: dict[str, Any]) -> list[JobRoute]:
-    """The reconciler's request: derive, skipping images whose derivatives are already there."""
-    return [JobRoute("images", "workers.images.derive_media", (m,)) for m in payload["media_ids"]]
+    """The reconciler's request: derive, skipping media whose derivatives are already there."""
+    return _derive(payload["media_ids"])
 
 
 def _erasure_resumed(payload: dict[str, Any]) -> list[JobRoute]:

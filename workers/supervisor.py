@@ -325,9 +325,11 @@ def run_site(
         # Nothing of ours is running yet: whatever is pending with no job alive is lost work.
         reconcile.reconcile_safely(app, grace_seconds=0, abandoned_too=settings.redis_url is None)
         if start_worker:
-            supervisor.start(
-                ChildSpec("worker", [sys.executable, "-m", "webapp.cli", "worker"], env)
-            )
+            worker = [sys.executable, "-m", "webapp.cli", "worker", "--queues"]
+            supervisor.start(ChildSpec("worker", [*worker, "search,images,default"], env))
+            # Converting a recording takes minutes: its own worker, so that it never holds up
+            # a thumbnail, an index update or an e-mail.
+            supervisor.start(ChildSpec("recordings-worker", [*worker, "recordings"], env))
         relay = RelayThread(app, settings.relay_interval)
         relay.start()
         server = make_server(host, port, app, threaded=True)

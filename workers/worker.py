@@ -28,7 +28,7 @@ from rq.queue import Queue
 from rq.timeouts import JobTimeoutException
 
 from webapp import job_metrics
-from webapp.media import imaging
+from webapp.media import imaging, recording
 from webapp.services import backends
 from workers import relay
 from workers.context import use_app
@@ -37,14 +37,17 @@ from workers.lifecycle import die_with_parent
 log = logging.getLogger(__name__)
 
 #: Queue order is priority order: index updates are quick and make a story findable, so they go
-#: before image derivation, which can take seconds per photograph.
-DEFAULT_PURPOSES = ("search", "images", "default")
+#: before image derivation, which can take seconds per photograph; converting a recording can
+#: take minutes, so it comes last (``passages run`` gives it a worker of its own, see
+#: ``workers.supervisor``, so that it never holds up the others).
+DEFAULT_PURPOSES = ("search", "images", "default", "recordings")
 
 
 #: Job function → function called with (first job argument, reason) when that job will not run
 #: again (retries exhausted, or stopped by a resource limit), so its subject records the failure.
 GIVE_UP_HANDLERS = {
     "workers.images.derive_media": "workers.images.give_up",
+    "workers.recordings.derive_recording": "workers.images.give_up",
     "workers.transfers.build_export": "workers.transfers.export_gave_up",
     "workers.transfers.run_import": "workers.transfers.import_gave_up",
 }
@@ -357,7 +360,7 @@ def rebuild_index_if_outdated(app: Flask) -> bool:
 
 #: Modules jobs use (job functions, storage backends), imported once in the worker so that each
 #: forked work horse inherits them instead of importing them again for every job.
-JOB_MODULES = ("workers.images", "workers.search", "storage")
+JOB_MODULES = ("workers.images", "workers.recordings", "workers.search", "storage")
 
 
 def preload_for_jobs() -> None:
@@ -456,6 +459,7 @@ def run_worker(app: Flask, purposes: Sequence[str] = DEFAULT_PURPOSES, burst: bo
     use_app(app)
     preload_for_jobs()
     imaging.NEVER_SWALLOW = (JobTimeoutException,)  # a time-out must read as a time-out
+    recording.NEVER_SWALLOW = (JobTimeoutException,)
     if "search" in purposes:
         rebuild_index_if_outdated(app)
     if not burst:

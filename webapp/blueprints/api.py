@@ -63,15 +63,17 @@ def create_story():
             f"metadata is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})",
             field="metadata",
         ) from exc
-    unexpected = sorted(set(request.files) - {"images", "metadata"})
+    unexpected = sorted(set(request.files) - {"images", "files", "metadata"})
     if unexpected:
         raise BadRequest(
-            f"unexpected file part {unexpected[0]!r}; send images as parts named 'images'",
+            f"unexpected file part {unexpected[0]!r}; send images, audio and video as parts "
+            "named 'files' (or 'images')",
             field=unexpected[0],
         )
     images = [
-        submissions.IncomingImage(filename=f.filename or "", stream=f.stream)
-        for f in request.files.getlist("images")
+        submissions.IncomingFile(filename=f.filename or "", stream=f.stream)
+        for name, f in request.files.items(multi=True)
+        if name in ("images", "files")
     ]
     key = idempotency.check_key(request.headers.get(idempotency.HEADER))
     if key is None:

@@ -88,9 +88,9 @@ def submit_form():
     if request.method == "GET":
         return _form_page(form={}, error=None)
     images = [
-        submissions.IncomingImage(filename=f.filename or "", stream=f.stream)
-        for f in request.files.getlist("images")
-        if f.filename
+        submissions.IncomingFile(filename=f.filename or "", stream=f.stream)
+        for name, f in request.files.items(multi=True)
+        if name in ("images", "files") and f.filename
     ]
     submitter = current_person()
     as_draft = request.form.get("draft") == "yes" and submitter is not None

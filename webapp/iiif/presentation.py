@@ -18,7 +18,7 @@ from flask import url_for
 from webapp.iiif import rendering
 from webapp.iiif.image_api import FORMATS, PROFILE
 from webapp.licences import iiif_rights
-from webapp.models import Collection, MediaAsset, MediaState, Story
+from webapp.models import Collection, MediaAsset, MediaKind, MediaState, Story
 
 PRESENTATION_CONTEXT = "http://iiif.io/api/presentation/3/context.json"
 
@@ -138,7 +138,12 @@ def collections_index(records: list[Collection]) -> dict[str, Any]:
 
 
 def _shown(media: MediaAsset) -> bool:
-    return media.state == MediaState.READY.value and bool(media.width and media.height)
+    # Images only: a recording is played on the story page, not served as IIIF images.
+    return (
+        media.kind == MediaKind.IMAGE.value
+        and media.state == MediaState.READY.value
+        and bool(media.width and media.height)
+    )
 
 
 def _text(language: str):

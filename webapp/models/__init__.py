@@ -18,6 +18,7 @@ from webapp.models.accounts import (
 )
 from webapp.models.base import (
     GuardianConsent,
+    MediaKind,
     MediaState,
     OrganisationKind,
     Role,
@@ -48,6 +49,7 @@ __all__ = [
     "Invitation",
     "LoginThrottle",
     "MediaAsset",
+    "MediaKind",
     "MediaState",
     "Notification",
     "ObjectClaim",

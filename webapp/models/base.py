@@ -51,6 +51,14 @@ class GuardianConsent(enum.StrEnum):
     RECEIVED = "received"
 
 
+class MediaKind(enum.StrEnum):
+    """What a media item is: a still image, or a recording (audio, video)."""
+
+    IMAGE = "image"
+    AUDIO = "audio"
+    VIDEO = "video"
+
+
 class MediaState(enum.StrEnum):
     PENDING = "pending"
     READY = "ready"

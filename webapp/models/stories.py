@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     String,
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from webapp.extensions import db
 from webapp.models.base import (
     GuardianConsent,
+    MediaKind,
     MediaState,
     StoryStatus,
     enum_column,
@@ -114,6 +116,14 @@ class MediaAsset(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     story_id: Mapped[int] = mapped_column(ForeignKey("stories.id"), nullable=False, index=True)
     position: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    #: ``image``, ``audio`` or ``video`` (``MediaKind``), recognised from the content at upload.
+    kind: Mapped[str] = mapped_column(
+        String(16),
+        nullable=False,
+        default=MediaKind.IMAGE.value,
+        server_default="image",
+        index=True,
+    )
     #: Content-addressed key of the untouched original (``originals/sha256/ab/abcdef…``).
     original_key: Mapped[str] = mapped_column(String(512), nullable=False)
     sha256: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
@@ -121,6 +131,11 @@ class MediaAsset(db.Model):
     byte_size: Mapped[int] = mapped_column(Integer, nullable=False)
     width: Mapped[int | None] = mapped_column(Integer)
     height: Mapped[int | None] = mapped_column(Integer)
+    #: Length of a recording in seconds (``None`` for images).
+    duration: Mapped[float | None] = mapped_column(Float)
+    #: How far the recording job is, 0-100, while it runs (``None`` before it starts and for
+    #: images); the status page reads it.
+    progress: Mapped[int | None] = mapped_column(Integer)
     original_filename: Mapped[str] = mapped_column(String(255), nullable=False, default="")
     alt_text: Mapped[str] = mapped_column(Text, nullable=False, default="")
     #: Licence and credit of this image when they differ from the story's (``None`` = inherit).
@@ -128,7 +143,8 @@ class MediaAsset(db.Model):
     credit: Mapped[str | None] = mapped_column(String(300))
     state: Mapped[str] = enum_column(MediaState.PENDING)
     failure_reason: Mapped[str | None] = mapped_column(Text)
-    #: name → {"key", "mime", "width", "height", "bytes"} for each derivative written.
+    #: name → {"key", "mime", "width", "height", "bytes"} for each derivative written (recordings:
+    #: ``audio`` or ``video``, ``poster``, ``waveform``, ``peaks``; see ``workers.recordings``).
     derivatives: Mapped[dict[str, dict[str, Any]]] = mapped_column(
         JSON, nullable=False, default=dict
     )
@@ -138,6 +154,11 @@ class MediaAsset(db.Model):
     )
 
     story: Mapped[Story] = relationship(back_populates="media")
+
+    @property
+    def is_recording(self) -> bool:
+        """Audio or video: played, not looked at (no IIIF, no alternative text required)."""
+        return self.kind in (MediaKind.AUDIO.value, MediaKind.VIDEO.value)
 
 
 class TakedownRequest(db.Model):

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from webapp.unit_of_work import UnitOfWork
 
 #: Queue purposes, as ``webapp.broker.queue_name`` suffixes them (``<prefix>-images``...).
-PURPOSES = ("images", "search", "default")
+PURPOSES = ("images", "search", "default", "recordings")
 #: Where RQ keeps a job, in the order a job moves through them (``queued`` is the queue itself).
 REGISTRIES = ("queued", "deferred", "scheduled", "started", "failed")
 #: At most this many jobs are read per registry for a listing (the counts are always exact).

@@ -25,6 +25,7 @@ from webapp.models import (
     CollectionItem,
     CollectionView,
     MediaAsset,
+    MediaKind,
     MediaState,
     Story,
     StoryStatus,
@@ -131,6 +132,7 @@ def _cover_candidates_query(collection: Collection):
         .where(
             CollectionItem.collection_id == collection.id,
             Story.is_public,
+            MediaAsset.kind == MediaKind.IMAGE.value,
             MediaAsset.state == MediaState.READY.value,
         )
         .order_by(CollectionItem.position, CollectionItem.id, MediaAsset.position, MediaAsset.id)

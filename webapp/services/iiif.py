@@ -33,7 +33,7 @@ from webapp.iiif.presentation import has_manifest
 from webapp.licences import iiif_rights
 from webapp.media.imaging import ImageTooLarge, InvalidImage
 from webapp.media.keys import iiif_cache_key, iiif_cache_prefix, iiif_cache_variant
-from webapp.models import Collection, MediaAsset, MediaState, Story
+from webapp.models import Collection, MediaAsset, MediaKind, MediaState, Story
 from webapp.services import backends
 from webapp.services import collections as collection_service
 from webapp.services.visibility import public_stories
@@ -88,6 +88,7 @@ def public_image(media_id: int) -> PublicImage:
         .join(Story, MediaAsset.story_id == Story.id)
         .where(
             MediaAsset.id == media_id,
+            MediaAsset.kind == MediaKind.IMAGE.value,
             Story.is_public,
             MediaAsset.state == MediaState.READY.value,
         )

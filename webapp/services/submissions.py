@@ -1,5 +1,5 @@
-"""Accept a story with its images: validate everything, store originals, add the rows to the
-caller's unit of work.
+"""Accept a story with its images and recordings: validate everything, store originals, add the
+rows to the caller's unit of work.
 
 Order matters. Every check (schema, period, each image's content and size) runs before anything
 is written. Originals are then stored content-addressed, and the story, its media rows, its audit
@@ -31,13 +31,20 @@ from typing import Any, BinaryIO
 from schemas import FieldError, validate_story_metadata
 from webapp.errors import BadRequest, PayloadTooLarge, UploadRejected, ValidationFailed
 from webapp.extensions import db
-from webapp.media.imaging import ImageRejected, inspect_image
+from webapp.media.imaging import ImageRejected, UnsupportedFormat, inspect_image
 from webapp.media.keys import original_key
-from webapp.models import MediaAsset, Story, StoryStatus, User
+from webapp.media.recording import (
+    NotARecording,
+    RecordingRejected,
+    RecordingTooLong,
+    probe_recording,
+)
+from webapp.models import MediaAsset, MediaKind, Story, StoryStatus, User
 from webapp.operations import claims
 from webapp.periods import canonical_language_tag, parse_period
 from webapp.services import audit, backends, notifications, outbox
 from webapp.unit_of_work import UnitOfWork
+from webapp.uploads import known_sha256
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +53,18 @@ HASH_CHUNK = 1024 * 1024
 
 @dataclass
 class IncomingImage:
-    """One uploaded file as the view received it (a seekable stream, e.g. Werkzeug's spool)."""
+    """One uploaded file as the view received it (a seekable stream, e.g. Werkzeug's spool).
+
+    Despite the name (kept for its many callers) it may hold an image, an audio or a video
+    recording: what it is is recognised from its content by :func:`check_files`.
+    """
 
     filename: str
     stream: BinaryIO
+
+
+#: The general name: a file handed in with a story.
+IncomingFile = IncomingImage
 
 
 @dataclass
@@ -58,13 +73,15 @@ class _CheckedImage:
     sha256: str
     size: int
     mime: str
-    width: int
-    height: int
+    width: int | None
+    height: int | None
+    kind: str = MediaKind.IMAGE.value
+    duration: float | None = None
 
 
 def _display_name(image: IncomingImage, index: int) -> str:
     name = os.path.basename(image.filename or "").strip()
-    return name or f"image {index + 1}"
+    return name or f"file {index + 1}"
 
 
 def _size_of(stream: BinaryIO) -> int:
@@ -75,6 +92,9 @@ def _size_of(stream: BinaryIO) -> int:
 
 
 def _sha256_of(stream: BinaryIO) -> str:
+    known = known_sha256(stream)  # hashed while the request body was spooled
+    if known is not None:
+        return known
     digest = hashlib.sha256()
     stream.seek(0)
     while chunk := stream.read(HASH_CHUNK):
@@ -111,40 +131,113 @@ def _dedupe_stripped(values: list[str]) -> list[str]:
 
 
 def check_images(images: Sequence[IncomingImage]) -> list[_CheckedImage]:
+    """Check every file (image or recording); kept under its old name for its callers."""
+    return check_files(images)
+
+
+def check_files(files: Sequence[IncomingFile]) -> list[_CheckedImage]:
+    """Recognise each file by its content (never its name or declared type) and check its size.
+
+    Images go through ``webapp.media.imaging``; a file that is not an image is probed as an
+    audio or video recording (``webapp.media.recording``), whose duration is checked too.
+    """
     settings = backends.settings()
-    if len(images) > settings.max_images:
+    checked = [_check_file(file, index, settings) for index, file in enumerate(files)]
+    images = sum(1 for item in checked if item.kind == MediaKind.IMAGE.value)
+    recordings = len(checked) - images
+    if images > settings.max_images:
         raise ValidationFailed(
-            [FieldError("images", f"too many images: {len(images)}, at most {settings.max_images}")]
+            [FieldError("images", f"too many images: {images}, at most {settings.max_images}")]
         )
-    checked = []
-    for index, image in enumerate(images):
-        name = _display_name(image, index)
-        size = _size_of(image.stream)
-        if size == 0:
-            raise UploadRejected(f"{name}: the file is empty", field="images")
-        if size > settings.max_upload_bytes:
-            raise PayloadTooLarge(
-                f"{name}: the file is {size / 1048576:.1f} MB, the limit is "
-                f"{settings.max_upload_mb} MB per image",
-                field="images",
-            )
+    if recordings > settings.max_recordings:
+        raise ValidationFailed(
+            [
+                FieldError(
+                    "files",
+                    f"too many recordings: {recordings}, at most {settings.max_recordings}",
+                )
+            ]
+        )
+    return checked
+
+
+def _check_file(file: IncomingFile, index: int, settings) -> _CheckedImage:
+    name = _display_name(file, index)
+    size = _size_of(file.stream)
+    if size == 0:
+        raise UploadRejected(f"{name}: the file is empty", field="images")
+    largest = max(settings.max_upload_bytes, settings.max_recording_bytes)
+    if size > largest:
+        raise PayloadTooLarge(
+            f"{name}: the file is {size / 1048576:.1f} MB, the limit is "
+            f"{settings.max_upload_mb} MB per image and {settings.max_recording_mb} MB per "
+            "audio or video recording",
+            field="images",
+        )
+    image_problem: ImageRejected | None = None
+    if size <= settings.max_upload_bytes:
         try:
-            facts = inspect_image(image.stream, max_pixels=settings.max_image_pixels)
+            facts = inspect_image(file.stream, max_pixels=settings.max_image_pixels)
+        except UnsupportedFormat as exc:
+            image_problem = exc  # perhaps a recording: probed below
         except ImageRejected as exc:
             raise UploadRejected(f"{name}: {exc.reason}", field="images") from exc
-        finally:
-            image.stream.seek(0)
-        checked.append(
-            _CheckedImage(
-                incoming=image,
-                sha256=_sha256_of(image.stream),
+        else:
+            return _CheckedImage(
+                incoming=file,
+                sha256=_sha256_of(file.stream),
                 size=size,
                 mime=facts.mime,
                 width=facts.width,
                 height=facts.height,
             )
+        finally:
+            file.stream.seek(0)
+    return _check_recording(file, name, size, settings, image_problem)
+
+
+def _check_recording(
+    file: IncomingFile, name: str, size: int, settings, image_problem: ImageRejected | None
+) -> _CheckedImage:
+    limit = settings.max_recording_minutes * 60
+    try:
+        facts = probe_recording(file.stream, max_seconds=limit)
+    except NotARecording as exc:
+        if image_problem is None:  # too large to be an image, and not a recording either
+            raise PayloadTooLarge(
+                f"{name}: the file is {size / 1048576:.1f} MB, the limit is "
+                f"{settings.max_upload_mb} MB per image (and it is not an audio or video "
+                "recording, which may be larger)",
+                field="images",
+            ) from exc
+        raise UploadRejected(
+            f"{name}: not an image, audio or video file that can be accepted "
+            f"({image_problem.reason}). Accepted: photographs and scans (JPEG, PNG, WebP, "
+            "HEIC…), audio (MP3, WAV, M4A/AAC, Ogg/Opus, FLAC) and video (MP4, MOV, WebM)",
+            field="images",
+        ) from exc
+    except RecordingTooLong as exc:
+        raise PayloadTooLarge(f"{name}: {exc.reason}", field="images") from exc
+    except RecordingRejected as exc:
+        raise UploadRejected(f"{name}: {exc.reason}", field="images") from exc
+    finally:
+        file.stream.seek(0)
+    if size > settings.max_recording_bytes:
+        raise PayloadTooLarge(
+            f"{name}: the file is {size / 1048576:.1f} MB, the limit is "
+            f"{settings.max_recording_mb} MB per audio or video recording",
+            field="images",
         )
-    return checked
+    return _CheckedImage(
+        incoming=file,
+        sha256=_sha256_of(file.stream),
+        size=size,
+        mime=facts.mime,
+        width=facts.width,
+        height=facts.height,
+        kind=facts.kind,
+        duration=facts.duration,
+    )
 
 
 def submit_story(
@@ -191,6 +284,8 @@ def submit_story(
                 byte_size=item.size,
                 width=item.width,
                 height=item.height,
+                kind=item.kind,
+                duration=item.duration,
                 original_filename=_display_name(item.incoming, position)[:255],
                 alt_text=alt_texts[position] if position < len(alt_texts) else "",
             )
