@@ -66,6 +66,7 @@ _.passages_uow
 
 # RQ job functions: enqueued by dotted name from workers/relay.py ROUTES and workers/worker.py.
 derive_media
+derive_recording
 give_up
 send_notification
 delete_erased_objects
@@ -134,3 +135,19 @@ _.postings_writer
 _.doc_field_length
 _._flush_segment
 _._added
+
+# PyAV reads these attributes of its streams and codec contexts when it opens the encoder or
+# decoder (webapp/media/recording.py: threads, pixel format).
+_.thread_type
+_.thread_count
+_.pix_fmt
+_.bit_rate
+
+# Flask builds each request from app.request_class (webapp/__init__.py sets webapp.uploads').
+_.request_class
+
+# Werkzeug calls Request._get_file_stream (with its own keyword names) for every file part of a
+# multipart body (webapp/uploads.py).
+_._get_file_stream
+total_content_length
+content_length

@@ -101,8 +101,6 @@ class RecordingFacts:
     duration: float
     width: int | None = None
     height: int | None = None
-    audio_codec: str | None = None
-    video_codec: str | None = None
 
 
 @dataclass
@@ -216,8 +214,6 @@ def _facts(container, source: str | BinaryIO, max_seconds: float) -> RecordingFa
         duration=round(duration, 3),
         width=width,
         height=height,
-        audio_codec=audio.codec_context.name if audio is not None else None,
-        video_codec=video.codec_context.name if video is not None else None,
     )
 
 
