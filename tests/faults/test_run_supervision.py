@@ -63,14 +63,19 @@ def test_sigkill_of_run_alone_leaves_no_process_behind(site):
     assert wait_gone(children, timeout=20) == [], "children outlived passages run"
 
 
+#: The worker for everything but recordings (which have a worker of their own).
+MAIN_WORKER = "webapp.cli worker --queues search,images,default"
+
+
 def test_a_worker_that_dies_is_restarted_and_work_goes_on(site, tmp_path):
-    worker = site.child_named("webapp.cli worker")
+    assert site.child_named("webapp.cli worker --queues recordings") is not None
+    worker = site.child_named(MAIN_WORKER)
     assert worker is not None
     worker.kill()
     deadline = time.monotonic() + 30
     replacement = None
     while time.monotonic() < deadline:
-        replacement = site.child_named("webapp.cli worker")
+        replacement = site.child_named(MAIN_WORKER)
         if replacement is not None and replacement.pid != worker.pid:
             break
         time.sleep(0.2)
