@@ -59,7 +59,7 @@ from tests.public.conftest import login, make_story, reindex  # noqa: E402, F401
 
 
 @pytest.fixture
-def make_document(make_story) -> Callable[..., int]:
+def make_document(make_story) -> Callable[..., int]:  # noqa: F811 - the imported fixture
     """A document written straight to the database and indexed (published by default)."""
 
     def make(title: str = "Lettre de demande de logement", **fields: Any) -> int:

@@ -99,7 +99,9 @@ def test_document_is_harvested_with_its_source_and_type(client, make_document, m
     ]
     assert "archival document" in [e.text for e in dc.iter(f"{DC}type")]
     assert [e.text for e in dc.iter(f"{DC}creator")] == ["Service des étrangers"]
-    root = oai_get(client, f"verb=GetRecord&metadataPrefix=oai_dc&identifier={identifier(story_id)}")
+    root = oai_get(
+        client, f"verb=GetRecord&metadataPrefix=oai_dc&identifier={identifier(story_id)}"
+    )
     dc = root.find(f"{OAI}GetRecord/{OAI}record/{OAI}metadata")[0]
     relations = [e.text for e in dc.iter(f"{DC}relation")]
     assert any(f"/stories/{document_id}-" in r for r in relations)
