@@ -75,6 +75,15 @@ _AUDIO_CODECS = {"mp3", "mp3float", "aac", "aac_fixed", "opus", "libopus", "vorb
 _VIDEO_CODECS = {"h264", "hevc", "vp8", "vp9", "av1", "libdav1d", "mpeg4"}
 
 
+#: MIME types browsers give the accepted recordings, for forms that check a file before sending
+#: it (the server still probes every file and never trusts the type).
+BROWSER_MIME_TYPES = (
+    "audio/aac", "audio/flac", "audio/mp3", "audio/mp4", "audio/mpeg", "audio/ogg", "audio/opus",
+    "audio/wav", "audio/wave", "audio/webm", "audio/x-flac", "audio/x-m4a", "audio/x-wav",
+    "video/mp4", "video/quicktime", "video/webm", "video/x-matroska",
+)  # fmt: skip
+
+
 class RecordingRejected(Exception):
     """An upload or original we will not turn into derivatives; ``reason`` is for people."""
 
