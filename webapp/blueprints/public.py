@@ -39,6 +39,7 @@ from webapp.search.contract import FACET_NAMES, SearchHit, SearchRequest
 from webapp.services import access, accounts, backends, paging, publication, stories, visibility
 from webapp.services import collections as collection_service
 from webapp.services.searching import search_request_from_args, search_stories
+from webapp.services.transcripts import clock, recording_views
 from webapp.slugs import slugify
 from webapp.unit_of_work import unit_of_work
 
@@ -118,7 +119,7 @@ def _story_slug_default(endpoint: str, values: dict) -> None:
 
 @bp.app_context_processor
 def _template_helpers():
-    return {"story_url": story_url, "organisation_url": organisation_url}
+    return {"story_url": story_url, "organisation_url": organisation_url, "clock": clock}
 
 
 # --- language -----------------------------------------------------------------------------------
@@ -179,6 +180,7 @@ def story(story_id: int, slug: str | None = None):
         "story.html",
         story=story,
         token=token,
+        recordings=recording_views(story),
         linked_places=linked_places,
         collections=collection_service.public_collections_of(story) if story.is_public else [],
         canonical_url=story_url(story, _external=True),

@@ -32,6 +32,7 @@ from webapp.models.operations import CheckRun, IdempotencyRecord, ObjectClaim
 from webapp.models.places import DEPARTMENTS, Place, StoryPlace
 from webapp.models.publication import PublicRecord, PublicRecordSet
 from webapp.models.stories import MediaAsset, Story, TakedownRequest
+from webapp.models.transcripts import IndexPoint, RecordingConsent, Transcript, TranscriptCue
 
 __all__ = [
     "DEPARTMENTS",
@@ -45,6 +46,7 @@ __all__ = [
     "GuardianConsent",
     "IdempotencyRecord",
     "ImportRun",
+    "IndexPoint",
     "Invitation",
     "LoginThrottle",
     "MediaAsset",
@@ -57,12 +59,15 @@ __all__ = [
     "Place",
     "PublicRecord",
     "PublicRecordSet",
+    "RecordingConsent",
     "Role",
     "SchoolClass",
     "Story",
     "StoryPlace",
     "StoryStatus",
     "TakedownRequest",
+    "Transcript",
+    "TranscriptCue",
     "User",
     "enum_column",
     "utcnow",
