@@ -1,7 +1,7 @@
 """transcripts, index points and recorded persons' consent for audio and video recordings
 
 Revision ID: transcripts15_transcripts
-Revises: 0010_public_records
+Revises: docs14_documents
 Create Date: 2026-12-02
 
 Four new tables, nothing existing changes: ``transcripts`` (one per recording and language),
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "transcripts15_transcripts"
-down_revision = "0010_public_records"
+down_revision = "docs14_documents"
 branch_labels = None
 depends_on = None
 
