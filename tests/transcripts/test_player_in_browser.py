@@ -140,14 +140,10 @@ def _current_time(page, media_id: int) -> float:
     return page.evaluate(f"document.getElementById('player-{media_id}').currentTime")
 
 
-def test_clicking_a_transcript_line_seeks_the_player_there_and_highlights_it(
-    open_player, player
-):
+def test_clicking_a_transcript_line_seeks_the_player_there_and_highlights_it(open_player, player):
     page = open_player()
     page.get_by_text("Mon père réparait un tabouret dans la cour.").click()
-    page.wait_for_function(
-        f"document.getElementById('player-{player.media_id}').currentTime >= 12"
-    )
+    page.wait_for_function(f"document.getElementById('player-{player.media_id}').currentTime >= 12")
     assert 12.0 <= _current_time(page, player.media_id) < 14.0
     page.wait_for_selector("li.current a[aria-current=true]")
     assert "tabouret" in page.inner_text("li.current")
@@ -159,26 +155,20 @@ def test_enter_on_a_focused_line_seeks_too(open_player, player):
     line = page.locator("a.cue", has_text="لا تنسي بلدك")
     line.focus()
     page.keyboard.press("Enter")
-    page.wait_for_function(
-        f"document.getElementById('player-{player.media_id}').currentTime >= 8"
-    )
+    page.wait_for_function(f"document.getElementById('player-{player.media_id}').currentTime >= 8")
     assert 8.0 <= _current_time(page, player.media_id) < 10.0
 
 
 def test_a_chapter_seeks_to_its_index_point(open_player, player):
     page = open_player()
     page.locator("nav.chapters a", has_text="La cour").click()
-    page.wait_for_function(
-        f"document.getElementById('player-{player.media_id}').currentTime >= 12"
-    )
+    page.wait_for_function(f"document.getElementById('player-{player.media_id}').currentTime >= 12")
     assert 12.0 <= _current_time(page, player.media_id) < 14.0
 
 
 def test_the_page_seeks_to_the_moment_in_its_address(open_player, player):
     page = open_player(fragment="#t=00:12")
-    page.wait_for_function(
-        f"document.getElementById('player-{player.media_id}').currentTime >= 12"
-    )
+    page.wait_for_function(f"document.getElementById('player-{player.media_id}').currentTime >= 12")
     assert 12.0 <= _current_time(page, player.media_id) < 13.0
 
 
