@@ -151,3 +151,12 @@ _.request_class
 _._get_file_stream
 total_content_length
 content_length
+
+# Transcripts and recorded persons' consent (webapp/models/transcripts.py): who changed them and
+# when, kept for the archivist's audit like the story's own consent columns.
+updated_by_id
+recorded_by_id
+recorded_at
+_.updated_by_id
+_.recorded_by_id
+_.recorded_at
