@@ -99,6 +99,7 @@ def recorded_story(app) -> Callable[..., tuple[int, int]]:
                 original_key=f"originals/sha256/{number:064x}",
                 sha256=f"{number:064x}",
                 mime_type="audio/mp4",
+                kind="audio",
                 byte_size=1000,
                 original_filename="fatima.m4a",
                 state="ready",
