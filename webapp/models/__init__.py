@@ -34,6 +34,7 @@ from webapp.models.operations import CheckRun, IdempotencyRecord, ObjectClaim
 from webapp.models.places import DEPARTMENTS, Place, StoryPlace
 from webapp.models.publication import PublicRecord, PublicRecordSet
 from webapp.models.stories import MediaAsset, Story, StoryResponse, TakedownRequest
+from webapp.models.transcripts import IndexPoint, RecordingConsent, Transcript, TranscriptCue
 
 __all__ = [
     "DEPARTMENTS",
@@ -48,6 +49,7 @@ __all__ = [
     "GuardianConsent",
     "IdempotencyRecord",
     "ImportRun",
+    "IndexPoint",
     "Invitation",
     "LoginThrottle",
     "MediaAsset",
@@ -60,6 +62,7 @@ __all__ = [
     "Place",
     "PublicRecord",
     "PublicRecordSet",
+    "RecordingConsent",
     "Role",
     "SchoolClass",
     "Story",
@@ -68,6 +71,8 @@ __all__ = [
     "StoryResponse",
     "StoryStatus",
     "TakedownRequest",
+    "Transcript",
+    "TranscriptCue",
     "User",
     "enum_column",
     "utcnow",
