@@ -1,7 +1,7 @@
 """exhibit14: printable exhibitions of collections (build state of the A3 panels and A4 booklet)
 
 Revision ID: exhibit14_exhibitions
-Revises: docs14_documents
+Revises: transcripts15_transcripts
 Create Date: 2026-12-02
 
 One row per collection whose exhibition was asked for; the PDFs themselves are objects under
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "exhibit14_exhibitions"
-down_revision = "docs14_documents"
+down_revision = "transcripts15_transcripts"
 branch_labels = None
 depends_on = None
 
