@@ -1,7 +1,7 @@
 """media15: audio and video recordings are media too (kind, duration, processing progress)
 
 Revision ID: media15_recordings
-Revises: transcripts15_transcripts
+Revises: exhibit14_exhibitions
 Create Date: 2026-12-02
 
 Every existing media row is an image. ``duration`` (seconds) is known for recordings from the
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "media15_recordings"
-down_revision = "transcripts15_transcripts"
+down_revision = "exhibit14_exhibitions"
 branch_labels = None
 depends_on = None
 
