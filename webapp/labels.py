@@ -7,10 +7,11 @@ templates: ``{{ story.status|label('status') }}``), so a status is called the sa
 and is translated once. Never build a label from the code (``status.replace('_', ' ')``): that
 shows English in the French interface.
 
-Labels are lazy (``lazy_gettext``, imported as ``_`` so that ``pybabel extract`` finds them
-with its default keywords): the table is built at import time, each label is
-translated when it is shown, in the language of the request that shows it. This module holds
-words only; it never decides what a status means (that is ``webapp/services/review.py``).
+Labels are lazy (``lazy_gettext`` and ``lazy_pgettext``, imported as ``_`` and ``pgettext``
+so that ``pybabel extract`` finds them with its default keywords): the table is built at import
+time, each label is translated when it is shown, in the language of the request that shows it.
+This module holds words only; it never decides what a status means (``services/review.py``
+does).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Mapping
 
 from flask_babel import LazyString
 from flask_babel import lazy_gettext as _  # lazy: see the module docstring
+from flask_babel import lazy_pgettext as pgettext
 
 from webapp.models.base import GuardianConsent, MediaState, OrganisationKind, Role, StoryStatus
 
@@ -44,9 +46,9 @@ GUARDIAN_CONSENT: dict[str, LazyString] = {
 
 #: An image's processing state (``MediaAsset.state``).
 MEDIA_STATE: dict[str, LazyString] = {
-    MediaState.PENDING: _("being processed"),
-    MediaState.READY: _("ready"),
-    MediaState.FAILED: _("could not be processed"),
+    MediaState.PENDING: pgettext("media state", "being prepared"),
+    MediaState.READY: pgettext("media state", "ready"),
+    MediaState.FAILED: pgettext("media state", "failed"),
 }
 
 #: What an organisation is (``Organisation.kind``).

@@ -13,9 +13,13 @@ from tests.conftest import PASSWORD
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _french() -> dict[str, str]:
+def _french() -> dict[tuple[str | None, str], str]:
     with (REPO / "webapp/translations/fr/LC_MESSAGES/messages.mo").open("rb") as f:
-        return {m.id: m.string for m in read_mo(f) if m.id and isinstance(m.id, str) and m.string}
+        return {
+            (m.context, m.id): m.string
+            for m in read_mo(f)
+            if m.id and isinstance(m.id, str) and m.string
+        }
 
 
 def _text(response) -> str:
@@ -50,7 +54,7 @@ def test_every_stored_value_has_a_label_translated_into_french():
         f"{name}: {value}"
         for name, table in labels.TABLES.items()
         for value, words in table.items()
-        if words._args[0] not in french
+        if (tuple(words._args) if len(words._args) == 2 else (None, *words._args)) not in french
     ]
     assert untranslated == []
 
