@@ -102,9 +102,7 @@ EVENT_OF_ACTION = {
     "withdraw": "story.withdrawn",
 }
 
-#: Words for people (buttons, history, errors): the one translated table, kept under this name
-#: for callers that read it here.
-LABELS = labels.ACTION
+# The words people read for each move are in ``webapp.labels.ACTION`` (translated).
 
 DECISIONS = ("approve", "reject", "request_changes", "publish")
 
