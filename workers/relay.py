@@ -20,6 +20,7 @@ import redis
 from rq import Retry
 from rq.job import Job
 
+from webapp import page_cache
 from webapp.extensions import db
 from webapp.models import OutboxEvent, utcnow
 from webapp.services import backends
@@ -183,6 +184,8 @@ def _relay_pass(limit: int) -> int:
             event.relayed_at = utcnow()
             event.attempts += 1
             relayed += 1
+        if any(page_cache.changes_pages(e.event_type) for e in events[:relayed]):
+            page_cache.invalidate()  # the change is committed: retire the pages rendered before
     except (redis.RedisError, OSError) as exc:
         OUTAGE.failed(exc)
         for event in events[relayed : relayed + 1]:

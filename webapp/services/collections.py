@@ -17,6 +17,7 @@ import nh3
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from webapp.errors import BadRequest, NotFound
 from webapp.extensions import db
@@ -74,6 +75,30 @@ def record_view(uow: UnitOfWork, collection_id: int) -> None:
             db.session.execute(bump)
 
 
+def record_view_by_slug(uow: UnitOfWork, slug: str) -> None:
+    """Count one reading of the published collection ``slug`` (nothing if there is none).
+
+    The page itself may come from the page cache; the count is one small indexed update.
+    """
+    today = datetime.now(UTC).date()
+    collection_id = (
+        db.select(Collection.id)
+        .where(Collection.slug == slug, Collection.published.is_(True))
+        .scalar_subquery()
+    )
+    bump = (
+        db.update(CollectionView)
+        .where(CollectionView.collection_id == collection_id, CollectionView.day == today)
+        .values(views=CollectionView.views + 1)
+    )
+    if db.session.execute(bump).rowcount == 0:
+        found = db.session.scalar(
+            db.select(Collection.id).where(Collection.slug == slug, Collection.published.is_(True))
+        )
+        if found is not None:
+            record_view(uow, found)
+
+
 def most_viewed(days: int = 30, limit: int = 10) -> list[tuple[Collection, int]]:
     since = datetime.now(UTC).date() - timedelta(days=days - 1)
     total = db.func.sum(CollectionView.views)
@@ -119,6 +144,7 @@ def public_items_query(collection: Collection):
         .join(CollectionItem, CollectionItem.story_id == Story.id)
         .where(CollectionItem.collection_id == collection.id, Story.is_public)
         .order_by(CollectionItem.position, CollectionItem.id)
+        .options(selectinload(Story.media))  # the cards' images: one query, not one per story
     )
 
 
