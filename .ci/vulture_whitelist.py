@@ -134,3 +134,5 @@ _.postings_writer
 _.doc_field_length
 _._flush_segment
 _._added
+# page_cache.py: the Flask-Caching factory named by its import path in CACHE_TYPE.
+_redis_cache
