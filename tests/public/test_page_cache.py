@@ -221,3 +221,17 @@ def test_pages_are_served_uncached_when_redis_is_down(tmp_path):
             assert client.get(url).status_code == 200, url
     finally:
         _dispose(app)
+
+
+def test_readings_of_a_kept_collection_page_are_still_counted(app, client, archive):
+    from webapp.services import collections
+    from workers.relay import flush_view_counts
+
+    for _ in range(3):
+        assert client.get("/collections/quartiers").status_code == 200
+    assert client.get("/collections/quartiers?page=2").status_code == 200  # page 1 only counts
+    with app.app_context():
+        assert collections.most_viewed() == []  # counted in Redis, not yet in the database
+        assert flush_view_counts() == 3
+        assert [(c.slug, n) for c, n in collections.most_viewed()] == [("quartiers", 3)]
+        assert flush_view_counts() == 0  # taken once

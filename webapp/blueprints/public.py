@@ -160,7 +160,10 @@ def home():
         facets=facets,
         search_down=search_down,
     )
-    return _cacheable(html)  # ETag only: collections change without touching any story
+    response = _cacheable(html)  # ETag only: collections change without touching any story
+    if search_down:
+        response.headers["Cache-Control"] = "no-store"  # never kept: the outage will end
+    return response
 
 
 @bp.get("/stories/<int:story_id>")
@@ -448,7 +451,10 @@ def logout():
 
 
 def _count_view(slug: str) -> None:
-    """Count one reading in its own unit of work; a failure is logged and never breaks the page."""
+    """Count one reading: in Redis beside the page cache, else in its own unit of work; a
+    failure is logged and never breaks the page."""
+    if collection_service.count_view_later(slug):
+        return
     try:
         with unit_of_work() as uow:
             collection_service.record_view_by_slug(uow, slug)
