@@ -28,7 +28,7 @@ from webapp.models import (
     User,
     utcnow,
 )
-from webapp.services import access, audit, backends, outbox
+from webapp.services import access, audit, backends, documents, outbox
 from webapp.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -115,6 +115,7 @@ def erase_story(uow: UnitOfWork, story_id: int, actor: User | None) -> dict[str,
     shas = {m.sha256: m.original_key for m in media}
     db.session.execute(db.delete(Notification).where(Notification.story_id == story_id))
     db.session.execute(db.delete(CollectionItem).where(CollectionItem.story_id == story_id))
+    documents.forget_links(story_id)
     for row in db.session.scalars(
         db.select(TakedownRequest).where(TakedownRequest.story_id == story_id)
     ):
