@@ -229,6 +229,29 @@ def build_archive(env: dict[str, str], count: int) -> None:
             index.close()
 
 
+def bring_up_to_date(env: dict[str, str]) -> None:
+    """A kept archive built by older code: migrate it, and rebuild its index if the schema moved."""
+    from flask_migrate import upgrade
+
+    from webapp import create_app
+    from webapp.extensions import db
+    from webapp.services import backends
+
+    app = create_app(env)
+    with app.app_context():
+        upgrade(directory=str(app.extensions["migrate"].directory), revision="heads")
+        index = backends.search_index()
+        if index.needs_rebuild():
+            from workers.context import use_app
+            from workers.search import rebuild_index
+
+            use_app(app)
+            print(f"  index rebuilt for this code: {rebuild_index()} stories", flush=True)
+        index.close()
+        db.session.remove()
+        db.engine.dispose()
+
+
 def addresses(env: dict[str, str]) -> dict[str, list[str]]:
     """Per page type, the addresses the clients rotate over (canonical: no redirect)."""
     from webapp import create_app
@@ -469,6 +492,7 @@ def embedded(args) -> None:
         print(f"building {args.stories} stories in {data_dir}")
         build_archive(env, args.stories)
         (data_dir / "built").write_text("ok\n")
+    bring_up_to_date(env)
     urls = addresses(env)
     port = free_port()
     server = start_embedded(env, port, data_dir / "server.log")
