@@ -136,3 +136,12 @@ _._flush_segment
 _._added
 # page_cache.py: the Flask-Caching factory named by its import path in CACHE_TYPE.
 _redis_cache
+
+# Transcripts and recorded persons' consent (webapp/models/transcripts.py): who changed them and
+# when, kept for the archivist's audit like the story's own consent columns.
+updated_by_id
+recorded_by_id
+recorded_at
+_.updated_by_id
+_.recorded_by_id
+_.recorded_at
