@@ -1,7 +1,7 @@
 """performance: the public lists read published stories newest first from one index
 
 Revision ID: perf17_public_order
-Revises: transcripts15_transcripts
+Revises: exhibit14_exhibitions
 Create Date: 2026-12-02
 
 ``ix_stories_public_order`` (status, published_at, id) serves ``WHERE status = 'published'
@@ -12,7 +12,7 @@ without sorting every published story.
 from alembic import op
 
 revision = "perf17_public_order"
-down_revision = "transcripts15_transcripts"
+down_revision = "exhibit14_exhibitions"
 branch_labels = None
 depends_on = None
 
