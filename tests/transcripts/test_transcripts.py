@@ -309,3 +309,13 @@ def test_erasure_removes_transcripts_index_points_consent_and_index_entries(
 
         backends.search_index().purge(story_id)
     assert client.get("/api/v1/search?q=tabouret").json["total"] == 0
+
+
+def test_a_recording_is_served_in_byte_ranges_so_players_can_seek(client, recorded_story):
+    _, media_id = recorded_story(audio=True)
+    whole = client.get(f"/media/{media_id}/audio")
+    assert whole.status_code == 200 and whole.headers["Accept-Ranges"] == "bytes"
+    part = client.get(f"/media/{media_id}/audio", headers={"Range": "bytes=100-199"})
+    assert part.status_code == 206
+    assert part.headers["Content-Range"] == f"bytes 100-199/{len(whole.data)}"
+    assert part.data == whole.data[100:200]
