@@ -138,6 +138,8 @@ _.postings_writer
 _.doc_field_length
 _._flush_segment
 _._added
+# page_cache.py: the Flask-Caching factory named by its import path in CACHE_TYPE.
+_redis_cache
 
 # PyAV reads these attributes of its streams and codec contexts when it opens the encoder or
 # decoder (webapp/media/recording.py: threads, pixel format).

@@ -208,6 +208,9 @@ class Settings:
     #: busy machine). Past it the job is stopped and the recording marked failed.
     recording_timeout: int = 1800
     recording_timeout_per_second: float = 1.5
+    #: ``PAGE_CACHE_SECONDS``: how long a rendered public page may be kept in Redis for anonymous
+    #: visitors (``webapp.page_cache``; changes retire kept pages at once); 0 turns the cache off.
+    page_cache_seconds: int = 300
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -284,6 +287,7 @@ class Settings:
             max_recordings=max(0, _int(env, "MAX_RECORDINGS", 5)),
             recording_timeout=max(1, _int(env, "PASSAGES_RECORDING_TIMEOUT", 1800)),
             recording_timeout_per_second=_float(env, "PASSAGES_RECORDING_TIMEOUT_PER_SECOND", 1.5),
+            page_cache_seconds=max(0, _int(env, "PAGE_CACHE_SECONDS", 300)),
         )
 
     def resolved_secret_key(self) -> str:
