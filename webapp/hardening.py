@@ -132,6 +132,7 @@ def content_security_policy(settings: Settings) -> str:
             "script-src 'self'",
             "style-src 'self'",
             f"img-src {' '.join(images)}",
+            f"media-src {' '.join(source for source in images if source != 'data:')}",
             "object-src 'none'",
             "base-uri 'self'",
             "form-action 'self'",

@@ -148,8 +148,13 @@ def _media_kind(media: MediaAsset) -> str:
     return major if major in ("audio", "video") else "image"
 
 
-def media_state_label(state: str) -> str:
-    """A media item's processing state in the reader's language (pages and the JSON agree)."""
+def media_state_label(state: str, progress: int | None = None) -> str:
+    """A media item's processing state in the reader's language (pages and the JSON agree);
+    a recording being converted says how far it is."""
+    if state == "pending" and progress is not None:
+        from flask_babel import pgettext
+
+        return pgettext("media state", "being prepared: %(percent)s %%", percent=progress)
     return labels.label(state, "media")
 
 
@@ -180,7 +185,8 @@ def media_states(story: Story, status_token: str | None = None) -> dict[str, Any
                 "id": media.id,
                 "kind": _media_kind(media),
                 "state": media.state,
-                "state_label": media_state_label(media.state),
+                "state_label": media_state_label(media.state, media.progress),
+                "progress": media.progress,
                 "filename": media.original_filename,
                 "alt_text": media.alt_text,
                 "failure_reason": media.failure_reason,

@@ -418,7 +418,10 @@ def derivative(media_id: int, name: str):
         abort(404)
     store = backends.object_store()
     if media.story.is_public:
-        url = backends.public_object_url(entry["key"])
+        # A player keeps asking the same link for parts while it plays: a recording's link
+        # lasts its length and two hours more, an image's the usual ten minutes.
+        lasts = (media.duration or 0) + 7200 if media.is_recording else None
+        url = backends.public_object_url(entry["key"], lasts)
         if url:
             return redirect(url, code=302)
     try:

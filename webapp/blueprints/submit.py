@@ -7,6 +7,7 @@ A story handed in by a student is attached to their class, so their teacher revi
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -65,11 +66,15 @@ def metadata_from_form(form) -> dict:
     return metadata
 
 
-def check_descriptions(images: list[submissions.IncomingImage], form) -> None:
+def check_descriptions(
+    images: list[submissions.IncomingImage], form, kinds: Sequence[str] | None = None
+) -> None:
     """Every image sent through the form needs its description (alternative text).
 
     Only the web form requires it: the API contract keeps ``alt_texts`` optional for importers,
     whose archivists add descriptions afterwards. Line *n* of the field describes file *n*.
+    ``kinds`` (once the files are recognised) leaves recordings out: a sound or a film is not
+    described in a line for people who cannot see it, its transcript and captions do that.
     """
     lines = [line.strip() for line in form.get("alt_texts", "").splitlines()]
     missing = [
@@ -83,7 +88,7 @@ def check_descriptions(images: list[submissions.IncomingImage], form) -> None:
             ),
         )
         for n, image in enumerate(images)
-        if n >= len(lines) or not lines[n]
+        if (n >= len(lines) or not lines[n]) and (kinds is None or kinds[n] == "image")
     ]
     if missing:
         raise ValidationFailed(missing)
@@ -101,7 +106,6 @@ def submit_form():
     submitter = current_person()
     as_draft = request.form.get("draft") == "yes" and submitter is not None
     try:
-        check_descriptions(images, request.form)
         # The form's hidden key: a double click or a resend after a lost answer hands in once.
         key = idempotency.check_key(
             request.form.get(idempotency.FORM_FIELD), field=idempotency.FORM_FIELD
@@ -127,6 +131,7 @@ def submit_form():
                 submitter=submitter,
                 persons_identifiable=request.form.get("persons_identifiable") == "yes",
                 as_draft=as_draft,
+                check_kinds=lambda kinds: check_descriptions(images, request.form, kinds),
             )
             # Without an account, the story waits in quarantine (webapp.services.quarantine).
             story.quarantined = submitter is None

@@ -283,6 +283,9 @@ def _image_source(media: MediaAsset, originals: bool) -> tuple[str, str] | None:
     largest public derivative (JPEG preferred at equal size: every tool opens it)."""
     if originals:
         return media.original_key, media.mime_type
+    playable = (media.derivatives or {}).get(media.kind) if media.is_recording else None
+    if playable and playable.get("key"):  # a recording's bag holds what plays, not its poster
+        return playable["key"], playable.get("mime", "application/octet-stream")
     entries = [e for e in (media.derivatives or {}).values() if e.get("key")]
     if not entries:
         return None

@@ -7,6 +7,7 @@ never know which backend they hold. This module must not hold business rules.
 from __future__ import annotations
 
 import sqlite3
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from flask import Flask, current_app
@@ -68,15 +69,18 @@ def object_store() -> ObjectStore:
     )
 
 
-def public_object_url(key: str) -> str | None:
+def public_object_url(key: str, seconds: float | None = None) -> str | None:
     """A short-lived URL browsers can fetch ``key`` from, or ``None``: then stream it.
 
     Only when ``S3_PUBLIC_ENDPOINT`` is set: a URL signed for the internal ``S3_ENDPOINT``
-    (``minio:9000`` in the compose file) would reach no browser.
+    (``minio:9000`` in the compose file) would reach no browser. It lasts ten minutes, or
+    ``seconds`` (a player asks the same link for parts of a recording while it plays).
     """
     if not settings().s3_public_endpoint:
         return None
-    return object_store().presigned_url(key)
+    if seconds is None:
+        return object_store().presigned_url(key)
+    return object_store().presigned_url(key, timedelta(seconds=min(seconds, 7 * 86400)))
 
 
 def search_index() -> SearchIndex:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -259,6 +259,7 @@ def submit_story(
     submitter: User | None,
     persons_identifiable: bool = False,
     as_draft: bool = False,
+    check_kinds: Callable[[list[str]], None] | None = None,
 ) -> Story:
     """Validate, store and add a new story to ``uow``; return it (``submitted``, or ``draft``).
 
@@ -274,6 +275,8 @@ def submit_story(
     # Checked before anything is stored; linked once the story has its id.
     documents.check_respondable(cleaned.get("responds_to", []))
     checked = check_images(images)
+    if check_kinds is not None:  # the caller's own rule on what was recognised (the form's)
+        check_kinds([item.kind for item in checked])
     store = backends.object_store()
     # Claimed before anything is written and held until the action ends: the collector (and a
     # concurrent submission's compensation) waits for us before it may delete one of these.
