@@ -78,6 +78,11 @@ def test_answers_202_until_built_then_prints_every_title_with_links_on_a3_and_a4
         # Each story's links sit on its own panel.
         assert exhibit.story_url(first) in _links_of(reader.pages[1])
         assert exhibit.story_url(second) in _links_of(reader.pages[2])
+    # The links open the stories' pages (the permanent address redirects to the readable one).
+    for story_id in (first, second):
+        path = exhibit.story_url(story_id).removeprefix("http://passages.test")
+        opened = client.get(path, follow_redirects=True)
+        assert opened.status_code == 200 and f"/stories/{story_id}-" in opened.request.path
 
 
 def _links_of(page) -> list[str]:

@@ -414,7 +414,9 @@ def _panel(story: Story, store) -> layout.PanelStory:
     return layout.PanelStory(
         title=story.title,
         body=story.body or story.extra.get("summary") or "",
-        url=url_for("public.story", story_id=story.id, _external=True),
+        # The permanent short address (it redirects to the readable one): a QR code of an
+        # Arabic title's percent-encoded slug would be too dense to scan across a room.
+        url=url_for("public.story", story_id=story.id, slug=None, _external=True),
         direction=i18n.text_direction(story.language),
         language=story.language,
         where_when=where_when,
