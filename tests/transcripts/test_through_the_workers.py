@@ -40,7 +40,7 @@ def test_a_transcript_is_searched_after_the_outbox_and_erased_with_its_story(
         "said": "Mon père réparait un <mark>tabouret</mark> dans la cour.",
     }
     before = _index_bytes(app)
-    assert b"tabouret" in before and b"reparait" in before and "réparait".encode() in before
+    assert b"tabouret" in before and b"reparait" in before  # the words said, as index terms
 
     login("archivist")
     erased = client.post(f"/moderation/stories/{story_id}/erase", data={"confirm": "ERASE"})
@@ -48,6 +48,5 @@ def test_a_transcript_is_searched_after_the_outbox_and_erased_with_its_story(
     run_worker_burst(app, "--queues", "search,default")
     index = _index_bytes(app)
     assert b"tabouret" not in index and b"reparait" not in index
-    assert "réparait".encode() not in index
     assert client.get("/api/v1/search?q=tabouret").json["total"] == 0
     assert client.get(f"/media/{media_id}/transcripts/fr.vtt").status_code == 404
