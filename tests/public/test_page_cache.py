@@ -235,3 +235,34 @@ def test_readings_of_a_kept_collection_page_are_still_counted(app, client, archi
         assert flush_view_counts() == 3
         assert [(c.slug, n) for c, n in collections.most_viewed()] == [("quartiers", 3)]
         assert flush_view_counts() == 0  # taken once
+
+
+@pytest.mark.slow
+def test_a_withdrawal_through_the_api_leaves_the_kept_pages_with_the_relay_running(
+    app, client, archive, make_user, api_token, monkeypatch
+):
+    """The real sequence: the API commits the withdrawal, the relay thread (as in ``passages
+    run``) relays it on its own; the pages must change without anything else being called."""
+    from webapp.services import publication
+    from workers.relay import RelayThread
+
+    monkeypatch.setattr(publication, "page_cache", SimpleNamespace(invalidate=lambda: True))
+    pages = {k: v for k, v in archive.pages.items() if k != "search"}  # search: the index job's
+    for url in pages.values():
+        assert _shows(client.get(url), archive.gone)
+    token = api_token(make_user("archivist"))
+    relay = RelayThread(app, 0.25)
+    relay.start()
+    try:
+        answer = client.post(f"/api/v1/stories/{archive.gone}/withdraw", json={"note": "famille"},
+                             headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+        assert answer.status_code == 200, answer.text
+        started = time.monotonic()
+        left = dict(pages)
+        while left and time.monotonic() - started < 5:
+            left = {k: u for k, u in left.items() if _shows(client.get(u), archive.gone)}
+            time.sleep(0.1)
+        assert left == {}, f"still showing the withdrawn story after 5 s: {sorted(left)}"
+    finally:
+        relay.stop()
+        relay.join(5)
