@@ -4,7 +4,8 @@ A crowd reads the same few pages: rendering each one once and answering the next
 Redis brings a page close to the cost of a static file. What may be kept is narrow on purpose:
 ``GET`` answers 200 that the view marked ``Cache-Control: public`` (never a draft, a preview
 with a token, a logged-in view, a page that carries a CSRF token or a flash message), keyed by
-address and interface language.
+address and interface language, and only once a page has been asked for twice (a flood of
+one-off addresses leaves small markers, not pages).
 
 Every key holds a *generation* number. Anything that changes what the public sees moves the
 generation on (:func:`invalidate`), which retires every page at once: the outbox relay does it
@@ -13,7 +14,8 @@ collection changes, images), the workers do it once the search index or an image
 (search results and facet counts come from the index), and the publication hook does it right
 after a commit that moved a story's public record. A page rendered from the old state is stored
 under the old generation, which no reader asks for any more, so a withdrawal is gone from every
-cached page within the relay's interval. Pages also expire on their own after
+cached page within the relay's interval (plus ``GENERATION_REUSE`` for other processes).
+Pages also expire on their own after
 ``PAGE_CACHE_SECONDS`` (changes no event announces, such as a renamed organisation).
 
 Redis being down never breaks a page: the cache steps aside for a few seconds and pages are
@@ -58,6 +60,10 @@ KEPT_HEADERS = ("Content-Type", "Cache-Control", "ETag", "Last-Modified", "Vary"
 #: After Redis fails, seconds during which pages are rendered without asking it again.
 PAUSE_AFTER_FAILURE = 5.0
 GENERATION = "generation"
+#: Seconds a process reuses the generation it read (one Redis round trip per page instead of
+#: two; under load each round trip waits for the Redis process to be scheduled). A change made
+#: in this process is seen at once; one made elsewhere at most this much later.
+GENERATION_REUSE = 0.5
 _FAILURES = (redis.RedisError, OSError)
 
 
@@ -95,12 +101,36 @@ class _Pause:
             self.until = time.monotonic() + PAUSE_AFTER_FAILURE
 
 
-_pause = _Pause()
+def _pause() -> _Pause:
+    return current_app.extensions["passages.page_pause"]
+
+
+class _Generation:
+    """The generation this process read last, and when."""
+
+    def __init__(self) -> None:
+        self.value: int | None = None
+        self.read_at = 0.0
+
+    def current(self) -> int:
+        now = time.monotonic()
+        if self.value is None or now - self.read_at > GENERATION_REUSE:
+            self.value, self.read_at = int(cache.get(GENERATION) or 0), now
+        return self.value
+
+    def forget(self) -> None:
+        self.value = None
+
+
+def _generation() -> _Generation:
+    return current_app.extensions["passages.page_generation"]
 
 
 def init_app(app: Flask, seconds: int, prefix: str) -> None:
     """Bind the cache; ``seconds`` = 0 turns it off (pages are then always rendered)."""
     app.extensions["passages.page_cache_seconds"] = seconds
+    app.extensions["passages.page_generation"] = _Generation()
+    app.extensions["passages.page_pause"] = _Pause()
     cache.init_app(
         app,
         config={
@@ -124,6 +154,7 @@ def invalidate() -> bool:
     """
     if not enabled():
         return True
+    _generation().forget()
     try:
         cache.cache.inc(GENERATION)
         return True
@@ -134,7 +165,7 @@ def invalidate() -> bool:
 
 def _may_keep() -> bool:
     """Whether this request's page may come from, or go to, the cache."""
-    if request.method not in ("GET", "HEAD") or _pause.active():
+    if request.method not in ("GET", "HEAD") or _pause().active():
         return False
     if any(name not in KNOWN_ARGS for name in request.args):
         return False  # includes ?t= (a private preview link)
@@ -168,6 +199,17 @@ def _replay(entry: dict) -> Response:
     return response.make_conditional(request)
 
 
+def _asked_before(key: str) -> bool:
+    """Keep a page only the second time it is rendered within ``PAGE_CACHE_SECONDS``: a crawler
+    or a flood of one-off searches then leaves small markers in Redis, not a page each (the
+    same Redis carries the job queues)."""
+    try:
+        return not cache.add(f"asked:{key}", 1)
+    except _FAILURES as exc:
+        _pause().failed(exc)
+        return False
+
+
 def cached_page(view: Callable[..., Any]) -> Callable[..., Any]:
     """Serve the view's page from the cache when kept, else render it and keep it.
 
@@ -180,22 +222,21 @@ def cached_page(view: Callable[..., Any]) -> Callable[..., Any]:
         if not enabled() or not _may_keep():
             return view(*args, **kwargs)
         try:
-            generation = int(cache.get(GENERATION) or 0)
-            key = _key(generation)
+            key = _key(_generation().current())
             entry = cache.get(key)
         except _FAILURES as exc:
-            _pause.failed(exc)
+            _pause().failed(exc)
             return view(*args, **kwargs)
         if entry is not None:
             return _replay(entry)
         response = current_app.make_response(view(*args, **kwargs))
-        if _storable(response):
+        if _storable(response) and _asked_before(key):
             headers = [(h, response.headers[h]) for h in KEPT_HEADERS if h in response.headers]
             body = response.get_data() if response.status_code == 200 else None
             try:
                 cache.set(key, {"body": body, "headers": headers})
             except _FAILURES as exc:
-                _pause.failed(exc)
+                _pause().failed(exc)
         return response
 
     return wrapper

@@ -1,7 +1,7 @@
 """media15: audio and video recordings are media too (kind, duration, processing progress)
 
 Revision ID: media15_recordings
-Revises: exhibit14_exhibitions
+Revises: perf17_public_order
 Create Date: 2026-12-02
 
 Every existing media row is an image. ``duration`` (seconds) is known for recordings from the
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "media15_recordings"
-down_revision = "exhibit14_exhibitions"
+down_revision = "perf17_public_order"
 branch_labels = None
 depends_on = None
 
