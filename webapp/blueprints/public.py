@@ -36,7 +36,16 @@ from webapp.errors import Gone, NotFound, SearchUnavailable
 from webapp.models import Organisation, Story
 from webapp.redirects import safe_next_path
 from webapp.search.contract import FACET_NAMES, SearchHit, SearchRequest
-from webapp.services import access, accounts, backends, paging, publication, stories, visibility
+from webapp.services import (
+    access,
+    accounts,
+    backends,
+    catalog,
+    paging,
+    publication,
+    stories,
+    visibility,
+)
 from webapp.services import collections as collection_service
 from webapp.services.searching import search_request_from_args, search_stories
 from webapp.slugs import slugify
@@ -348,6 +357,7 @@ def search():
         "search.html",
         page=page,
         failure=failure,
+        pictures=catalog.result_pictures([h.id for h in page.hits]) if page else {},
         query=search_request,
         search_url=search_url,
         facet_names=FACET_NAMES,
