@@ -77,6 +77,9 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(moderation.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(curation.bp)
+    from webapp.blueprints import documents as documents_pages
+
+    app.register_blueprint(documents_pages.bp)
     app.register_blueprint(indicators.bp)
     from webapp.blueprints import accounts as accounts_pages
     from webapp.blueprints import admin, classes, quarantine
@@ -106,6 +109,9 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     from webapp.blueprints import jobs as jobs_pages
 
     app.register_blueprint(jobs_pages.bp)
+    from webapp.blueprints import recordings
+
+    app.register_blueprint(recordings.bp)
     from webapp import metrics
 
     metrics.init_app(app)  # /metrics, and the request counters every response goes through

@@ -16,6 +16,7 @@ PUBLISHED = "published"
 
 #: Facet names, in the order a search page shows them.
 FACET_NAMES: tuple[str, ...] = (
+    "kind",
     "place",
     "decade",
     "theme",
@@ -66,6 +67,11 @@ class StoryDocument:
     collections: list[str] = field(default_factory=list)
     status: str = "submitted"
     updated_at: datetime | None = None
+    #: ``story`` or ``document`` (an archive document).
+    kind: str = "story"
+    #: What is said in the story's recordings: ``(media id, start in seconds, text)`` for each
+    #: transcript line and index point, searched with the body and linked to its moment.
+    moments: list[tuple[int, float, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -83,9 +89,19 @@ class SearchRequest:
     public: bool = True
 
 
+@dataclass(frozen=True)
+class MomentHit:
+    """Where in a recording a result matched: the line said there, escaped, words marked."""
+
+    media_id: int
+    start: float
+    snippet_html: str
+
+
 @dataclass
 class SearchHit:
-    """One result row. ``snippet_html`` is escaped text with ``<mark>`` around matches."""
+    """One result row. ``snippet_html`` is escaped text with ``<mark>`` around matches;
+    ``moment`` is set when a word was said in one of the story's recordings."""
 
     id: int
     title: str
@@ -95,6 +111,7 @@ class SearchHit:
     period_start: int | None
     period_end: int | None
     language: str
+    moment: MomentHit | None = None
 
 
 @dataclass

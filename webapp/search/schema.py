@@ -29,13 +29,17 @@ from webapp.search.contract import StoryDocument
 from webapp.search.stored_names import StoredByName
 
 #: Bump when the schema or the analysis changes: an index of another version must be rebuilt.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: Separator between a facet's name and its value in the ``facet`` field's terms.
 FACET_SEP = "\x1f"
 
 #: Characters of the body kept for snippets: highlighting works on this bounded excerpt only.
 EXCERPT_CHARS = 3000
+
+#: Characters of recorded speech (transcript lines, index points) kept with their moments for
+#: "said at 12:05" links; all of it is searchable, only this much can be pointed to.
+MOMENT_CHARS = 200_000
 
 
 class CompactPositions(StoredByName, formats.Positions):
@@ -185,6 +189,7 @@ def facet_values(doc: StoryDocument) -> dict[str, list[str]]:
         return list(seen)
 
     return {
+        "kind": unique([doc.kind], "kind"),
         "place": unique(list(doc.places), "place"),
         "decade": decades(doc.period_start, doc.period_end),
         "theme": unique(list(doc.themes), "theme"),
@@ -199,6 +204,14 @@ def document_fields(doc: StoryDocument) -> dict[str, Any]:
     language = primary_language(doc.language)
     title_tokens = analyse(doc.title or "")
     body_tokens = analyse(doc.body or "")
+    # What is said in the recordings is searched as the body is (same analysis and stems).
+    moments = []
+    kept = 0
+    for media_id, start, text in doc.moments:
+        body_tokens.extend(analyse(text))
+        if kept < MOMENT_CHARS:
+            moments.append((int(media_id), float(start), text))
+            kept += len(text)
     places_tokens: list[str] = []
     for place in doc.places:
         # A gap between places so that a phrase never spans two of them.
@@ -225,6 +238,8 @@ def document_fields(doc: StoryDocument) -> dict[str, Any]:
         "period_end": doc.period_end,
         "excerpt": (doc.body or "")[:EXCERPT_CHARS],
     }
+    if moments:
+        data["moments"] = moments
     return {
         "id": str(doc.id),
         "title": title_tokens,
