@@ -103,6 +103,15 @@ def _screens(world: SimpleNamespace) -> dict[str, list[str]]:
     }  # fmt: skip
 
 
+#: The innermost elements that stick out past the viewport's right edge (what to fix).
+WIDE_ELEMENTS = """(width) => [...document.querySelectorAll('main *')]
+    .filter(e => e.getBoundingClientRect().right > width + 1)
+    .filter(e => ![...e.children].some(c => c.getBoundingClientRect().right > width + 1))
+    .slice(0, 6).map(e => e.tagName.toLowerCase() + (e.className ? '.' + e.className : '')
+        + ' ' + Math.round(e.getBoundingClientRect().right)
+        + ' ' + (e.innerText || '').slice(0, 30))"""
+
+
 def _log_in(context, site: SimpleNamespace, role: str) -> None:
     page = context.new_page()
     if role == "student":
@@ -141,7 +150,8 @@ def test_staff_screens_pass_axe_and_fit_the_width(browser, staff_site, role, wid
                 problems.append(f"{path}:\n{_describe(violations)}")
             scroll = page.evaluate("document.documentElement.scrollWidth")
             if scroll > width:
-                problems.append(f"{path} is {scroll} px wide at {width} px")
+                wide = page.evaluate(WIDE_ELEMENTS, width)
+                problems.append(f"{path} is {scroll} px wide at {width} px: {wide}")
         assert not problems, f"{role} at {width} px:\n" + "\n".join(problems)
     finally:
         context.close()

@@ -38,6 +38,12 @@ def tab_to(page, wanted, limit: int = 120) -> dict:
     raise AssertionError(f"Tab never reached the wanted element; went through {seen[-15:]}")
 
 
+def enter_and_load(page) -> None:
+    """Press Enter on the focused control and wait for the page it leads to."""
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+
+
 def fill_by_keyboard(page, field_id: str, text: str, clear: bool = False) -> None:
     tab_to(page, lambda f: f["id"] == field_id)
     if clear:
@@ -73,7 +79,7 @@ def _status(server, title: str) -> tuple[int, str]:
         return story.id, story.status
 
 
-@pytest.mark.parametrize("width", [320])
+@pytest.mark.parametrize("width", [320, 1280])
 def test_a_class_session_works_with_the_keyboard_alone(browser, server, width):  # noqa: F811
     teacher = browser.new_context(viewport={"width": width, "height": 800}).new_page()
     student = browser.new_context(viewport={"width": width, "height": 800}).new_page()
@@ -96,8 +102,7 @@ def test_a_class_session_works_with_the_keyboard_alone(browser, server, width): 
         student.goto(server.base + "/join")
         fill_by_keyboard(student, "code", code.lower())
         fill_by_keyboard(student, "pseudonym", "Nour")
-        student.keyboard.press("Enter")
-        student.wait_for_load_state("load")
+        enter_and_load(student)
         assert code in student.content()
         tab_to(student, lambda f: (f["href"] or "") == "/submit")
         student.keyboard.press("Enter")
@@ -119,8 +124,7 @@ def test_a_class_session_works_with_the_keyboard_alone(browser, server, width): 
         teacher.wait_for_url(f"**/moderation/stories/{story_id}")
         fill_by_keyboard(teacher, "note", "Raconte aussi son arrivée à Vitry.")
         tab_to(teacher, lambda f: f["name"] == "decision" and f["value"] == "return")
-        teacher.keyboard.press("Enter")
-        teacher.wait_for_load_state("load")
+        enter_and_load(teacher)
         assert _status(server, "Le voyage de ma grand-mère")[1] == "returned"
 
         # The student reads the comment, fixes the story and hands it in again.
@@ -131,18 +135,15 @@ def test_a_class_session_works_with_the_keyboard_alone(browser, server, width): 
         student.wait_for_url(f"**/me/stories/{story_id}")
         fill_by_keyboard(student, "body", " Puis elle a pris le train pour Vitry.")
         tab_to(student, lambda f: f["name"] == "resubmit" and f["value"] == "yes")
-        student.keyboard.press("Enter")
-        student.wait_for_load_state("load")
+        enter_and_load(student)
         assert _status(server, "Le voyage de ma grand-mère")[1] == "submitted"
 
         # The teacher records the guardian's consent and forwards the story to the archive.
         teacher.goto(f"{server.base}/moderation/stories/{story_id}")
         fill_by_keyboard(teacher, "given_by", "Sa mère, formulaire signé")
-        teacher.keyboard.press("Enter")
-        teacher.wait_for_load_state("load")
+        enter_and_load(teacher)
         tab_to(teacher, lambda f: f["name"] == "decision" and f["value"] == "forward")
-        teacher.keyboard.press("Enter")
-        teacher.wait_for_load_state("load")
+        enter_and_load(teacher)
         assert _status(server, "Le voyage de ma grand-mère")[1] == "in_review"
     finally:
         teacher.context.close()
