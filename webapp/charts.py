@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 #: Characters of a label drawn in the chart; the table beside it has the whole label.
-LABEL_CHARACTERS = 26
+LABEL_CHARACTERS = 24
 
 
 @dataclass(frozen=True)
@@ -63,11 +63,11 @@ def short_label(text: str, limit: int = LABEL_CHARACTERS) -> str:
 def horizontal_bars(
     rows: Sequence[tuple[str, int]],
     *,
-    width: int = 640,
+    width: int = 480,
     bar_height: int = 22,
     gap: int = 8,
-    label_width: int = 200,
-    value_width: int = 56,
+    label_width: int = 170,
+    value_width: int = 48,
 ) -> BarChart:
     """Lay out one bar per row; the longest bar fills the width left after labels and values.
 

@@ -155,3 +155,49 @@ def test_staff_screens_pass_axe_and_fit_the_width(browser, staff_site, role, wid
         assert not problems, f"{role} at {width} px:\n" + "\n".join(problems)
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("width", [360, 1280])
+def test_indicator_charts_are_drawn_and_readable_in_the_browser(browser, staff_site, width):  # noqa: F811
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    try:
+        _log_in(context, staff_site, "archivist")
+        page = context.new_page()
+        page.goto(staff_site.base + "/indicators/")
+        charts = page.locator("svg.chart[role=img]")
+        assert charts.count() >= 5
+        language = page.locator("#chart-by_language svg.chart")
+        box = language.bounding_box()
+        assert box is not None and 0 < box["width"] <= width
+        bars = page.locator("#chart-by_language rect.bar")
+        assert bars.count() == 3  # French, Arabic, English
+        widths = [bars.nth(n).bounding_box()["width"] for n in range(bars.count())]
+        assert max(widths) > 0 and max(widths) >= 2 * min(widths)  # 3 French stories, 1 Arabic
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        page.screenshot(path=f"/work/notes/screens/indicators-{width}.png", full_page=True)
+    finally:
+        context.close()
+
+
+def test_bulk_actions_say_how_many_stories_they_will_touch(browser, staff_site):  # noqa: F811
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        _log_in(context, staff_site, "archivist")
+        page = context.new_page()
+        page.goto(staff_site.base + "/moderation/?status=")
+        boxes = page.locator("input[name=story_id]")
+        total = boxes.count()
+        assert total >= 3
+        apply = page.locator("button[data-bulk-apply]")
+        assert apply.is_disabled() and apply.inner_text() == "Appliquer"
+        boxes.nth(0).check()
+        assert apply.inner_text() == "Appliquer (1)" and apply.is_enabled()
+        assert page.locator("[data-selected-count]").inner_text() == "1 histoire sélectionnée"
+        page.check("#select-all")
+        assert apply.inner_text() == f"Appliquer ({total})"
+        assert page.locator("[data-selected-count]").inner_text() == (
+            f"{total} histoires sélectionnées"
+        )
+        assert boxes.evaluate_all("bs => bs.every(b => b.checked)")
+    finally:
+        context.close()
