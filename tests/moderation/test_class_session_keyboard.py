@@ -81,6 +81,7 @@ def _status(server, title: str) -> tuple[int, str]:
 
 @pytest.mark.parametrize("width", [320, 1280])
 def test_a_class_session_works_with_the_keyboard_alone(browser, server, width):  # noqa: F811
+    title = f"Le voyage de ma grand-mère ({width} px)"
     teacher = browser.new_context(viewport={"width": width, "height": 800}).new_page()
     student = browser.new_context(viewport={"width": width, "height": 800}).new_page()
     try:
@@ -92,7 +93,7 @@ def test_a_class_session_works_with_the_keyboard_alone(browser, server, width): 
         teacher.wait_for_url(lambda url: "/login" not in url)
         teacher.goto(server.base + "/classes/")
         tab_to(teacher, lambda f: f["name"] == "name" and f["tag"] == "input")
-        teacher.keyboard.type("3e C")
+        teacher.keyboard.type(f"3e C {width}")
         teacher.keyboard.press("Enter")
         teacher.wait_for_url(re.compile(r"/classes/\d+$"))
         code = teacher.locator("strong.code").first.inner_text().strip()
@@ -107,14 +108,14 @@ def test_a_class_session_works_with_the_keyboard_alone(browser, server, width): 
         tab_to(student, lambda f: (f["href"] or "") == "/submit")
         student.keyboard.press("Enter")
         student.wait_for_url("**/submit")
-        fill_by_keyboard(student, "title", "Le voyage de ma grand-mère")
+        fill_by_keyboard(student, "title", title)
         fill_by_keyboard(student, "body", "Elle est arrivée à Orly.")
         tab_to(student, lambda f: f["id"] == "consent")
         student.keyboard.press("Space")
         tab_to(student, lambda f: f["tag"] == "button" and f["text"] == "Envoyer l'histoire")
         student.keyboard.press("Enter")
         student.wait_for_url("**/status/**")
-        story_id, status = _status(server, "Le voyage de ma grand-mère")
+        story_id, status = _status(server, title)
         assert status == "submitted"
 
         # The teacher returns it with a comment.
@@ -125,7 +126,7 @@ def test_a_class_session_works_with_the_keyboard_alone(browser, server, width): 
         fill_by_keyboard(teacher, "note", "Raconte aussi son arrivée à Vitry.")
         tab_to(teacher, lambda f: f["name"] == "decision" and f["value"] == "return")
         enter_and_load(teacher)
-        assert _status(server, "Le voyage de ma grand-mère")[1] == "returned"
+        assert _status(server, title)[1] == "returned"
 
         # The student reads the comment, fixes the story and hands it in again.
         student.goto(server.base + "/me")
@@ -136,7 +137,7 @@ def test_a_class_session_works_with_the_keyboard_alone(browser, server, width): 
         fill_by_keyboard(student, "body", " Puis elle a pris le train pour Vitry.")
         tab_to(student, lambda f: f["name"] == "resubmit" and f["value"] == "yes")
         enter_and_load(student)
-        assert _status(server, "Le voyage de ma grand-mère")[1] == "submitted"
+        assert _status(server, title)[1] == "submitted"
 
         # The teacher records the guardian's consent and forwards the story to the archive.
         teacher.goto(f"{server.base}/moderation/stories/{story_id}")
@@ -144,7 +145,7 @@ def test_a_class_session_works_with_the_keyboard_alone(browser, server, width): 
         enter_and_load(teacher)
         tab_to(teacher, lambda f: f["name"] == "decision" and f["value"] == "forward")
         enter_and_load(teacher)
-        assert _status(server, "Le voyage de ma grand-mère")[1] == "in_review"
+        assert _status(server, title)[1] == "in_review"
     finally:
         teacher.context.close()
         student.context.close()
