@@ -159,7 +159,7 @@ def test_staff_screens_pass_axe_and_fit_the_width(browser, staff_site, role, wid
 
 @pytest.mark.parametrize("width", [360, 1280])
 def test_indicator_charts_are_drawn_and_readable_in_the_browser(browser, staff_site, width):  # noqa: F811
-    context = browser.new_context(viewport={"width": width, "height": 900})
+    context = browser.new_context(viewport={"width": width, "height": 900}, locale="fr-FR")
     try:
         _log_in(context, staff_site, "archivist")
         page = context.new_page()

@@ -16,7 +16,8 @@ SCREENS = Path("/work/notes/screens")
 @pytest.fixture
 def phone(browser, site):  # noqa: F811
     context = browser.new_context(viewport={"width": 360, "height": 740}, has_touch=True,
-                                  is_mobile=True, device_scale_factor=2)  # fmt: skip
+                                  is_mobile=True, device_scale_factor=2,
+                                  locale="fr-FR")  # fmt: skip
     yield context.new_page()
     context.close()
 
@@ -82,7 +83,7 @@ def test_viewer_works_with_the_keyboard_alone(browser, site):  # noqa: F811
 
 @pytest.mark.parametrize("width", [360, 1280])
 def test_search_results_show_thumbnails_in_the_browser(browser, site, width):  # noqa: F811
-    context = browser.new_context(viewport={"width": width, "height": 900})
+    context = browser.new_context(viewport={"width": width, "height": 900}, locale="fr-FR")
     page = context.new_page()
     try:
         page.goto(site.base + "/search?theme=travail")
