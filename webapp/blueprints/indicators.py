@@ -14,7 +14,7 @@ from datetime import date
 from flask import Blueprint, abort, make_response, render_template
 from flask_babel import gettext as _
 
-from webapp import charts
+from webapp import charts, labels
 from webapp.auth import current_person
 from webapp.i18n import language_name
 from webapp.interop.columns import neutralise
@@ -48,20 +48,6 @@ class Chart:
         return charts.horizontal_bars(self.rows)
 
 
-def _status_label(status: str) -> str:
-    labels = {
-        "draft": _("draft"),
-        "submitted": _("submitted"),
-        "in_review": _("in review"),
-        "changes_requested": _("changes requested"),
-        "approved": _("approved"),
-        "published": _("published"),
-        "rejected": _("rejected"),
-        "withdrawn": _("withdrawn"),
-    }
-    return labels.get(status, status)
-
-
 def _charts(data: service.Indicators) -> dict[str, Chart]:
     """Each figure with its labels in the reader's language (the same for page and CSV)."""
     stories = _("Stories")
@@ -76,7 +62,7 @@ def _charts(data: service.Indicators) -> dict[str, Chart]:
         Chart("collection_views", _("Most viewed collections (last 30 days)"), _("Collection"),
               _("Views"), [(c.title, n) for c, n in data.most_viewed]),
         Chart("by_status", _("Stories by status"), _("Status"), stories,
-              [(_status_label(status), n) for status, n in data.by_status]),
+              [(labels.label(status, "status"), n) for status, n in data.by_status]),
         Chart("by_period", _("Stories by period"), _("Decade"), stories,
               [(_("No period given") if decade is None else _("%(decade)ss", decade=decade), n)
                for decade, n in data.by_decade]),
