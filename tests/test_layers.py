@@ -53,15 +53,9 @@ def test_the_web_app_never_imports_the_workers():
 
 
 NEUTRAL = ["webapp/textfold.py", "webapp/slugs.py", "webapp/media/imaging.py",
-<<<<<<< HEAD
            "webapp/media/keys.py", "webapp/media/recording.py", "webapp/media/timedtext.py",
-           "webapp/iiif/image_api.py",
-           "webapp/iiif/rendering.py", "webapp/printing/exhibition.py"]  # fmt: skip
-=======
-           "webapp/media/keys.py", "webapp/media/timedtext.py", "webapp/iiif/image_api.py",
-           "webapp/iiif/rendering.py", "webapp/printing/exhibition.py",
+           "webapp/iiif/image_api.py", "webapp/iiif/rendering.py", "webapp/printing/exhibition.py",
            "webapp/charts.py"]  # fmt: skip
->>>>>>> main
 
 
 def test_neutral_modules_depend_on_no_engine_view_or_database():
