@@ -109,6 +109,9 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     from webapp.blueprints import jobs as jobs_pages
 
     app.register_blueprint(jobs_pages.bp)
+    from webapp.blueprints import recordings
+
+    app.register_blueprint(recordings.bp)
     from webapp import metrics
 
     metrics.init_app(app)  # /metrics, and the request counters every response goes through

@@ -33,6 +33,7 @@ from webapp.models.operations import CheckRun, IdempotencyRecord, ObjectClaim
 from webapp.models.places import DEPARTMENTS, Place, StoryPlace
 from webapp.models.publication import PublicRecord, PublicRecordSet
 from webapp.models.stories import MediaAsset, Story, StoryResponse, TakedownRequest
+from webapp.models.transcripts import IndexPoint, RecordingConsent, Transcript, TranscriptCue
 
 __all__ = [
     "DEPARTMENTS",
@@ -46,6 +47,7 @@ __all__ = [
     "GuardianConsent",
     "IdempotencyRecord",
     "ImportRun",
+    "IndexPoint",
     "Invitation",
     "LoginThrottle",
     "MediaAsset",
@@ -58,6 +60,7 @@ __all__ = [
     "Place",
     "PublicRecord",
     "PublicRecordSet",
+    "RecordingConsent",
     "Role",
     "SchoolClass",
     "Story",
@@ -66,6 +69,8 @@ __all__ = [
     "StoryResponse",
     "StoryStatus",
     "TakedownRequest",
+    "Transcript",
+    "TranscriptCue",
     "User",
     "enum_column",
     "utcnow",
