@@ -411,6 +411,12 @@ def derivative(media_id: int, name: str):
     except FileNotFoundError:
         abort(404)
     response = send_file(stream, mimetype=entry["mime"], max_age=0)
+    if request.range is not None:
+        # A player seeking in a recording asks for byte ranges; send_file can answer them only
+        # when it knows the object's length, which a stream does not tell.
+        response = response.make_conditional(
+            request, accept_ranges=True, complete_length=store.stat(entry["key"]).size
+        )
     if not media.story.is_public:
         response.headers["Cache-Control"] = "private, no-store"
     else:
