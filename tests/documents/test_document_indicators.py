@@ -51,7 +51,9 @@ def test_classes_and_responses_are_counted_per_document(
     assert by_title["Lettre au préfet"][3:] == ["yes", "0", "2", "4", "3"]
     assert by_title["Affiche du bal"][3:] == ["yes", "0", "1", "1", "1"]
     assert by_title["Registre d'entrée"][3:] == ["no", "0", "0", "0", "0"]
-    assert "Lettre au préfet" in page.text and "Réponses remises" in page.text
+    body = page.text.split("</title>", 1)[1]  # the table is in the page, not in its title
+    assert 'class="document-indicators"' in body
+    assert "Lettre au préfet" in body and "Réponses remises" in body
     year = datetime.now(UTC).year
     assert client.get(f"/indicators/documents.csv?year={year - 3}").text.count("\n") == 4
     last_year = list(
