@@ -106,6 +106,11 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     from webapp.blueprints import jobs as jobs_pages
 
     app.register_blueprint(jobs_pages.bp)
+    from webapp.blueprints import dossiers as dossier_pages
+    from webapp.blueprints import projects as project_pages
+
+    app.register_blueprint(dossier_pages.bp)
+    app.register_blueprint(project_pages.bp)
     from webapp import metrics
 
     metrics.init_app(app)  # /metrics, and the request counters every response goes through

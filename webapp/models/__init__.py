@@ -32,15 +32,19 @@ from webapp.models.operations import CheckRun, IdempotencyRecord, ObjectClaim
 from webapp.models.places import DEPARTMENTS, Place, StoryPlace
 from webapp.models.publication import PublicRecord, PublicRecordSet
 from webapp.models.stories import MediaAsset, Story, TakedownRequest
+from webapp.models.teaching import ClassProject, Dossier, DossierDocument, ProjectWork
 
 __all__ = [
     "DEPARTMENTS",
     "ApiToken",
     "AuditEntry",
     "CheckRun",
+    "ClassProject",
     "Collection",
     "CollectionItem",
     "CollectionView",
+    "Dossier",
+    "DossierDocument",
     "ExportRun",
     "GuardianConsent",
     "IdempotencyRecord",
@@ -55,6 +59,7 @@ __all__ = [
     "OrganisationKind",
     "OutboxEvent",
     "Place",
+    "ProjectWork",
     "PublicRecord",
     "PublicRecordSet",
     "Role",
