@@ -12,6 +12,7 @@ from flask import has_request_context, url_for
 
 from webapp.iiif.presentation import has_manifest, image_service_url, manifest_url
 from webapp.models import MediaAsset, Story, User
+from webapp.services import documents
 from webapp.services.duplicates import Duplicate, duplicates_for_story
 
 
@@ -56,6 +57,18 @@ def _current_viewer() -> User | None:
     return current_person()
 
 
+def _linked(story: Story) -> dict[str, Any]:
+    """A story named from another one: id, title and its public address (``None`` while it is
+    not public — only the author and staff ever see such a link)."""
+    return {
+        "id": story.id,
+        "title": story.title,
+        "url": url_for("public.story", story_id=story.id, _external=True)
+        if story.is_public
+        else None,
+    }
+
+
 def story_json(
     story: Story, *, include_private: bool = False, viewer: User | None = None
 ) -> dict[str, Any]:
@@ -78,6 +91,16 @@ def story_json(
         else None,
         "media": [media_json(m, token, duplicates.get(m.id)) for m in story.media],
     }
+    body["kind"] = story.kind
+    if story.is_document:
+        body["source"] = documents.source_json(story)
+        body["citation"] = documents.citation(story)
+        body["responses"] = [_linked(response) for response in documents.published_responses(story)]
+    else:
+        body["responds_to"] = [
+            _linked(document)
+            for document in documents.responded_documents(story, public_only=not include_private)
+        ]
     if has_manifest(story):
         body["manifest"] = manifest_url(story.id)
     if include_private:

@@ -23,7 +23,13 @@ def archive(app, world, publish):  # noqa: F811 - the imported fixture
         ids = []
         for title, period in (("Lettre au préfet", "1962"), ("Photographie du bidonville", "1965")):
             story = submit_story_now(
-                story_metadata(title=title, period=period, places=["Champigny-sur-Marne"]),
+                story_metadata(
+                    title=title,
+                    period=period,
+                    places=["Champigny-sur-Marne"],
+                    kind="document",
+                    source={"institution": "Archives du Val-de-Marne", "reference": "2 W 145"},
+                ),
                 [],
                 submitter=archivist,
             )

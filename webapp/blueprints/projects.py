@@ -254,9 +254,11 @@ def save(project_id: int):
             if action in ("draft", "hand_in") and desk.story is None:
                 projects.check_can_start(desk)
                 check_descriptions(images, request.form)
+                metadata = metadata_from_form(request.form)
+                metadata["responds_to"] = [desk.document.id]
                 story = submissions.submit_story(
                     uow,
-                    metadata_from_form(request.form),
+                    metadata,
                     images,
                     submitter=student,
                     as_draft=action == "draft",

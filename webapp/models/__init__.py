@@ -21,6 +21,7 @@ from webapp.models.base import (
     MediaState,
     OrganisationKind,
     Role,
+    StoryKind,
     StoryStatus,
     enum_column,
     utcnow,
@@ -31,7 +32,7 @@ from webapp.models.interop import ExportRun, ImportRun
 from webapp.models.operations import CheckRun, IdempotencyRecord, ObjectClaim
 from webapp.models.places import DEPARTMENTS, Place, StoryPlace
 from webapp.models.publication import PublicRecord, PublicRecordSet
-from webapp.models.stories import MediaAsset, Story, TakedownRequest
+from webapp.models.stories import MediaAsset, Story, StoryResponse, TakedownRequest
 from webapp.models.teaching import ClassProject, Dossier, DossierDocument, ProjectWork
 
 __all__ = [
@@ -65,7 +66,9 @@ __all__ = [
     "Role",
     "SchoolClass",
     "Story",
+    "StoryKind",
     "StoryPlace",
+    "StoryResponse",
     "StoryStatus",
     "TakedownRequest",
     "User",

@@ -45,6 +45,15 @@ class StoryStatus(enum.StrEnum):
     WITHDRAWN = "withdrawn"
 
 
+class StoryKind(enum.StrEnum):
+    """What a published item is: a story someone told, or an archive's own document."""
+
+    STORY = "story"
+    #: A scanned letter, photograph, poster, press cutting, register page… published by an
+    #: archivist with its provenance (``Story.source_*``).
+    DOCUMENT = "document"
+
+
 class GuardianConsent(enum.StrEnum):
     NOT_REQUIRED = "not_required"
     PENDING = "pending"

@@ -22,6 +22,7 @@ from webapp.extensions import db
 from webapp.models.base import (
     GuardianConsent,
     MediaState,
+    StoryKind,
     StoryStatus,
     enum_column,
     utcnow,
@@ -55,6 +56,15 @@ class Story(db.Model):
     #: Optional metadata fields accepted by the schema (credit line, contributor name, summary).
     extra: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
     status: Mapped[str] = enum_column(StoryStatus.SUBMITTED)
+    #: ``story`` or ``document`` (an archive document, ``webapp.services.documents``).
+    kind: Mapped[str] = enum_column(StoryKind.STORY)
+    #: A document's provenance: holding institution, call number (cote), fonds or series and
+    #: producer/author. Empty for stories. Its date is ``period``; its rights ``licence`` and
+    #: ``extra["credit"]``.
+    source_institution: Mapped[str | None] = mapped_column(String(300))
+    source_reference: Mapped[str | None] = mapped_column(String(200))
+    source_fonds: Mapped[str | None] = mapped_column(String(300))
+    source_producer: Mapped[str | None] = mapped_column(String(300))
     #: Secret part of the status-page link given to whoever submitted (no account needed).
     status_token: Mapped[str] = mapped_column(
         String(64), nullable=False, unique=True, default=lambda: secrets.token_urlsafe(24)
@@ -106,6 +116,10 @@ class Story(db.Model):
         """
         return self.status == StoryStatus.PUBLISHED.value
 
+    @property
+    def is_document(self) -> bool:
+        return self.kind == StoryKind.DOCUMENT.value
+
 
 class MediaAsset(db.Model):
     __tablename__ = "media_assets"
@@ -138,6 +152,28 @@ class MediaAsset(db.Model):
     )
 
     story: Mapped[Story] = relationship(back_populates="media")
+
+
+class StoryResponse(db.Model):
+    """A story that responds to an archive document (a class project's writing, or any
+    contributor's): ``story_id`` answers ``document_id``.
+
+    Rows are written only through ``webapp.services.documents.link_responses``, which checks
+    that each document is a published document; what the public sees of them is filtered
+    there too (only published responses, only published documents).
+    """
+
+    __tablename__ = "story_responses"
+
+    story_id: Mapped[int] = mapped_column(
+        ForeignKey("stories.id", ondelete="CASCADE"), primary_key=True
+    )
+    document_id: Mapped[int] = mapped_column(
+        ForeignKey("stories.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    #: The order in which the story names its documents.
+    position: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class TakedownRequest(db.Model):

@@ -42,11 +42,6 @@ class DossierFields:
     published: bool = False
 
 
-def is_document(story: Story) -> bool:
-    """Whether a story is an archive document (the kind a dossier holds)."""
-    return getattr(story, "kind", "document") == "document"
-
-
 def _check(fields: DossierFields, dossier_id: int | None) -> DossierFields:
     title = " ".join((fields.title or "").split())
     if not title:
@@ -123,7 +118,7 @@ def add_document(uow: UnitOfWork, dossier_id: int, story_id: int, actor: User | 
     story = db.session.get(Story, story_id)
     if story is None:
         raise BadRequest(f"there is no document number {story_id}", field="story_id")
-    if not is_document(story):
+    if not story.is_document:
         raise BadRequest(f"number {story_id} is a story, not an archive document", field="story_id")
     if story.status != StoryStatus.PUBLISHED.value:
         raise BadRequest("only published documents can go in a dossier", field="story_id")

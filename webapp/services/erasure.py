@@ -30,7 +30,7 @@ from webapp.models import (
     User,
     utcnow,
 )
-from webapp.services import access, audit, backends, outbox
+from webapp.services import access, audit, backends, documents, outbox
 from webapp.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -122,6 +122,7 @@ def erase_story(uow: UnitOfWork, story_id: int, actor: User | None) -> dict[str,
     db.session.execute(db.delete(DossierDocument).where(DossierDocument.story_id == story_id))
     for column in (ProjectWork.story_id, ProjectWork.document_id):
         db.session.execute(db.update(ProjectWork).where(column == story_id).values({column: None}))
+    documents.forget_links(story_id)
     for row in db.session.scalars(
         db.select(TakedownRequest).where(TakedownRequest.story_id == story_id)
     ):

@@ -33,10 +33,10 @@ from webapp.errors import BadRequest, PayloadTooLarge, UploadRejected, Validatio
 from webapp.extensions import db
 from webapp.media.imaging import ImageRejected, inspect_image
 from webapp.media.keys import original_key
-from webapp.models import MediaAsset, Story, StoryStatus, User
+from webapp.models import MediaAsset, Story, StoryKind, StoryStatus, User
 from webapp.operations import claims
 from webapp.periods import canonical_language_tag, parse_period
-from webapp.services import audit, backends, notifications, outbox
+from webapp.services import audit, backends, documents, notifications, outbox
 from webapp.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -99,6 +99,17 @@ def check_metadata(metadata: Any) -> dict[str, Any]:
     cleaned["places"] = _dedupe_stripped(cleaned.get("places", []))
     cleaned["themes"] = _dedupe_stripped(cleaned.get("themes", []))
     cleaned["title"] = cleaned["title"].strip()
+    cleaned["kind"] = cleaned.get("kind") or StoryKind.STORY.value
+    if cleaned["kind"] == StoryKind.DOCUMENT.value:
+        cleaned["source"] = documents.clean_source(cleaned.get("source"))
+        if cleaned.get("responds_to"):
+            raise ValidationFailed(
+                [FieldError("responds_to", "an archive document cannot respond to documents")]
+            )
+    elif "source" in cleaned:
+        raise ValidationFailed(
+            [FieldError("source", 'source is only for archive documents ("kind": "document")')]
+        )
     return cleaned
 
 
@@ -165,6 +176,10 @@ def submit_story(
     if as_draft and submitter is None:
         raise BadRequest("sign in to keep a draft; without an account, hand the story in")
     cleaned = check_metadata(metadata)
+    if cleaned["kind"] == StoryKind.DOCUMENT.value:
+        documents.require_document_author(submitter)
+    # Checked before anything is stored; linked once the story has its id.
+    documents.check_respondable(cleaned.get("responds_to", []))
     checked = check_images(images)
     store = backends.object_store()
     # Claimed before anything is written and held until the action ends: the collector (and a
@@ -196,6 +211,8 @@ def submit_story(
             )
         )
     uow.flush()
+    if cleaned.get("responds_to"):
+        documents.link_responses(uow, story.id, cleaned["responds_to"])
     if as_draft:
         audit.record("story.draft_saved", "story", story.id, actor=submitter)
         log.info("story %s saved as a draft with %d image(s)", story.id, len(checked))
@@ -217,7 +234,8 @@ def _story_from(cleaned: dict[str, Any], submitter: User | None, *, as_draft: bo
         for key in ("credit", "contributor_name", "summary")
         if cleaned.get(key, "").strip()
     }
-    return Story(
+    story = Story(
+        kind=cleaned["kind"],
         title=cleaned["title"],
         body=cleaned.get("body", ""),
         language=cleaned["language"],
@@ -234,6 +252,9 @@ def _story_from(cleaned: dict[str, Any], submitter: User | None, *, as_draft: bo
         organisation_id=submitter.organisation_id if submitter else None,
         class_id=submitter.class_id if submitter else None,
     )
+    if "source" in cleaned:
+        documents.apply_source(story, cleaned["source"])
+    return story
 
 
 def _remove_unless_committed(store: Any, key: str) -> None:
