@@ -66,14 +66,20 @@ def test_a_draft_dossier_and_an_unpublished_document_stay_out_of_public_view(
     assert app.test_client().get("/dossiers/brouillon").status_code == 404
     assert "Brouillon" not in app.test_client().get("/dossiers/").get_data(as_text=True)
 
-    waiting = new_story(world.member, title="Pas encore publié")
-    refused = archivist.post(
-        f"/curation/dossiers/{archive.dossier_id}/documents", data={"story_id": str(waiting)}
+    a_story = new_story(world.member, title="Une histoire")
+    waiting = new_story(
+        world.archivist,
+        title="Pas encore publié",
+        kind="document",
+        source={"institution": "Archives du Val-de-Marne", "reference": "3 W 1"},
     )
-    assert refused.status_code == 303
-    assert "only published documents" in archivist.get(refused.headers["Location"]).get_data(
-        as_text=True
-    )
+    for story_id, words in ((a_story, "not an archive document"),
+                            (waiting, "only published documents")):  # fmt: skip
+        refused = archivist.post(
+            f"/curation/dossiers/{archive.dossier_id}/documents", data={"story_id": str(story_id)}
+        )
+        assert refused.status_code == 303
+        assert words in archivist.get(refused.headers["Location"]).get_data(as_text=True)
 
 
 def test_a_withdrawn_document_leaves_the_dossier_page(app, world, archive, login):

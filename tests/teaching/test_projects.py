@@ -328,6 +328,13 @@ def test_progress_follows_the_review_workflow_from_not_started_to_published(
 
     _write(student_client, project, action="hand_in", title="Ma réponse à la lettre")
     assert _status_of_response(app, project, world.student) == (story_id, "submitted")
+    with app.app_context():
+        from webapp.extensions import db
+        from webapp.models import Story
+        from webapp.services import documents
+
+        answered = documents.responded_documents(db.session.get(Story, story_id))
+        assert [d.id for d in answered] == [archive.documents[0]]  # responds_to is recorded
     assert progress_of_amina() == Progress.HANDED_IN
     follow_up = teacher.get(f"/projects/{project}").get_data(as_text=True)
     assert "Ma réponse à la lettre" in follow_up and 'value="forward"' in follow_up
