@@ -4,6 +4,7 @@ submission leads to a private status page, and forms are protected against cross
 from __future__ import annotations
 
 import io
+import re
 
 from tests.conftest import build_app, make_jpeg
 
@@ -24,10 +25,29 @@ def _form(**overrides):
     return form
 
 
-def test_form_page_renders_without_javascript(client):
+def test_form_page_is_a_plain_form_that_a_script_only_enhances(client):
     html = client.get("/submit").get_data(as_text=True)
-    assert 'enctype="multipart/form-data"' in html
-    assert 'name="images"' in html and "<script" not in html
+    assert 'method="post" enctype="multipart/form-data"' in html
+    assert 'name="images"' in html and '<button type="submit">' in html
+    # The one script is the upload progress, loaded deferred from our own origin; the progress
+    # panel stays hidden unless it runs, so the form without JavaScript is unchanged.
+    assert re.findall(r"<script[^>]*>", html) == ['<script src="/static/submit-upload.js" defer>']
+    assert 'class="upload-panel" id="upload-panel" hidden' in html
+
+
+def test_form_page_carries_the_server_limits_its_script_checks(tmp_path):
+    app = build_app(tmp_path / "data", MAX_UPLOAD_MB="3", MAX_IMAGES="4")
+    try:
+        html = app.test_client().get("/submit").get_data(as_text=True)
+    finally:
+        from tests.conftest import _dispose
+
+        _dispose(app)
+    assert 'data-max-files="4"' in html and f'data-max-bytes="{3 * 1048576}"' in html
+    assert "Au plus 4 fichiers de 3 Mo chacun." in html
+    accepted = re.search(r'data-accept="([^"]+)"', html).group(1).split(",")
+    assert {"image/jpeg", "image/png", "image/webp", "image/tiff"} <= set(accepted)
+    assert "application/pdf" not in accepted
 
 
 def test_good_submission_leads_to_a_status_page_showing_each_image(client):

@@ -106,3 +106,66 @@ def story_json(
     if include_private:
         body["status_url"] = url_for("submit.status", token=story.status_token, _external=True)
     return body
+
+
+def _media_kind(media: MediaAsset) -> str:
+    """``image``, ``audio`` or ``video``: an explicit ``kind`` column wins, else the MIME type."""
+    kind = getattr(media, "kind", None)
+    if kind:
+        return str(kind)
+    major = (media.mime_type or "").split("/", 1)[0]
+    return major if major in ("audio", "video") else "image"
+
+
+def media_state_label(state: str) -> str:
+    """A media item's processing state in the reader's language (pages and the JSON agree)."""
+    from flask_babel import pgettext
+
+    labels = {
+        "pending": pgettext("media state", "being prepared"),
+        "ready": pgettext("media state", "ready"),
+        "failed": pgettext("media state", "failed"),
+    }
+    return labels.get(state, state)
+
+
+def media_states(story: Story, status_token: str | None = None) -> dict[str, Any]:
+    """Each media item's processing state and its thumbnail once it exists, for pages that poll.
+
+    Generic over media items (images, recordings): a ``thumb`` derivative, or a ``poster`` frame
+    for a video, is the picture shown; an item without one is still listed with its state. The
+    caller has already applied the page's access rule; ``status_token`` goes into the thumbnail
+    URLs so a private story's pictures load for the holder of its status link.
+    """
+    items = []
+    counts = {"pending": 0, "ready": 0, "failed": 0}
+    for media in story.media:
+        counts[media.state] = counts.get(media.state, 0) + 1
+        derivatives = media.derivatives or {}
+        picture = next((n for n in ("thumb", "poster") if n in derivatives), None)
+        thumbnail = None
+        if media.state == "ready" and picture is not None:
+            extra = {"t": status_token} if status_token else {}
+            thumbnail = {
+                "url": url_for("public.derivative", media_id=media.id, name=picture, **extra),
+                "width": derivatives[picture].get("width"),
+                "height": derivatives[picture].get("height"),
+            }
+        items.append(
+            {
+                "id": media.id,
+                "kind": _media_kind(media),
+                "state": media.state,
+                "state_label": media_state_label(media.state),
+                "filename": media.original_filename,
+                "alt_text": media.alt_text,
+                "failure_reason": media.failure_reason,
+                "thumbnail": thumbnail,
+            }
+        )
+    return {
+        "story_id": story.id,
+        "done": counts.get("pending", 0) == 0,
+        "counts": counts,
+        "media": items,
+    }

@@ -9,13 +9,23 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import login_required
 
 from webapp.auth import current_person
 from webapp.errors import PassagesError, SearchUnavailable
 from webapp.identifiers import parse_id
 from webapp.models import StoryStatus
+from webapp.presenters import media_state_label, media_states
 from webapp.services import (
     access,
     accounts,
@@ -181,7 +191,19 @@ def story(story_id: int):
         guardian=consent.guardian_state(story).value,
         licences=consent.LICENCES,
         is_staff=user.is_staff,
+        media_state_label=media_state_label,
     )
+
+
+@bp.get("/stories/<int:story_id>/media.json")
+@login_required
+def story_media(story_id: int):
+    """The review page's images, polled by it: same rule as the page."""
+    user = access.require_teacher_or_staff(current_person())
+    story = access.require_view(stories.find_story(story_id), user)
+    response = jsonify(media_states(story))
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 @bp.post("/stories/<int:story_id>/metadata")

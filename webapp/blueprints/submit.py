@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
@@ -16,7 +16,9 @@ from schemas import FieldError
 from webapp.auth import current_person
 from webapp.errors import PassagesError, ValidationFailed
 from webapp.identifiers import parse_id
-from webapp.services import audit, consent, erasure, idempotency, submissions
+from webapp.media.imaging import accepted_mime_types
+from webapp.presenters import media_state_label, media_states
+from webapp.services import audit, backends, consent, erasure, idempotency, submissions
 from webapp.unit_of_work import unit_of_work
 
 bp = Blueprint("submit", __name__)
@@ -29,6 +31,9 @@ LICENCES = [
     ("CC0-1.0", "Public domain (CC0)"),
     ("all-rights-reserved", "All rights reserved"),
 ]
+
+#: What the form's script lets through before sending (the server still sniffs every file).
+ACCEPTED_TYPES = accepted_mime_types()
 
 
 def _split(text: str, separators: str = ",\n") -> list[str]:
@@ -148,9 +153,13 @@ def submit_form():
 
 def _form_page(**context):
     """The form, with a fresh idempotency key (each rendering is one intended hand-in)."""
+    settings = backends.settings()
     return render_template(
         "submit.html",
         licences=LICENCES,
+        max_images=settings.max_images,
+        max_upload_mb=settings.max_upload_mb,
+        accepted_types=ACCEPTED_TYPES,
         idempotency_key=request.form.get(idempotency.FORM_FIELD) or secrets.token_urlsafe(24),
         **context,
     )
@@ -167,7 +176,19 @@ def status(token: str):
         token=token,
         guardian=consent.guardian_state(story).value,
         history=audit.story_history(story.id, moves_only=True),
+        media_state_label=media_state_label,
     )
+
+
+@bp.get("/status/<token>/media.json")
+def status_media(token: str):
+    """The status page's images, polled by it: same rule as the page (the status link)."""
+    story = submissions.find_by_status_token(token)
+    if story is None:
+        return jsonify({"error": {"code": "not_found", "message": "This link is not valid."}}), 404
+    response = jsonify(media_states(story, token))
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 @bp.route("/takedown", methods=["GET", "POST"])

@@ -170,6 +170,12 @@ _MIME = {
     "HEIF": "image/heic",
 }
 
+
+def accepted_mime_types() -> list[str]:
+    """The MIME types of the accepted originals, for forms that check a file before sending it."""
+    return sorted({_MIME[name] for name in SUPPORTED_FORMATS})
+
+
 # Names for common things people upload by mistake, so the refusal can say what it saw.
 _FOREIGN_MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"%PDF", "PDF"),
