@@ -77,6 +77,9 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(moderation.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(curation.bp)
+    from webapp.blueprints import documents as documents_pages
+
+    app.register_blueprint(documents_pages.bp)
     app.register_blueprint(indicators.bp)
     from webapp.blueprints import accounts as accounts_pages
     from webapp.blueprints import admin, classes, quarantine

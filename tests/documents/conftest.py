@@ -52,3 +52,40 @@ def published_document(submit_via_api, archivist_token, publish) -> Callable[...
         return response.json["id"]
 
     return make
+
+
+# The public pages' story factory (written to the database and indexed) and login.
+from tests.public.conftest import login, make_story, reindex  # noqa: E402, F401
+
+
+@pytest.fixture
+def make_document(make_story) -> Callable[..., int]:  # noqa: F811 - the imported fixture
+    """A document written straight to the database and indexed (published by default)."""
+
+    def make(title: str = "Lettre de demande de logement", **fields: Any) -> int:
+        values = {
+            "kind": "document",
+            "period": "~1962",
+            "source_institution": SOURCE["institution"],
+            "source_reference": SOURCE["reference"],
+            "source_fonds": SOURCE["fonds"],
+            "source_producer": SOURCE["producer"],
+        }
+        values.update(fields)
+        return make_story(title, **values)
+
+    return make
+
+
+@pytest.fixture
+def respond(app) -> Callable[[int, list[int]], None]:
+    """Record that a story responds to documents, through the service."""
+
+    def link(story_id: int, document_ids: list[int]) -> None:
+        from tests.conftest import in_action
+        from webapp.services import documents
+
+        with app.app_context():
+            in_action(documents.link_responses, story_id, document_ids)
+
+    return link

@@ -101,3 +101,72 @@ def test_refused_response_stores_nothing(app, contributor_token, submit_via_api)
     assert response.status_code == 422
     with app.app_context():
         assert db.session.scalar(db.select(db.func.count()).select_from(Story)) == 0
+
+
+def test_archivist_corrects_a_documents_provenance_through_the_api(
+    client, archivist_token, published_document
+):
+    document_id = published_document()
+    headers = {"Authorization": f"Bearer {archivist_token}"}
+    response = client.patch(
+        f"/api/v1/stories/{document_id}",
+        json={"source": {"institution": "Archives nationales", "reference": "F/7/15000"}},
+        headers=headers,
+    )
+    assert response.status_code == 200, response.json
+    assert response.json["source"] == {
+        "institution": "Archives nationales",
+        "reference": "F/7/15000",
+    }
+    assert response.json["citation"] == "Archives nationales, F/7/15000 — ~1962"
+    refused = client.patch(
+        f"/api/v1/stories/{document_id}",
+        json={"source": {"institution": "Archives nationales"}},
+        headers=headers,
+    )
+    assert refused.status_code == 422 and refused.json["error"]["field"] == "source.reference"
+    unknown = client.patch(
+        f"/api/v1/stories/{document_id}", json={"kind": "story"}, headers=headers
+    )
+    assert unknown.status_code == 422 and unknown.json["error"]["field"] == "kind"
+    # Nothing of the refused changes was kept.
+    assert client.get(f"/api/v1/stories/{document_id}").json["source"]["reference"] == "F/7/15000"
+
+
+def test_a_contributor_cannot_change_a_documents_provenance(
+    client, contributor_token, published_document
+):
+    document_id = published_document()
+    response = client.patch(
+        f"/api/v1/stories/{document_id}",
+        json={"source": {"institution": "X", "reference": "Y"}},
+        headers={"Authorization": f"Bearer {contributor_token}"},
+    )
+    assert response.status_code in (403, 404)
+    assert client.get(f"/api/v1/stories/{document_id}").json["source"] == SOURCE
+
+
+def test_author_cannot_change_what_a_handed_in_story_responds_to(
+    client, contributor_token, submit_via_api, published_document
+):
+    document_id = published_document()
+    story_id = submit_via_api(contributor_token, story_metadata()).json["id"]
+    headers = {"Authorization": f"Bearer {contributor_token}"}
+    # Handed in (submitted): no longer with the author.
+    response = client.patch(
+        f"/api/v1/stories/{story_id}", json={"responds_to": [document_id]}, headers=headers
+    )
+    assert response.status_code == 403
+    wrong = client.patch(f"/api/v1/stories/{story_id}", json={"title": 7}, headers=headers)
+    assert wrong.status_code == 422 and wrong.json["error"]["field"] == "title"
+
+
+def test_source_on_a_story_cannot_be_added_by_edit(client, archivist_token, contributor_token,
+                                                   submit_via_api):  # fmt: skip
+    story_id = submit_via_api(contributor_token, story_metadata()).json["id"]
+    response = client.patch(
+        f"/api/v1/stories/{story_id}",
+        json={"source": dict(SOURCE)},
+        headers={"Authorization": f"Bearer {archivist_token}"},
+    )
+    assert response.status_code == 422 and response.json["error"]["field"] == "source"

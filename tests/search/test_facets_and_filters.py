@@ -48,6 +48,7 @@ def random_corpus(n: int, seed: int = 7) -> list[StoryDocument]:
                 organisation=rng.choice(ORGS),
                 collections=sorted(set(rng.sample(COLLECTIONS, rng.randint(0, 2)))),
                 status=rng.choice(STATUSES),
+                kind="document" if i % 5 == 0 else "story",
             )
         )
     return docs
@@ -56,6 +57,7 @@ def random_corpus(n: int, seed: int = 7) -> list[StoryDocument]:
 def brute_force_facets(docs: list[StoryDocument]) -> dict[str, Counter[str]]:
     counts: dict[str, Counter[str]] = {name: Counter() for name in FACET_NAMES}
     for d in docs:
+        counts["kind"].update([d.kind])
         counts["place"].update(d.places)
         counts["theme"].update(d.themes)
         counts["language"].update([d.language])

@@ -18,7 +18,15 @@ from webapp.errors import BadRequest, PayloadTooLarge
 from webapp.identifiers import parse_id
 from webapp.models import Story
 from webapp.presenters import story_json
-from webapp.services import access, idempotency, listing, review, stories, submissions
+from webapp.services import (
+    access,
+    editing,
+    idempotency,
+    listing,
+    review,
+    stories,
+    submissions,
+)
 from webapp.services.searching import search_request_from_args, search_stories
 from webapp.unit_of_work import unit_of_work
 
@@ -124,6 +132,21 @@ def get_story(story_id: int):
         user is not None and (user.is_staff or story.submitted_by_id == user.id)
     )
     return jsonify(story_json(story, include_private=private))
+
+
+@bp.patch("/stories/<int:story_id>")
+def edit_story(story_id: int):
+    """Change a story's description: ``{"title"?, "body"?, "places"?, "period"?, "themes"?,
+    "licence"?, "credit"?, "source"?, "responds_to"?}``. Archivists change any of them (a
+    document's ``source`` included); an author changes title, body and ``responds_to`` while
+    the story is with them. Who may change what is ``webapp.services.editing``'s rule."""
+    user = access.require_contributor(current_person())
+    body = _json_body()
+    if not body:
+        raise BadRequest("send at least one field to change")
+    with unit_of_work() as uow:
+        editing.edit_metadata(uow, story_id, body, user)
+    return jsonify(story_json(stories.find_story(story_id), include_private=True))
 
 
 @bp.post("/stories/<int:story_id>/review")

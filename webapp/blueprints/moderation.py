@@ -215,6 +215,11 @@ def edit(story_id: int):
         for field in ("title", "places", "period", "themes", "licence", "credit")
         if field in request.form
     }
+    if "source_institution" in request.form:  # an archive document's provenance
+        changes["source"] = {
+            key: request.form.get(f"source_{key}", "")
+            for key in ("institution", "reference", "fonds", "producer")
+        }
     try:
         with unit_of_work() as uow:
             fields = editing.edit_metadata(uow, story_id, changes, user)

@@ -36,7 +36,16 @@ from webapp.errors import Gone, NotFound, SearchUnavailable
 from webapp.models import Organisation, Story
 from webapp.redirects import safe_next_path
 from webapp.search.contract import FACET_NAMES, SearchHit, SearchRequest
-from webapp.services import access, accounts, backends, paging, publication, stories, visibility
+from webapp.services import (
+    access,
+    accounts,
+    backends,
+    documents,
+    paging,
+    publication,
+    stories,
+    visibility,
+)
 from webapp.services import collections as collection_service
 from webapp.services.searching import search_request_from_args, search_stories
 from webapp.slugs import slugify
@@ -175,11 +184,19 @@ def story(story_id: int, slug: str | None = None):
     if story.is_public and not token and (slug or "") != story_slug(story.title):
         return redirect(story_url(story), code=301)  # old or mistyped URLs keep working
     linked_places = places.places_for_story(story)
+    # What the public sees of the links is the service's rule: published documents only, and
+    # on a document's page its published responses only, newest first.
+    answered = [] if story.is_document else documents.responded_documents(story)
+    responses = documents.published_responses(story) if story.is_document else []
     html = render_template(
         "story.html",
         story=story,
         token=token,
         linked_places=linked_places,
+        provenance=documents.provenance(story),
+        archival_citation=documents.citation(story),
+        answered=answered,
+        responses=responses,
         collections=collection_service.public_collections_of(story) if story.is_public else [],
         canonical_url=story_url(story, _external=True),
         # For people: "/stories/7-حكاية" rather than its percent-encoded form.
@@ -190,7 +207,14 @@ def story(story_id: int, slug: str | None = None):
         response = make_response(html)
         response.headers["Cache-Control"] = "private, no-store"
         return response
-    return _cacheable(html, _latest(story.updated_at, *(m.updated_at for m in story.media)))
+    return _cacheable(
+        html,
+        _latest(
+            story.updated_at,
+            *(m.updated_at for m in story.media),
+            *(r.published_at for r in responses),
+        ),
+    )
 
 
 # --- collections --------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ from lxml import etree
 from webapp.interop.xmltext import xml_text
 from webapp.licences import deed_url
 from webapp.models import MediaState, PublicRecord, Story
-from webapp.services import publication
+from webapp.services import documents, publication
 from webapp.services.publication import RecordWindow
 
 NS_OAI = "http://www.openarchives.org/OAI/2.0/"
@@ -49,6 +49,8 @@ SCHEMA_OAI_ID = "http://www.openarchives.org/OAI/2.0/oai-identifier.xsd"
 METADATA_PREFIX = "oai_dc"
 GRANULARITY = "YYYY-MM-DDThh:mm:ssZ"
 REPOSITORY_NAME = "Passages"
+#: ``dc:type`` of an archive document, beside the DCMI type of its content.
+DOCUMENT_TYPE = "archival document"
 #: The derivatives an image is linked by in ``dc:relation``, best first (JPEG: readable anywhere).
 RELATION_DERIVATIVES = ("download", "large", "medium")
 
@@ -529,7 +531,10 @@ def oai_dc(story: Story) -> etree._Element:
     add("title", story.title, lang=True)
     extra = story.extra or {}
     organisation = story.organisation.name if story.organisation else None
-    add("creator", extra.get("credit") or organisation)
+    if story.is_document:
+        add("creator", story.source_producer)
+    else:
+        add("creator", extra.get("credit") or organisation)
     for theme in story.themes or []:
         add("subject", theme, lang=True)
     add("description", extra.get("summary"), lang=True)
@@ -540,10 +545,16 @@ def oai_dc(story: Story) -> etree._Element:
     add("type", "Text")
     if any(m.state == MediaState.READY.value for m in story.media):
         add("type", "StillImage")
+    if story.is_document:
+        # The kind in words beside the DCMI types, and where the original is kept.
+        add("type", DOCUMENT_TYPE)
+        add("source", documents.citation(story))
     add("identifier", url_for("public.story", story_id=story.id, _external=True))
     add("language", language)
     for url in image_urls(story):
         add("relation", url)
+    for document in documents.responded_documents(story):
+        add("relation", url_for("public.story", story_id=document.id, _external=True))
     for place in story.places or []:
         add("coverage", place)
     add("coverage", story.period)

@@ -13,7 +13,7 @@ from flask import url_for
 
 from webapp.licences import deed_url
 from webapp.models import Collection, MediaState, Story
-from webapp.services import publication
+from webapp.services import documents, publication
 
 #: The largest derivative a search engine is pointed at, best first.
 IMAGE_DERIVATIVES = ("download", "large")
@@ -42,6 +42,27 @@ def story_jsonld(story: Story, collections: list[Collection]) -> dict[str, Any] 
     }
     if organisation is not None:
         data["creator"] = data["publisher"] = {"@type": "Organization", "name": organisation.name}
+    source = documents.provenance(story)
+    if source is not None:
+        # An archive document: held by its institution, under its call number.
+        data["holdingArchive"] = {"@type": "ArchiveOrganization", "name": source.institution}
+        data["identifier"] = source.reference
+        data["citation"] = documents.citation(story)
+        if source.producer:
+            data["creator"] = {"@type": "Organization", "name": source.producer}
+        if source.fonds:
+            data["isPartOf"] = [{"@type": "ArchiveComponent", "name": source.fonds}]
+    else:
+        answered = documents.responded_documents(story)
+        if answered:
+            data["about"] = [
+                {
+                    "@type": "ArchiveComponent",
+                    "name": d.title,
+                    "url": url_for("public.story", story_id=d.id, _external=True),
+                }
+                for d in answered
+            ]
     if extra.get("credit"):
         data["creditText"] = extra["credit"]
     if story.places:
@@ -54,7 +75,7 @@ def story_jsonld(story: Story, collections: list[Collection]) -> dict[str, Any] 
     if record is not None:
         data["dateModified"] = publication.changed_at_of(record).isoformat()
     if collections:
-        data["isPartOf"] = [
+        data["isPartOf"] = data.get("isPartOf", []) + [
             {
                 "@type": "Collection",
                 "name": c.title,

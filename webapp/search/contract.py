@@ -16,6 +16,7 @@ PUBLISHED = "published"
 
 #: Facet names, in the order a search page shows them.
 FACET_NAMES: tuple[str, ...] = (
+    "kind",
     "place",
     "decade",
     "theme",
@@ -66,6 +67,8 @@ class StoryDocument:
     collections: list[str] = field(default_factory=list)
     status: str = "submitted"
     updated_at: datetime | None = None
+    #: ``story`` or ``document`` (an archive document).
+    kind: str = "story"
 
 
 @dataclass

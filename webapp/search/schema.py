@@ -29,7 +29,7 @@ from webapp.search.contract import StoryDocument
 from webapp.search.stored_names import StoredByName
 
 #: Bump when the schema or the analysis changes: an index of another version must be rebuilt.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: Separator between a facet's name and its value in the ``facet`` field's terms.
 FACET_SEP = "\x1f"
@@ -185,6 +185,7 @@ def facet_values(doc: StoryDocument) -> dict[str, list[str]]:
         return list(seen)
 
     return {
+        "kind": unique([doc.kind], "kind"),
         "place": unique(list(doc.places), "place"),
         "decade": decades(doc.period_start, doc.period_end),
         "theme": unique(list(doc.themes), "theme"),

@@ -1,10 +1,11 @@
 """Changing a story's metadata after submission, with every change recorded.
 
-Archivists correct metadata (title, places, period, themes, licence, credit) at any stage; the
-author may rework the title and text only while the story is with them (draft, returned or
-changes requested). Each edit writes an audit entry with the old and new values and a
-``story.metadata_edited`` event so the search index follows, in the caller's unit of work. This
-module must never change a story's status, and never commits.
+Archivists correct metadata (title, places, period, themes, licence, credit, and a document's
+provenance) at any stage; the author may rework the title, the text and the documents it responds
+to only while the story is with them (draft, returned or changes requested). Each edit writes an
+audit entry with the old and new values and a ``story.metadata_edited`` event so the search index
+follows, in the caller's unit of work. This module must never change a story's status, and
+never commits.
 """
 
 from __future__ import annotations
@@ -16,11 +17,21 @@ from webapp.errors import BadRequest, Forbidden, NotFound, ValidationFailed
 from webapp.extensions import db
 from webapp.models import MediaAsset, Story, StoryStatus, User
 from webapp.periods import parse_period
-from webapp.services import access, audit, consent, outbox
+from webapp.services import access, audit, consent, documents, outbox
 from webapp.unit_of_work import UnitOfWork
 
-STAFF_FIELDS = ("title", "body", "places", "period", "themes", "licence", "credit")
-AUTHOR_FIELDS = ("title", "body")
+STAFF_FIELDS = (
+    "title",
+    "body",
+    "places",
+    "period",
+    "themes",
+    "licence",
+    "credit",
+    "source",
+    "responds_to",
+)
+AUTHOR_FIELDS = ("title", "body", "responds_to")
 AUTHOR_EDITABLE = (
     StoryStatus.DRAFT.value,
     StoryStatus.RETURNED.value,
@@ -41,6 +52,10 @@ def _as_list(value: Any, field: str) -> list[str]:
     return list(seen.values())
 
 
+def _present(source: dict[str, str | None]) -> dict[str, str]:
+    return {key: value for key, value in source.items() if value}
+
+
 def edit_metadata(
     uow: UnitOfWork, story_id: int, changes: dict[str, Any], actor: User | None
 ) -> list[str]:
@@ -48,6 +63,18 @@ def edit_metadata(
     story = db.session.get(Story, story_id, with_for_update=True)
     if story is None or actor is None or not access.can_view(story, actor):
         raise NotFound("no such story")
+    not_fields = sorted(set(changes) - set(STAFF_FIELDS))
+    if not_fields:
+        raise ValidationFailed(
+            [FieldError(name, f"{name} is not a field that can be changed") for name in not_fields]
+        )
+    wrong_type = [
+        name
+        for name in ("title", "body", "period", "licence", "credit")
+        if changes.get(name) is not None and not isinstance(changes[name], str)
+    ]
+    if wrong_type:
+        raise ValidationFailed([FieldError(name, f"{name} must be text") for name in wrong_type])
     if actor.is_staff:
         allowed = STAFF_FIELDS
     elif access.is_owner(actor, story) and story.status in AUTHOR_EDITABLE:
@@ -105,6 +132,19 @@ def edit_metadata(
                 )
             put("licence", story.licence, value)
             story.licence = value
+        elif field == "responds_to":
+            old = [d.id for d in documents.responded_documents(story, public_only=False)]
+            new = [d.id for d in documents.link_responses(uow, story.id, value)]
+            put("responds_to", old, new)
+        elif field == "source":
+            # An archive document's provenance (``webapp.services.documents``); staff only.
+            if not story.is_document:
+                raise ValidationFailed(
+                    [FieldError("source", "source is only for archive documents")]
+                )
+            cleaned = documents.clean_source(value)
+            put("source", documents.source_json(story), _present(cleaned))
+            documents.apply_source(story, cleaned)
         elif field == "credit":
             credit = " ".join(str(value or "").split())[:300]
             extra = dict(story.extra or {})

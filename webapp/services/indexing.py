@@ -32,6 +32,7 @@ def document_for(story: Story) -> StoryDocument:
         collections=[item.collection.title for item in collections if item.collection.published],
         status=story.status,
         updated_at=story.updated_at,
+        kind=story.kind,
     )
 
 

@@ -171,7 +171,7 @@ class PublicFilter:
 
 
 #: The search facets the public listing filters on through the index.
-PUBLIC_FACETS: tuple[str, ...] = ("place", "decade", "theme", "language")
+PUBLIC_FACETS: tuple[str, ...] = ("kind", "place", "decade", "theme", "language")
 
 
 def list_public_stories(

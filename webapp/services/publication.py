@@ -34,6 +34,7 @@ from webapp.models import (
     PublicRecord,
     PublicRecordSet,
     Story,
+    StoryResponse,
     utcnow,
 )
 
@@ -178,6 +179,23 @@ def content_fingerprint(session: Session, story: Story, specs: set[str]) -> str:
         ],
         "sets": sorted(specs),
     }
+    # Only when present, so the fingerprint of a plain story is what it always was.
+    if story.is_document:
+        content["kind"] = story.kind
+        content["source"] = [
+            story.source_institution,
+            story.source_reference,
+            story.source_fonds,
+            story.source_producer,
+        ]
+    with session.no_autoflush:
+        answered = session.scalars(
+            db.select(StoryResponse.document_id)
+            .where(StoryResponse.story_id == story.id)
+            .order_by(StoryResponse.position)
+        ).all()
+    if answered:
+        content["responds_to"] = list(answered)
     encoded = json.dumps(content, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(encoded.encode("utf-8")).hexdigest()
 
