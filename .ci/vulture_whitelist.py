@@ -134,3 +134,12 @@ _.postings_writer
 _.doc_field_length
 _._flush_segment
 _._added
+
+# Transcripts and recorded persons' consent (webapp/models/transcripts.py): who changed them and
+# when, kept for the archivist's audit like the story's own consent columns.
+updated_by_id
+recorded_by_id
+recorded_at
+_.updated_by_id
+_.recorded_by_id
+_.recorded_at

@@ -114,6 +114,9 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(dossier_pages.bp)
     app.register_blueprint(project_pages.bp)
+    from webapp.blueprints import recordings
+
+    app.register_blueprint(recordings.bp)
     from webapp import metrics
 
     metrics.init_app(app)  # /metrics, and the request counters every response goes through

@@ -121,6 +121,8 @@ ROUTES: dict[str, Callable[[dict[str, Any]], list[JobRoute]]] = {
     "story.review_started": _story_index,
     "story.changes_requested": _story_index,
     "story.metadata_edited": _story_index,
+    # A transcript or index points changed: what is said in the recording is searched.
+    "story.transcript_changed": _story_index,
     "story.erased": _erased,
     "collection.changed": _collection_members,
     "media.rederive_requested": _rederive,

@@ -345,8 +345,8 @@ def test_a_class_project_from_archive_documents_to_a_collection(served, browser)
     desk.click("form[action$='/collection'] button")
     desk.wait_for_load_state()
     assert "/curation/collections/" in desk.url
-    public_link = desk.locator("a[href^='/collections/']").first.get_attribute("href")
-    reader.goto(f"{base}{public_link}")
+    public_link = desk.locator("main a[href^='/collections/']:not([href='/collections/'])")
+    reader.goto(f"{base}{public_link.first.get_attribute('href')}")
     assert titles["Nour"] in reader.content() and titles["Malik"] not in reader.content()
     screens.shoot(reader, "collection-of-the-project")
 

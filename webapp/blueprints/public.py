@@ -48,6 +48,7 @@ from webapp.services import (
 )
 from webapp.services import collections as collection_service
 from webapp.services.searching import search_request_from_args, search_stories
+from webapp.services.transcripts import clock, recording_views
 from webapp.slugs import slugify
 from webapp.unit_of_work import unit_of_work
 
@@ -127,7 +128,7 @@ def _story_slug_default(endpoint: str, values: dict) -> None:
 
 @bp.app_context_processor
 def _template_helpers():
-    return {"story_url": story_url, "organisation_url": organisation_url}
+    return {"story_url": story_url, "organisation_url": organisation_url, "clock": clock}
 
 
 # --- language -----------------------------------------------------------------------------------
@@ -192,6 +193,7 @@ def story(story_id: int, slug: str | None = None):
         "story.html",
         story=story,
         token=token,
+        recordings=recording_views(story),
         linked_places=linked_places,
         provenance=documents.provenance(story),
         archival_citation=documents.citation(story),

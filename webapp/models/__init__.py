@@ -34,6 +34,7 @@ from webapp.models.places import DEPARTMENTS, Place, StoryPlace
 from webapp.models.publication import PublicRecord, PublicRecordSet
 from webapp.models.stories import MediaAsset, Story, StoryResponse, TakedownRequest
 from webapp.models.teaching import ClassProject, Dossier, DossierDocument, ProjectWork
+from webapp.models.transcripts import IndexPoint, RecordingConsent, Transcript, TranscriptCue
 
 __all__ = [
     "DEPARTMENTS",
@@ -50,6 +51,7 @@ __all__ = [
     "GuardianConsent",
     "IdempotencyRecord",
     "ImportRun",
+    "IndexPoint",
     "Invitation",
     "LoginThrottle",
     "MediaAsset",
@@ -63,6 +65,7 @@ __all__ = [
     "ProjectWork",
     "PublicRecord",
     "PublicRecordSet",
+    "RecordingConsent",
     "Role",
     "SchoolClass",
     "Story",
@@ -71,6 +74,8 @@ __all__ = [
     "StoryResponse",
     "StoryStatus",
     "TakedownRequest",
+    "Transcript",
+    "TranscriptCue",
     "User",
     "enum_column",
     "utcnow",
