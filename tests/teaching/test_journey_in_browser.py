@@ -139,6 +139,30 @@ def _login(page, base: str, email: str) -> None:
     page.wait_for_load_state()
 
 
+def _pinch(page, selector: str) -> None:
+    """Two fingers placed on the element's centre, moved apart (touch events, as a phone)."""
+    box = page.locator(selector).first.bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + min(box["height"], 300) / 2
+    cdp = page.context.new_cdp_session(page)
+
+    def touch(kind: str, spread: float) -> None:
+        points = (
+            []
+            if kind == "touchEnd"
+            else [
+                {"x": cx - spread, "y": cy, "id": 1},
+                {"x": cx + spread, "y": cy, "id": 2},
+            ]
+        )
+        cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
+
+    touch("touchStart", 20)
+    for step in range(1, 11):
+        touch("touchMove", 20 + step * 12)
+    touch("touchEnd", 0)
+    cdp.detach()
+
+
 def _publish(page, base: str, story_id: int) -> None:
     """An archivist's moves on the review screen: start the review, approve, publish."""
     page.goto(f"{base}/moderation/stories/{story_id}")
@@ -287,6 +311,11 @@ def test_a_class_project_from_archive_documents_to_a_collection(served, browser)
         if pseudonym == "Nour":
             screens.shoot(phone, "student-document-zoomed")
         phone.click("[data-zoom-step='0']")
+        if pseudonym == "Malik":  # two fingers moving apart on the image zoom into it too
+            _pinch(phone, ".zoom-viewport")
+            assert image.bounding_box()["width"] > before * 1.5
+            assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+            phone.click("[data-zoom-step='0']")
         phone.fill("#analysis_what", "Une lettre écrite à la main.")
         phone.fill("#analysis_who", "Un habitant du bidonville.")
         phone.fill("#analysis_silent", "On ne sait pas si le préfet a répondu.")

@@ -465,3 +465,23 @@ def test_erasing_a_response_puts_the_student_back_to_not_started(
         assert amina.story is None and amina.progress == projects.Progress.WRITING  # notes kept
         yanis = next(r for r in rows if r.student.id == world.classmate)
         assert yanis.document is None
+
+
+def test_indicators_count_projects_classes_and_responses_per_document(
+    app, world, archive, login, project, student_client
+):
+    from webapp.services import projects
+
+    _write(student_client, project)
+    _write(_student_login(app, world, "Yanis", world.classmate), project, action="draft")
+    with app.app_context():
+        figures = projects.indicators()
+    assert (figures.dossiers, figures.projects, figures.classes) == (1, 1, 1)
+    by_document = {row.document.id: row for row in figures.documents}
+    first, second = archive.documents
+    assert (by_document[first].projects, by_document[first].classes) == (1, 1)
+    assert (by_document[first].responses, by_document[first].published) == (1, 0)
+    assert (by_document[second].responses, by_document[second].published) == (1, 0)
+    page = login("archivist@example.org").get("/indicators/").get_data(as_text=True)
+    assert 'id="teaching"' in page and "Lettre au préfet" in page
+    assert login("teacher@example.org").get("/indicators/").status_code == 403

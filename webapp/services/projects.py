@@ -29,6 +29,7 @@ from webapp.models import (
     Role,
     SchoolClass,
     Story,
+    StoryResponse,
     StoryStatus,
     User,
     utcnow,
@@ -544,3 +545,77 @@ def make_collection(
     audit.record("project.collection_made", "project", project.id, actor=actor,
                  details={"collection_id": collection.id, "stories": len(responses)})  # fmt: skip
     return collection
+
+
+# --- indicators (the département's yearly report) ----------------------------------------------
+
+
+@dataclass
+class DocumentUse:
+    """How much one archive document was worked on in class."""
+
+    document: Story
+    projects: int
+    classes: int
+    responses: int  # every story written in response, whatever its state
+    published: int
+
+
+@dataclass
+class TeachingIndicators:
+    dossiers: int
+    projects: int
+    classes: int
+    documents: list[DocumentUse]
+
+
+def indicators() -> TeachingIndicators:
+    """Projects, classes and responses per document (archivists' indicators page; read only)."""
+    uses = {
+        document_id: (projects, classes_)
+        for document_id, projects, classes_ in db.session.execute(
+            db.select(
+                ProjectWork.document_id,
+                db.func.count(db.distinct(ProjectWork.project_id)),
+                db.func.count(db.distinct(ClassProject.class_id)),
+            )
+            .join(ClassProject, ClassProject.id == ProjectWork.project_id)
+            .where(ProjectWork.document_id.is_not(None))
+            .group_by(ProjectWork.document_id)
+        )
+    }
+    published = db.case((Story.is_public, 1), else_=0)
+    answers = {
+        document_id: (total, int(public or 0))
+        for document_id, total, public in db.session.execute(
+            db.select(
+                StoryResponse.document_id,
+                db.func.count(StoryResponse.story_id),
+                db.func.sum(published),
+            )
+            .join(Story, Story.id == StoryResponse.story_id)
+            .group_by(StoryResponse.document_id)
+        )
+    }
+    wanted = set(uses) | set(answers)
+    documents = (
+        db.session.scalars(db.select(Story).where(Story.id.in_(wanted))).all() if wanted else []
+    )
+    rows = [
+        DocumentUse(
+            document=d,
+            projects=uses.get(d.id, (0, 0))[0],
+            classes=uses.get(d.id, (0, 0))[1],
+            responses=answers.get(d.id, (0, 0))[0],
+            published=answers.get(d.id, (0, 0))[1],
+        )
+        for d in documents
+    ]
+    rows.sort(key=lambda r: (-r.responses, -r.projects, r.document.title))
+    return TeachingIndicators(
+        dossiers=db.session.scalar(db.select(db.func.count(Dossier.id))) or 0,
+        projects=db.session.scalar(db.select(db.func.count(ClassProject.id))) or 0,
+        classes=db.session.scalar(db.select(db.func.count(db.distinct(ClassProject.class_id))))
+        or 0,
+        documents=rows,
+    )
