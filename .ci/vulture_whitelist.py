@@ -76,6 +76,9 @@ build_export
 export_gave_up
 run_import
 import_gave_up
+build_exhibition
+story_changed
+exhibition_gave_up
 # Scheduled by dotted name (workers/reconcile.py schedule_next); RQ's scheduler enqueues them.
 scheduled_pass
 scheduled_prune

@@ -106,7 +106,10 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     from webapp.blueprints import health
 
     app.register_blueprint(health.bp)
+    from webapp.blueprints import exhibitions as exhibition_pages
     from webapp.blueprints import jobs as jobs_pages
+
+    app.register_blueprint(exhibition_pages.bp)
 
     app.register_blueprint(jobs_pages.bp)
     from webapp.blueprints import dossiers as dossier_pages

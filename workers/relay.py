@@ -63,11 +63,11 @@ def _purge_iiif_cache(payload: dict[str, Any]) -> list[JobRoute]:
 
 
 def _withdrawn(payload: dict[str, Any]) -> list[JobRoute]:
-    return _story_index(payload) + _purge_iiif_cache(payload)
+    return _story_index(payload) + _purge_iiif_cache(payload) + _story_exhibitions(payload)
 
 
 def _erased(payload: dict[str, Any]) -> list[JobRoute]:
-    routes = _story_index(payload) + _purge_iiif_cache(payload)
+    routes = _story_index(payload) + _purge_iiif_cache(payload) + _story_exhibitions(payload)
     if payload.get("object_keys"):
         args = (payload["story_id"], payload["object_keys"])
         routes.append(JobRoute("default", "workers.maintenance.delete_erased_objects", args))
@@ -84,8 +84,29 @@ def _erasure_resumed(payload: dict[str, Any]) -> list[JobRoute]:
     return [JobRoute("default", "workers.maintenance.delete_erased_objects", args)]
 
 
+#: Building an exhibition decodes every printed image and lays out two PDFs; 30 stories take
+#: well under a minute (bench/exhibition.py), a collection of hundreds several minutes.
+EXHIBITION_TIMEOUT = 1800
+
+
+def _exhibition(payload: dict[str, Any]) -> list[JobRoute]:
+    args = (payload["collection_id"],)
+    return [JobRoute("default", "workers.exhibitions.build_exhibition", args, EXHIBITION_TIMEOUT)]
+
+
+def _story_exhibitions(payload: dict[str, Any]) -> list[JobRoute]:
+    """Exhibitions that show or hold the story are dropped (left publication) or rebuilt."""
+    return [JobRoute("default", "workers.exhibitions.story_changed", (payload["story_id"],))]
+
+
 def _collection_members(payload: dict[str, Any]) -> list[JobRoute]:
-    return [JobRoute("search", "workers.search.index_story", (i,)) for i in payload["story_ids"]]
+    routes = [JobRoute("search", "workers.search.index_story", (i,)) for i in payload["story_ids"]]
+    return routes + _exhibition(payload)
+
+
+def _public_change(payload: dict[str, Any]) -> list[JobRoute]:
+    """Published or edited: the index and the exhibitions that hold the story follow."""
+    return _story_index(payload) + _story_exhibitions(payload)
 
 
 #: Exports and imports walk the whole archive; they report progress and resume, but one run may
@@ -110,7 +131,7 @@ def _mail(payload: dict[str, Any]) -> list[JobRoute]:
 ROUTES: dict[str, Callable[[dict[str, Any]], list[JobRoute]]] = {
     "story.submitted": _submitted,
     "story.approved": _story_index,
-    "story.published": _story_index,
+    "story.published": _public_change,
     "story.rejected": _story_index,
     "story.withdrawn": _withdrawn,
     # Moderation moves: the index keeps each story's status for archivists' searches.
@@ -120,7 +141,7 @@ ROUTES: dict[str, Callable[[dict[str, Any]], list[JobRoute]]] = {
     "story.forwarded": _story_index,
     "story.review_started": _story_index,
     "story.changes_requested": _story_index,
-    "story.metadata_edited": _story_index,
+    "story.metadata_edited": _public_change,
     # A transcript or index points changed: what is said in the recording is searched.
     "story.transcript_changed": _story_index,
     "story.erased": _erased,
@@ -129,6 +150,7 @@ ROUTES: dict[str, Callable[[dict[str, Any]], list[JobRoute]]] = {
     "notification.created": _mail,
     "export.requested": _export,
     "import.requested": _import,
+    "exhibition.requested": _exhibition,
     # Re-emitted by the reconciler (workers.reconcile) for work that was lost.
     "media.derive_requested": _derive_requested,
     "story.reindex_requested": _story_index,

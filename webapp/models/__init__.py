@@ -28,6 +28,7 @@ from webapp.models.base import (
 )
 from webapp.models.collections import Collection, CollectionItem, CollectionView
 from webapp.models.events import AuditEntry, Notification, OutboxEvent
+from webapp.models.exhibitions import Exhibition
 from webapp.models.interop import ExportRun, ImportRun
 from webapp.models.operations import CheckRun, IdempotencyRecord, ObjectClaim
 from webapp.models.places import DEPARTMENTS, Place, StoryPlace
@@ -47,6 +48,7 @@ __all__ = [
     "CollectionView",
     "Dossier",
     "DossierDocument",
+    "Exhibition",
     "ExportRun",
     "GuardianConsent",
     "IdempotencyRecord",

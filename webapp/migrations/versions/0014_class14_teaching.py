@@ -1,7 +1,7 @@
 """teaching: dossiers of archive documents, class projects and each student's work
 
 Revision ID: class14_teaching
-Revises: transcripts15_transcripts
+Revises: exhibit14_exhibitions
 Create Date: 2026-12-02
 
 New tables only. A project's progress is not stored: it is read from each response's status.
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "class14_teaching"
-down_revision = "transcripts15_transcripts"
+down_revision = "exhibit14_exhibitions"
 branch_labels = None
 depends_on = None
 
