@@ -5,10 +5,12 @@ and starts a project; two students join with the class code and, on a 360 px wid
 each opens the document given to them, zooms into it, fills in the guided analysis and hands in a
 story in response; the teacher forwards one, the archivist publishes it; the document's page
 shows it and the response's page shows the document; the archivist turns the project's
-published responses into a collection.
+published responses into a collection, which prints as an exhibition PDF whose text (read with
+pypdf) holds every published title and whose link annotations open the stories.
 
 The app is served by werkzeug in a thread to Debian's Chromium driven by Playwright (as
-``tests/public/test_browser_a11y.py``); images are derived in-process by the real job. With
+``tests/public/test_browser_a11y.py``); images and the exhibition are made in-process by the
+real jobs. With
 ``PASSAGES_SCREENSHOTS_DIR`` set, every screen is saved there at 360 and 1280 px wide
 (``journey-<n>-<screen>-<width>.png``).
 """
@@ -24,7 +26,9 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+import pypdf
 import pytest
 
 from tests.conftest import PASSWORD, _dispose, build_app, create_user_now, issue_token_now
@@ -127,6 +131,21 @@ def _derive_all(app) -> None:
     try:
         for media_id in pending:
             images.derive_media(media_id)
+    finally:
+        context._app = None
+
+
+def _build_exhibition(app, slug: str) -> None:
+    """Run the real exhibition job for the collection (what a worker does after the relay)."""
+    from webapp.extensions import db
+    from webapp.models import Collection
+    from workers import context, exhibitions
+
+    with app.app_context():
+        collection_id = db.session.scalar(db.select(Collection.id).where(Collection.slug == slug))
+    context.use_app(app)
+    try:
+        exhibitions.build_exhibition(collection_id)
     finally:
         context._app = None
 
@@ -375,9 +394,32 @@ def test_a_class_project_from_archive_documents_to_a_collection(served, browser)
     desk.wait_for_load_state()
     assert "/curation/collections/" in desk.url
     public_link = desk.locator("main a[href^='/collections/']:not([href='/collections/'])")
-    reader.goto(f"{base}{public_link.first.get_attribute('href')}")
+    collection_path = public_link.first.get_attribute("href")
+    reader.goto(f"{base}{collection_path}")
     assert titles["Nour"] in reader.content() and titles["Malik"] not in reader.content()
     screens.shoot(reader, "collection-of-the-project")
+
+    # --- ... which prints as an exhibition: every published title, links to the stories ------
+    pdf_url = f"{base}{collection_path}/exhibition.pdf"
+    waiting = reader.request.get(pdf_url)
+    assert waiting.status == 202 and int(waiting.headers["retry-after"]) > 0
+    _build_exhibition(app, collection_path.rsplit("/", 1)[1])
+    printed = reader.request.get(pdf_url)
+    assert printed.status == 200 and printed.headers["content-type"] == "application/pdf"
+    pdf = pypdf.PdfReader(io.BytesIO(printed.body()))
+    text = " ".join(" ".join(page.extract_text() for page in pdf.pages).split())
+    assert titles["Nour"] in text and titles["Malik"] not in text
+    links = [
+        annotation.get_object()["/A"]["/URI"]
+        for page in pdf.pages
+        for annotation in page.get("/Annots", [])
+        if annotation.get_object().get("/Subtype") == "/Link" and "/A" in annotation.get_object()
+    ]
+    story_links = {urlsplit(str(uri)).path for uri in links if "/stories/" in str(uri)}
+    assert story_links and all(path.startswith(f"/stories/{nour_story}") for path in story_links)
+    for path in story_links:  # each link opens the story online
+        reader.goto(f"{base}{path}")
+        assert titles["Nour"] in reader.content()
 
     for _pseudonym, context, _phone in phones:
         context.close()
