@@ -485,3 +485,19 @@ def test_indicators_count_projects_classes_and_responses_per_document(
     page = login("archivist@example.org").get("/indicators/").get_data(as_text=True)
     assert 'id="teaching"' in page and "Lettre au préfet" in page
     assert login("teacher@example.org").get("/indicators/").status_code == 403
+
+
+def test_distributing_a_dossier_whose_documents_were_all_withdrawn_says_so(
+    app, world, archive, login, project
+):
+    from webapp.extensions import db
+    from webapp.models import User
+    from webapp.services import review
+
+    with app.app_context():
+        for document_id in archive.documents:
+            in_action(review.withdraw, document_id, "droits", db.session.get(User, world.archivist))
+    teacher = login("teacher@example.org")
+    answer = teacher.post(f"/projects/{project}/assignments", data={"distribute": "yes"})
+    page = teacher.get(answer.headers["Location"]).get_data(as_text=True)
+    assert "no published document left" in page

@@ -262,6 +262,8 @@ def distribute(uow: UnitOfWork, teacher: User | None, project_id: int) -> int:
     """Give each student still without a document the dossier's documents in turn."""
     project = get_for_teacher(teacher, project_id)
     documents = [d.id for d in dossiers.public_documents(project.dossier)]
+    if not documents:
+        raise BadRequest("the dossier has no published document left to give", field="document_id")
     works = {w.student_id: w for w in project.works}
     chosen: dict[int, Assignment] = {}
     turn = 0
