@@ -137,6 +137,8 @@ _.postings_writer
 _.doc_field_length
 _._flush_segment
 _._added
+# page_cache.py: the Flask-Caching factory named by its import path in CACHE_TYPE.
+_redis_cache
 
 # Transcripts and recorded persons' consent (webapp/models/transcripts.py): who changed them and
 # when, kept for the archivist's audit like the story's own consent columns.

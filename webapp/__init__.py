@@ -71,6 +71,9 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     auth.init_app(app)
     backends.init_app(app)
     i18n.init_app(app)
+    from webapp import page_cache
+
+    page_cache.init_app(app, settings.page_cache_seconds, settings.queue_prefix)
 
     app.register_blueprint(public.bp)
     app.register_blueprint(submit.bp)

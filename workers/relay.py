@@ -20,6 +20,7 @@ import redis
 from rq import Retry
 from rq.job import Job
 
+from webapp import page_cache
 from webapp.extensions import db
 from webapp.models import OutboxEvent, utcnow
 from webapp.services import backends
@@ -207,6 +208,8 @@ def _relay_pass(limit: int) -> int:
             event.relayed_at = utcnow()
             event.attempts += 1
             relayed += 1
+        if any(page_cache.changes_pages(e.event_type) for e in events[:relayed]):
+            page_cache.invalidate()  # the change is committed: retire the pages rendered before
     except (redis.RedisError, OSError) as exc:
         OUTAGE.failed(exc)
         for event in events[relayed : relayed + 1]:
@@ -254,6 +257,27 @@ class OutageLog:
 OUTAGE = OutageLog(log)
 
 
+#: Seconds between two transfers of the collection readings counted in Redis to the database.
+VIEW_COUNT_INTERVAL = 5.0
+
+
+def flush_view_counts() -> int:
+    """Move the readings of collection pages counted in Redis (while pages come from the page
+    cache) into ``collection_views``; return how many. Redis down: nothing to move."""
+    from webapp.services import collections
+
+    if not page_cache.enabled():
+        return 0
+    try:
+        counts = collections.take_view_counts()
+    except (redis.RedisError, OSError):
+        return 0
+    if not counts:
+        return 0
+    with unit_of_work() as uow:
+        return collections.add_view_counts(uow, counts)
+
+
 def pending_count() -> int:
     return db.session.scalar(
         db.select(db.func.count()).select_from(OutboxEvent).where(OutboxEvent.relayed_at.is_(None))
@@ -275,11 +299,15 @@ class RelayThread(threading.Thread):
         self.stopping = threading.Event()
 
     def run(self) -> None:
+        counted_at = 0.0
         while not self.stopping.is_set():
             try:
                 with self.app.app_context():
                     while relay_once() and not self.stopping.is_set():
                         pass
+                    if time.monotonic() - counted_at >= VIEW_COUNT_INTERVAL:
+                        counted_at = time.monotonic()
+                        flush_view_counts()
                     db.session.remove()
             except Exception:  # keep relaying after a database hiccup
                 log.exception("relay pass failed")

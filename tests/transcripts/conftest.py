@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import itertools
 import math
+from array import array
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -36,20 +37,20 @@ INTERVIEW_VTT = """WEBVTT
 def make_audio(seconds: float = 20.0) -> bytes:
     """A tone as AAC in MP4, what the media pipeline serves as a recording's ``audio``."""
     import av
-    import numpy as np
 
     out = io.BytesIO()
+    rate, frame_size = 44100, 1024
     with av.open(out, "w", format="mp4") as container:
-        stream = container.add_stream("aac", rate=44100)
+        stream = container.add_stream("aac", rate=rate)
         stream.layout = "mono"
-        samples = int(seconds * 44100)
-        frame_size = 1024
+        samples = int(seconds * rate)
         for offset in range(0, samples, frame_size):
             n = min(frame_size, samples - offset)
-            t = (np.arange(offset, offset + n) / 44100).astype(np.float32)
-            wave = (0.2 * np.sin(2 * math.pi * 440 * t)).astype(np.float32).reshape(1, -1)
-            frame = av.AudioFrame.from_ndarray(wave, format="fltp", layout="mono")
-            frame.sample_rate = 44100
+            wave = array("f", (0.2 * math.sin(2 * math.pi * 440 * (offset + i) / rate)
+                               for i in range(n)))  # fmt: skip
+            frame = av.AudioFrame(format="flt", layout="mono", samples=n)
+            frame.planes[0].update(wave.tobytes())
+            frame.sample_rate = rate
             frame.pts = offset
             for packet in stream.encode(frame):
                 container.mux(packet)

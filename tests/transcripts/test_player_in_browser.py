@@ -9,6 +9,7 @@ tests/public/test_browser_a11y.py does); the recording is a real AAC/MP4 made wi
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -74,11 +75,10 @@ def build_recorded_story(app) -> tuple[str, int]:
         db.session.add(RecordingConsent(media_id=media.id, person="Fatima", consent_given=True))
         story_id, media_id = story.id, media.id
         db.session.commit()
+        archivist = _archivist(app)
         with app.test_request_context():
             with unit_of_work() as uow:
-                transcripts.attach_file(
-                    uow, media_id, "fr", INTERVIEW_VTT.encode(), _archivist(app)
-                )
+                transcripts.attach_file(uow, media_id, "fr", INTERVIEW_VTT.encode(), archivist)
                 transcripts.set_index_points(
                     uow,
                     media_id,
@@ -86,7 +86,7 @@ def build_recorded_story(app) -> tuple[str, int]:
                         transcripts.IndexPointInput("00:00", "L'arrivée à Orly", "Orly, 1962"),
                         transcripts.IndexPointInput("00:12", "La cour", "père, tabouret"),
                     ],
-                    _archivist(app),
+                    archivist,
                 )
             story = db.session.get(Story, story_id)
             backends.search_index().upsert(document_for(story))
@@ -126,14 +126,21 @@ def open_player(browser, player):  # noqa: F811 - the imported fixture
         page = context.new_page()
         response = page.goto(player.base + player.path + fragment, wait_until="load")
         assert response is not None and response.status == 200
-        page.wait_for_function(
-            f"document.getElementById('player-{player.media_id}').readyState >= 1"
-        )
+        _wait_for(page, f"document.getElementById('player-{player.media_id}').readyState >= 1")
         return page
 
     yield open_page
     for context in contexts:
         context.close()
+
+
+def _wait_for(page, expression: str, seconds: float = 15.0) -> None:
+    """Poll ``expression`` from here: Playwright's own wait_for_function evaluates strings in the
+    page, which the Content-Security-Policy (no 'unsafe-eval') rightly refuses."""
+    deadline = time.monotonic() + seconds
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"still false after {seconds} s: {expression}"
+        page.wait_for_timeout(100)
 
 
 def _current_time(page, media_id: int) -> float:
@@ -143,7 +150,7 @@ def _current_time(page, media_id: int) -> float:
 def test_clicking_a_transcript_line_seeks_the_player_there_and_highlights_it(open_player, player):
     page = open_player()
     page.get_by_text("Mon père réparait un tabouret dans la cour.").click()
-    page.wait_for_function(f"document.getElementById('player-{player.media_id}').currentTime >= 12")
+    _wait_for(page, f"document.getElementById('player-{player.media_id}').currentTime >= 12")
     assert 12.0 <= _current_time(page, player.media_id) < 14.0
     page.wait_for_selector("li.current a[aria-current=true]")
     assert "tabouret" in page.inner_text("li.current")
@@ -155,20 +162,20 @@ def test_enter_on_a_focused_line_seeks_too(open_player, player):
     line = page.locator("a.cue", has_text="لا تنسي بلدك")
     line.focus()
     page.keyboard.press("Enter")
-    page.wait_for_function(f"document.getElementById('player-{player.media_id}').currentTime >= 8")
+    _wait_for(page, f"document.getElementById('player-{player.media_id}').currentTime >= 8")
     assert 8.0 <= _current_time(page, player.media_id) < 10.0
 
 
 def test_a_chapter_seeks_to_its_index_point(open_player, player):
     page = open_player()
     page.locator("nav.chapters a", has_text="La cour").click()
-    page.wait_for_function(f"document.getElementById('player-{player.media_id}').currentTime >= 12")
+    _wait_for(page, f"document.getElementById('player-{player.media_id}').currentTime >= 12")
     assert 12.0 <= _current_time(page, player.media_id) < 14.0
 
 
 def test_the_page_seeks_to_the_moment_in_its_address(open_player, player):
     page = open_player(fragment="#t=00:12")
-    page.wait_for_function(f"document.getElementById('player-{player.media_id}').currentTime >= 12")
+    _wait_for(page, f"document.getElementById('player-{player.media_id}').currentTime >= 12")
     assert 12.0 <= _current_time(page, player.media_id) < 13.0
 
 
@@ -182,9 +189,10 @@ def test_the_captions_and_chapters_tracks_load_in_the_player(open_player, player
         }}"""
     )
     assert kinds == ["captions", "chapters"]
-    page.wait_for_function(
+    _wait_for(
+        page,
         f"Array.from(document.getElementById('player-{player.media_id}').textTracks)"
-        ".every(t => t.cues && t.cues.length > 0)"
+        ".every(t => t.cues && t.cues.length > 0)",
     )
     captions = page.evaluate(
         f"document.getElementById('player-{player.media_id}').textTracks[0].cues.length"

@@ -309,3 +309,73 @@ def test_erasure_removes_transcripts_index_points_consent_and_index_entries(
 
         backends.search_index().purge(story_id)
     assert client.get("/api/v1/search?q=tabouret").json["total"] == 0
+
+
+def test_a_recording_is_served_in_byte_ranges_so_players_can_seek(client, recorded_story):
+    _, media_id = recorded_story(audio=True)
+    whole = client.get(f"/media/{media_id}/audio")
+    assert whole.status_code == 200 and whole.headers["Accept-Ranges"] == "bytes"
+    part = client.get(f"/media/{media_id}/audio", headers={"Range": "bytes=100-199"})
+    assert part.status_code == 206
+    assert part.headers["Content-Range"] == f"bytes 100-199/{len(whole.data)}"
+    assert part.data == whole.data[100:200]
+
+
+def test_a_teacher_of_the_class_records_consent_on_the_editor_but_cannot_transcribe(
+    app, client, login, make_user, recorded_story
+):
+    from webapp.extensions import db
+    from webapp.models import SchoolClass, User
+
+    teacher_id = login("teacher")
+    with app.app_context():
+        klass = SchoolClass(name="4e B", teacher_id=teacher_id, code="ABCD-1234")
+        db.session.add(klass)
+        db.session.commit()
+        class_id = klass.id
+        assert db.session.get(User, teacher_id).role == "teacher"
+    story_id, media_id = recorded_story(status="in_review", consent=False, class_id=class_id)
+    page = client.get(f"/recordings/{media_id}/edit")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert 'name="guardian_by"' in html and 'id="transcripts"' not in html
+    review = client.get(f"/moderation/stories/{story_id}").get_data(as_text=True)
+    assert f"/recordings/{media_id}/edit" in review
+    response = client.post(
+        f"/recordings/{media_id}/consent",
+        data={"person": "Yanis", "consent_given": "yes", "minor": "yes", "guardian_by": "père"},
+    )
+    assert response.status_code == 303
+    with app.app_context():
+        from webapp.models import RecordingConsent
+
+        row = db.session.get(RecordingConsent, media_id)
+        assert row.consent_given and row.minor and row.guardian_consent_by == "père"
+    refused = client.post(
+        f"/recordings/{media_id}/transcript-text", data={"language": "fr", "text": "00:01 a"}
+    )
+    assert refused.status_code == 403
+
+
+def test_a_contributor_cannot_record_a_guardian_s_consent_themselves(
+    app, make_user, recorded_story
+):
+    import pytest
+
+    from webapp.errors import Forbidden
+    from webapp.extensions import db
+    from webapp.models import User
+    from webapp.services import consent
+
+    owner = make_user("contributor")
+    _, media_id = recorded_story(submitted_by=owner, status="submitted", consent=False)
+    with app.app_context(), pytest.raises(Forbidden, match="guardian"):
+        in_action(
+            consent.record_recording_consent,
+            media_id,
+            person="Yanis",
+            given=True,
+            minor=True,
+            guardian_by="moi",
+            actor=db.session.get(User, owner),
+        )

@@ -25,6 +25,12 @@ bp = Blueprint("recordings", __name__)
 TRACK_MAX_AGE = 300
 
 
+@bp.app_template_test("recording")
+def _is_recording(media) -> bool:
+    """``{% if media is recording %}``: audio or video, which has transcripts and a consent."""
+    return transcripts.is_recording(media)
+
+
 def _vtt(text: str) -> Response:
     response = Response(text, mimetype="text/vtt")
     response.headers["Cache-Control"] = f"public, max-age={TRACK_MAX_AGE}, must-revalidate"
@@ -51,7 +57,7 @@ def _editor_url(media_id: int, language: str | None = None) -> str:
 @login_required
 def edit(media_id: int):
     user = current_person()
-    media = transcripts.recording_for_edit(media_id, user)
+    media, can_transcribe = transcripts.recording_for_page(media_id, user)
     existing = transcripts.transcripts_of(media.id)
     language = request.args.get("language") or (
         existing[0].language if existing else media.story.language
@@ -60,17 +66,24 @@ def edit(media_id: int):
     for transcript in existing:
         if transcript.language == language:
             typed = transcripts.typed_lines(transcript)
+    return _editor(media, language, typed, can_transcribe)
+
+
+def _editor(media, language: str, typed: str, can_transcribe: bool):
+    """The editor page: consent of the person recorded; transcripts and index points for those
+    who may change them."""
     return render_template(
         "recordings/edit.html",
         media=media,
         story=media.story,
-        existing=existing,
+        existing=transcripts.transcripts_of(media.id),
         language=language,
-        typed=request.args.get("draft") or typed,
+        typed=typed,
         points=transcripts.index_points_of(media.id),
         recording_consent=consent.recording_consent(media.id),
         consent_blockers=consent.recording_blockers(media),
-        may_record_guardian=consent.may_record_guardian(user, media.story),
+        may_record_guardian=consent.may_record_guardian(current_person(), media.story),
+        can_transcribe=can_transcribe,
         clock=transcripts.clock,
     )
 
@@ -107,25 +120,8 @@ def typed(media_id: int):
     except PassagesError as exc:
         flash(_("The transcript was not saved: %(reason)s", reason=exc.message), "error")
         # What was typed comes back in the editor: nothing typed is lost.
-        return render_draft(media_id, language, text)
-
-
-def render_draft(media_id: int, language: str | None, text: str):
-    user = current_person()
-    media = transcripts.recording_for_edit(media_id, user)
-    return render_template(
-        "recordings/edit.html",
-        media=media,
-        story=media.story,
-        existing=transcripts.transcripts_of(media.id),
-        language=language or media.story.language,
-        typed=text,
-        points=transcripts.index_points_of(media.id),
-        recording_consent=consent.recording_consent(media.id),
-        consent_blockers=consent.recording_blockers(media),
-        may_record_guardian=consent.may_record_guardian(user, media.story),
-        clock=transcripts.clock,
-    ), 422
+        media = transcripts.recording_for_edit(media_id, current_person())
+        return _editor(media, language or media.story.language, text, True), 422
 
 
 @bp.post("/recordings/<int:media_id>/transcript-removal")

@@ -105,6 +105,22 @@ def recording_for_edit(media_id: int, user: User | None) -> MediaAsset:
     return media
 
 
+def recording_for_page(media_id: int, user: User | None) -> tuple[MediaAsset, bool]:
+    """The recording for its editor page and whether ``user`` may change its transcripts; a
+    teacher of the story may open it too, for the consent of the person recorded only."""
+    if user is None:
+        raise AuthenticationRequired("log in to do this")
+    media = db.session.get(MediaAsset, media_id)
+    if media is None or not is_recording(media):
+        raise NotFound("no such recording")
+    story = access.require_view(media.story, user)
+    if may_edit(user, story):
+        return media, True
+    if access.is_teacher_of(user, story):
+        return media, False
+    raise Forbidden("only an archivist or the story's contributor can change its transcripts")
+
+
 def normalise_language(value: str | None) -> str:
     """A BCP 47 tag in canonical case, or a 422 naming the ``language`` field."""
     value = (value or "").strip()
