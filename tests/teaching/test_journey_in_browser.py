@@ -12,7 +12,7 @@ The app is served by werkzeug in a thread to Debian's Chromium driven by Playwri
 ``tests/public/test_browser_a11y.py``); images and the exhibition are made in-process by the
 real jobs. With
 ``PASSAGES_SCREENSHOTS_DIR`` set, every screen is saved there at 360 and 1280 px wide
-(``journey-<n>-<screen>-<width>.png``).
+(``journey-<n>-<screen>-<width>.png``); axe-core checks each of them for WCAG 2.1 AA.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import pypdf
 import pytest
 
 from tests.conftest import PASSWORD, _dispose, build_app, create_user_now, issue_token_now
-from tests.public.test_browser_a11y import CHROMIUM_ARGS, chromium_path
+from tests.public.test_browser_a11y import CHROMIUM_ARGS, WCAG_TAGS, _describe, chromium_path
 from tests.service_processes import service_missing
 
 pytestmark = pytest.mark.slow
@@ -45,6 +45,8 @@ class Screens:
     """Saves each screen of the journey at both widths when PASSAGES_SCREENSHOTS_DIR is set."""
 
     def __init__(self) -> None:
+        #: WCAG 2.1 AA violations axe-core found on each screen, asserted empty at the end.
+        self.violations: dict[str, str] = {}
         folder = os.environ.get("PASSAGES_SCREENSHOTS_DIR")
         self.folder = Path(folder) if folder else None
         self.count = 0
@@ -52,6 +54,7 @@ class Screens:
             self.folder.mkdir(parents=True, exist_ok=True)
 
     def shoot(self, page: Any, name: str) -> None:
+        self.check(page, name)
         if self.folder is None:
             return
         self.count += 1
@@ -64,6 +67,13 @@ class Screens:
                 full_page=True,
             )
         page.set_viewport_size(original)
+
+    def check(self, page: Any, name: str) -> None:
+        from axe_playwright_python.sync_playwright import Axe
+
+        results = Axe().run(page, options={"runOnly": {"type": "tag", "values": WCAG_TAGS}})
+        if results.response["violations"]:
+            self.violations[name] = _describe(results.response["violations"])
 
 
 def _scan(seed: int) -> bytes:
@@ -423,3 +433,4 @@ def test_a_class_project_from_archive_documents_to_a_collection(served, browser)
 
     for _pseudonym, context, _phone in phones:
         context.close()
+    assert not screens.violations, "\n".join(f"{k}:\n{v}" for k, v in screens.violations.items())
