@@ -20,10 +20,10 @@ from __future__ import annotations
 import logging
 
 from babel import Locale, UnknownLocaleError
-from flask import Flask, request
+from flask import Flask, has_request_context, request
 from flask_babel import Babel
 
-from webapp import licences
+from webapp import labels, licences
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +42,26 @@ _LTR_SCRIPTS = frozenset({"Latn", "Cyrl", "Tfng", "Grek"})
 babel = Babel()
 
 
+#: The API's language when the caller states none: its message ids and its documentation are
+#: English, and integrations written against them compare codes, not words.
+API_DEFAULT_LANGUAGE = "en"
+
+
 def select_locale() -> str:
-    """The visitor's chosen interface language, else French (the sites' first audience)."""
+    """The visitor's chosen interface language, else French (the sites' first audience).
+
+    On the API (``/api/``) a caller without the cookie gets the best match of its
+    ``Accept-Language`` (a page's script showing an error to a person sends the browser's),
+    else English. Outside a request (command line, workers writing e-mails) it is French.
+    """
+    if not has_request_context():
+        return DEFAULT_LANGUAGE
     chosen = request.cookies.get(COOKIE_NAME, "")
-    return chosen if chosen in LANGUAGES else DEFAULT_LANGUAGE
+    if chosen in LANGUAGES:
+        return chosen
+    if request.path.startswith("/api/"):
+        return request.accept_languages.best_match(LANGUAGES) or API_DEFAULT_LANGUAGE
+    return DEFAULT_LANGUAGE
 
 
 def text_direction(tag: str | None) -> str:
@@ -101,3 +117,4 @@ def init_app(app: Flask) -> None:
     )
     app.jinja_env.filters["direction"] = text_direction
     app.jinja_env.filters["language_name"] = language_name
+    app.jinja_env.filters["label"] = labels.label

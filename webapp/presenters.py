@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import has_request_context, url_for
 
+from webapp import labels
 from webapp.iiif.presentation import has_manifest, image_service_url, manifest_url
 from webapp.models import MediaAsset, Story, Transcript, User
 from webapp.services import documents, transcripts
@@ -144,14 +145,7 @@ def _media_kind(media: MediaAsset) -> str:
 
 def media_state_label(state: str) -> str:
     """A media item's processing state in the reader's language (pages and the JSON agree)."""
-    from flask_babel import pgettext
-
-    labels = {
-        "pending": pgettext("media state", "being prepared"),
-        "ready": pgettext("media state", "ready"),
-        "failed": pgettext("media state", "failed"),
-    }
-    return labels.get(state, state)
+    return labels.label(state, "media")
 
 
 def media_states(story: Story, status_token: str | None = None) -> dict[str, Any]:

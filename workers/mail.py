@@ -16,7 +16,7 @@ from email.message import EmailMessage
 
 from webapp.extensions import db
 from webapp.models import Notification, User, utcnow
-from webapp.services import backends
+from webapp.services import backends, notifications
 from webapp.unit_of_work import unit_of_work
 from workers.context import app_context
 
@@ -43,7 +43,7 @@ def send_notification(notification_id: int) -> str:
         message["Subject"] = "Passages"
         message["From"] = settings.mail_from
         message["To"] = user.email
-        message.set_content(row.message)
+        message.set_content(notifications.text_of(row))
         # An OSError / SMTPException propagates: the unit of work rolls back and RQ retries.
         with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=SMTP_TIMEOUT) as smtp:
             smtp.send_message(message)

@@ -158,7 +158,7 @@ def test_archivist_bulk_approves_and_edits_metadata(app, world, new_story):
         },
     )
     page = archivist.get(f"/moderation/stories/{first}").get_data(as_text=True)
-    assert "story.metadata_edited" in page and "Famille B." in page
+    assert "description modifiée" in page and "Famille B." in page
 
 
 def test_takedown_form_reaches_the_archivists_queue(app, world, new_story, publish):
@@ -207,7 +207,7 @@ def test_status_page_shows_the_history_with_the_teachers_comment(app, world, new
     with app.app_context():
         token = db.session.get(Story, story_id).status_token
     page = app.test_client().get(f"/status/{token}").get_data(as_text=True)
-    assert "Date ?" in page and "return" in page
+    assert "Date ?" in page and "renvoyée à l’élève" in page
 
 
 def test_review_page_shows_images_with_their_processing_state_and_rights(app, world):

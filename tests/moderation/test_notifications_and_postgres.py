@@ -3,6 +3,8 @@ workflow on PostgreSQL."""
 
 from __future__ import annotations
 
+import email
+import email.policy
 import socket
 import threading
 
@@ -18,6 +20,14 @@ from tests.conftest import (
 )
 from tests.service_processes import free_port
 from webapp.errors import AuthenticationRequired
+
+
+def _readable(raw: bytes) -> str:
+    """What the reader's mail program shows: the headers and the decoded text (a French body
+    travels encoded, so the raw bytes do not hold its words)."""
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    headers = "".join(f"{name}: {value}\n" for name, value in message.items())
+    return headers + "\n" + message.get_content()
 
 
 class SmtpSink(threading.Thread):
@@ -43,7 +53,7 @@ class SmtpSink(threading.Thread):
                 for line in lines:
                     if data is not None:
                         if line in (b".\r\n", b".\n"):
-                            self.messages.append(b"".join(data).decode("utf-8", "replace"))
+                            self.messages.append(_readable(b"".join(data)))
                             data = None
                             conn.sendall(b"250 queued\r\n")
                         else:
@@ -132,6 +142,8 @@ def test_e_mail_leaves_through_the_outbox_never_from_the_web_request(
     outcomes = [send_notification(n) for n in notification_ids]
     assert "sent" in outcomes
     assert any("hors sujet" in m and "member@example.org" in m for m in smtp_sink.messages)
+    # In French (the site's language; the job runs outside any request), with the note quoted.
+    assert any("n’a pas été acceptée par les archives" in m for m in smtp_sink.messages)
     # Delivered at least once by RQ, sent at most once.
     sent = len(smtp_sink.messages)
     assert {send_notification(n) for n in notification_ids} == {"skipped"}

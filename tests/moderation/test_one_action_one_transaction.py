@@ -176,8 +176,8 @@ def test_bulk_moderation_is_one_unit_of_work_per_story_with_a_report(app, world,
         follow_redirects=True,
     )
     page = response.get_data(as_text=True)
-    assert "2 of 3 stories" in page
-    assert f"#{moved}" in page and "rejected" in page
+    assert "fait pour 2 histoires sur 3" in page
+    assert f"#{moved}" in page and "refusée" in page
     with app.app_context():
         statuses = {sid: db.session.get(Story, sid).status for sid in [*ready, moved]}
     assert statuses == {ready[0]: "in_review", ready[1]: "in_review", moved: "rejected"}

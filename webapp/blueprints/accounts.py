@@ -14,6 +14,7 @@ from flask import Blueprint, flash, make_response, redirect, render_template, re
 from flask_babel import gettext as _
 from flask_login import login_required, login_user, logout_user
 
+from webapp import labels
 from webapp.auth import current_person, password_login
 from webapp.errors import AuthenticationRequired, PassagesError
 from webapp.identifiers import parse_id
@@ -102,7 +103,7 @@ def invitation(token: str):
             flash(exc.message, "error")
             return render_template("accounts/invitation.html", invitation=row), exc.status
         login_user(user)
-        flash("Welcome! Your password is set.", "success")
+        flash(_("Welcome! Your password is set."), "success")
         return redirect(url_for("accounts.me"), code=303)
     return render_template("accounts/invitation.html", invitation=row)
 
@@ -116,7 +117,8 @@ def me():
         "accounts/me.html",
         stories=stories.submitted_by(user),
         messages=messages,
-        labels=review.LABELS,
+        notification_text=notifications.text_of,
+        labels=labels.ACTION,
     )
 
 
@@ -194,9 +196,9 @@ def my_story(story_id: int):
                     action = "submit" if story.status == "draft" else "resubmit"
                     review.apply(uow, story_id, action, user)
             if request.form.get("resubmit") == "yes":
-                flash("Your story is handed in.", "success")
+                flash(_("Your story is handed in."), "success")
             else:
-                flash("Saved.", "success")
+                flash(_("Saved."), "success")
             return redirect(url_for("accounts.me"), code=303)
         except PassagesError as exc:
             flash(exc.message, "error")

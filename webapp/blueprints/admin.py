@@ -38,7 +38,7 @@ def index():
                     org = accounts.create_organisation(
                         uow, admin, request.form.get("name", ""), request.form.get("kind", "")
                     )
-                    flash(f"Organisation “{org.name}” created.", "success")
+                    flash(_("Organisation “%(name)s” created.", name=org.name), "success")
                 elif request.form.get("what") == "invitation":
                     org_id = request.form.get("organisation_id", "")
                     token = accounts.invite(

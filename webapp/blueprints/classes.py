@@ -7,6 +7,7 @@ appear once, on the page that created them, and are never stored in clear.
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import login_required
 
 from webapp.auth import current_person
@@ -33,7 +34,7 @@ def index():
         try:
             with unit_of_work() as uow:
                 klass = classes.create_class(uow, teacher, request.form.get("name", ""))
-            flash(f"Class created. Its code is {klass.code}.", "success")
+            flash(_("Class created. Its code is %(code)s.", code=klass.code), "success")
             return redirect(url_for("classes.show", class_id=klass.id), code=303)
         except PassagesError as exc:
             flash(exc.message, "error")

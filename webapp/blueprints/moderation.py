@@ -19,8 +19,11 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import login_required
 
+from webapp import labels
 from webapp.auth import current_person
 from webapp.errors import PassagesError, SearchUnavailable
 from webapp.identifiers import parse_id
@@ -111,7 +114,7 @@ def queue():
         organisations=accounts.all_organisations(),
         args=request.args,
         bulk_actions=BULK_ACTIONS,
-        labels=review.LABELS,
+        labels=labels.ACTION,
         takedowns=erasure.open_requests(),
         quarantined=quarantine.count_waiting(),
     )
@@ -138,7 +141,7 @@ def bulk():
     user = access.require_archivist(current_person())
     action = request.form.get("action", "")
     if action not in BULK_ACTIONS:
-        flash("Choose what to do with the selected stories.", "error")
+        flash(_("Choose what to do with the selected stories."), "error")
         return redirect(url_for("moderation.queue"), code=303)
     ids = [n for n in map(parse_id, request.form.getlist("story_id")) if n]
     note = request.form.get("note") or None
@@ -153,14 +156,19 @@ def bulk():
             done.append(story_id)
         except PassagesError as exc:
             failed.append(f"#{story_id}: {exc.message}")
-    label = review.LABELS[action]
     flash(
-        f"{len(done)} of {len(ids)} stories: {label} done"
-        + (f" ({', '.join(f'#{i}' for i in done)})." if done else "."),
+        ngettext(
+            "“%(action)s”: done for %(done)s of %(num)s story%(which)s.",
+            "“%(action)s”: done for %(done)s of %(num)s stories%(which)s.",
+            len(ids),
+            action=labels.label(action, "action"),
+            done=len(done),
+            which=f" ({', '.join(f'#{i}' for i in done)})" if done else "",
+        ),
         "success" if done else "error",
     )
     for message in failed:
-        flash(f"Not done — {message}", "error")
+        flash(_("Not done — %(reason)s", reason=message), "error")
     return redirect(url_for("moderation.queue"), code=303)
 
 
@@ -175,7 +183,14 @@ def story(story_id: int):
         try:
             with unit_of_work() as uow:
                 review.apply(uow, story_id, action, user, note)
-            flash(f"Story {story_id}: {review.LABELS.get(action, action)} — done.", "success")
+            flash(
+                _(
+                    "Story %(id)s: “%(action)s” done.",
+                    id=story_id,
+                    action=labels.label(action, "action"),
+                ),
+                "success",
+            )
             return redirect(url_for("moderation.story", story_id=story_id), code=303)
         except PassagesError as exc:
             flash(exc.message, "error")
@@ -186,7 +201,7 @@ def story(story_id: int):
         duplicates=duplicates.duplicates_for_story(story, user),
         history=audit.story_history(story_id),
         actions=review.possible_actions(story, user),
-        labels=review.LABELS,
+        labels=labels.ACTION,
         blockers=consent.publication_blockers(story),
         guardian=consent.guardian_state(story).value,
         licences=consent.LICENCES,
@@ -223,7 +238,9 @@ def edit(story_id: int):
     try:
         with unit_of_work() as uow:
             fields = editing.edit_metadata(uow, story_id, changes, user)
-        flash(("Changed: " + ", ".join(fields)) if fields else "Nothing changed.", "success")
+        changed = ", ".join(labels.label(field, "field") for field in fields)
+        flash(_("Changed: %(fields)s.", fields=changed) if fields else _("Nothing changed."),
+              "success")  # fmt: skip
     except PassagesError as exc:
         flash(exc.message, "error")
     return redirect(url_for("moderation.story", story_id=story_id), code=303)
@@ -238,7 +255,7 @@ def media_rights(media_id: int):
             media = editing.edit_media_rights(
                 uow, media_id, request.form.get("licence"), request.form.get("credit"), user
             )
-        flash("Image rights saved.", "success")
+        flash(_("Image rights saved."), "success")
         return redirect(url_for("moderation.story", story_id=media.story_id), code=303)
     except PassagesError as exc:
         flash(exc.message, "error")
@@ -261,7 +278,7 @@ def record_consent(story_id: int):
             else:
                 identifiable = request.form.get("identifiable") == "yes"
                 consent.set_persons_identifiable(uow, story_id, identifiable, user)
-        flash("The guardian's consent is recorded." if what == "guardian" else "Recorded.",
+        flash(_("The guardian's consent is recorded.") if what == "guardian" else _("Recorded."),
               "success")  # fmt: skip
     except PassagesError as exc:
         flash(exc.message, "error")
@@ -272,12 +289,14 @@ def record_consent(story_id: int):
 @login_required
 def erase(story_id: int):
     user = access.require_archivist(current_person())
-    if request.form.get("confirm") != "ERASE":
-        flash("Type ERASE to confirm: erasure cannot be undone.", "error")
+    # The word to type is translated ("EFFACER"); the English one is always accepted too.
+    if request.form.get("confirm", "").strip() not in ("ERASE", _("ERASE")):
+        flash(_("Type %(word)s to confirm: erasure cannot be undone.", word=_("ERASE")), "error")
         return redirect(url_for("moderation.story", story_id=story_id), code=303)
     with unit_of_work() as uow:
         erasure.erase_story(uow, story_id, user)
-    flash(f"Story {story_id} was erased. The audit log keeps only that it happened.", "success")
+    flash(_("Story %(id)s was erased. The audit log keeps only that it happened.", id=story_id),
+          "success")  # fmt: skip
     return redirect(url_for("moderation.queue"), code=303)
 
 
@@ -287,5 +306,5 @@ def close_takedown(request_id: int):
     user = access.require_archivist(current_person())
     with unit_of_work() as uow:
         erasure.close_request(uow, request_id, request.form.get("state", ""), user)
-    flash("Request closed.", "success")
+    flash(_("Request closed."), "success")
     return redirect(url_for("moderation.queue"), code=303)

@@ -42,7 +42,7 @@ def index():
                         erasure.erase_story(uow, story_id, archivist)
                     erased += 1
                 except PassagesError as exc:
-                    flash(f"#{story_id}: {exc.message}", "error")
+                    flash(_("#%(id)s: %(reason)s", id=story_id, reason=exc.message), "error")
             flash(
                 ngettext("%(num)s story discarded.", "%(num)s stories discarded.", erased),
                 "success",

@@ -147,7 +147,7 @@ def submit_form():
             raise
         return redirect(first.response["location"], code=first.status_code)
     if as_draft:
-        flash("Saved as a draft: find it in “My space” to finish it and hand it in.", "success")
+        flash(_("Saved as a draft: find it in “My space” to finish it and hand it in."), "success")
     return redirect(location, code=303)
 
 
@@ -169,7 +169,7 @@ def _form_page(**context):
 def status(token: str):
     story = submissions.find_by_status_token(token)
     if story is None:
-        return render_template("error.html", status=404, message="This link is not valid."), 404
+        return render_template("error.html", status=404, message=_("This link is not valid.")), 404
     return render_template(
         "status.html",
         story=story,

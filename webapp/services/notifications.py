@@ -12,6 +12,9 @@ This module must never change a story, never commit, and never talk to an SMTP s
 from __future__ import annotations
 
 import logging
+import re
+
+from flask_babel import gettext
 
 from webapp.extensions import db
 from webapp.models import Notification, Story, User, utcnow
@@ -20,18 +23,67 @@ from webapp.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
+
+def N_(text: str) -> str:
+    """Mark ``text`` for the catalog without translating it now (the stored record is English;
+    each reader gets it in their language when it is shown or mailed, see ``text_of``)."""
+    return text
+
+
 #: What each move means for the people who wrote or teach the story.
 MESSAGES = {
-    "submit": "“{title}” was handed in.",
-    "return": "Your teacher returned “{title}” with comments{note}. Change it and hand it in.",
-    "request_changes": "The archive asks for changes to “{title}”{note}.",
-    "approve": "“{title}” was approved by the archive.",
-    "publish": "“{title}” is now published for everyone to read.",
-    "reject": "“{title}” was not accepted by the archive{note}.",
-    "withdraw": "“{title}” was withdrawn from the public site{note}.",
-    "forward": "“{title}” was forwarded to the archive.",
-    "resubmit": "“{title}” was handed in again.",
+    "submit": N_("“%(title)s” was handed in."),
+    "return": N_(
+        "Your teacher returned “%(title)s” with comments%(note)s. Change it and hand it in."
+    ),
+    "request_changes": N_("The archive asks for changes to “%(title)s”%(note)s."),
+    "approve": N_("“%(title)s” was approved by the archive."),
+    "publish": N_("“%(title)s” is now published for everyone to read."),
+    "reject": N_("“%(title)s” was not accepted by the archive%(note)s."),
+    "withdraw": N_("“%(title)s” was withdrawn from the public site%(note)s."),
+    "forward": N_("“%(title)s” was forwarded to the archive."),
+    "resubmit": N_("“%(title)s” was handed in again."),
 }
+#: How a moderator's note is quoted inside a message.
+NOTE = N_(": “%(note)s”")
+
+
+def _pattern(template: str) -> re.Pattern[str]:
+    """A regular expression that reads the title and quoted note back out of a stored message."""
+    parts = re.split(r"(%\((?:title|note)\)s)", template)
+    pattern = "".join(
+        "(?P<title>.*)" if part == "%(title)s" else "(?P<note>.*)" if part == "%(note)s"
+        else re.escape(part)
+        for part in parts
+    )  # fmt: skip
+    return re.compile(pattern, re.DOTALL)
+
+
+_PATTERNS = {kind: _pattern(template) for kind, template in MESSAGES.items()}
+_NOTE_PATTERN = _pattern(NOTE.replace("%(note)s", "%(title)s"))
+
+
+def text_of(row: Notification) -> str:
+    """The notification in the reader's language (the request's, or French in the e-mail job).
+
+    The row keeps the message as written when it happened, in English; it is read back into
+    its title and note and said again in the interface language. A message this version does
+    not recognise is shown as stored.
+    """
+    template = MESSAGES.get(row.kind)
+    found = _PATTERNS[row.kind].fullmatch(row.message) if template else None
+    if found is None:
+        return row.message
+    values = found.groupdict()
+    note = values.get("note") or ""
+    quoted = _NOTE_PATTERN.fullmatch(note)
+    if note and quoted is None:
+        return row.message
+    return gettext(
+        template,
+        title=values["title"],
+        note=gettext(NOTE, note=quoted.group("title")) if quoted else "",
+    )
 
 
 def notify(user: User, kind: str, message: str, story: Story | None = None) -> Notification:
@@ -54,7 +106,7 @@ def story_moved(story: Story, action: str, note: str | None, actor: User | None)
     template = MESSAGES.get(action)
     if template is None:
         return
-    message = template.format(title=story.title, note=f": “{note}”" if note else "")
+    message = template % {"title": story.title, "note": NOTE % {"note": note} if note else ""}
     recipients: dict[int, User] = {}
     if story.submitted_by is not None:
         recipients[story.submitted_by.id] = story.submitted_by

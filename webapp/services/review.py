@@ -19,6 +19,9 @@ from __future__ import annotations
 import enum
 import logging
 
+from flask_babel import gettext as _
+
+from webapp import labels
 from webapp.errors import BadRequest, Forbidden, NotFound, TransitionNotAllowed
 from webapp.extensions import db
 from webapp.models import Story, StoryStatus, User, utcnow
@@ -99,20 +102,7 @@ EVENT_OF_ACTION = {
     "withdraw": "story.withdrawn",
 }
 
-#: Words for people (buttons, history, errors).
-LABELS = {
-    "submit": "hand in",
-    "recall": "take back as a draft",
-    "return": "return to the student with comments",
-    "resubmit": "hand in again",
-    "forward": "forward to the archive",
-    "start_review": "start the archive review",
-    "request_changes": "ask for changes",
-    "approve": "approve",
-    "publish": "publish",
-    "reject": "reject",
-    "withdraw": "withdraw",
-}
+# The words people read for each move are in ``webapp.labels.ACTION`` (translated).
 
 DECISIONS = ("approve", "reject", "request_changes", "publish")
 
@@ -150,14 +140,22 @@ def transition(
     current = S(story.status)
     target = TRANSITIONS.get((current, action))
     if target is None:
-        allowed = sorted(a for (s, a) in TRANSITIONS if s == current) or ["none"]
+        allowed = sorted(a for (s, a) in TRANSITIONS if s == current)
         raise TransitionNotAllowed(
-            f"cannot {LABELS[action]} a story that is {current.value.replace('_', ' ')}"
-            f" (possible now: {', '.join(allowed)})",
+            _(
+                "“%(action)s” is not possible for a story whose status is “%(status)s”"
+                " (possible now: %(allowed)s).",
+                action=labels.label(action, "action"),
+                status=labels.label(current, "status"),
+                allowed=", ".join(labels.label(a, "action") for a in allowed) or _("none"),
+            ),
             field="decision",
         )
     if not WHO[action] & capacities(actor, story):
-        raise Forbidden(f"you are not allowed to {LABELS[action]} this story")
+        raise Forbidden(
+            _("You are not allowed to do “%(action)s” on this story.",
+              action=labels.label(action, "action"))
+        )  # fmt: skip
     if target == S.PUBLISHED:
         blockers = consent.publication_blockers(story)
         if blockers:
