@@ -118,6 +118,11 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(exhibition_pages.bp)
 
     app.register_blueprint(jobs_pages.bp)
+    from webapp.blueprints import dossiers as dossier_pages
+    from webapp.blueprints import projects as project_pages
+
+    app.register_blueprint(dossier_pages.bp)
+    app.register_blueprint(project_pages.bp)
     from webapp.blueprints import recordings
 
     app.register_blueprint(recordings.bp)

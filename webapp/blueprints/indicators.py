@@ -19,7 +19,7 @@ from webapp.auth import current_person
 from webapp.errors import BadRequest
 from webapp.i18n import language_name
 from webapp.interop.columns import neutralise
-from webapp.services import access
+from webapp.services import access, projects
 from webapp.services import indicators as service
 
 bp = Blueprint("indicators", __name__, url_prefix="/indicators")
@@ -94,6 +94,7 @@ def index():
             documents=service.document_indicators(year),
             year=year,
             years=range(datetime.now(UTC).year, 2019, -1),
+            teaching=projects.indicators(),
         )
     )
     response.headers["Cache-Control"] = "private, no-store"

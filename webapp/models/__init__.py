@@ -35,6 +35,7 @@ from webapp.models.operations import CheckRun, IdempotencyRecord, ObjectClaim
 from webapp.models.places import DEPARTMENTS, Place, StoryPlace
 from webapp.models.publication import PublicRecord, PublicRecordSet
 from webapp.models.stories import MediaAsset, Story, StoryResponse, TakedownRequest
+from webapp.models.teaching import ClassProject, Dossier, DossierDocument, ProjectWork
 from webapp.models.transcripts import IndexPoint, RecordingConsent, Transcript, TranscriptCue
 
 __all__ = [
@@ -42,9 +43,12 @@ __all__ = [
     "ApiToken",
     "AuditEntry",
     "CheckRun",
+    "ClassProject",
     "Collection",
     "CollectionItem",
     "CollectionView",
+    "Dossier",
+    "DossierDocument",
     "Exhibition",
     "ExportRun",
     "GuardianConsent",
@@ -62,6 +66,7 @@ __all__ = [
     "OrganisationKind",
     "OutboxEvent",
     "Place",
+    "ProjectWork",
     "PublicRecord",
     "PublicRecordSet",
     "RecordingConsent",

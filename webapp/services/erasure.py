@@ -20,9 +20,11 @@ from webapp.extensions import db
 from webapp.models import (
     AuditEntry,
     CollectionItem,
+    DossierDocument,
     MediaAsset,
     Notification,
     OutboxEvent,
+    ProjectWork,
     Story,
     TakedownRequest,
     User,
@@ -115,6 +117,11 @@ def erase_story(uow: UnitOfWork, story_id: int, actor: User | None) -> dict[str,
     shas = {m.sha256: m.original_key for m in media}
     db.session.execute(db.delete(Notification).where(Notification.story_id == story_id))
     db.session.execute(db.delete(CollectionItem).where(CollectionItem.story_id == story_id))
+    # Teaching: an erased document leaves its dossiers; an erased response leaves its project
+    # work (the student's row stays, "not started" again), an erased document its assignments.
+    db.session.execute(db.delete(DossierDocument).where(DossierDocument.story_id == story_id))
+    for column in (ProjectWork.story_id, ProjectWork.document_id):
+        db.session.execute(db.update(ProjectWork).where(column == story_id).values({column: None}))
     documents.forget_links(story_id)
     for row in db.session.scalars(
         db.select(TakedownRequest).where(TakedownRequest.story_id == story_id)
