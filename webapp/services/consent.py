@@ -8,6 +8,8 @@ This module must never change a story's status, and never commits (the caller's 
 
 from __future__ import annotations
 
+from flask_babel import gettext
+
 from webapp import licences
 from webapp.errors import BadRequest, Forbidden, NotFound
 from webapp.extensions import db
@@ -44,18 +46,20 @@ def publication_blockers(story: Story) -> list[str]:
     """Every reason, in plain words, why this story may not be published yet (empty = may)."""
     reasons = []
     if not (story.consent or {}).get("contributor"):
-        reasons.append("the contributor has not agreed to publication")
+        reasons.append(gettext("the contributor has not agreed to publication"))
     if guardian_state(story) == GuardianConsent.PENDING:
-        reasons.append("the consent of a parent or guardian has not been recorded yet")
+        reasons.append(gettext("the consent of a parent or guardian has not been recorded yet"))
     if story.persons_identifiable and story.persons_cleared_at is None:
-        reasons.append("people can be recognised in the photos: an archivist must clear this")
+        reasons.append(
+            gettext("people can be recognised in the photos: an archivist must clear this")
+        )
     return reasons
 
 
 def _story_for_update(story_id: int) -> Story:
     story = db.session.get(Story, story_id, with_for_update=True)
     if story is None:
-        raise NotFound("no such story")
+        raise NotFound(gettext("no such story"))
     return story
 
 
@@ -64,15 +68,16 @@ def record_guardian_consent(
 ) -> Story:
     """A teacher (of the story's class) or an archivist records that a guardian agreed."""
     if actor is None:
-        raise Forbidden("log in as a teacher or archivist to record consent")
+        raise Forbidden(gettext("log in as a teacher or archivist to record consent"))
     story = _story_for_update(story_id)
     if not (actor.is_staff or access.is_teacher_of(actor, story)):
         # The same answer as an unknown id: a stranger cannot probe which stories exist.
-        raise NotFound("no such story")
+        raise NotFound(gettext("no such story"))
     given_by = (given_by or "").strip()
     if not given_by:
         raise BadRequest(
-            "write who gave the consent (for example: 'mother, signed form')", field="given_by"
+            gettext("write who gave the consent (for example: 'mother, signed form')"),
+            field="given_by",
         )
     story.guardian_consent = GuardianConsent.RECEIVED.value
     story.guardian_consent_by = given_by[:200]
@@ -93,18 +98,20 @@ def set_persons_identifiable(
 ) -> Story:
     """Anyone reviewing may raise the flag; only an archivist may clear it."""
     if actor is None:
-        raise Forbidden("log in to do this")
+        raise Forbidden(gettext("log in to do this"))
     story = _story_for_update(story_id)
     if identifiable:
         if not (actor.is_staff or access.is_teacher_of(actor, story)):
-            raise Forbidden("only a teacher of this class or an archivist can do this")
+            raise Forbidden(gettext("only a teacher of this class or an archivist can do this"))
         story.persons_identifiable = True
         story.persons_cleared_at = None
         story.persons_cleared_by_id = None
         action = "story.persons_flagged"
     else:
         if not actor.has_role(Role.ARCHIVIST, Role.ADMIN):
-            raise Forbidden("only an archivist can clear the 'people can be recognised' flag")
+            raise Forbidden(
+                gettext("only an archivist can clear the 'people can be recognised' flag")
+            )
         story.persons_cleared_at = utcnow()
         story.persons_cleared_by_id = actor.id
         action = "story.persons_cleared"
