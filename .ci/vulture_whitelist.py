@@ -76,6 +76,9 @@ build_export
 export_gave_up
 run_import
 import_gave_up
+build_exhibition
+story_changed
+exhibition_gave_up
 # Scheduled by dotted name (workers/reconcile.py schedule_next); RQ's scheduler enqueues them.
 scheduled_pass
 scheduled_prune
@@ -134,3 +137,14 @@ _.postings_writer
 _.doc_field_length
 _._flush_segment
 _._added
+# page_cache.py: the Flask-Caching factory named by its import path in CACHE_TYPE.
+_redis_cache
+
+# Transcripts and recorded persons' consent (webapp/models/transcripts.py): who changed them and
+# when, kept for the archivist's audit like the story's own consent columns.
+updated_by_id
+recorded_by_id
+recorded_at
+_.updated_by_id
+_.recorded_by_id
+_.recorded_at

@@ -339,6 +339,9 @@ def build_app(data_dir: Path, **env: str):
         "SERVER_NAME": "passages.test",
         # Rate limits are off for speed; tests/security turns them on where they are the subject.
         "RATE_LIMITS_ENABLED": "false",
+        # No Redis for rendered pages unless a test is about the page cache (tests/public/
+        # test_page_cache.py): most tests would otherwise each start an embedded server.
+        "PAGE_CACHE_SECONDS": "0",
     }
     config.update(env)
     database = data_dir / "passages.sqlite3"

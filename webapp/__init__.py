@@ -71,6 +71,9 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     auth.init_app(app)
     backends.init_app(app)
     i18n.init_app(app)
+    from webapp import page_cache
+
+    page_cache.init_app(app, settings.page_cache_seconds, settings.queue_prefix)
 
     app.register_blueprint(public.bp)
     app.register_blueprint(submit.bp)
@@ -106,9 +109,15 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     from webapp.blueprints import health
 
     app.register_blueprint(health.bp)
+    from webapp.blueprints import exhibitions as exhibition_pages
     from webapp.blueprints import jobs as jobs_pages
 
+    app.register_blueprint(exhibition_pages.bp)
+
     app.register_blueprint(jobs_pages.bp)
+    from webapp.blueprints import recordings
+
+    app.register_blueprint(recordings.bp)
     from webapp import metrics
 
     metrics.init_app(app)  # /metrics, and the request counters every response goes through

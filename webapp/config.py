@@ -193,6 +193,9 @@ class Settings:
     #: ``PASSAGES_METRICS_TOKEN``: bearer token a Prometheus scraper sends to read ``/metrics``.
     #: Unset: only requests from this machine (loopback, not through a proxy) may read it.
     metrics_token: str | None = None
+    #: ``PAGE_CACHE_SECONDS``: how long a rendered public page may be kept in Redis for anonymous
+    #: visitors (``webapp.page_cache``; changes retire kept pages at once); 0 turns the cache off.
+    page_cache_seconds: int = 300
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -264,6 +267,7 @@ class Settings:
             oai_page_size=max(1, _int(env, "PASSAGES_OAI_PAGE_SIZE", 100)),
             oai_admin_email=_oai_admin_email(env),
             metrics_token=env.get("PASSAGES_METRICS_TOKEN") or None,
+            page_cache_seconds=max(0, _int(env, "PAGE_CACHE_SECONDS", 300)),
         )
 
     def resolved_secret_key(self) -> str:

@@ -12,8 +12,8 @@ from flask import has_request_context, url_for
 
 from webapp import labels
 from webapp.iiif.presentation import has_manifest, image_service_url, manifest_url
-from webapp.models import MediaAsset, Story, User
-from webapp.services import documents
+from webapp.models import MediaAsset, Story, Transcript, User
+from webapp.services import documents, transcripts
 from webapp.services.duplicates import Duplicate, duplicates_for_story
 
 
@@ -47,7 +47,32 @@ def media_json(
         body["failure_reason"] = media.failure_reason
     if duplicates is not None:
         body["duplicate_of"] = [d.as_json() for d in duplicates]
+    if transcripts.is_recording(media):
+        body["transcripts"] = [
+            {"language": t.language, "url": transcript_url(t)}
+            for t in transcripts.transcripts_of(media.id)
+        ]
     return body
+
+
+def transcript_url(transcript: Transcript) -> str:
+    """The public WebVTT of a transcript (it answers only while the story is public)."""
+    return url_for(
+        "recordings.transcript_vtt",
+        media_id=transcript.media_id,
+        language=transcript.language,
+        _external=True,
+    )
+
+
+def transcript_json(transcript: Transcript) -> dict[str, Any]:
+    """The API's answer about one transcript: its recording, language, cue count and address."""
+    return {
+        "media": transcript.media_id,
+        "language": transcript.language,
+        "cues": len(transcript.cues),
+        "url": transcript_url(transcript),
+    }
 
 
 def _current_viewer() -> User | None:

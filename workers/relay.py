@@ -20,6 +20,7 @@ import redis
 from rq import Retry
 from rq.job import Job
 
+from webapp import page_cache
 from webapp.extensions import db
 from webapp.models import OutboxEvent, utcnow
 from webapp.services import backends
@@ -63,11 +64,11 @@ def _purge_iiif_cache(payload: dict[str, Any]) -> list[JobRoute]:
 
 
 def _withdrawn(payload: dict[str, Any]) -> list[JobRoute]:
-    return _story_index(payload) + _purge_iiif_cache(payload)
+    return _story_index(payload) + _purge_iiif_cache(payload) + _story_exhibitions(payload)
 
 
 def _erased(payload: dict[str, Any]) -> list[JobRoute]:
-    routes = _story_index(payload) + _purge_iiif_cache(payload)
+    routes = _story_index(payload) + _purge_iiif_cache(payload) + _story_exhibitions(payload)
     if payload.get("object_keys"):
         args = (payload["story_id"], payload["object_keys"])
         routes.append(JobRoute("default", "workers.maintenance.delete_erased_objects", args))
@@ -84,8 +85,29 @@ def _erasure_resumed(payload: dict[str, Any]) -> list[JobRoute]:
     return [JobRoute("default", "workers.maintenance.delete_erased_objects", args)]
 
 
+#: Building an exhibition decodes every printed image and lays out two PDFs; 30 stories take
+#: well under a minute (bench/exhibition.py), a collection of hundreds several minutes.
+EXHIBITION_TIMEOUT = 1800
+
+
+def _exhibition(payload: dict[str, Any]) -> list[JobRoute]:
+    args = (payload["collection_id"],)
+    return [JobRoute("default", "workers.exhibitions.build_exhibition", args, EXHIBITION_TIMEOUT)]
+
+
+def _story_exhibitions(payload: dict[str, Any]) -> list[JobRoute]:
+    """Exhibitions that show or hold the story are dropped (left publication) or rebuilt."""
+    return [JobRoute("default", "workers.exhibitions.story_changed", (payload["story_id"],))]
+
+
 def _collection_members(payload: dict[str, Any]) -> list[JobRoute]:
-    return [JobRoute("search", "workers.search.index_story", (i,)) for i in payload["story_ids"]]
+    routes = [JobRoute("search", "workers.search.index_story", (i,)) for i in payload["story_ids"]]
+    return routes + _exhibition(payload)
+
+
+def _public_change(payload: dict[str, Any]) -> list[JobRoute]:
+    """Published or edited: the index and the exhibitions that hold the story follow."""
+    return _story_index(payload) + _story_exhibitions(payload)
 
 
 #: Exports and imports walk the whole archive; they report progress and resume, but one run may
@@ -110,7 +132,7 @@ def _mail(payload: dict[str, Any]) -> list[JobRoute]:
 ROUTES: dict[str, Callable[[dict[str, Any]], list[JobRoute]]] = {
     "story.submitted": _submitted,
     "story.approved": _story_index,
-    "story.published": _story_index,
+    "story.published": _public_change,
     "story.rejected": _story_index,
     "story.withdrawn": _withdrawn,
     # Moderation moves: the index keeps each story's status for archivists' searches.
@@ -120,13 +142,16 @@ ROUTES: dict[str, Callable[[dict[str, Any]], list[JobRoute]]] = {
     "story.forwarded": _story_index,
     "story.review_started": _story_index,
     "story.changes_requested": _story_index,
-    "story.metadata_edited": _story_index,
+    "story.metadata_edited": _public_change,
+    # A transcript or index points changed: what is said in the recording is searched.
+    "story.transcript_changed": _story_index,
     "story.erased": _erased,
     "collection.changed": _collection_members,
     "media.rederive_requested": _rederive,
     "notification.created": _mail,
     "export.requested": _export,
     "import.requested": _import,
+    "exhibition.requested": _exhibition,
     # Re-emitted by the reconciler (workers.reconcile) for work that was lost.
     "media.derive_requested": _derive_requested,
     "story.reindex_requested": _story_index,
@@ -183,6 +208,8 @@ def _relay_pass(limit: int) -> int:
             event.relayed_at = utcnow()
             event.attempts += 1
             relayed += 1
+        if any(page_cache.changes_pages(e.event_type) for e in events[:relayed]):
+            page_cache.invalidate()  # the change is committed: retire the pages rendered before
     except (redis.RedisError, OSError) as exc:
         OUTAGE.failed(exc)
         for event in events[relayed : relayed + 1]:
@@ -230,6 +257,27 @@ class OutageLog:
 OUTAGE = OutageLog(log)
 
 
+#: Seconds between two transfers of the collection readings counted in Redis to the database.
+VIEW_COUNT_INTERVAL = 5.0
+
+
+def flush_view_counts() -> int:
+    """Move the readings of collection pages counted in Redis (while pages come from the page
+    cache) into ``collection_views``; return how many. Redis down: nothing to move."""
+    from webapp.services import collections
+
+    if not page_cache.enabled():
+        return 0
+    try:
+        counts = collections.take_view_counts()
+    except (redis.RedisError, OSError):
+        return 0
+    if not counts:
+        return 0
+    with unit_of_work() as uow:
+        return collections.add_view_counts(uow, counts)
+
+
 def pending_count() -> int:
     return db.session.scalar(
         db.select(db.func.count()).select_from(OutboxEvent).where(OutboxEvent.relayed_at.is_(None))
@@ -251,11 +299,15 @@ class RelayThread(threading.Thread):
         self.stopping = threading.Event()
 
     def run(self) -> None:
+        counted_at = 0.0
         while not self.stopping.is_set():
             try:
                 with self.app.app_context():
                     while relay_once() and not self.stopping.is_set():
                         pass
+                    if time.monotonic() - counted_at >= VIEW_COUNT_INTERVAL:
+                        counted_at = time.monotonic()
+                        flush_view_counts()
                     db.session.remove()
             except Exception:  # keep relaying after a database hiccup
                 log.exception("relay pass failed")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 
+from webapp import page_cache
 from webapp.extensions import db
 from webapp.models import Story
 from webapp.services import backends, indexing
@@ -31,8 +32,10 @@ def index_story(story_id: int) -> str:
         story = db.session.get(Story, story_id)
         if story is None:
             index.purge(story_id)
+            page_cache.invalidate()
             return "removed"  # and purged from every segment that held it
         index.upsert(indexing.document_for(story))
+        page_cache.invalidate()  # search results and facet counts on the pages come from here
         log.info("story %s indexed (status %s)", story_id, story.status)
         compact_if_fragmented(index)
         return "indexed"

@@ -47,6 +47,7 @@ GIVE_UP_HANDLERS = {
     "workers.images.derive_media": "workers.images.give_up",
     "workers.transfers.build_export": "workers.transfers.export_gave_up",
     "workers.transfers.run_import": "workers.transfers.import_gave_up",
+    "workers.exhibitions.build_exhibition": "workers.exhibitions.exhibition_gave_up",
 }
 
 MIB = 1024 * 1024

@@ -18,7 +18,8 @@ from webapp.auth import current_person
 from webapp.errors import BadRequest, PayloadTooLarge
 from webapp.identifiers import parse_id
 from webapp.models import Story
-from webapp.presenters import story_json
+from webapp.presenters import story_json, transcript_json
+from webapp.search.contract import SearchHit
 from webapp.services import (
     access,
     editing,
@@ -27,6 +28,7 @@ from webapp.services import (
     review,
     stories,
     submissions,
+    transcripts,
 )
 from webapp.services.searching import search_request_from_args, search_stories
 from webapp.unit_of_work import unit_of_work
@@ -189,17 +191,7 @@ def search():
             "total": page.total,
             "page": page.page,
             "per_page": page.per_page,
-            "results": [
-                {
-                    "id": hit.id,
-                    "title": hit.title,
-                    "url": url_for("public.story", story_id=hit.id, _external=True),
-                    "snippet": hit.snippet_html,
-                    "language": hit.language,
-                    "places": hit.places,
-                }
-                for hit in page.hits
-            ],
+            "results": [_search_result(hit) for hit in page.hits],
             "facets": {
                 name: [{"value": f.value, "count": f.count} for f in values]
                 for name, values in page.facets.items()
@@ -208,6 +200,43 @@ def search():
             "message": gettext(page.error) if page.error else page.error,
         }
     )
+
+
+@bp.post("/media/<int:media_id>/transcripts")
+def attach_transcript(media_id: int):
+    """Attach (or replace) a recording's transcript in ``language``: the body is the WebVTT or
+    SRT file itself (or a multipart part named ``file``). Archivists and the story's contributor
+    only; a file that cannot be read is 422 with the ``line`` to fix."""
+    part = request.files.get("file")
+    limit = transcripts.MAX_TRANSCRIPT_BYTES
+    data = part.stream.read(limit + 1) if part is not None else request.get_data(cache=False)
+    language = request.args.get("language") or request.form.get("language")
+    with unit_of_work() as uow:
+        transcript = transcripts.attach_file(uow, media_id, language, data, current_person())
+        body = transcript_json(transcript)
+    return jsonify(body), 201
+
+
+def _search_result(hit: SearchHit) -> dict:
+    """One API search result; a word said in a recording adds ``at`` (the recording and the
+    second it is said) and a ``url`` that opens the story page there (``#t=mm:ss``)."""
+    result = {
+        "id": hit.id,
+        "title": hit.title,
+        "url": url_for("public.story", story_id=hit.id, _external=True),
+        "snippet": hit.snippet_html,
+        "language": hit.language,
+        "places": hit.places,
+    }
+    if hit.moment is not None:
+        anchor = "t=" + transcripts.clock(hit.moment.start)
+        result["url"] = url_for("public.story", story_id=hit.id, _external=True, _anchor=anchor)
+        result["at"] = {
+            "media": hit.moment.media_id,
+            "start": hit.moment.start,
+            "said": hit.moment.snippet_html,
+        }
+    return result
 
 
 # --- moderation (issue 4): every workflow move, consent, takedown and erasure ------------------

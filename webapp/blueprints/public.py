@@ -30,7 +30,7 @@ from flask_babel import gettext as _
 from flask_login import login_user, logout_user
 from sqlalchemy.exc import SQLAlchemyError
 
-from webapp import i18n, places
+from webapp import i18n, page_cache, places
 from webapp.auth import current_person
 from webapp.errors import Gone, NotFound, SearchUnavailable
 from webapp.models import Organisation, Story
@@ -48,6 +48,7 @@ from webapp.services import (
 )
 from webapp.services import collections as collection_service
 from webapp.services.searching import search_request_from_args, search_stories
+from webapp.services.transcripts import clock, recording_views
 from webapp.slugs import slugify
 from webapp.unit_of_work import unit_of_work
 
@@ -127,7 +128,7 @@ def _story_slug_default(endpoint: str, values: dict) -> None:
 
 @bp.app_context_processor
 def _template_helpers():
-    return {"story_url": story_url, "organisation_url": organisation_url}
+    return {"story_url": story_url, "organisation_url": organisation_url, "clock": clock}
 
 
 # --- language -----------------------------------------------------------------------------------
@@ -155,6 +156,7 @@ def set_language(code: str):
 
 
 @bp.get("/")
+@page_cache.cached_page
 def home():
     featured = collection_service.featured_collections(6)
     try:
@@ -168,11 +170,15 @@ def home():
         facets=facets,
         search_down=search_down,
     )
-    return _cacheable(html)  # ETag only: collections change without touching any story
+    response = _cacheable(html)  # ETag only: collections change without touching any story
+    if search_down:
+        response.headers["Cache-Control"] = "no-store"  # never kept: the outage will end
+    return response
 
 
 @bp.get("/stories/<int:story_id>")
 @bp.get("/stories/<int:story_id>-<slug>")
+@page_cache.cached_page
 def story(story_id: int, slug: str | None = None):
     token = request.args.get("t")
     try:
@@ -192,6 +198,7 @@ def story(story_id: int, slug: str | None = None):
         "story.html",
         story=story,
         token=token,
+        recordings=recording_views(story),
         linked_places=linked_places,
         provenance=documents.provenance(story),
         archival_citation=documents.citation(story),
@@ -221,6 +228,7 @@ def story(story_id: int, slug: str | None = None):
 
 
 @bp.get("/collections/")
+@page_cache.cached_page
 def collections():
     pagination = paging.page_of(
         collection_service.public_collections_query(), _page_arg(), PER_PAGE
@@ -232,10 +240,15 @@ def collections():
 
 @bp.get("/collections/<slug>")
 def collection(slug: str):
-    collection = collection_service.get_public_collection(slug)
     person = current_person()
     if _page_arg() == 1 and not (person and person.is_staff):
-        _count_view(collection.id)
+        _count_view(slug)  # every reading counts, rendered now or served from the page cache
+    return _collection_page(slug)
+
+
+@page_cache.cached_page
+def _collection_page(slug: str):
+    collection = collection_service.get_public_collection(slug)
     pagination = paging.page_of(
         collection_service.public_items_query(collection), _page_arg(), PER_PAGE
     )
@@ -254,6 +267,7 @@ def collection(slug: str):
 
 @bp.get("/organisations/<int:organisation_id>")
 @bp.get("/organisations/<int:organisation_id>-<slug>")
+@page_cache.cached_page
 def organisation(organisation_id: int, slug: str | None = None):
     organisation = accounts.find_organisation(organisation_id)
     if organisation is None:
@@ -274,6 +288,7 @@ def organisation(organisation_id: int, slug: str | None = None):
 
 
 @bp.get("/places/")
+@page_cache.cached_page
 def place_list():
     counts = places.public_story_counts()
     rows = places.all_places()
@@ -319,6 +334,7 @@ def _map_pins(rows: list[tuple[places.Place, int]], width: float = 360.0) -> lis
 
 
 @bp.get("/places/<slug>")
+@page_cache.cached_page
 def place(slug: str):
     place = places.find_by_slug(slug)
     if place is None:
@@ -361,6 +377,7 @@ def search_url(query: SearchRequest, **changes) -> str:
 
 
 @bp.get("/search")
+@page_cache.cached_page
 def search():
     search_request = search_request_from_args(request.args)
     try:
@@ -409,6 +426,12 @@ def derivative(media_id: int, name: str):
     except FileNotFoundError:
         abort(404)
     response = send_file(stream, mimetype=entry["mime"], max_age=0)
+    if request.range is not None:
+        # A player seeking in a recording asks for byte ranges; send_file can answer them only
+        # when it knows the object's length, which a stream does not tell.
+        response = response.make_conditional(
+            request, accept_ranges=True, complete_length=store.stat(entry["key"]).size
+        )
     if not media.story.is_public:
         response.headers["Cache-Control"] = "private, no-store"
     else:
@@ -459,10 +482,13 @@ def logout():
     return redirect(url_for("public.home"))
 
 
-def _count_view(collection_id: int) -> None:
-    """Count one reading in its own unit of work; a failure is logged and never breaks the page."""
+def _count_view(slug: str) -> None:
+    """Count one reading: in Redis beside the page cache, else in its own unit of work; a
+    failure is logged and never breaks the page."""
+    if collection_service.count_view_later(slug):
+        return
     try:
         with unit_of_work() as uow:
-            collection_service.record_view(uow, collection_id)
+            collection_service.record_view_by_slug(uow, slug)
     except SQLAlchemyError:
-        log.warning("could not count a view of collection %s", collection_id, exc_info=True)
+        log.warning("could not count a view of collection %s", slug, exc_info=True)

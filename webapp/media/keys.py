@@ -7,6 +7,9 @@ Images the IIIF Image API made on demand are a cache
 (``iiif/<story id>/<media id>/<variant>/<request>``): grouped by story so that withdrawing or
 erasing a story drops its whole cache with one listing, and named by the variant of the
 derivatives they were cut from, so a re-derivation leaves the old ones unreferenced.
+A collection's printable exhibition is ``exhibitions/<collection id>/<fingerprint>/<format>.pdf``:
+named by the fingerprint of the public content it shows, so a job run twice writes the same
+objects and a PDF of older content is never mistaken for the current one.
 The upload path, the image jobs, erasure and the maintenance jobs all use these functions;
 nothing else may spell a key. Pure functions: never touch storage or the database here.
 """
@@ -21,6 +24,7 @@ import re
 ORIGINALS_PREFIX = "originals/"
 DERIVATIVES_PREFIX = "derivatives/"
 IIIF_CACHE_PREFIX = "iiif/"
+EXHIBITIONS_PREFIX = "exhibitions/"
 
 _ORIGINAL = re.compile(r"^originals/sha256/[0-9a-f]{2}/(?P<sha>[0-9a-f]{64})$")
 _DERIVATIVE = re.compile(r"^derivatives/(?P<media_id>\d+)/[^/]+$")
@@ -82,3 +86,14 @@ def iiif_cache_owner(key: str) -> tuple[int, int, str] | None:
     if not match:
         return None
     return int(match["story_id"]), int(match["media_id"]), match["variant"]
+
+
+def exhibition_prefix(collection_id: int) -> str:
+    """The folder of every PDF made for one collection's exhibition (old ones are removed)."""
+    return f"{EXHIBITIONS_PREFIX}{collection_id}/"
+
+
+def exhibition_key(collection_id: int, fingerprint: str, fmt: str) -> str:
+    """Where the exhibition of ``collection_id`` in format ``fmt`` (``panels``, ``booklet``) made
+    from the content with ``fingerprint`` lives."""
+    return f"{exhibition_prefix(collection_id)}{fingerprint}/{fmt}.pdf"

@@ -28,11 +28,13 @@ from webapp.models.base import (
 )
 from webapp.models.collections import Collection, CollectionItem, CollectionView
 from webapp.models.events import AuditEntry, Notification, OutboxEvent
+from webapp.models.exhibitions import Exhibition
 from webapp.models.interop import ExportRun, ImportRun
 from webapp.models.operations import CheckRun, IdempotencyRecord, ObjectClaim
 from webapp.models.places import DEPARTMENTS, Place, StoryPlace
 from webapp.models.publication import PublicRecord, PublicRecordSet
 from webapp.models.stories import MediaAsset, Story, StoryResponse, TakedownRequest
+from webapp.models.transcripts import IndexPoint, RecordingConsent, Transcript, TranscriptCue
 
 __all__ = [
     "DEPARTMENTS",
@@ -42,10 +44,12 @@ __all__ = [
     "Collection",
     "CollectionItem",
     "CollectionView",
+    "Exhibition",
     "ExportRun",
     "GuardianConsent",
     "IdempotencyRecord",
     "ImportRun",
+    "IndexPoint",
     "Invitation",
     "LoginThrottle",
     "MediaAsset",
@@ -58,6 +62,7 @@ __all__ = [
     "Place",
     "PublicRecord",
     "PublicRecordSet",
+    "RecordingConsent",
     "Role",
     "SchoolClass",
     "Story",
@@ -66,6 +71,8 @@ __all__ = [
     "StoryResponse",
     "StoryStatus",
     "TakedownRequest",
+    "Transcript",
+    "TranscriptCue",
     "User",
     "enum_column",
     "utcnow",

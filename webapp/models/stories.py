@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -36,8 +37,12 @@ if TYPE_CHECKING:  # relationship targets, resolved by name at run time
 class Story(db.Model):
     __tablename__ = "stories"
     # Ids are permanent (public URLs, citations, derivative keys): SQLite must never hand out the
-    # id of an erased row again, which it does without AUTOINCREMENT.
-    __table_args__ = {"sqlite_autoincrement": True}
+    # id of an erased row again, which it does without AUTOINCREMENT. The public lists (home,
+    # organisation and place pages, feeds) read published stories newest first from one index.
+    __table_args__ = (
+        Index("ix_stories_public_order", "status", "published_at", "id"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(300), nullable=False)

@@ -69,6 +69,9 @@ class StoryDocument:
     updated_at: datetime | None = None
     #: ``story`` or ``document`` (an archive document).
     kind: str = "story"
+    #: What is said in the story's recordings: ``(media id, start in seconds, text)`` for each
+    #: transcript line and index point, searched with the body and linked to its moment.
+    moments: list[tuple[int, float, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -86,9 +89,19 @@ class SearchRequest:
     public: bool = True
 
 
+@dataclass(frozen=True)
+class MomentHit:
+    """Where in a recording a result matched: the line said there, escaped, words marked."""
+
+    media_id: int
+    start: float
+    snippet_html: str
+
+
 @dataclass
 class SearchHit:
-    """One result row. ``snippet_html`` is escaped text with ``<mark>`` around matches."""
+    """One result row. ``snippet_html`` is escaped text with ``<mark>`` around matches;
+    ``moment`` is set when a word was said in one of the story's recordings."""
 
     id: int
     title: str
@@ -98,6 +111,7 @@ class SearchHit:
     period_start: int | None
     period_end: int | None
     language: str
+    moment: MomentHit | None = None
 
 
 @dataclass

@@ -45,6 +45,7 @@ from webapp.search.contract import (
     FacetValue,
     IndexBusy,
     IndexRebuilding,
+    MomentHit,
     SearchHit,
     SearchPage,
     SearchRequest,
@@ -52,7 +53,7 @@ from webapp.search.contract import (
     StoryDocument,
 )
 from webapp.search.facets import ColumnData, ComboCodes
-from webapp.search.highlight import MatchRules, snippet
+from webapp.search.highlight import MatchRules, mentions, snippet
 from webapp.search.matching import Evaluator, Leaf, Snapshot
 from webapp.search.query import ParsedQuery, parse
 from webapp.search.schema import SCHEMA_VERSION, build_schema, document_fields, facet_term
@@ -630,6 +631,11 @@ class SearchIndex:
             data = stored.get("data") or {}
             language = data.get("language") or ""
             primary = language.split("-", 1)[0].lower()
+            moment = None
+            for media_id, start, said in data.get("moments") or ():
+                if mentions(said, rules, primary):
+                    moment = MomentHit(media_id, start, snippet(said, rules, primary))
+                    break
             out.append(
                 SearchHit(
                     id=int(stored["id"]),
@@ -640,6 +646,7 @@ class SearchIndex:
                     period_start=data.get("period_start"),
                     period_end=data.get("period_end"),
                     language=language,
+                    moment=moment,
                 )
             )
         return out

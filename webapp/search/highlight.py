@@ -80,6 +80,12 @@ def _folded(word: str) -> tuple[str, ...]:
     return found
 
 
+def mentions(text: str, rules: MatchRules, language: str) -> bool:
+    """Whether ``text`` holds a word the query matches (a transcript line, an index point)."""
+    matches_raw = rules.matches_raw
+    return any(matches_raw(m.group(), language) for m in raw_token_pattern(text).finditer(text))
+
+
 def snippet(text: str, rules: MatchRules, language: str, size: int = SNIPPET_CHARS) -> str:
     """The window of ``text`` with the most matches, escaped, matches in ``<mark>``."""
     if not text:

@@ -37,6 +37,10 @@ FACET_SEP = "\x1f"
 #: Characters of the body kept for snippets: highlighting works on this bounded excerpt only.
 EXCERPT_CHARS = 3000
 
+#: Characters of recorded speech (transcript lines, index points) kept with their moments for
+#: "said at 12:05" links; all of it is searchable, only this much can be pointed to.
+MOMENT_CHARS = 200_000
+
 
 class CompactPositions(StoredByName, formats.Positions):
     """Positions stored as a raw uint32 array instead of a pickled list: same information,
@@ -200,6 +204,14 @@ def document_fields(doc: StoryDocument) -> dict[str, Any]:
     language = primary_language(doc.language)
     title_tokens = analyse(doc.title or "")
     body_tokens = analyse(doc.body or "")
+    # What is said in the recordings is searched as the body is (same analysis and stems).
+    moments = []
+    kept = 0
+    for media_id, start, text in doc.moments:
+        body_tokens.extend(analyse(text))
+        if kept < MOMENT_CHARS:
+            moments.append((int(media_id), float(start), text))
+            kept += len(text)
     places_tokens: list[str] = []
     for place in doc.places:
         # A gap between places so that a phrase never spans two of them.
@@ -226,6 +238,8 @@ def document_fields(doc: StoryDocument) -> dict[str, Any]:
         "period_end": doc.period_end,
         "excerpt": (doc.body or "")[:EXCERPT_CHARS],
     }
+    if moments:
+        data["moments"] = moments
     return {
         "id": str(doc.id),
         "title": title_tokens,

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import nh3
+import redis
 from flask_babel import gettext
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
+from webapp import page_cache
 from webapp.errors import BadRequest, NotFound
 from webapp.extensions import db
 from webapp.models import (
@@ -31,7 +34,7 @@ from webapp.models import (
     StoryStatus,
     User,
 )
-from webapp.services import access, audit, outbox
+from webapp.services import access, audit, backends, outbox
 from webapp.slugs import slugify
 from webapp.unit_of_work import UnitOfWork
 
@@ -58,21 +61,95 @@ def render_introduction(text: str) -> Markup:
     return Markup(clean)  # noqa: S704 - sanitised by nh3 just above
 
 
-def record_view(uow: UnitOfWork, collection_id: int) -> None:
-    """Count one reading of a collection page; a failure is logged and never breaks the page
-    (the view opens the page's unit of work for this count alone and swallows its failure)."""
-    today = datetime.now(UTC).date()
+def record_view(
+    uow: UnitOfWork, collection_id: int, views: int = 1, day: date | None = None
+) -> None:
+    """Count ``views`` readings of a collection page on ``day`` (today by default)."""
+    day = day or datetime.now(UTC).date()
     bump = (
         db.update(CollectionView)
-        .where(CollectionView.collection_id == collection_id, CollectionView.day == today)
-        .values(views=CollectionView.views + 1)
+        .where(CollectionView.collection_id == collection_id, CollectionView.day == day)
+        .values(views=CollectionView.views + views)
     )
     if db.session.execute(bump).rowcount == 0:
         try:
             with db.session.begin_nested():
-                uow.add(CollectionView(collection_id=collection_id, day=today, views=1))
-        except IntegrityError:  # another request created today's row first
+                uow.add(CollectionView(collection_id=collection_id, day=day, views=views))
+        except IntegrityError:  # another request created the day's row first
             db.session.execute(bump)
+
+
+def _published_id(slug: str) -> int | None:
+    return db.session.scalar(
+        db.select(Collection.id).where(Collection.slug == slug, Collection.published.is_(True))
+    )
+
+
+def record_view_by_slug(uow: UnitOfWork, slug: str) -> None:
+    """Count one reading of the published collection ``slug`` now (nothing if there is none);
+    a failure is logged and never breaks the page (the view opens a unit of work for it)."""
+    collection_id = _published_id(slug)
+    if collection_id is not None:
+        record_view(uow, collection_id)
+
+
+# Readings counted in Redis while pages are served from the page cache: a database write per
+# reading would cost more than serving the page. The relay adds them to ``collection_views``
+# every few seconds (``add_view_counts``), so the indicators lag by that much at most.
+_VIEWS = "collection-views"
+
+
+def _views_key() -> str:
+    return f"{backends.settings().queue_prefix}-{_VIEWS}"
+
+
+def count_view_later(slug: str) -> bool:
+    """Count one reading of ``slug`` in Redis; ``False`` when it must be counted now instead
+    (no page cache, or Redis unreachable), so that no reading is lost."""
+    if not page_cache.enabled():
+        return False
+    field = f"{datetime.now(UTC).date().isoformat()}|{slug}"
+    try:
+        backends.redis_connection().hincrby(_views_key(), field, 1)
+    except (redis.RedisError, OSError):
+        return False
+    return True
+
+
+def take_view_counts() -> dict[tuple[date, str], int]:
+    """Take the readings counted in Redis (they are removed there), by day and slug."""
+    pipe = backends.redis_connection().pipeline(transaction=True)
+    pipe.hgetall(_views_key())
+    pipe.delete(_views_key())
+    counted, _ = pipe.execute()
+    out: dict[tuple[date, str], int] = {}
+    for field, views in counted.items():
+        day, _, slug = field.decode().partition("|")
+        out[(date.fromisoformat(day), slug)] = int(views)
+    return out
+
+
+def add_view_counts(uow: UnitOfWork, counts: dict[tuple[date, str], int]) -> int:
+    """Add readings taken from Redis to ``collection_views``; if this unit of work rolls back
+    they go back to Redis for the next try. Returns how many readings were added."""
+    uow.on_rollback(lambda: _give_back(counts))
+    added = 0
+    for (day, slug), views in sorted(counts.items()):
+        collection_id = _published_id(slug)
+        if collection_id is not None:  # unpublished meanwhile: its readings are not kept
+            record_view(uow, collection_id, views, day)
+            added += views
+    return added
+
+
+def _give_back(counts: dict[tuple[date, str], int]) -> None:
+    try:
+        pipe = backends.redis_connection().pipeline(transaction=True)
+        for (day, slug), views in counts.items():
+            pipe.hincrby(_views_key(), f"{day.isoformat()}|{slug}", views)
+        pipe.execute()
+    except (redis.RedisError, OSError):
+        log.warning("%d collection reading(s) could not be put back", sum(counts.values()))
 
 
 def most_viewed(days: int = 30, limit: int = 10) -> list[tuple[Collection, int]]:
@@ -120,6 +197,7 @@ def public_items_query(collection: Collection):
         .join(CollectionItem, CollectionItem.story_id == Story.id)
         .where(CollectionItem.collection_id == collection.id, Story.is_public)
         .order_by(CollectionItem.position, CollectionItem.id)
+        .options(selectinload(Story.media))  # the cards' images: one query, not one per story
     )
 
 

@@ -13,7 +13,15 @@ from flask_babel import gettext
 from webapp import licences
 from webapp.errors import BadRequest, Forbidden, NotFound
 from webapp.extensions import db
-from webapp.models import GuardianConsent, Role, Story, User, utcnow
+from webapp.models import (
+    GuardianConsent,
+    MediaAsset,
+    RecordingConsent,
+    Role,
+    Story,
+    User,
+    utcnow,
+)
 from webapp.services import access, audit
 from webapp.unit_of_work import UnitOfWork
 
@@ -53,7 +61,101 @@ def publication_blockers(story: Story) -> list[str]:
         reasons.append(
             gettext("people can be recognised in the photos: an archivist must clear this")
         )
+    for media in story.media:
+        reasons.extend(recording_blockers(media))
     return reasons
+
+
+# --- recordings: a recorded voice, a filmed face --------------------------------------------------
+
+
+def _is_recording(media: MediaAsset) -> bool:
+    kind = getattr(media, "kind", None)
+    if kind:
+        return kind in ("audio", "video")
+    return (media.mime_type or "").startswith(("audio/", "video/"))
+
+
+def recording_consent(media_id: int) -> RecordingConsent | None:
+    return db.session.get(RecordingConsent, media_id)
+
+
+def _recording_name(media: MediaAsset) -> str:
+    return media.original_filename or f"#{media.id}"
+
+
+def recording_blockers(media: MediaAsset) -> list[str]:
+    """Why a recording keeps its story from publication: the person recorded (their voice,
+    their face) has not agreed, or is a minor whose guardian's consent is not recorded."""
+    if not _is_recording(media):
+        return []
+    row = recording_consent(media.id)
+    name = _recording_name(media)
+    if row is None or not row.consent_given:
+        return [gettext("the person recorded in %(name)s has not agreed to publication", name=name)]
+    if row.minor and row.guardian_consent_at is None:
+        return [
+            gettext(
+                "the person recorded in %(name)s is a minor: "
+                "the consent of a parent or guardian has not been recorded yet",
+                name=name,
+            )
+        ]
+    return []
+
+
+def may_record_guardian(user: User | None, story: Story) -> bool:
+    """Like a story's guardian consent: only a teacher of the story or staff record it."""
+    return user is not None and (user.is_staff or access.is_teacher_of(user, story))
+
+
+def record_recording_consent(
+    uow: UnitOfWork,
+    media_id: int,
+    *,
+    person: str,
+    given: bool,
+    minor: bool,
+    guardian_by: str,
+    actor: User | None,
+) -> RecordingConsent:
+    """Record who is heard or seen in a recording and whether they (and, for a minor, a
+    guardian) agreed to publication. The contributor, a teacher of the story or an archivist
+    may say the person agreed; only a teacher or archivist records a guardian's consent."""
+    if actor is None:
+        raise Forbidden("log in to do this")
+    media = db.session.get(MediaAsset, media_id)
+    if media is None or not _is_recording(media):
+        raise NotFound("no such recording")
+    story = access.require_view(media.story, actor)
+    guardian_allowed = may_record_guardian(actor, story)
+    if not (guardian_allowed or access.is_owner(actor, story)):
+        raise Forbidden("only the contributor, a teacher of this class or an archivist can do this")
+    guardian_by = (guardian_by or "").strip()
+    if guardian_by and not guardian_allowed:
+        raise Forbidden("only a teacher or an archivist can record a guardian's consent")
+    row = recording_consent(media.id)
+    if row is None:
+        row = RecordingConsent(media_id=media.id)
+        uow.add(row)
+    row.person = " ".join((person or "").split())[:200]
+    row.consent_given = bool(given)
+    row.minor = bool(minor)
+    if not row.minor:
+        row.guardian_consent_by = row.guardian_consent_at = None
+    elif guardian_by:
+        row.guardian_consent_by = guardian_by[:200]
+        row.guardian_consent_at = utcnow()
+    row.recorded_by_id = actor.id
+    row.recorded_at = utcnow()
+    audit.record(
+        "story.recording_consent",
+        "story",
+        story.id,
+        actor=actor,
+        details={"media_id": media.id, "given": row.consent_given, "minor": row.minor},
+    )
+    return row
 
 
 def _story_for_update(story_id: int) -> Story:

@@ -3,12 +3,12 @@
 Anyone may ask for a story to be removed (``request_takedown``); an archivist then withdraws it
 (``review.withdraw``: off the public site within seconds, original kept under restricted access)
 or, when erasure is asked for, erases it (``erase_story``): the story, its media rows, originals no
-other story uses, derivatives, the IIIF images cached from them and notifications are deleted,
-the ``story.erased`` event has the search worker drop its index entry (one index writer, see
-DESIGN.md), and the audit log keeps only *that* it happened — notes and edit details about the
-story are blanked. This module must never keep a copy of erased content, not even in a log line,
-and never commits: the caller's unit of work does, and only then are the objects deleted
-(``uow.after_commit``).
+other story uses, derivatives, the IIIF images cached from them, recordings' transcripts, index
+points and consent records, and notifications are deleted; the ``story.erased`` event has the
+search worker drop its index entry (one index writer, see DESIGN.md), and the audit log keeps
+only *that* it happened — notes and edit details about the story are blanked. This module must
+never keep a copy of erased content, not even in a log line, and never commits: the caller's
+unit of work does, and only then are the objects deleted (``uow.after_commit``).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from webapp.models import (
     User,
     utcnow,
 )
-from webapp.services import access, audit, backends, documents, outbox
+from webapp.services import access, audit, backends, documents, outbox, transcripts
 from webapp.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -133,6 +133,8 @@ def erase_story(uow: UnitOfWork, story_id: int, actor: User | None) -> dict[str,
         entry.note = None
         entry.details = {}
     _scrub_outbox_notes(story_id)
+    # What was said in the recordings goes with them (the index entry goes with story.erased).
+    transcripts.delete_for_media(media_ids)
     db.session.delete(story)
     uow.flush()
     still_used = set(

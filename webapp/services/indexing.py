@@ -12,6 +12,7 @@ from webapp import places
 from webapp.extensions import db
 from webapp.models import CollectionItem, Story
 from webapp.search.contract import StoryDocument
+from webapp.services.transcripts import moments_of
 
 
 def document_for(story: Story) -> StoryDocument:
@@ -33,6 +34,7 @@ def document_for(story: Story) -> StoryDocument:
         status=story.status,
         updated_at=story.updated_at,
         kind=story.kind,
+        moments=[(m.media_id, m.start, m.text) for m in moments_of(story)],
     )
 
 

@@ -22,9 +22,11 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from flask import has_app_context
 from sqlalchemy import and_, event, or_
 from sqlalchemy.orm import Session, selectinload
 
+from webapp import page_cache
 from webapp.extensions import db
 from webapp.models import (
     Collection,
@@ -43,6 +45,7 @@ log = logging.getLogger(__name__)
 _TOUCHED = "passages.publication.stories"
 _COLLECTIONS = "passages.publication.collections"
 _ORGANISATIONS = "passages.publication.organisations"
+_PAGES_CHANGED = "passages.publication.pages_changed"
 
 COLLECTION_SET = "collection"
 ORGANISATION_SET = "organisation"
@@ -68,7 +71,7 @@ def _note_touched(session: Session, _context: object) -> None:
 
 @event.listens_for(Session, "after_soft_rollback")
 def _forget_touched(session: Session, _previous: object) -> None:
-    for key in (_TOUCHED, _COLLECTIONS, _ORGANISATIONS):
+    for key in (_TOUCHED, _COLLECTIONS, _ORGANISATIONS, _PAGES_CHANGED):
         session.info.pop(key, None)
 
 
@@ -79,6 +82,8 @@ def _refresh_touched(session: Session) -> None:
         session.flush()  # the last changes, so that they are noted and read below
     if not any(session.info.get(key) for key in (_TOUCHED, _COLLECTIONS, _ORGANISATIONS)):
         return
+    if session.info.get(_COLLECTIONS) or session.info.get(_ORGANISATIONS):
+        session.info[_PAGES_CHANGED] = True  # titles, introductions, names shown on pages
     done: set[int] = set()
     while True:
         pending = _pending_story_ids(session) - done
@@ -88,6 +93,14 @@ def _refresh_touched(session: Session) -> None:
             refresh_record(session, story_id)
             done.add(story_id)
     session.info.pop(_TOUCHED, None)
+
+
+@event.listens_for(Session, "after_commit")
+def _retire_cached_pages(session: Session) -> None:
+    """Once a change the public sees is committed, the page cache must not serve the old pages
+    (``webapp.page_cache``; the relay does it again for the events, this is the quick path)."""
+    if session.info.pop(_PAGES_CHANGED, False) and has_app_context():
+        page_cache.invalidate()
 
 
 def _pending_story_ids(session: Session) -> set[int]:
@@ -119,6 +132,7 @@ def refresh_record(session: Session, story_id: int) -> PublicRecord | None:
     record = session.get(PublicRecord, story_id)
     if story is None or not story.is_public:
         if record is not None and not record.deleted:
+            session.info[_PAGES_CHANGED] = True
             record.deleted = True
             record.fingerprint = None  # nothing of the content is kept
             record.changed_at = utcnow()
@@ -131,6 +145,7 @@ def refresh_record(session: Session, story_id: int) -> PublicRecord | None:
         session.add(record)
     elif not record.deleted and record.fingerprint == fingerprint:
         return record
+    session.info[_PAGES_CHANGED] = True
     record.deleted = False
     record.fingerprint = fingerprint
     record.changed_at = utcnow()

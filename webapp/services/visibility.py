@@ -12,6 +12,7 @@ This module must never change data and must never widen the rule for a particula
 from __future__ import annotations
 
 from sqlalchemy import Select
+from sqlalchemy.orm import selectinload
 
 from webapp.extensions import db
 from webapp.models import Story
@@ -20,7 +21,11 @@ from webapp.models import Story
 def public_stories() -> Select[tuple[Story]]:
     """Every public story, newest publication first (callers add filters and pagination)."""
     return (
-        db.select(Story).where(Story.is_public).order_by(Story.published_at.desc(), Story.id.desc())
+        db.select(Story)
+        .where(Story.is_public)
+        .order_by(Story.published_at.desc(), Story.id.desc())
+        # Lists show each story's first image: one query for the page, not one per story.
+        .options(selectinload(Story.media))
     )
 
 

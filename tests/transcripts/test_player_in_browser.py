@@ -1,0 +1,211 @@
+"""The player with its transcript in a real browser: a click or Enter on a line seeks the
+recording there, the line being said is highlighted, ``#t=mm:ss`` seeks on load, and the page
+passes axe's WCAG 2.1 AA rules and does not scroll sideways on a 360 px phone.
+
+The real app is served by werkzeug in a thread to Debian's Chromium driven by Playwright (as
+tests/public/test_browser_a11y.py does); the recording is a real AAC/MP4 made with PyAV.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from tests.conftest import _dispose, build_app
+from tests.public.test_browser_a11y import WCAG_TAGS, _describe
+from tests.public.test_browser_a11y import browser as browser  # noqa: F401 - the fixture
+from tests.transcripts.conftest import INTERVIEW_VTT, make_audio
+
+pytestmark = pytest.mark.slow
+
+
+@dataclass
+class Player:
+    base: str
+    path: str
+    media_id: int
+
+
+def build_recorded_story(app) -> tuple[str, int]:
+    """A published interview with a playable recording, its transcript and index points."""
+    from webapp.blueprints.public import story_url
+    from webapp.extensions import db
+    from webapp.models import MediaAsset, RecordingConsent, Story
+    from webapp.services import backends, transcripts
+    from webapp.services.indexing import document_for
+    from webapp.unit_of_work import unit_of_work
+
+    with app.app_context():
+        store = backends.object_store()
+        story = Story(
+            title="Entretien avec Fatima",
+            body="Fatima raconte son arrivée à Orly en 1962 et la cour de la cité.",
+            language="fr",
+            places=["Vitry-sur-Seine"],
+            themes=["famille"],
+            licence="CC-BY-4.0",
+            consent={"contributor": True},
+            status="published",
+        )
+        db.session.add(story)
+        db.session.flush()
+        options: dict[str, Any] = {"kind": "audio"} if hasattr(MediaAsset, "kind") else {}
+        media = MediaAsset(
+            position=0,
+            original_key=f"originals/sha256/{7:064x}",
+            sha256=f"{7:064x}",
+            mime_type="audio/mp4",
+            byte_size=1000,
+            original_filename="fatima.m4a",
+            state="ready",
+            credit="Archives départementales du Val-de-Marne",
+            **options,
+        )
+        story.media.append(media)
+        db.session.flush()
+        data = make_audio(20.0)
+        key = f"derivatives/{media.id}/audio.m4a"
+        store.put(key, data, "audio/mp4")
+        media.derivatives = {"audio": {"key": key, "mime": "audio/mp4", "bytes": len(data)}}
+        db.session.add(RecordingConsent(media_id=media.id, person="Fatima", consent_given=True))
+        story_id, media_id = story.id, media.id
+        db.session.commit()
+        archivist = _archivist(app)
+        with app.test_request_context():
+            with unit_of_work() as uow:
+                transcripts.attach_file(uow, media_id, "fr", INTERVIEW_VTT.encode(), archivist)
+                transcripts.set_index_points(
+                    uow,
+                    media_id,
+                    [
+                        transcripts.IndexPointInput("00:00", "L'arrivée à Orly", "Orly, 1962"),
+                        transcripts.IndexPointInput("00:12", "La cour", "père, tabouret"),
+                    ],
+                    archivist,
+                )
+            story = db.session.get(Story, story_id)
+            backends.search_index().upsert(document_for(story))
+            return story_url(story), media_id
+
+
+def _archivist(app):
+    from tests.conftest import create_user_now
+
+    return create_user_now("player-archivist@example.org", "archivist")[0]
+
+
+@pytest.fixture(scope="module")
+def player(tmp_path_factory, browser) -> Iterator[Player]:  # noqa: F811 - the imported fixture
+    from werkzeug.serving import make_server
+
+    app = build_app(tmp_path_factory.mktemp("player") / "data", SERVER_NAME=None)
+    path, media_id = build_recorded_story(app)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield Player(f"http://127.0.0.1:{server.server_port}", path, media_id)
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+        _dispose(app)
+
+
+@pytest.fixture
+def open_player(browser, player):  # noqa: F811 - the imported fixture
+    contexts = []
+
+    def open_page(width: int = 1280, fragment: str = ""):
+        context = browser.new_context(viewport={"width": width, "height": 800})
+        contexts.append(context)
+        page = context.new_page()
+        response = page.goto(player.base + player.path + fragment, wait_until="load")
+        assert response is not None and response.status == 200
+        _wait_for(page, f"document.getElementById('player-{player.media_id}').readyState >= 1")
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+def _wait_for(page, expression: str, seconds: float = 15.0) -> None:
+    """Poll ``expression`` from here: Playwright's own wait_for_function evaluates strings in the
+    page, which the Content-Security-Policy (no 'unsafe-eval') rightly refuses."""
+    deadline = time.monotonic() + seconds
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"still false after {seconds} s: {expression}"
+        page.wait_for_timeout(100)
+
+
+def _current_time(page, media_id: int) -> float:
+    return page.evaluate(f"document.getElementById('player-{media_id}').currentTime")
+
+
+def test_clicking_a_transcript_line_seeks_the_player_there_and_highlights_it(open_player, player):
+    page = open_player()
+    page.get_by_text("Mon père réparait un tabouret dans la cour.").click()
+    _wait_for(page, f"document.getElementById('player-{player.media_id}').currentTime >= 12")
+    assert 12.0 <= _current_time(page, player.media_id) < 14.0
+    page.wait_for_selector("li.current a[aria-current=true]")
+    assert "tabouret" in page.inner_text("li.current")
+    assert page.url.endswith("#t=00:12")
+
+
+def test_enter_on_a_focused_line_seeks_too(open_player, player):
+    page = open_player()
+    line = page.locator("a.cue", has_text="لا تنسي بلدك")
+    line.focus()
+    page.keyboard.press("Enter")
+    _wait_for(page, f"document.getElementById('player-{player.media_id}').currentTime >= 8")
+    assert 8.0 <= _current_time(page, player.media_id) < 10.0
+
+
+def test_a_chapter_seeks_to_its_index_point(open_player, player):
+    page = open_player()
+    page.locator("nav.chapters a", has_text="La cour").click()
+    _wait_for(page, f"document.getElementById('player-{player.media_id}').currentTime >= 12")
+    assert 12.0 <= _current_time(page, player.media_id) < 14.0
+
+
+def test_the_page_seeks_to_the_moment_in_its_address(open_player, player):
+    page = open_player(fragment="#t=00:12")
+    _wait_for(page, f"document.getElementById('player-{player.media_id}').currentTime >= 12")
+    assert 12.0 <= _current_time(page, player.media_id) < 13.0
+
+
+def test_the_captions_and_chapters_tracks_load_in_the_player(open_player, player):
+    page = open_player()
+    kinds = page.evaluate(
+        f"""() => {{
+            const tracks = document.getElementById('player-{player.media_id}').textTracks;
+            for (const t of tracks) {{ t.mode = 'hidden'; }}
+            return Array.from(tracks).map(t => t.kind);
+        }}"""
+    )
+    assert kinds == ["captions", "chapters"]
+    _wait_for(
+        page,
+        f"Array.from(document.getElementById('player-{player.media_id}').textTracks)"
+        ".every(t => t.cues && t.cues.length > 0)",
+    )
+    captions = page.evaluate(
+        f"document.getElementById('player-{player.media_id}').textTracks[0].cues.length"
+    )
+    assert captions == 4
+
+
+@pytest.mark.parametrize("width", [360, 1280])
+def test_the_player_page_has_no_wcag21_aa_violations_and_fits_a_phone(open_player, width):
+    from axe_playwright_python.sync_playwright import Axe
+
+    page = open_player(width=width)
+    results = Axe().run(page, options={"runOnly": {"type": "tag", "values": WCAG_TAGS}})
+    violations = results.response["violations"]
+    assert not violations, _describe(violations)
+    assert page.evaluate("document.documentElement.scrollWidth") <= width

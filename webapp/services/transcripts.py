@@ -1,0 +1,503 @@
+"""Transcripts and index points of recordings: who may attach them, how they are stored, served
+and searched.
+
+An archivist or the story's contributor attaches a transcript to an audio or video recording,
+one per language: a WebVTT or SRT file (``webapp.media.timedtext`` reads it; a bad file is
+refused with the line to fix) or lines typed in the timing editor (``parse_timed_lines``). Index
+points (time, title, keywords, summary) are edited the same way. Every change emits
+``story.transcript_changed`` so the search worker reindexes the story through the outbox: what is
+said in a recording is found by search and leads to the moment it is said. Transcripts are served
+(``public_transcript``) only while their story is public. This module never commits (the
+caller's unit of work does) and never decides a story's publication (``webapp.services.consent``
+does).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from webapp.errors import AuthenticationRequired, BadRequest, Forbidden, NotFound, PassagesError
+from webapp.extensions import db
+from webapp.media import timedtext
+from webapp.media.timedtext import Cue, TimedTextError
+from webapp.models import (
+    IndexPoint,
+    MediaAsset,
+    RecordingConsent,
+    Role,
+    Story,
+    Transcript,
+    TranscriptCue,
+    User,
+)
+from webapp.periods import canonical_language_tag
+from webapp.services import access, audit, outbox
+from webapp.unit_of_work import UnitOfWork
+
+#: Largest transcript file accepted: a three-hour interview's WebVTT is a few hundred kilobytes.
+MAX_TRANSCRIPT_BYTES = 5 * 1024 * 1024
+
+#: Index points per recording: the oral-history tradition segments every few minutes.
+MAX_INDEX_POINTS = 500
+
+#: The same BCP 47 shape the story schema accepts for a story's language.
+_LANGUAGE = re.compile(
+    r"^[A-Za-z]{2,3}(-[A-Za-z]{3}){0,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|[0-9]{3}))?"
+    r"(-([A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*$"
+)
+
+
+class TranscriptRejected(PassagesError):
+    """A transcript file or typed text that cannot be read; the message names the line."""
+
+    status = 422
+    code = "transcript_rejected"
+
+    def __init__(self, message: str, *, line: int | None = None, field: str = "file") -> None:
+        super().__init__(message, field=field)
+        self.line = line
+
+    def to_json(self) -> dict:
+        body = super().to_json()
+        if self.line is not None:
+            body["error"]["line"] = self.line
+        return body
+
+
+@dataclass(frozen=True)
+class Moment:
+    """A place in a recording where something is said: what search indexes and links to."""
+
+    media_id: int
+    start: float
+    text: str
+
+
+# --- what is a recording, who may edit -----------------------------------------------------------
+
+
+def is_recording(media: MediaAsset) -> bool:
+    """Audio or video: a recording may carry transcripts, index points and a recorded person."""
+    kind = getattr(media, "kind", None)
+    if kind:
+        return kind in ("audio", "video")
+    return (media.mime_type or "").startswith(("audio/", "video/"))
+
+
+def may_edit(user: User | None, story: Story) -> bool:
+    """Archivists (and admins) and the story's contributor attach transcripts and index points."""
+    if user is None:
+        return False
+    return user.has_role(Role.ARCHIVIST, Role.ADMIN) or access.is_owner(user, story)
+
+
+def recording_for_edit(media_id: int, user: User | None) -> MediaAsset:
+    """The recording ``user`` may edit, else 404 (cannot see it) or 403 (may see, not edit)."""
+    if user is None:
+        raise AuthenticationRequired("log in (or send an API token) to change transcripts")
+    media = db.session.get(MediaAsset, media_id)
+    if media is None or not is_recording(media):
+        raise NotFound("no such recording")
+    access.require_view(media.story, user)
+    if not may_edit(user, media.story):
+        raise Forbidden("only an archivist or the story's contributor can change its transcripts")
+    return media
+
+
+def recording_for_page(media_id: int, user: User | None) -> tuple[MediaAsset, bool]:
+    """The recording for its editor page and whether ``user`` may change its transcripts; a
+    teacher of the story may open it too, for the consent of the person recorded only."""
+    if user is None:
+        raise AuthenticationRequired("log in to do this")
+    media = db.session.get(MediaAsset, media_id)
+    if media is None or not is_recording(media):
+        raise NotFound("no such recording")
+    story = access.require_view(media.story, user)
+    if may_edit(user, story):
+        return media, True
+    if access.is_teacher_of(user, story):
+        return media, False
+    raise Forbidden("only an archivist or the story's contributor can change its transcripts")
+
+
+def normalise_language(value: str | None) -> str:
+    """A BCP 47 tag in canonical case, or a 422 naming the ``language`` field."""
+    value = (value or "").strip()
+    if not value or len(value) > 35 or not _LANGUAGE.match(value):
+        raise TranscriptRejected(
+            "give the transcript's language as a language tag: fr, ar, en, ber-Tfng…",
+            field="language",
+        )
+    return canonical_language_tag(value)
+
+
+# --- writing -------------------------------------------------------------------------------------
+
+
+def attach_file(
+    uow: UnitOfWork, media_id: int, language: str | None, data: bytes, actor: User | None
+) -> Transcript:
+    """Attach (or replace) the transcript of ``language`` from a WebVTT or SRT file."""
+    media = recording_for_edit(media_id, actor)
+    tag = normalise_language(language)
+    if not data:
+        raise TranscriptRejected("the transcript file is empty")
+    if len(data) > MAX_TRANSCRIPT_BYTES:
+        raise TranscriptRejected(
+            f"the transcript file is too large: at most {MAX_TRANSCRIPT_BYTES // (1024 * 1024)} MB"
+        )
+    try:
+        cues = timedtext.parse(data)
+    except TimedTextError as exc:
+        raise TranscriptRejected(str(exc), line=exc.line) from exc
+    source = "vtt" if timedtext.decode(data).lstrip().startswith("WEBVTT") else "srt"
+    return _store(uow, media, tag, cues, source, actor)
+
+
+def attach_typed(
+    uow: UnitOfWork, media_id: int, language: str | None, typed: str, actor: User | None
+) -> Transcript:
+    """Attach (or replace) a transcript typed in the timing editor (:func:`parse_timed_lines`)."""
+    media = recording_for_edit(media_id, actor)
+    tag = normalise_language(language)
+    try:
+        cues = parse_timed_lines(typed, duration_ms=_duration_ms(media))
+    except TimedTextError as exc:
+        raise TranscriptRejected(str(exc), line=exc.line, field="text") from exc
+    return _store(uow, media, tag, cues, "editor", actor)
+
+
+def remove_transcript(
+    uow: UnitOfWork, media_id: int, language: str | None, actor: User | None
+) -> None:
+    media = recording_for_edit(media_id, actor)
+    tag = normalise_language(language)
+    transcript = find_transcript(media.id, tag)
+    if transcript is None:
+        raise NotFound("this recording has no transcript in that language")
+    db.session.delete(transcript)
+    _changed(uow, media, actor, "transcript.removed", {"language": tag})
+
+
+def _store(
+    uow: UnitOfWork,
+    media: MediaAsset,
+    language: str,
+    cues: list[Cue],
+    source: str,
+    actor: User | None,
+) -> Transcript:
+    transcript = find_transcript(media.id, language)
+    if transcript is None:
+        transcript = Transcript(media_id=media.id, language=language)
+        uow.add(transcript)
+    transcript.source = source
+    transcript.updated_by_id = actor.id if actor else None
+    transcript.cues = [
+        TranscriptCue(
+            position=n,
+            start_ms=cue.start_ms,
+            end_ms=cue.end_ms,
+            text=cue.text,
+            settings=cue.settings[:200],
+            identifier=cue.identifier[:200],
+        )
+        for n, cue in enumerate(cues)
+    ]
+    uow.flush()
+    _changed(
+        uow,
+        media,
+        actor,
+        "transcript.attached",
+        {"language": language, "cues": len(cues), "source": source},
+    )
+    return transcript
+
+
+_TIMED_LINE = re.compile(r"^\[?\s*((?:\d{1,3}:)?\d{1,2}:\d{1,2}(?:[.,]\d{1,3})?)\s*\]?\s*(.*)$")
+
+#: How long the last typed line lasts when the recording's duration is unknown.
+LAST_LINE_MS = 5000
+
+
+def parse_timed_lines(typed: str, duration_ms: int | None = None) -> list[Cue]:
+    """Lines typed while listening: ``00:12 Je suis arrivée à Orly`` (``[00:12]`` and
+    ``00:00:12.500`` too). Each line lasts until the next one starts; blank lines are skipped;
+    a line without its time is refused with its number, so nothing typed is silently lost."""
+    entries: list[tuple[int, str, int]] = []
+    for number, raw in enumerate(typed.replace("\r\n", "\n").replace("\r", "\n").split("\n"), 1):
+        line = raw.strip()
+        if not line:
+            continue
+        match = _TIMED_LINE.match(line)
+        if match is None:
+            raise TimedTextError(
+                "start the line with the moment it is said, for example 01:05 (press "
+                "'Mark the time' while listening)",
+                number,
+            )
+        start = timedtext.parse_timestamp(match.group(1), number)
+        text = match.group(2).strip()
+        if not text:
+            raise TimedTextError("write what is said after the time", number)
+        entries.append((start, text, number))
+    if not entries:
+        raise TimedTextError("type at least one line, starting with its time")
+    entries.sort(key=lambda e: e[0])
+    cues = []
+    for n, (start, text, _number) in enumerate(entries):
+        if n + 1 < len(entries):
+            end = max(start, entries[n + 1][0])
+        else:
+            end = max(start + 1000, duration_ms or start + LAST_LINE_MS)
+        cues.append(Cue(start, end, timedtext.cue_text_from_plain(text)))
+    return cues
+
+
+def typed_lines(transcript: Transcript) -> str:
+    """A stored transcript as the editor shows it: one ``mm:ss.mmm text`` line per cue."""
+    return "\n".join(
+        f"{_clock(cue.start_ms)} {timedtext.plain_text(cue.text)}" for cue in transcript.cues
+    )
+
+
+def _clock(millis: int) -> str:
+    seconds, ms = divmod(millis, 1000)
+    minutes, secs = divmod(seconds, 60)
+    hours, mins = divmod(minutes, 60)
+    head = f"{hours:02d}:{mins:02d}:{secs:02d}" if hours else f"{mins:02d}:{secs:02d}"
+    return f"{head}.{ms:03d}" if ms else head
+
+
+def clock(seconds: float) -> str:
+    """Seconds as the ``mm:ss`` (``h:mm:ss`` past an hour) a person reads and ``#t=`` takes."""
+    total = int(seconds)
+    minutes, secs = divmod(total, 60)
+    hours, mins = divmod(minutes, 60)
+    return f"{hours}:{mins:02d}:{secs:02d}" if hours else f"{mins:02d}:{secs:02d}"
+
+
+@dataclass(frozen=True)
+class IndexPointInput:
+    """One index point as a form or a client sends it (time as text)."""
+
+    time: str
+    title: str
+    keywords: str = ""
+    summary: str = ""
+
+
+def set_index_points(
+    uow: UnitOfWork, media_id: int, points: list[IndexPointInput], actor: User | None
+) -> list[IndexPoint]:
+    """Replace the recording's index points. Rows without a title or time are left out (empty
+    rows of the form); a row with a title but a bad time is refused, naming the row."""
+    media = recording_for_edit(media_id, actor)
+    rows: list[IndexPoint] = []
+    for number, point in enumerate(points, start=1):
+        title = " ".join((point.title or "").split())
+        time_text = (point.time or "").strip()
+        if not title and not time_text:
+            continue
+        if not title:
+            raise BadRequest(f"index point {number}: give it a title", field="title")
+        if not time_text:
+            raise BadRequest(f"index point {number}: give the time it starts", field="time")
+        try:
+            start = timedtext.parse_timestamp(time_text)
+        except TimedTextError as exc:
+            raise BadRequest(f"index point {number}: {exc.reason}", field="time") from exc
+        keywords = [k for k in (" ".join(w.split()) for w in point.keywords.split(",")) if k]
+        rows.append(
+            IndexPoint(
+                media_id=media.id,
+                start_ms=start,
+                title=title[:300],
+                keywords=[k[:100] for k in keywords[:30]],
+                summary=(point.summary or "").strip()[:5000],
+            )
+        )
+    if len(rows) > MAX_INDEX_POINTS:
+        raise BadRequest(f"at most {MAX_INDEX_POINTS} index points per recording", field="title")
+    db.session.execute(db.delete(IndexPoint).where(IndexPoint.media_id == media.id))
+    for row in rows:
+        uow.add(row)
+    uow.flush()
+    _changed(uow, media, actor, "index_points.saved", {"count": len(rows)})
+    return sorted(rows, key=lambda r: r.start_ms)
+
+
+def _changed(
+    uow: UnitOfWork, media: MediaAsset, actor: User | None, action: str, details: dict
+) -> None:
+    """One audit entry about the story (erasure blanks those) and the reindex event."""
+    audit.record(
+        f"story.{action}", "story", media.story_id, actor=actor, details={"media_id": media.id,
+                                                                         **details}
+    )  # fmt: skip
+    outbox.emit("story.transcript_changed", {"story_id": media.story_id, "media_id": media.id})
+
+
+def delete_for_media(media_ids: list[int]) -> None:
+    """Erasure: every transcript, cue, index point and consent record of these recordings."""
+    if not media_ids:
+        return
+    transcript_ids = db.select(Transcript.id).where(Transcript.media_id.in_(media_ids))
+    db.session.execute(
+        db.delete(TranscriptCue).where(TranscriptCue.transcript_id.in_(transcript_ids))
+    )
+    for model in (Transcript, IndexPoint, RecordingConsent):
+        db.session.execute(db.delete(model).where(model.media_id.in_(media_ids)))
+
+
+# --- reading -------------------------------------------------------------------------------------
+
+
+def find_transcript(media_id: int, language: str) -> Transcript | None:
+    return db.session.scalar(
+        db.select(Transcript).where(
+            Transcript.media_id == media_id, Transcript.language == language
+        )
+    )
+
+
+def transcripts_of(media_id: int) -> list[Transcript]:
+    """Every transcript of a recording, by language."""
+    return list(
+        db.session.scalars(
+            db.select(Transcript)
+            .where(Transcript.media_id == media_id)
+            .order_by(Transcript.language)
+        )
+    )
+
+
+def index_points_of(media_id: int) -> list[IndexPoint]:
+    return db.session.scalars(
+        db.select(IndexPoint)
+        .where(IndexPoint.media_id == media_id)
+        .order_by(IndexPoint.start_ms, IndexPoint.id)
+    ).all()
+
+
+def public_recording(media_id: int) -> MediaAsset:
+    """A recording whose story is public, else 404 (the same for unknown and unpublished)."""
+    media = db.session.get(MediaAsset, media_id)
+    if media is None or not is_recording(media) or not media.story.is_public:
+        raise NotFound("no such recording")
+    return media
+
+
+def public_transcript_vtt(media_id: int, language: str) -> str:
+    """The WebVTT of a public recording's transcript (captions, the text beside the player)."""
+    media = public_recording(media_id)
+    transcript = find_transcript(media.id, canonical_language_tag(language))
+    if transcript is None:
+        raise NotFound("this recording has no transcript in that language")
+    return timedtext.to_webvtt(_cues(transcript))
+
+
+def public_chapters_vtt(media_id: int) -> str:
+    """The index points of a public recording as a WebVTT chapters track (``kind=chapters``):
+    each chapter runs until the next one, the last until the recording ends."""
+    media = public_recording(media_id)
+    return timedtext.to_webvtt(chapter_cues(media))
+
+
+def chapter_cues(media: MediaAsset) -> list[Cue]:
+    points = index_points_of(media.id)
+    end_of_media = _duration_ms(media)
+    cues = []
+    for n, point in enumerate(points):
+        if n + 1 < len(points):
+            end = points[n + 1].start_ms
+        else:
+            end = end_of_media if end_of_media and end_of_media > point.start_ms else None
+            end = end or point.start_ms + 60_000
+        cues.append(Cue(point.start_ms, max(end, point.start_ms), timedtext.cue_text_from_plain(
+            point.title)))  # fmt: skip
+    return cues
+
+
+def _cues(transcript: Transcript) -> list[Cue]:
+    return [Cue(c.start_ms, c.end_ms, c.text, c.settings, c.identifier) for c in transcript.cues]
+
+
+def _duration_ms(media: MediaAsset) -> int | None:
+    duration = getattr(media, "duration", None)
+    return int(duration * 1000) if duration else None
+
+
+def moments_of(story: Story) -> list[Moment]:
+    """Everything said in the story's recordings, with where: each cue of each transcript and
+    each index point (title, keywords, summary). Search indexes these with the story."""
+    moments: list[Moment] = []
+    recordings = [m for m in story.media if is_recording(m)]
+    for media in recordings:
+        for point in index_points_of(media.id):
+            words = " ".join([point.title, *point.keywords, point.summary])
+            moments.append(Moment(media.id, point.start_ms / 1000, words))
+        for transcript in transcripts_of(media.id):
+            for cue in transcript.cues:
+                text = timedtext.plain_text(cue.text)
+                if text:
+                    moments.append(Moment(media.id, cue.start_ms / 1000, text))
+    return moments
+
+
+@dataclass(frozen=True)
+class CueView:
+    """A transcript line as the page shows it beside the player."""
+
+    start: float
+    end: float
+    text: str
+    speaker: str | None
+
+
+@dataclass(frozen=True)
+class TranscriptView:
+    language: str
+    cues: list[CueView]
+
+
+@dataclass(frozen=True)
+class RecordingView:
+    """Everything the player needs for one recording: transcripts and index points."""
+
+    media: MediaAsset
+    transcripts: list[TranscriptView]
+    points: list[IndexPoint]
+
+
+def recording_views(story: Story) -> dict[int, RecordingView]:
+    """The story's recordings by media id, with their transcripts (the story's language first)
+    and index points, for the player on its page. Visibility is the caller's check."""
+    views: dict[int, RecordingView] = {}
+    for media in story.media:
+        if not is_recording(media):
+            continue
+        found = transcripts_of(media.id)
+        found.sort(key=lambda t: (t.language != story.language, t.language))
+        views[media.id] = RecordingView(
+            media=media,
+            transcripts=[
+                TranscriptView(
+                    t.language,
+                    [
+                        CueView(
+                            c.start_ms / 1000,
+                            c.end_ms / 1000,
+                            timedtext.plain_text(c.text),
+                            timedtext.speaker(c.text),
+                        )
+                        for c in t.cues
+                    ],
+                )
+                for t in found
+            ],
+            points=index_points_of(media.id),
+        )
+    return views
