@@ -12,7 +12,12 @@ works without a build step. After changing interface strings, from the repositor
     # translate the new entries in fr/LC_MESSAGES/messages.po, then:
     pybabel compile -d webapp/translations -l fr
 
-``tests/public`` fails while a public page has a string without its French translation.
+Stored codes shown to people (statuses, states, kinds, roles…) take their words from
+``webapp/labels.py`` (the ``|label`` filter in templates), never from the code itself.
+``tests/i18n/test_french_catalog.py`` fails while any extracted string lacks its French;
+``tests/i18n/test_pseudo_locale.py`` renders every route in a wrapped pseudo-locale and names
+each visible text that bypasses the catalog. On a merge conflict in the catalog, keep both
+sides' entries in the .po, extract and update again, and recompile the .mo (never merge it).
 """
 
 from __future__ import annotations

@@ -86,6 +86,13 @@ class Visit:
             found = pseudo.page_problems(response.get_data(as_text=True), self.allowed)
         elif kind.endswith("json"):
             found = pseudo.json_problems(response.get_json(silent=True), self.allowed)
+        elif kind == "application/pdf":
+            from pypdf import PdfReader
+
+            text = "\n".join(page.extract_text() or "" for page in
+                              PdfReader(io.BytesIO(response.get_data())).pages)  # fmt: skip
+            found = pseudo.untranslated([("PDF", line) for line in text.splitlines()],
+                                        self.allowed)  # fmt: skip
         elif kind == "text/csv":
             header = response.get_data(as_text=True).splitlines()[:1]
             found = pseudo.untranslated([("CSV header", h) for h in header], self.allowed)
@@ -285,6 +292,17 @@ def _post_steps(ids: dict[str, Any]) -> list[tuple[str, str, str, dict[str, Any]
         ("api.withdraw_story", "api", "/api/v1/stories/999999/withdraw", {"json": {}}),
         ("api.takedown_request", "api", "/api/v1/takedown-requests", {"json": {"reason": ""}}),
         ("api.takedown_request", "api", "/api/v1/takedown-requests", {"text": "x"}),
+        ("api.attach_transcript", "api", f"/api/v1/media/{ids['media_id']}/transcripts", {}),
+        ("exhibitions.request_build", "archivist",
+         "/curation/collections/{collection_id}/exhibition", {}),
+        ("recordings.recording_consent", "archivist", f"/recordings/{ids['media_id']}/consent",
+         {}),
+        ("recordings.index_points", "archivist", f"/recordings/{ids['media_id']}/index-points",
+         {}),
+        ("recordings.upload", "archivist", f"/recordings/{ids['media_id']}/transcript-file", {}),
+        ("recordings.remove", "archivist", f"/recordings/{ids['media_id']}/transcript-removal",
+         {}),
+        ("recordings.typed", "archivist", f"/recordings/{ids['media_id']}/transcript-text", {}),
         ("public.logout", "contributor", "/logout", {}),
     ]  # fmt: skip
 

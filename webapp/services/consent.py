@@ -123,17 +123,19 @@ def record_recording_consent(
     guardian) agreed to publication. The contributor, a teacher of the story or an archivist
     may say the person agreed; only a teacher or archivist records a guardian's consent."""
     if actor is None:
-        raise Forbidden("log in to do this")
+        raise Forbidden(gettext("log in to do this"))
     media = db.session.get(MediaAsset, media_id)
     if media is None or not _is_recording(media):
-        raise NotFound("no such recording")
+        raise NotFound(gettext("no such recording"))
     story = access.require_view(media.story, actor)
     guardian_allowed = may_record_guardian(actor, story)
     if not (guardian_allowed or access.is_owner(actor, story)):
-        raise Forbidden("only the contributor, a teacher of this class or an archivist can do this")
+        raise Forbidden(
+            gettext("only the contributor, a teacher of this class or an archivist can do this")
+        )
     guardian_by = (guardian_by or "").strip()
     if guardian_by and not guardian_allowed:
-        raise Forbidden("only a teacher or an archivist can record a guardian's consent")
+        raise Forbidden(gettext("only a teacher or an archivist can record a guardian's consent"))
     row = recording_consent(media.id)
     if row is None:
         row = RecordingConsent(media_id=media.id)
