@@ -73,7 +73,10 @@ def _message_of(error: ValidationError, field: str) -> str:
         return _("%(field)s must be one of: %(choices)s", field=field, choices=choices)
     if v == "const":
         if field == "consent.contributor" and error.validator_value is True:
-            return _("tick the box to agree that the archive keeps and publishes the story")
+            return _(
+                "tick the box to agree that the archive keeps and publishes the story "
+                "(consent.contributor must be true)"
+            )
         return _("%(field)s must be %(value)s", field=field,
                  value=json.dumps(error.validator_value))  # fmt: skip
     if (

@@ -55,16 +55,18 @@ API_DEFAULT_LANGUAGE = "en"
 def select_locale() -> str:
     """The visitor's chosen interface language, else French (the sites' first audience).
 
-    On the API (``/api/``) a caller without the cookie gets the best match of its
+    On the APIs (``/api/``, ``/iiif/``) a caller without the cookie gets the best match of its
     ``Accept-Language`` (a page's script showing an error to a person sends the browser's),
-    else English. Outside a request (command line, workers writing e-mails) it is French.
+    else English. Outside a request (the command line, whose own words are English) it is
+    English too; what is written for people outside a request, e-mails, asks for French
+    explicitly (``force_locale(DEFAULT_LANGUAGE)``).
     """
     if not has_request_context():
-        return DEFAULT_LANGUAGE
+        return API_DEFAULT_LANGUAGE
     chosen = request.cookies.get(COOKIE_NAME, "")
     if chosen in LANGUAGES:
         return chosen
-    if request.path.startswith("/api/"):
+    if request.path.startswith(("/api/", "/iiif/")):
         return request.accept_languages.best_match(LANGUAGES) or API_DEFAULT_LANGUAGE
     return DEFAULT_LANGUAGE
 

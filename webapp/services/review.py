@@ -161,7 +161,8 @@ def transition(
         blockers = consent.publication_blockers(story)
         if blockers:
             raise TransitionNotAllowed(
-                "this story cannot be published yet: " + "; ".join(blockers), field="decision"
+                _("this story cannot be published yet: %(reasons)s", reasons="; ".join(blockers)),
+                field="decision",
             )
     story.status = target.value
     if target == S.PUBLISHED:
