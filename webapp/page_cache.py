@@ -13,7 +13,8 @@ collection changes, images), the workers do it once the search index or an image
 (search results and facet counts come from the index), and the publication hook does it right
 after a commit that moved a story's public record. A page rendered from the old state is stored
 under the old generation, which no reader asks for any more, so a withdrawal is gone from every
-cached page within the relay's interval. Pages also expire on their own after
+cached page within the relay's interval (plus ``GENERATION_REUSE`` for other processes).
+Pages also expire on their own after
 ``PAGE_CACHE_SECONDS`` (changes no event announces, such as a renamed organisation).
 
 Redis being down never breaks a page: the cache steps aside for a few seconds and pages are
@@ -58,6 +59,10 @@ KEPT_HEADERS = ("Content-Type", "Cache-Control", "ETag", "Last-Modified", "Vary"
 #: After Redis fails, seconds during which pages are rendered without asking it again.
 PAUSE_AFTER_FAILURE = 5.0
 GENERATION = "generation"
+#: Seconds a process reuses the generation it read (one Redis round trip per page instead of
+#: two; under load each round trip waits for the Redis process to be scheduled). A change made
+#: in this process is seen at once; one made elsewhere at most this much later.
+GENERATION_REUSE = 0.5
 _FAILURES = (redis.RedisError, OSError)
 
 
@@ -98,9 +103,31 @@ class _Pause:
 _pause = _Pause()
 
 
+class _Generation:
+    """The generation this process read last, and when."""
+
+    def __init__(self) -> None:
+        self.value: int | None = None
+        self.read_at = 0.0
+
+    def current(self) -> int:
+        now = time.monotonic()
+        if self.value is None or now - self.read_at > GENERATION_REUSE:
+            self.value, self.read_at = int(cache.get(GENERATION) or 0), now
+        return self.value
+
+    def forget(self) -> None:
+        self.value = None
+
+
+def _generation() -> _Generation:
+    return current_app.extensions["passages.page_generation"]
+
+
 def init_app(app: Flask, seconds: int, prefix: str) -> None:
     """Bind the cache; ``seconds`` = 0 turns it off (pages are then always rendered)."""
     app.extensions["passages.page_cache_seconds"] = seconds
+    app.extensions["passages.page_generation"] = _Generation()
     cache.init_app(
         app,
         config={
@@ -124,6 +151,7 @@ def invalidate() -> bool:
     """
     if not enabled():
         return True
+    _generation().forget()
     try:
         cache.cache.inc(GENERATION)
         return True
@@ -180,8 +208,7 @@ def cached_page(view: Callable[..., Any]) -> Callable[..., Any]:
         if not enabled() or not _may_keep():
             return view(*args, **kwargs)
         try:
-            generation = int(cache.get(GENERATION) or 0)
-            key = _key(generation)
+            key = _key(_generation().current())
             entry = cache.get(key)
         except _FAILURES as exc:
             _pause.failed(exc)

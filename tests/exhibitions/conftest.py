@@ -84,10 +84,11 @@ class Helpers:
         return build_exhibition(self.collection_id(slug))
 
     def story_url(self, story_id: int) -> str:
+        """The story's permanent address (``/stories/<id>``), which the panels link to."""
         from flask import url_for
 
         with self.app.test_request_context("/"):
-            return url_for("public.story", story_id=story_id, _external=True)
+            return url_for("public.story", story_id=story_id, slug=None, _external=True)
 
     def events(self, event_type: str) -> list[dict]:
         from webapp.extensions import db

@@ -59,7 +59,8 @@ def test_answers_202_until_built_then_prints_every_title_with_links_on_a3_and_a4
     assert as_json.status_code == 202 and as_json.json["state"] == "requested"
     assert as_json.headers["Retry-After"]
     collection_id = exhibit.collection_id(slug)
-    assert {"collection_id": collection_id} in exhibit.events("exhibition.requested")
+    # Asked for once (by collection.changed's job or the first request), not once per request.
+    assert exhibit.events("exhibition.requested") == [{"collection_id": collection_id}]
 
     assert exhibit.build(slug)
     panels = _pdf(client.get(f"/collections/{slug}/exhibition.pdf"))
@@ -77,6 +78,11 @@ def test_answers_202_until_built_then_prints_every_title_with_links_on_a3_and_a4
         # Each story's links sit on its own panel.
         assert exhibit.story_url(first) in _links_of(reader.pages[1])
         assert exhibit.story_url(second) in _links_of(reader.pages[2])
+    # The links open the stories' pages (the permanent address redirects to the readable one).
+    for story_id in (first, second):
+        path = exhibit.story_url(story_id).removeprefix("http://passages.test")
+        opened = client.get(path, follow_redirects=True)
+        assert opened.status_code == 200 and f"/stories/{story_id}-" in opened.request.path
 
 
 def _links_of(page) -> list[str]:
@@ -277,3 +283,25 @@ def test_the_curation_screen_shows_the_build_and_its_progress(exhibit, client, l
     assert progress["current"] and progress["bytes"]["panels"] > 1000
     public = client.get(f"/collections/{slug}")
     assert f"/collections/{slug}/exhibition.pdf" in public.text
+
+
+def test_stored_pdfs_of_other_content_are_never_served_nor_rebuilt_on_every_request(
+    exhibit, client
+):
+    from webapp.extensions import db
+    from webapp.models import Exhibition
+
+    slug = exhibit.collection("Mémoires", [exhibit.story("Le marché")])
+    exhibit.build(slug)
+    with exhibit.app.app_context():  # PDFs recorded for content the site no longer shows
+        row = db.session.get(Exhibition, exhibit.collection_id(slug))
+        row.built = row.wanted = "0" * 32
+        row.requested_at = None
+        db.session.commit()
+    asked = len(exhibit.events("exhibition.requested"))
+    for _ in range(3):
+        response = client.get(f"/collections/{slug}/exhibition.pdf")
+        assert response.status_code == 202 and response.headers["Retry-After"]
+    assert len(exhibit.events("exhibition.requested")) == asked + 1
+    exhibit.build(slug)
+    assert client.get(f"/collections/{slug}/exhibition.pdf").status_code == 200

@@ -209,3 +209,35 @@ def test_the_player_page_has_no_wcag21_aa_violations_and_fits_a_phone(open_playe
     violations = results.response["violations"]
     assert not violations, _describe(violations)
     assert page.evaluate("document.documentElement.scrollWidth") <= width
+
+
+def test_typing_while_listening_stamps_each_line_with_the_player_s_time(browser, player):  # noqa: F811
+    from tests.conftest import PASSWORD
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto(player.base + "/login")
+        page.fill("#email", "player-archivist@example.org")
+        page.fill("#password", PASSWORD)
+        page.click("main form button[type=submit]")
+        page.wait_for_load_state("load")
+        page.goto(f"{player.base}/recordings/{player.media_id}/edit", wait_until="load")
+        _wait_for(page, "document.getElementById('editor-player').readyState >= 1")
+        area = page.locator("#t-text")
+        area.fill("")
+        page.evaluate("document.getElementById('editor-player').currentTime = 5")
+        page.click("button.stamp")  # stamps the empty line, the caret stays on it
+        page.keyboard.type("Je suis arrivée à Orly")
+        page.keyboard.press("Enter")
+        page.evaluate("document.getElementById('editor-player').currentTime = 9.5")
+        page.keyboard.press("Control+Enter")  # the same from the keyboard
+        page.keyboard.type("قالت لي أمي")
+        assert area.input_value() == "00:05 Je suis arrivée à Orly\n00:09.5 قالت لي أمي"
+        page.click("form.typing button[type=submit]")
+        page.wait_for_load_state("load")
+        vtt = page.request.get(f"{player.base}/media/{player.media_id}/transcripts/fr.vtt").text()
+        assert "00:00:05.000 --> 00:00:09.500\nJe suis arrivée à Orly" in vtt
+        assert "00:00:09.500 --> " in vtt and "قالت لي أمي" in vtt
+    finally:
+        context.close()

@@ -379,3 +379,28 @@ def test_a_contributor_cannot_record_a_guardian_s_consent_themselves(
             guardian_by="moi",
             actor=db.session.get(User, owner),
         )
+
+
+def test_the_api_records_the_recorded_person_s_consent_for_the_contributor(
+    client, make_user, api_token, recorded_story
+):
+    owner = make_user("contributor")
+    _, media_id = recorded_story(submitted_by=owner, status="submitted", consent=False)
+    token = {"Authorization": f"Bearer {api_token(owner)}"}
+    url = f"/api/v1/media/{media_id}/consent"
+    answer = client.post(
+        f"/api/v1/media/{media_id}/consent",
+        json={"person": "Yanis", "consent": True, "minor": True},
+        headers=token,
+    )
+    assert answer.status_code == 200
+    assert answer.json["consent"] is True and answer.json["minor"] is True
+    assert "guardian" in answer.json["blockers"][0]
+    refused = client.post(
+        url, json={"consent": True, "minor": True, "guardian_by": "moi"}, headers=token
+    )
+    assert refused.status_code == 403
+    assert client.post(url, json={"consent": "oui"}, headers=token).status_code == 400
+    assert client.post(url, json={"consent": True}).status_code == 401
+    stranger = {"Authorization": f"Bearer {api_token(make_user('contributor'))}"}
+    assert client.post(url, json={"consent": True}, headers=stranger).status_code == 404

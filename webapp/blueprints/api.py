@@ -217,6 +217,44 @@ def attach_transcript(media_id: int):
     return jsonify(body), 201
 
 
+@bp.post("/media/<int:media_id>/consent")
+def recording_consent(media_id: int):
+    """The consent of the person heard or seen in a recording: ``{"person", "consent": true,
+    "minor"?, "guardian_by"?}``. Until it is recorded (and a guardian's for a minor, by a teacher
+    or an archivist) the story cannot be published."""
+    from webapp.services import consent
+
+    body = _json_body()
+    given, minor = body.get("consent"), body.get("minor", False)
+    if not isinstance(given, bool):
+        raise BadRequest(gettext("consent must be true or false"), field="consent")
+    if not isinstance(minor, bool):
+        raise BadRequest(gettext("minor must be true or false"), field="minor")
+    person, guardian_by = body.get("person", ""), body.get("guardian_by", "")
+    if not isinstance(person, str) or not isinstance(guardian_by, str):
+        raise BadRequest(gettext("person and guardian_by are text"), field="person")
+    with unit_of_work() as uow:
+        row = consent.record_recording_consent(
+            uow,
+            media_id,
+            person=person,
+            given=given,
+            minor=minor,
+            guardian_by=guardian_by,
+            actor=current_person(),
+        )
+        media = stories.find_media(media_id)
+        body = {
+            "media": row.media_id,
+            "person": row.person,
+            "consent": row.consent_given,
+            "minor": row.minor,
+            "guardian_by": row.guardian_consent_by,
+            "blockers": consent.recording_blockers(media),
+        }
+    return jsonify(body)
+
+
 def _search_result(hit: SearchHit) -> dict:
     """One API search result; a word said in a recording adds ``at`` (the recording and the
     second it is said) and a ``url`` that opens the story page there (``#t=mm:ss``)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask_babel import gettext
 
 from webapp import licences
-from webapp.errors import BadRequest, Forbidden, NotFound
+from webapp.errors import AuthenticationRequired, BadRequest, Forbidden, NotFound
 from webapp.extensions import db
 from webapp.models import (
     GuardianConsent,
@@ -123,7 +123,7 @@ def record_recording_consent(
     guardian) agreed to publication. The contributor, a teacher of the story or an archivist
     may say the person agreed; only a teacher or archivist records a guardian's consent."""
     if actor is None:
-        raise Forbidden(gettext("log in to do this"))
+        raise AuthenticationRequired(gettext("log in (or send an API token) to do this"))
     media = db.session.get(MediaAsset, media_id)
     if media is None or not _is_recording(media):
         raise NotFound(gettext("no such recording"))

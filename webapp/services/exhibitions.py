@@ -72,6 +72,8 @@ FAILED_RETRY_AFTER = 900
 #: A request (or a build that started) older than this with nothing stored is asked again: the
 #: job was lost (a worker killed mid-build) or failed for good.
 REQUEST_AGAIN_AFTER = timedelta(minutes=15)
+#: Requests for the PDF ask for a build at most this often per collection.
+ASK_AT_MOST_EVERY = timedelta(seconds=60)
 
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False})
 
@@ -105,15 +107,16 @@ def fingerprint(collection: Collection, stories: list[Story] | None = None) -> s
     """A short hash of everything the printed exhibition shows: it changes whenever a panel would.
 
     The collection's words and cover, each published story (its row's ``updated_at`` moves on
-    any edit, publication or withdrawal) and its printed images, the site's address (the QR
-    codes) and the layout's version.
+    any edit, publication or withdrawal), its printed images and the layout's version. Only
+    what every process reads the same from the database: not the site's address, which the web
+    process and a worker may know differently (``passages run`` without ``PUBLIC_URL``); a new
+    address reaches the QR codes with the next build (an archivist's "make it now").
     """
     if stories is None:
         stories = _public_stories(collection.id)
     cover = collection_service.cover_image(collection)
     data = {
         "layout": LAYOUT_VERSION,
-        "site": backends.settings().public_url or "",
         "collection": [collection.title, collection.slug, collection.introduction,
                        collection.published, cover.id if cover else None],
         "stories": [
@@ -162,24 +165,35 @@ def download(uow: UnitOfWork, slug: str, fmt: str) -> Download:
             return Download("ready", key=key)
         row.wanted = None  # recorded but lost from the store (a restore, a hand deletion)
     row = _ask(uow, collection.id, current, row)
-    return Download(row.state, done=row.done, total=row.total, error=row.error)
+    # A row still "ready" here holds PDFs of older content: for this request, a build is due.
+    state = "requested" if row.state == "ready" else row.state
+    return Download(state, done=row.done, total=row.total, error=row.error)
 
 
 def _ask(uow: UnitOfWork, collection_id: int, current: str, row: Exhibition | None) -> Exhibition:
-    """Ask for a build of ``current`` unless one is already on its way (or failed just now)."""
+    """Ask for a build of ``current`` unless one is on its way, failed just now, or was asked for
+    less than ``ASK_AT_MOST_EVERY`` ago.
+
+    Why the last rule: the changes themselves emit the events that rebuild (this is the
+    fallback for first requests and for changes no event names, like an image description);
+    a request answered 202 again and again must never turn into one build per request.
+    """
     now = utcnow()
     if row is None:
         try:
             with db.session.begin_nested():
                 row = uow.add(Exhibition(collection_id=collection_id, story_ids=[]))
                 uow.flush()
-        except IntegrityError:  # another request created it first
-            row = db.session.get(Exhibition, collection_id)
+        except IntegrityError:  # another request created it first, and asked
+            return db.session.get(Exhibition, collection_id)
+    else:
+        if row.requested_at is not None and _aware(row.requested_at) > now - ASK_AT_MOST_EVERY:
             return row
-    elif row.wanted == current and row.state in ("requested", "building", "failed"):
-        since = row.started_at if row.state == "building" else row.requested_at
-        if since is not None and _aware(since) > now - REQUEST_AGAIN_AFTER:
-            return row
+        if row.wanted == current and row.state in ("requested", "building", "failed"):
+            since = {"requested": row.requested_at, "building": row.started_at,
+                     "failed": row.finished_at}[row.state]  # fmt: skip
+            if since is not None and _aware(since) > now - REQUEST_AGAIN_AFTER:
+                return row
     request_build(uow, collection_id, row)
     row.wanted = current
     return row
@@ -400,7 +414,9 @@ def _panel(story: Story, store) -> layout.PanelStory:
     return layout.PanelStory(
         title=story.title,
         body=story.body or story.extra.get("summary") or "",
-        url=url_for("public.story", story_id=story.id, _external=True),
+        # The permanent short address (it redirects to the readable one): a QR code of an
+        # Arabic title's percent-encoded slug would be too dense to scan across a room.
+        url=url_for("public.story", story_id=story.id, slug=None, _external=True),
         direction=i18n.text_direction(story.language),
         language=story.language,
         where_when=where_when,
