@@ -293,6 +293,8 @@ def _post_steps(ids: dict[str, Any]) -> list[tuple[str, str, str, dict[str, Any]
         ("api.takedown_request", "api", "/api/v1/takedown-requests", {"json": {"reason": ""}}),
         ("api.takedown_request", "api", "/api/v1/takedown-requests", {"text": "x"}),
         ("api.attach_transcript", "api", f"/api/v1/media/{ids['media_id']}/transcripts", {}),
+        ("api.recording_consent", "api", f"/api/v1/media/{ids['media_id']}/consent",
+         {"json": {"consent": "yes"}}),
         ("exhibitions.request_build", "archivist",
          "/curation/collections/{collection_id}/exhibition", {}),
         ("recordings.recording_consent", "archivist", f"/recordings/{ids['media_id']}/consent",
