@@ -57,6 +57,8 @@ by_status
 by_language
 by_decade
 published_per_month
+# A chart's caption, read by templates/curation/indicators.html.
+caption
 
 # Alembic calls process_revision_directives(context, revision, directives) with this signature.
 revision

@@ -444,8 +444,9 @@ def drive(base: str, paths: list[str], seconds: float, connections: int, threads
 
 
 def warm(base: str, paths: list[str]) -> None:
-    """Ask every address once (the first request of each pays imports and cold caches)."""
-    for p in paths:
+    """Ask every address twice (first requests pay imports and cold caches; the page cache
+    keeps a page the second time it is asked for)."""
+    for p in paths + paths:
         try:
             urllib.request.urlopen(base + p, timeout=30).read()
         except OSError as exc:

@@ -4,7 +4,8 @@ A crowd reads the same few pages: rendering each one once and answering the next
 Redis brings a page close to the cost of a static file. What may be kept is narrow on purpose:
 ``GET`` answers 200 that the view marked ``Cache-Control: public`` (never a draft, a preview
 with a token, a logged-in view, a page that carries a CSRF token or a flash message), keyed by
-address and interface language.
+address and interface language, and only once a page has been asked for twice (a flood of
+one-off addresses leaves small markers, not pages).
 
 Every key holds a *generation* number. Anything that changes what the public sees moves the
 generation on (:func:`invalidate`), which retires every page at once: the outbox relay does it
@@ -100,7 +101,8 @@ class _Pause:
             self.until = time.monotonic() + PAUSE_AFTER_FAILURE
 
 
-_pause = _Pause()
+def _pause() -> _Pause:
+    return current_app.extensions["passages.page_pause"]
 
 
 class _Generation:
@@ -128,6 +130,7 @@ def init_app(app: Flask, seconds: int, prefix: str) -> None:
     """Bind the cache; ``seconds`` = 0 turns it off (pages are then always rendered)."""
     app.extensions["passages.page_cache_seconds"] = seconds
     app.extensions["passages.page_generation"] = _Generation()
+    app.extensions["passages.page_pause"] = _Pause()
     cache.init_app(
         app,
         config={
@@ -162,7 +165,7 @@ def invalidate() -> bool:
 
 def _may_keep() -> bool:
     """Whether this request's page may come from, or go to, the cache."""
-    if request.method not in ("GET", "HEAD") or _pause.active():
+    if request.method not in ("GET", "HEAD") or _pause().active():
         return False
     if any(name not in KNOWN_ARGS for name in request.args):
         return False  # includes ?t= (a private preview link)
@@ -196,6 +199,17 @@ def _replay(entry: dict) -> Response:
     return response.make_conditional(request)
 
 
+def _asked_before(key: str) -> bool:
+    """Keep a page only the second time it is rendered within ``PAGE_CACHE_SECONDS``: a crawler
+    or a flood of one-off searches then leaves small markers in Redis, not a page each (the
+    same Redis carries the job queues)."""
+    try:
+        return not cache.add(f"asked:{key}", 1)
+    except _FAILURES as exc:
+        _pause().failed(exc)
+        return False
+
+
 def cached_page(view: Callable[..., Any]) -> Callable[..., Any]:
     """Serve the view's page from the cache when kept, else render it and keep it.
 
@@ -211,18 +225,18 @@ def cached_page(view: Callable[..., Any]) -> Callable[..., Any]:
             key = _key(_generation().current())
             entry = cache.get(key)
         except _FAILURES as exc:
-            _pause.failed(exc)
+            _pause().failed(exc)
             return view(*args, **kwargs)
         if entry is not None:
             return _replay(entry)
         response = current_app.make_response(view(*args, **kwargs))
-        if _storable(response):
+        if _storable(response) and _asked_before(key):
             headers = [(h, response.headers[h]) for h in KEPT_HEADERS if h in response.headers]
             body = response.get_data() if response.status_code == 200 else None
             try:
                 cache.set(key, {"body": body, "headers": headers})
             except _FAILURES as exc:
-                _pause.failed(exc)
+                _pause().failed(exc)
         return response
 
     return wrapper

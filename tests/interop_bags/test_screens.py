@@ -63,7 +63,10 @@ def test_export_from_the_screen_runs_as_a_job_and_offers_the_bag(
     status_url = response.headers["Location"]
     (event,) = outbox(app, "export.requested")  # the work leaves through the outbox
     waiting = client.get(status_url)
-    assert 'http-equiv="refresh"' in waiting.text  # the page follows progress by itself
+    # The page follows progress by itself: polled JSON with a script, a refresh without one.
+    assert '<noscript><meta http-equiv="refresh" content="3"></noscript>' in waiting.text
+    assert f'data-progress-url="{status_url}/progress.json" data-state="requested"' in waiting.text
+    assert "/static/live-progress.js" in waiting.text
     assert client.get(f"{status_url}/progress.json").get_json()["state"] == "requested"
 
     name = jobs.build_export(event["export_id"])
@@ -73,6 +76,7 @@ def test_export_from_the_screen_runs_as_a_job_and_offers_the_bag(
     assert progress["state"] == "ready" and progress["done"] == progress["total"] == 1
     page = client.get(status_url)
     assert progress["download_url"] in page.text and "refresh" not in page.text
+    assert "live-progress.js" not in page.text  # the end: nothing polls any more
     download = client.get(progress["download_url"])
     assert download.status_code == 200 and download.mimetype == "application/zip"
     (tmp_path / "bag.zip").write_bytes(download.data)

@@ -60,7 +60,7 @@ def new_page(browser, live):  # noqa: F811
     contexts = []
 
     def open_page(width: int = 1280):
-        context = browser.new_context(viewport={"width": width, "height": 900})
+        context = browser.new_context(viewport={"width": width, "height": 900}, locale="fr-FR")
         contexts.append(context)
         return context.new_page()
 

@@ -37,13 +37,19 @@ def rendered_templates(app):
         template_rendered.disconnect(note, app)
 
 
+def keep(client, url: str):
+    """Ask twice: a page is kept the second time it is rendered (one-off addresses are not)."""
+    client.get(url)
+    return client.get(url)
+
+
 def kept_pages(app) -> int:
     from webapp.services import backends
 
     prefix = app.extensions["passages.settings"].queue_prefix
     with app.app_context():
         keys = backends.redis_connection().keys(f"{prefix}-pages:*")
-    return len([k for k in keys if not k.endswith(b"generation")])
+    return len([k for k in keys if not k.endswith(b"generation") and b"asked:" not in k])
 
 
 @pytest.fixture
@@ -123,7 +129,7 @@ def _shows(response, story_id: int) -> bool:
 
 def test_every_kept_page_forgets_a_withdrawn_story_within_seconds(app, client, archive):
     for name, url in archive.pages.items():
-        first = client.get(url)
+        first = keep(client, url)
         assert _shows(first, archive.gone), name
         with rendered_templates(app) as rendered:
             again = client.get(url)
@@ -147,7 +153,7 @@ def test_the_relayed_event_alone_retires_the_kept_pages(app, client, archive, mo
 
     monkeypatch.setattr(publication, "page_cache", SimpleNamespace(invalidate=lambda: True))
     story, home = archive.pages["story"], archive.pages["home"]
-    assert _shows(client.get(story), archive.gone) and _shows(client.get(home), archive.gone)
+    assert _shows(keep(client, story), archive.gone) and _shows(keep(client, home), archive.gone)
     _withdraw(app, archive.gone)
     assert _shows(client.get(story), archive.gone)  # the cache answers until the relay runs
     from workers.relay import relay_once
@@ -167,7 +173,9 @@ def test_an_unpublished_story_is_never_kept_nor_served_from_the_cache(app, clien
         token = db.session.get(Story, draft).status_token
     assert client.get(f"/stories/{draft}?t={token}").status_code == 200  # the private preview
     assert client.get(f"/stories/{draft}").status_code == 404
-    assert "Brouillon secret" not in client.get("/").text
+    assert client.get(f"/stories/{draft}?t={token}").status_code == 200
+    assert client.get(f"/stories/{draft}").status_code == 404
+    assert "Brouillon secret" not in keep(client, "/").text
     assert kept_pages(app) == 1  # the home page only: neither the preview nor the 404
     with app.app_context():
         story = db.session.get(Story, draft)
@@ -195,7 +203,7 @@ def test_kept_pages_vary_by_interface_language(app, client, archive):
 
 
 def test_a_conditional_request_for_a_kept_page_is_answered_without_rendering(app, client, archive):
-    first = client.get(archive.pages["story"])
+    first = keep(client, archive.pages["story"])
     etag = first.headers["ETag"]
     with rendered_templates(app) as rendered:
         again = client.get(archive.pages["story"], headers={"If-None-Match": etag})
@@ -235,3 +243,42 @@ def test_readings_of_a_kept_collection_page_are_still_counted(app, client, archi
         assert flush_view_counts() == 3
         assert [(c.slug, n) for c, n in collections.most_viewed()] == [("quartiers", 3)]
         assert flush_view_counts() == 0  # taken once
+
+
+@pytest.mark.slow
+def test_a_withdrawal_through_the_api_leaves_the_kept_pages_with_the_relay_running(
+    app, client, archive, make_user, api_token, monkeypatch
+):
+    """The real sequence: the API commits the withdrawal, the relay thread (as in ``passages
+    run``) relays it on its own; the pages must change without anything else being called."""
+    from webapp.services import publication
+    from workers.relay import RelayThread
+
+    monkeypatch.setattr(publication, "page_cache", SimpleNamespace(invalidate=lambda: True))
+    pages = {k: v for k, v in archive.pages.items() if k != "search"}  # search: the index job's
+    for url in pages.values():
+        assert _shows(keep(client, url), archive.gone)
+    token = api_token(make_user("archivist"))
+    relay = RelayThread(app, 0.25)
+    relay.start()
+    try:
+        answer = client.post(f"/api/v1/stories/{archive.gone}/withdraw", json={"note": "famille"},
+                             headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+        assert answer.status_code == 200, answer.text
+        started = time.monotonic()
+        left = dict(pages)
+        while left and time.monotonic() - started < 5:
+            left = {k: u for k, u in left.items() if _shows(client.get(u), archive.gone)}
+            time.sleep(0.1)
+        assert left == {}, f"still showing the withdrawn story after 5 s: {sorted(left)}"
+    finally:
+        relay.stop()
+        relay.join(5)
+
+
+def test_a_page_asked_for_once_is_not_kept(app, client, archive):
+    for n in range(5):
+        assert client.get(f"/search?q=fonderie{n}").status_code == 200
+    assert kept_pages(app) == 0
+    keep(client, "/search?q=fonderie")
+    assert kept_pages(app) == 1

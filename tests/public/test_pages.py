@@ -123,9 +123,12 @@ def test_story_page_is_light_before_images(client, make_story):
     story_id = make_story("Le marché de Vitry", media=20, body="Un paragraphe.\n\n" * 50)
     html = client.get(f"/stories/{story_id}-le-marche-de-vitry").text
     css = client.get("/static/passages.css").data
-    assert len(html.encode()) + len(css) < 200 * 1024
-    # Nothing to download or run before reading (the JSON-LD data block is never run).
-    assert not re.search(r'<script(?![^>]*type="application/ld\+json")', html)
+    viewer = client.get("/static/image-viewer.js").data
+    assert len(html.encode()) + len(css) + len(viewer) < 200 * 1024
+    # Nothing to download or run before reading (the JSON-LD data block is never run): the one
+    # script, the full-screen viewer, is our own and deferred until the page is read.
+    scripts = re.findall(r'<script(?![^>]*type="application/ld\+json")[^>]*>', html)
+    assert scripts == ['<script src="/static/image-viewer.js" defer>']
     # No third-party request: every image and stylesheet comes from the site itself.
     assert not re.search(r'src="https?://(?!passages\.test)', html)
     assert not re.search(r'<link rel="stylesheet" href="https?://', html)

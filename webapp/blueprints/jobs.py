@@ -11,7 +11,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    flash,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import login_required
@@ -54,8 +63,19 @@ def index():
             backlog=jobs.outbox_backlog(),
             failed_media=jobs.failed_media(),
             keep_days=backends.settings().keep_failed_jobs_days,
+            progress=jobs.work_in_progress(),
         )
     )
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.get("/progress.json")
+@login_required
+def progress():
+    """Polled by the page while work remains (re-derived images, queued jobs, outbox)."""
+    access.require_admin(current_person())
+    response = jsonify(jobs.work_in_progress())
     response.headers["Cache-Control"] = "private, no-store"
     return response
 

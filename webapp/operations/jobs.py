@@ -500,3 +500,32 @@ def rederive_failed_media(
         )
     uow.flush()
     return len(chosen)
+
+
+def work_in_progress() -> dict[str, int | str | None]:
+    """What is still to do, for a page that polls until the work ends.
+
+    ``pending_media`` images wait for their derivatives (a re-derive puts them back there),
+    ``active_jobs`` are queued or running on any queue (reindexing, exports, imports, images;
+    ``None`` when Redis cannot be read), ``unrelayed`` events wait in the outbox. ``outstanding``
+    adds them up and ``state`` is ``working`` until it is zero, then ``idle``.
+    """
+    pending = db.session.scalar(
+        db.select(db.func.count(MediaAsset.id)).where(MediaAsset.state == MediaState.PENDING.value)
+    )
+    unrelayed = db.session.scalar(
+        db.select(db.func.count(OutboxEvent.id)).where(OutboxEvent.relayed_at.is_(None))
+    )
+    try:
+        counts = registry_counts()
+        active: int | None = sum(c["queued"] + c["started"] for c in counts.values())
+    except QueuesUnavailable:
+        active = None
+    outstanding = (pending or 0) + (unrelayed or 0) + (active or 0)
+    return {
+        "state": "working" if outstanding else "idle",
+        "pending_media": pending or 0,
+        "active_jobs": active,
+        "unrelayed": unrelayed or 0,
+        "outstanding": outstanding,
+    }

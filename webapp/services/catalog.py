@@ -177,3 +177,48 @@ def changed_at_of_stories(story_ids: list[int]) -> dict[int, datetime]:
         )
     )
     return {i: _aware(c) for i, c in rows}
+
+
+@dataclass(frozen=True)
+class ResultPicture:
+    """What a search result shows beside its title: the story's kind and its first picture."""
+
+    kind: str
+    media_id: int | None = None
+    alt_text: str = ""
+    width: int | None = None
+    height: int | None = None
+
+
+def result_pictures(story_ids: list[int]) -> dict[int, ResultPicture]:
+    """Kind and thumbnail of each *public* story among ``story_ids``, in one query.
+
+    Search results come from the index; the page adds each one's first ready image that has a
+    thumbnail (its description is the alternative text). A story that is not public gets
+    nothing, whatever the index said.
+    """
+    if not story_ids:
+        return {}
+    rows = db.session.scalars(
+        db.select(Story)
+        .where(Story.id.in_(story_ids), Story.is_public)
+        .options(selectinload(Story.media))
+    ).all()
+    pictures = {}
+    for story in rows:
+        first = next(
+            (m for m in story.media if m.state == "ready" and "thumb" in (m.derivatives or {})),
+            None,
+        )
+        if first is None:
+            pictures[story.id] = ResultPicture(kind=story.kind)
+            continue
+        thumb = first.derivatives["thumb"]
+        pictures[story.id] = ResultPicture(
+            kind=story.kind,
+            media_id=first.id,
+            alt_text=first.alt_text,
+            width=thumb.get("width"),
+            height=thumb.get("height"),
+        )
+    return pictures

@@ -14,6 +14,9 @@ from webapp.extensions import db
 from webapp.models import Collection, CollectionItem, Organisation, Story
 from webapp.services import collections as collection_service
 
+#: The places named by most stories that the indicators show (the rest would be unreadable).
+PLACES_SHOWN = 20
+
 
 @dataclass
 class Indicators:
@@ -21,6 +24,7 @@ class Indicators:
     by_status: list[tuple[str, int]]
     by_organisation: list[tuple[str, int]]
     by_language: list[tuple[str, int]]
+    by_place: list[tuple[str, int]]
     by_decade: list[tuple[int | None, int]]
     published_per_month: list[tuple[str, int]]
     collections: list[tuple[Collection, int]]
@@ -50,10 +54,14 @@ def compute() -> Indicators:
 
     decades: Counter[int | None] = Counter()
     months: Counter[str] = Counter()
-    for start, published_at, public in db.session.execute(
-        db.select(Story.period_start, Story.published_at, Story.is_public)
+    places: Counter[str] = Counter()
+    for start, published_at, public, named in db.session.execute(
+        db.select(Story.period_start, Story.published_at, Story.is_public, Story.places)
     ):
         decades[None if start is None else start - start % 10] += 1
+        # A story that names the same place twice counts once for it.
+        for place in {" ".join(p.split()): None for p in named or [] if p.strip()}:
+            places[place] += 1
         if public and published_at is not None:
             months[published_at.strftime("%Y-%m")] += 1
 
@@ -68,6 +76,7 @@ def compute() -> Indicators:
         by_status=_grouped(Story.status),
         by_organisation=by_organisation,
         by_language=_grouped(Story.language),
+        by_place=sorted(places.items(), key=lambda r: (-r[1], r[0]))[:PLACES_SHOWN],
         by_decade=sorted(decades.items(), key=lambda r: (r[0] is None, r[0] or 0)),
         published_per_month=sorted(months.items()),
         collections=[(c, n) for c, n in collection_rows],
