@@ -1,4 +1,5 @@
-"""Demo content for ``passages run --demo``: organisations, logins and a few stories with images.
+"""Demo content for ``passages run --demo``: organisations, logins, a few stories with images,
+archive documents with their provenance and a story that responds to one of them.
 
 The images are drawn here with Pillow (no third-party photographs, so no licence question). The
 stories go through the real submission and review services, so the demo exercises the same path
@@ -70,6 +71,87 @@ DEMO_STORIES = [
         "publish": False,
     },
 ]
+
+
+#: Archive documents an archivist publishes, with their provenance (invented call numbers).
+DEMO_DOCUMENTS = [
+    {
+        "title": "Lettre d'une famille demandant un relogement",
+        "body": (
+            "Lettre manuscrite adressée au préfet par un père de famille logé au bidonville de "
+            "Champigny, demandant un logement pour sa femme et leurs cinq enfants."
+        ),
+        "language": "fr",
+        "places": ["Champigny-sur-Marne"],
+        "period": "~1964",
+        "themes": ["logement", "bidonville"],
+        "source": {
+            "institution": "Archives départementales du Val-de-Marne (démo)",
+            "reference": "2 W 145",
+            "fonds": "Préfecture, service des affaires sociales",
+            "producer": "Un habitant du bidonville",
+        },
+    },
+    {
+        "title": "Affiche du bal de l'Amicale, Champigny",
+        "body": "Affiche imprimée annonçant le bal annuel d'une amicale de travailleurs.",
+        "language": "fr",
+        "places": ["Champigny-sur-Marne"],
+        "period": "1968",
+        "themes": ["fête", "associations"],
+        "source": {
+            "institution": "Archives départementales du Val-de-Marne (démo)",
+            "reference": "12 Fi 3",
+            "producer": "Amicale des travailleurs (démo)",
+        },
+    },
+    {
+        "title": "Page du registre d'inscription de l'école Barbusse",
+        "body": "Une page du registre d'inscription des élèves, rentrée 1975.",
+        "language": "fr",
+        "places": ["Ivry-sur-Seine"],
+        "period": "1975-09",
+        "themes": ["école"],
+        "source": {
+            "institution": "Archives municipales d'Ivry-sur-Seine (démo)",
+            "reference": "1 R 27",
+            "fonds": "Écoles primaires",
+        },
+    },
+]
+
+#: A story written in response to the first document (published, so its page shows both).
+DEMO_RESPONSE = {
+    "title": "Ce que la lettre ne dit pas",
+    "body": (
+        "La lettre parle des enfants et du froid, mais pas du travail du père. En classe, nous "
+        "avons imaginé ce qu'il n'osait pas écrire au préfet."
+    ),
+    "language": "fr",
+    "places": ["Champigny-sur-Marne"],
+    "period": "1964",
+    "themes": ["logement"],
+}
+
+
+def demo_document_picture(seed: int, size: tuple[int, int] = (1200, 1600)) -> bytes:
+    """A scanned-page-like JPEG: yellowed paper, a heading and lines of "writing"."""
+    rng = random.Random(1000 + seed)
+    width, height = size
+    image = Image.new("RGB", size, (236 - seed * 5, 226 - seed * 3, 196))
+    draw = ImageDraw.Draw(image)
+    margin = width // 10
+    draw.rectangle([margin, margin, width - margin, margin + 60], fill=(70, 60, 50))
+    y = margin + 140
+    while y < height - margin:
+        end = rng.randint(width // 2, width - margin)
+        draw.line([margin, y, end, y], fill=(60, 50, 90), width=5)
+        y += rng.randint(40, 56)
+    noise = Image.effect_noise(size, 25).convert("RGB")
+    image = Image.blend(image, noise, 0.06)
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=88)
+    return out.getvalue()
 
 
 def demo_picture(seed: int, size: tuple[int, int] = (1600, 1200)) -> bytes:
@@ -154,7 +236,45 @@ def load_demo() -> list[tuple[str, str, str]]:
             story = submissions.submit_story(uow, metadata, [image], submitter=contributor)
             if spec["publish"]:
                 review.review(uow, story.id, "approve", "Demo content", archivist)
+    _load_documents(archivist, contributor)
     return DEMO_LOGINS
+
+
+def _load_documents(archivist: User, contributor: User) -> None:
+    """Publish the demo archive documents and one story that responds to the first (each one
+    unit of work, through the same services as the form and the API)."""
+    document_ids = []
+    for seed, spec in enumerate(DEMO_DOCUMENTS):
+        existing = db.session.scalar(db.select(Story.id).where(Story.title == spec["title"]))
+        if existing is not None:
+            document_ids.append(existing)
+            continue
+        metadata = {
+            **spec,
+            "kind": "document",
+            "licence": "CC-BY-4.0",
+            "consent": {"contributor": True},
+            "credit": "Document de démonstration Passages",
+            "alt_texts": [f"Page scannée : {spec['title']}"],
+        }
+        scan = submissions.IncomingImage(
+            f"demo-document-{seed + 1}.jpg", io.BytesIO(demo_document_picture(seed))
+        )
+        with unit_of_work() as uow:
+            document = submissions.submit_story(uow, metadata, [scan], submitter=archivist)
+            review.review(uow, document.id, "approve", "Demo content", archivist)
+        document_ids.append(document.id)
+    if db.session.scalar(db.select(Story.id).where(Story.title == DEMO_RESPONSE["title"])):
+        return
+    metadata = {
+        **DEMO_RESPONSE,
+        "licence": "CC-BY-4.0",
+        "consent": {"contributor": True},
+        "responds_to": document_ids[:1],
+    }
+    with unit_of_work() as uow:
+        story = submissions.submit_story(uow, metadata, [], submitter=contributor)
+        review.review(uow, story.id, "approve", "Demo content", archivist)
 
 
 def _organisation(uow: UnitOfWork, name: str, kind: OrganisationKind) -> Organisation:

@@ -75,6 +75,17 @@ class PayloadTooLarge(PassagesError):
     code = "too_large"
 
 
+class InvalidInput(BadRequest):
+    """Well-formed input that breaks a rule (an empty title, a story that is not published): 422.
+
+    A :class:`BadRequest`, so callers that catch those (form views) keep working; the API
+    answers 422 like a schema failure.
+    """
+
+    status = 422
+    code = "validation_failed"
+
+
 class AuthenticationRequired(PassagesError):
     status = 401
     code = "authentication_required"

@@ -12,7 +12,7 @@ from flask import has_request_context, url_for
 
 from webapp import labels
 from webapp.iiif.presentation import has_manifest, image_service_url, manifest_url
-from webapp.models import MediaAsset, Story, Transcript, User
+from webapp.models import Collection, MediaAsset, Story, Transcript, User
 from webapp.services import documents, transcripts
 from webapp.services.duplicates import Duplicate, duplicates_for_story
 
@@ -81,6 +81,23 @@ def _current_viewer() -> User | None:
     from webapp.auth import current_person
 
     return current_person()
+
+
+def collection_json(collection: Collection) -> dict[str, Any]:
+    """The API's collection document for archivists: drafts too, every member in order (with
+    its status: a member that is not published is not shown to the public)."""
+    items = sorted(collection.items, key=lambda i: (i.position, i.id))
+    return {
+        "id": collection.id,
+        "slug": collection.slug,
+        "url": url_for("public.collection", slug=collection.slug, _external=True),
+        "title": collection.title,
+        "introduction": collection.introduction,
+        "published": collection.published,
+        "featured": collection.featured,
+        "story_ids": [item.story_id for item in items],
+        "stories": [{**_linked(item.story), "status": item.story.status} for item in items],
+    }
 
 
 def _linked(story: Story) -> dict[str, Any]:

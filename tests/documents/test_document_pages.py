@@ -114,3 +114,16 @@ def test_document_json_ld_names_its_holding_archive(client, make_document):
     assert "ArchiveComponent" in data["@type"]
     assert data["holdingArchive"]["name"] == "Archives départementales du Val-de-Marne"
     assert data["identifier"] == "2 W 145"
+
+
+def test_document_manifest_names_where_the_original_is_kept(client, make_document):
+    document_id = make_document(media=1)
+    manifest = client.get(f"/iiif/stories/{document_id}/manifest.json").json
+    metadata = {
+        entry["label"]["en"][0]: next(iter(entry["value"].values()))[0]
+        for entry in manifest["metadata"]
+    }
+    assert metadata["Holding institution"] == "Archives départementales du Val-de-Marne"
+    assert metadata["Call number"] == "2 W 145"
+    listing = client.get("/api/v1/stories?kind=document").json
+    assert [(s["id"], s["kind"]) for s in listing["results"]] == [(document_id, "document")]

@@ -13,12 +13,12 @@ from flask import Blueprint, jsonify, request, url_for
 from flask_babel import gettext
 from sqlalchemy.exc import IntegrityError
 
-from schemas import load_schema, not_text
+from schemas import FieldError, load_schema, not_text
 from webapp.auth import current_person
-from webapp.errors import BadRequest, PayloadTooLarge
+from webapp.errors import BadRequest, PayloadTooLarge, ValidationFailed
 from webapp.identifiers import parse_id
 from webapp.models import Story
-from webapp.presenters import story_json, transcript_json
+from webapp.presenters import collection_json, story_json, transcript_json
 from webapp.search.contract import SearchHit
 from webapp.services import (
     access,
@@ -30,6 +30,7 @@ from webapp.services import (
     submissions,
     transcripts,
 )
+from webapp.services import collections as collection_service
 from webapp.services.searching import search_request_from_args, search_stories
 from webapp.unit_of_work import unit_of_work
 
@@ -200,6 +201,111 @@ def search():
             "message": gettext(page.error) if page.error else page.error,
         }
     )
+
+
+# --- collections (archivists; the curation screens call the same service) --------------------
+
+#: The fields of the API's collection document a client may send, with their JSON types.
+COLLECTION_FIELDS: dict[str, type] = {
+    "title": str,
+    "slug": str,
+    "introduction": str,
+    "published": bool,
+    "featured": bool,
+    "story_ids": list,
+}
+
+
+def _collection_body(*, partial: bool) -> dict:
+    """The JSON body of a collection write, checked for shape (the rules are the service's)."""
+    body = _json_body()
+    problems = [
+        FieldError(name, f"{name} is not a known field (use: {', '.join(COLLECTION_FIELDS)})")
+        for name in sorted(set(body) - set(COLLECTION_FIELDS))
+    ]
+    for name, kind in COLLECTION_FIELDS.items():
+        value = body.get(name)
+        if name in body and (not isinstance(value, kind) or (kind is not bool and value is True)):
+            label = {str: "text", bool: "true or false", list: "a list"}[kind]
+            problems.append(FieldError(name, f"{name} must be {label}"))
+    ids = body.get("story_ids")
+    if isinstance(ids, list) and not all(parse_id(i) == i for i in ids):
+        problems.append(FieldError("story_ids", "story_ids must be a list of story ids (numbers)"))
+    if not partial and "title" not in body:
+        problems.append(FieldError("title", "title is required"))
+    if problems:
+        raise ValidationFailed(problems)
+    return body
+
+
+def _collection_fields(body: dict, current=None) -> collection_service.CollectionFields:
+    """The fields to save: what the body says, else what the collection has (a new collection:
+    the defaults). The slug is kept unless sent, so a new title never breaks its address."""
+
+    def pick(name: str, default):
+        return body[name] if name in body else getattr(current, name, default)
+
+    return collection_service.CollectionFields(
+        title=pick("title", ""),
+        slug=pick("slug", ""),
+        introduction=pick("introduction", ""),
+        published=pick("published", False),
+        featured=pick("featured", False),
+    )
+
+
+@bp.post("/collections")
+def create_collection():
+    user = access.require_archivist(current_person())
+    body = _collection_body(partial=False)
+    with unit_of_work() as uow:
+        collection = collection_service.save_with_stories(
+            uow, _collection_fields(body), body.get("story_ids"), user
+        )
+        document = collection_json(collection)
+    response = jsonify(document)
+    response.status_code = 201
+    response.headers["Location"] = url_for(
+        "api.collection", slug=str(document["id"]), _external=True
+    )
+    return response
+
+
+@bp.route("/collections/<slug>", methods=["PUT", "PATCH"])
+def change_collection(slug: str):
+    """``PUT`` replaces every field (absent ones take their defaults; ``story_ids`` absent
+    empties the collection), ``PATCH`` changes only those sent. ``slug`` is the collection's
+    id or short name; the short name is kept unless sent."""
+    user = access.require_archivist(current_person())
+    partial = request.method == "PATCH"
+    body = _collection_body(partial=partial)
+    current = collection_service.find_collection(slug)
+    if not partial:
+        body = {"story_ids": [], **body, "slug": body.get("slug", current.slug)}
+    with unit_of_work() as uow:
+        collection = collection_service.save_with_stories(
+            uow,
+            _collection_fields(body, current if partial else None),
+            body.get("story_ids"),
+            user,
+            current.id,
+        )
+        document = collection_json(collection)
+    return jsonify(document)
+
+
+@bp.get("/collections/<slug>")
+def collection(slug: str):
+    """An archivist (with a token) gets the collection by id or short name, drafts and
+    unpublished members included; everyone else gets the public document by short name."""
+    person = current_person()
+    if person is None or not person.is_staff:
+        from webapp.blueprints.public_api import collection as public_collection
+
+        return public_collection(slug)
+    response = jsonify(collection_json(collection_service.find_collection(slug)))
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 @bp.post("/media/<int:media_id>/transcripts")

@@ -9,13 +9,14 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 
-from flask import Blueprint, abort, make_response, render_template
+from flask import Blueprint, abort, make_response, render_template, request
 from flask_babel import gettext as _
 
 from webapp import charts, labels
 from webapp.auth import current_person
+from webapp.errors import BadRequest
 from webapp.i18n import language_name
 from webapp.interop.columns import neutralise
 from webapp.services import access
@@ -70,13 +71,47 @@ def _charts(data: service.Indicators) -> dict[str, Chart]:
     return {chart.key: chart for chart in built}
 
 
+def _year_arg() -> int | None:
+    """``?year=2026`` for the yearly report; empty means every year."""
+    text = request.args.get("year", "").strip()
+    if not text:
+        return None
+    if not (text.isascii() and text.isdecimal() and 1900 <= int(text) <= 2999):
+        raise BadRequest("year must be a year such as 2026", field="year")
+    return int(text)
+
+
 @bp.get("/")
 def index():
     access.require_archivist(current_person())
+    year = _year_arg()
     data = service.compute()
     response = make_response(
-        render_template("curation/indicators.html", data=data, charts=_charts(data).values())
+        render_template(
+            "curation/indicators.html",
+            data=data,
+            charts=_charts(data).values(),
+            documents=service.document_indicators(year),
+            year=year,
+            years=range(datetime.now(UTC).year, 2019, -1),
+        )
     )
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.get("/documents.csv")
+def documents_csv():
+    """Projects, classes and responses per archive document, as a spreadsheet (UTF-8 with a
+    byte order mark, so spreadsheet programs read the accents)."""
+    access.require_archivist(current_person())
+    year = _year_arg()
+    out = io.StringIO()
+    csv.writer(out).writerows(service.documents_csv_rows(service.document_indicators(year)))
+    response = make_response("\ufeff" + out.getvalue())
+    response.mimetype = "text/csv"
+    name = f"documents-{year}.csv" if year else "documents.csv"
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     response.headers["Cache-Control"] = "private, no-store"
     return response
 

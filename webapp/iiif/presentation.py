@@ -35,6 +35,10 @@ FIELD_NAMES = {
     "licence": {"en": ["Licence"], "fr": ["Licence"]},
     "attribution": {"en": ["Attribution"], "fr": ["Attribution"]},
     "image": {"en": ["Image"], "fr": ["Image"]},
+    "institution": {"en": ["Holding institution"], "fr": ["Institution de conservation"]},
+    "reference": {"en": ["Call number"], "fr": ["Cote"]},
+    "fonds": {"en": ["Fonds or series"], "fr": ["Fonds ou série"]},
+    "producer": {"en": ["Producer"], "fr": ["Producteur"]},
 }
 
 SUMMARY_LENGTH = 500
@@ -186,6 +190,10 @@ def _language_names(tag: str) -> dict[str, list[str]]:
 def _metadata(story: Story) -> list[dict[str, Any]]:
     own = _text(story.language or "none")
     entries: list[tuple[str, dict[str, list[str]]]] = []
+    if story.is_document:  # an archive document: where the original is kept, first
+        for name in ("institution", "reference", "fonds", "producer"):
+            if value := getattr(story, f"source_{name}"):
+                entries.append((name, {"none": [value]}))
     if story.places:
         entries.append(("places", {"none": [", ".join(story.places)]}))
     if story.period:

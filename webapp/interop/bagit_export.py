@@ -243,6 +243,11 @@ def _export_story(
         "images": names,
         "image_sha256": digests,
         "alt_texts": alts if any(alts) else [],
+        "kind": story.kind,
+        "source_institution": story.source_institution,
+        "source_reference": story.source_reference,
+        "source_fonds": story.source_fonds,
+        "source_producer": story.source_producer,
     }
     return [columns.write_cell(name, values[name]) for name in columns.COLUMN_NAMES]
 

@@ -62,6 +62,12 @@ COLUMNS: tuple[Column, ...] = (
            meaning="SHA-256 of each image file, in the same order (checked by an import)"),
     Column("alt_texts", multiple=True, positional=True,
            meaning="text alternative of each image, in the same order"),
+    Column("kind", meaning="story (or empty) or document: an archive document, with its "
+           "provenance in the source_ columns"),
+    Column("source_institution", meaning="an archive document's holding institution"),
+    Column("source_reference", meaning="an archive document's call number (cote)"),
+    Column("source_fonds", meaning="an archive document's fonds or series"),
+    Column("source_producer", meaning="an archive document's producer or author"),
 )  # fmt: skip
 
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)

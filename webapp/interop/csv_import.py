@@ -432,9 +432,28 @@ def _plan_row(
             metadata[name] = text(name)
     if several("alt_texts"):
         metadata["alt_texts"] = several("alt_texts")
+    kind = text("kind") or "story"
+    source_keys = ("institution", "reference", "fonds", "producer")
+    source = {key: text(f"source_{key}") for key in source_keys if text(f"source_{key}")}
+    if kind == "document":
+        metadata["kind"] = kind
+        metadata["source"] = source
+        for key in ("institution", "reference"):
+            if key not in source:
+                problem(f"source_{key}", N_("an archive document needs its %(name)s"),
+                        name=f"source_{key}")  # fmt: skip
+    elif kind != "story":
+        problem("kind", N_("unknown kind %(value)r: use story or document"), value=kind)
+    elif source:
+        message = N_("the source columns are only for archive documents (kind: document)")
+        problem(next(f"source_{key}" for key in source), message)
     for error in validate_story_metadata(metadata):
         column = _COLUMN_OF_FIELD.get(error.field.split("/")[0], error.field.split("/")[0])
-        if column in ("title", "licence", "period") or error.field == "":
+        if (
+            column in ("title", "licence", "period")
+            or column.startswith("source")
+            or (error.field == "")
+        ):
             continue  # said above in plainer words
         if column == "language":
             problem("language", N_("%(value)r is not a language tag (fr, ar, zh-Hant…)"),

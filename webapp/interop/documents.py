@@ -40,6 +40,7 @@ def story_summary(story: Story, changed_at: datetime | None) -> dict[str, Any]:
     return {
         "id": story.id,
         "title": story.title,
+        "kind": story.kind,
         "language": story.language,
         "places": list(story.places or []),
         "period": story.period,

@@ -22,8 +22,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from webapp import page_cache
-from webapp.errors import BadRequest, NotFound
+from webapp.errors import BadRequest, InvalidInput, NotFound
 from webapp.extensions import db
+from webapp.identifiers import parse_id
 from webapp.models import (
     Collection,
     CollectionItem,
@@ -265,6 +266,10 @@ def public_collections_of(story: Story) -> list[Collection]:
 # --- curation (archivists) ----------------------------------------------------------------------
 
 
+#: Longest introduction accepted (Markdown source).
+MAX_INTRODUCTION = 20_000
+
+
 @dataclass
 class CollectionFields:
     title: str
@@ -277,15 +282,19 @@ class CollectionFields:
 def _check_fields(fields: CollectionFields, collection_id: int | None) -> CollectionFields:
     title = " ".join(fields.title.split())
     if not title:
-        raise BadRequest(gettext("a collection needs a title"), field="title")
+        raise InvalidInput("a collection needs a title", field="title")
     if len(title) > 300:
-        raise BadRequest(gettext("the title is longer than 300 characters"), field="title")
+        raise InvalidInput("the title is longer than 300 characters", field="title")
+    if len(fields.introduction or "") > MAX_INTRODUCTION:
+        raise InvalidInput(
+            f"the introduction is longer than {MAX_INTRODUCTION} characters", field="introduction"
+        )
     slug = slugify(fields.slug or title, max_length=100)
     if not slug:
-        raise BadRequest(gettext("the short name (slug) needs letters or digits"), field="slug")
+        raise InvalidInput("the short name (slug) needs letters or digits", field="slug")
     clash = db.session.scalar(db.select(Collection.id).where(Collection.slug == slug))
     if clash is not None and clash != collection_id:
-        raise BadRequest(
+        raise InvalidInput(
             gettext("another collection already uses the short name “%(slug)s”", slug=slug),
             field="slug",
         )
@@ -322,6 +331,22 @@ def save_collection(
     return collection
 
 
+def save_with_stories(
+    uow: UnitOfWork,
+    fields: CollectionFields,
+    story_ids: list[int] | None,
+    actor: User | None,
+    collection_id: int | None = None,
+) -> Collection:
+    """Create or update a collection and, when ``story_ids`` is given, its stories in that
+    order: the API's one action (``POST``/``PUT``/``PATCH /api/v1/collections``). A refused
+    story leaves nothing changed (the caller's unit of work rolls back)."""
+    collection = save_collection(uow, fields, actor, collection_id)
+    if story_ids is not None:
+        set_stories(uow, collection.id, story_ids, actor)
+    return collection
+
+
 def _emit_changed(collection: Collection, story_ids: list[int]) -> None:
     """Search documents carry their collections' titles (a facet): refresh the members'."""
     if story_ids:
@@ -346,6 +371,54 @@ def get_collection(collection_id: int) -> Collection:
     if collection is None:
         raise NotFound(gettext("no such collection"))
     return collection
+
+
+def find_collection(reference: str) -> Collection:
+    """A collection, drafts included, by its id (a number) or its short name (the API's
+    ``/collections/<id or slug>``). Ids win: a slug made only of digits is also an id."""
+    collection_id = parse_id(reference)
+    collection = db.session.get(Collection, collection_id) if collection_id is not None else None
+    if collection is None:
+        collection = db.session.scalar(db.select(Collection).where(Collection.slug == reference))
+    if collection is None:
+        raise NotFound(gettext("no such collection"))
+    return collection
+
+
+def set_stories(
+    uow: UnitOfWork, collection_id: int, story_ids: list[int], actor: User | None
+) -> None:
+    """Make the collection hold exactly ``story_ids``, in that order (the API's ``story_ids``).
+
+    Every id must be a published story (422 naming the others, nothing changed); a story
+    already in the collection keeps its item. Members that come or go are re-indexed.
+    """
+    access.require_archivist(actor)
+    collection = get_collection(collection_id)
+    wanted = list(dict.fromkeys(story_ids))
+    published = set(
+        db.session.scalars(db.select(Story.id).where(Story.id.in_(wanted), Story.is_public))
+    )
+    wrong = [i for i in wanted if i not in published]
+    if wrong:
+        raise InvalidInput(
+            "not a published story: " + ", ".join(str(i) for i in wrong), field="story_ids"
+        )
+    before = {item.story_id: item for item in collection.items}
+    for story_id, item in before.items():
+        if story_id not in wanted:
+            collection.items.remove(item)
+    for position, story_id in enumerate(wanted):
+        item = before.get(story_id)
+        if item is None:
+            collection.items.append(CollectionItem(story_id=story_id, position=position))
+        else:
+            item.position = position
+    uow.flush()
+    changed = sorted(set(before) ^ set(wanted))
+    audit.record("collection.stories_set", "collection", collection.id, actor=actor,
+                 details={"story_ids": wanted})  # fmt: skip
+    _emit_changed(collection, changed)
 
 
 def _renumber(collection: Collection) -> None:
