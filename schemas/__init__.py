@@ -13,6 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from flask_babel import gettext as _
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
@@ -55,35 +56,46 @@ def _field_of(error: ValidationError) -> str:
 
 
 def _message_of(error: ValidationError, field: str) -> str:
-    """Turn jsonschema's technical wording into something a teacher can act on."""
+    """Turn jsonschema's technical wording into something a teacher can act on, in the
+    interface language (English outside a request). The field keeps its schema name: the API's
+    callers and the form's labels both know it."""
     v = error.validator
     if v == "required":
-        return f"{field} is required"
+        return _("%(field)s is required", field=field)
     if v == "type":
         expected = error.validator_value
         expected = " or ".join(expected) if isinstance(expected, list) else expected
-        return f"{field} must be of type {expected}"
+        return _("%(field)s must be of type %(type)s", field=field, type=expected)
     if v == "additionalProperties":
-        return f"{field} is not a known field"
+        return _("%(field)s is not a known field", field=field)
     if v == "enum":
         choices = ", ".join(str(c) for c in error.validator_value)
-        return f"{field} must be one of: {choices}"
+        return _("%(field)s must be one of: %(choices)s", field=field, choices=choices)
     if v == "const":
-        return f"{field} must be {json.dumps(error.validator_value)}"
+        if field == "consent.contributor" and error.validator_value is True:
+            return _(
+                "tick the box to agree that the archive keeps and publishes the story "
+                "(consent.contributor must be true)"
+            )
+        return _("%(field)s must be %(value)s", field=field,
+                 value=json.dumps(error.validator_value))  # fmt: skip
     if (
         v in ("minLength", "pattern")
         and isinstance(error.instance, str)
         and not error.instance.strip()
     ):
-        return f"{field} must not be empty"
+        return _("%(field)s must not be empty", field=field)
     if v == "maxLength":
-        return f"{field} is too long (at most {error.validator_value} characters)"
+        return _("%(field)s is too long (at most %(count)s characters)", field=field,
+                 count=error.validator_value)  # fmt: skip
     if v == "maxItems":
-        return f"{field} has too many entries (at most {error.validator_value})"
+        return _("%(field)s has too many entries (at most %(count)s)", field=field,
+                 count=error.validator_value)  # fmt: skip
     if v == "pattern" and field == "language":
-        return (
-            f"language must be a BCP 47 language tag such as fr, ar, zh-Hant or ckb-Latn "
-            f"(got {error.instance!r})"
+        return _(
+            "language must be a BCP 47 language tag such as fr, ar, zh-Hant or ckb-Latn "
+            "(got %(tag)s)",
+            tag=repr(error.instance),
         )
     return f"{field}: {error.message}"
 

@@ -20,6 +20,7 @@ import logging
 from collections.abc import Callable
 
 from flask import Flask, current_app, g, jsonify, request, session
+from flask_babel import lazy_gettext as _  # lazy, and found by pybabel extract
 from flask_login import current_user
 
 from webapp.errors import AuthenticationRequired
@@ -36,7 +37,7 @@ PUBLIC_API_DOCUMENTS = frozenset({"api.openapi", "api.story_schema"})
 
 def init_app(app: Flask) -> None:
     login_manager.login_view = "public.login"
-    login_manager.login_message = "Please log in to continue."
+    login_manager.login_message = _("Please log in to continue.")
     login_manager.session_protection = "strong"
     app.before_request(_api_authentication)
 

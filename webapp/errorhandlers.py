@@ -17,6 +17,8 @@ import sqlite3
 
 import redis
 from flask import Flask, Response, g, jsonify, make_response, render_template, request
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _  # lazy, and found by pybabel extract
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
@@ -36,12 +38,31 @@ _SQLITE_OUTAGES = (
 )
 
 _API_MESSAGES = {
-    "object_store": "the archive's storage is unavailable for a moment; nothing was saved. "
-    "Try again in a few minutes.",
-    "database": "the archive's database is unavailable for a moment; nothing was saved. "
-    "Try again in a few minutes.",
-    "redis": "the archive's queue service is unavailable for a moment; nothing was saved. "
-    "Try again in a few minutes.",
+    "object_store": _(
+        "the archive's storage is unavailable for a moment; nothing was saved. "
+        "Try again in a few minutes."
+    ),
+    "database": _(
+        "the archive's database is unavailable for a moment; nothing was saved. "
+        "Try again in a few minutes."
+    ),
+    "redis": _(
+        "the archive's queue service is unavailable for a moment; nothing was saved. "
+        "Try again in a few minutes."
+    ),
+}
+
+#: What people read for an HTTP error the views did not word themselves (Werkzeug's own
+#: descriptions are English and written for developers).
+_HTTP_MESSAGES = {
+    400: _("The request could not be understood. Check the address or the form."),
+    401: _("Log in to see this page."),
+    403: _("You are not allowed to see this page."),
+    404: _("This page does not exist. Check the address, or start again from the home page."),
+    405: _("This address cannot be used this way."),
+    410: _("This page has been removed."),
+    413: _("What you sent is too large."),
+    429: _("Too many requests in a short time. Wait a moment and try again."),
 }
 
 #: Endpoints whose POST hands a story in: their page says "your story", not "what you sent".
@@ -100,7 +121,7 @@ def database_outage(exc: sa_exc.SQLAlchemyError) -> bool:
 
 def _unavailable(dependency: str) -> Response:
     """The 503 for an outage of ``dependency``: JSON under /api, a page for people elsewhere."""
-    error = ServiceUnavailable(dependency, _API_MESSAGES[dependency])
+    error = ServiceUnavailable(dependency, str(_API_MESSAGES[dependency]))
     if _wants_json():
         return _respond(
             error.status,
@@ -168,19 +189,29 @@ def register(app: Flask) -> None:
         field = request.max_form_memory_size or 0
         parts = request.max_form_parts or 0
         error = PayloadTooLarge(
-            f"the request is too large: at most {_size(whole)} in one request, "
-            f"{_size(field)} in one text field or metadata part, and {parts} parts"
+            gettext(
+                "the request is too large: at most %(whole)s in one request, %(field)s in one "
+                "text field or metadata part, and %(parts)s parts",
+                whole=_size(whole),
+                field=_size(field),
+                parts=parts,
+            )
         )
         return _respond(error.status, error.code, error.message)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
         code = (exc.name or "error").lower().replace(" ", "_")
-        return _respond(exc.code or 500, code, exc.description or exc.name)
+        default = type(exc).description  # Werkzeug's English text: not worded by our views
+        worded = exc.description if exc.description != default else None
+        message = worded or _HTTP_MESSAGES.get(exc.code or 500) or exc.description or exc.name
+        return _respond(exc.code or 500, code, str(message))
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
         log.exception("unhandled error on %s %s", request.method, request.path)
         return _respond(
-            500, "internal_error", "something went wrong on our side; please try again later"
+            500,
+            "internal_error",
+            gettext("something went wrong on our side; please try again later"),
         )

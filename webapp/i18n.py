@@ -12,7 +12,12 @@ works without a build step. After changing interface strings, from the repositor
     # translate the new entries in fr/LC_MESSAGES/messages.po, then:
     pybabel compile -d webapp/translations -l fr
 
-``tests/public`` fails while a public page has a string without its French translation.
+Stored codes shown to people (statuses, states, kinds, roles…) take their words from
+``webapp/labels.py`` (the ``|label`` filter in templates), never from the code itself.
+``tests/i18n/test_french_catalog.py`` fails while any extracted string lacks its French;
+``tests/i18n/test_pseudo_locale.py`` renders every route in a wrapped pseudo-locale and names
+each visible text that bypasses the catalog. On a merge conflict in the catalog, keep both
+sides' entries in the .po, extract and update again, and recompile the .mo (never merge it).
 """
 
 from __future__ import annotations
@@ -50,16 +55,18 @@ API_DEFAULT_LANGUAGE = "en"
 def select_locale() -> str:
     """The visitor's chosen interface language, else French (the sites' first audience).
 
-    On the API (``/api/``) a caller without the cookie gets the best match of its
+    On the APIs (``/api/``, ``/iiif/``) a caller without the cookie gets the best match of its
     ``Accept-Language`` (a page's script showing an error to a person sends the browser's),
-    else English. Outside a request (command line, workers writing e-mails) it is French.
+    else English. Outside a request (the command line, whose own words are English) it is
+    English too; what is written for people outside a request, e-mails, asks for French
+    explicitly (``force_locale(DEFAULT_LANGUAGE)``).
     """
     if not has_request_context():
-        return DEFAULT_LANGUAGE
+        return API_DEFAULT_LANGUAGE
     chosen = request.cookies.get(COOKIE_NAME, "")
     if chosen in LANGUAGES:
         return chosen
-    if request.path.startswith("/api/"):
+    if request.path.startswith(("/api/", "/iiif/")):
         return request.accept_languages.best_match(LANGUAGES) or API_DEFAULT_LANGUAGE
     return DEFAULT_LANGUAGE
 

@@ -126,6 +126,18 @@ IMPORT_STATE: dict[str, LazyString] = {
     "failed": _("failed"),
 }
 
+#: A licence (``Story.licence``, ``MediaAsset.licence``; codes from ``webapp.licences``), in
+#: the schema's order. Creative Commons names its licences in each language; these follow its
+#: French deeds.
+LICENCE: dict[str, LazyString] = {
+    "CC-BY-4.0": _("Creative Commons Attribution (CC BY 4.0)"),
+    "CC-BY-SA-4.0": _("Creative Commons Attribution-ShareAlike (CC BY-SA 4.0)"),
+    "CC-BY-NC-4.0": _("Creative Commons Attribution-NonCommercial (CC BY-NC 4.0)"),
+    "CC-BY-NC-SA-4.0": _("Creative Commons Attribution-NonCommercial-ShareAlike (CC BY-NC-SA 4.0)"),
+    "CC0-1.0": _("Public domain (CC0)"),
+    "all-rights-reserved": _("All rights reserved"),
+}
+
 #: A story's described fields, as named in "Changed: …" messages and forms.
 FIELD: dict[str, LazyString] = {
     "title": _("title"),
@@ -150,6 +162,7 @@ TABLES: dict[str, Mapping[str, LazyString]] = {
     "export": EXPORT_STATE,
     "import": IMPORT_STATE,
     "field": FIELD,
+    "licence": LICENCE,
 }
 
 

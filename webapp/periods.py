@@ -10,6 +10,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _  # lazy, and found by pybabel extract
+
 MIN_YEAR = 1000
 MAX_YEAR = 2100
 
@@ -22,7 +25,8 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(rf"^(?:~|ca\.?\s*|circa\s+|vers\s+|c\.\s*){_YEAR}$", re.IGNORECASE), "approx"),
 ]
 
-PERIOD_HELP = (
+#: How to write a period (translated where it is shown).
+PERIOD_HELP = _(
     "write a year (1962), a date (1962-03-18), a range (1962-1975), "
     "a decade (1960s) or an approximate year (~1962)"
 )
@@ -50,20 +54,28 @@ def parse_period(text: str) -> Period:
                 continue
             start = years[0]
             if start % 10:
-                raise ValueError(f"period: a decade starts with a year ending in 0 ({PERIOD_HELP})")
+                raise ValueError(
+                    gettext("period: a decade starts with a year ending in 0 (%(help)s)",
+                            help=PERIOD_HELP)
+                )  # fmt: skip
             end = start + 9
         elif kind == "approx":
             start, end = years[0] - 2, years[0] + 2
         elif kind == "range":
             start, end = years
             if end < start:
-                raise ValueError("period: the range ends before it starts")
+                raise ValueError(gettext("period: the range ends before it starts"))
         else:
             start = end = years[0]
         if not (MIN_YEAR <= start <= MAX_YEAR and MIN_YEAR <= end <= MAX_YEAR):
-            raise ValueError(f"period: years must be between {MIN_YEAR} and {MAX_YEAR}")
+            raise ValueError(
+                gettext("period: years must be between %(first)s and %(last)s",
+                        first=MIN_YEAR, last=MAX_YEAR)
+            )  # fmt: skip
         return Period(text=cleaned, start=start, end=end)
-    raise ValueError(f"period: could not read {text!r}; {PERIOD_HELP}")
+    raise ValueError(
+        gettext("period: could not read “%(text)s”; %(help)s", text=text, help=PERIOD_HELP)
+    )
 
 
 def canonical_language_tag(tag: str) -> str:

@@ -14,7 +14,10 @@ import logging
 import smtplib
 from email.message import EmailMessage
 
+from flask_babel import force_locale
+
 from webapp.extensions import db
+from webapp.i18n import DEFAULT_LANGUAGE
 from webapp.models import Notification, User, utcnow
 from webapp.services import backends, notifications
 from webapp.unit_of_work import unit_of_work
@@ -43,7 +46,8 @@ def send_notification(notification_id: int) -> str:
         message["Subject"] = "Passages"
         message["From"] = settings.mail_from
         message["To"] = user.email
-        message.set_content(notifications.text_of(row))
+        with force_locale(DEFAULT_LANGUAGE):  # people read mail in the site's language
+            message.set_content(notifications.text_of(row))
         # An OSError / SMTPException propagates: the unit of work rolls back and RQ retries.
         with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=SMTP_TIMEOUT) as smtp:
             smtp.send_message(message)

@@ -82,7 +82,7 @@ def test_a_draft_story_cannot_join_a_collection(client, login, make_story):
     response = client.post("/curation/collections/new", data={"title": "Essai"})
     edit_url = response.headers["Location"]
     response = client.post(edit_url + "/items", data={"story_id": draft}, follow_redirects=True)
-    assert "only approved or published stories" in response.text
+    assert "seules les histoires approuvées ou publiées" in response.text  # French, the default
     assert "Brouillon" not in response.text.split("<h2>")[1]
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 
 from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_babel import gettext as _
 from flask_login import login_required
 
@@ -75,7 +76,7 @@ def people():
         try:
             account_id = parse_id(raw_id)
             if account_id is None:
-                raise PassagesError("choose an account or a token")
+                raise PassagesError(gettext("choose an account or a token"))
             with unit_of_work() as uow:
                 if what in ("deactivate", "activate"):
                     accounts.set_active(uow, admin, account_id, what == "activate")

@@ -10,6 +10,7 @@ import json
 from datetime import UTC, datetime
 
 from flask import Blueprint, jsonify, request, url_for
+from flask_babel import gettext
 from sqlalchemy.exc import IntegrityError
 
 from schemas import FieldError, load_schema, not_text
@@ -39,7 +40,7 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 def _json_body() -> dict:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        raise BadRequest("send a JSON object with Content-Type: application/json")
+        raise BadRequest(gettext("send a JSON object with Content-Type: application/json"))
     if problems := not_text(body):  # malformed like a body that is not JSON: 400
         raise BadRequest(problems[0].message, field=problems[0].field)
     return body
@@ -64,7 +65,7 @@ def create_story():
         raw = _bounded_metadata_part(request.files["metadata"])
     if raw is None:
         raise BadRequest(
-            "send the story as multipart/form-data with a 'metadata' part holding JSON",
+            gettext("send the story as multipart/form-data with a 'metadata' part holding JSON"),
             field="metadata",
         )
     try:
@@ -148,7 +149,7 @@ def edit_story(story_id: int):
     user = access.require_contributor(current_person())
     body = _json_body()
     if not body:
-        raise BadRequest("send at least one field to change")
+        raise BadRequest(gettext("send at least one field to change"))
     with unit_of_work() as uow:
         editing.edit_metadata(uow, story_id, body, user)
     return jsonify(story_json(stories.find_story(story_id), include_private=True))
@@ -199,7 +200,7 @@ def search():
                 for name, values in page.facets.items()
             },
             "suggestion": page.suggestion,
-            "message": page.error,
+            "message": gettext(page.error) if page.error else page.error,
         }
     )
 
@@ -334,12 +335,12 @@ def recording_consent(media_id: int):
     body = _json_body()
     given, minor = body.get("consent"), body.get("minor", False)
     if not isinstance(given, bool):
-        raise BadRequest("consent must be true or false", field="consent")
+        raise BadRequest(gettext("consent must be true or false"), field="consent")
     if not isinstance(minor, bool):
-        raise BadRequest("minor must be true or false", field="minor")
+        raise BadRequest(gettext("minor must be true or false"), field="minor")
     person, guardian_by = body.get("person", ""), body.get("guardian_by", "")
     if not isinstance(person, str) or not isinstance(guardian_by, str):
-        raise BadRequest("person and guardian_by are text", field="person")
+        raise BadRequest(gettext("person and guardian_by are text"), field="person")
     with unit_of_work() as uow:
         row = consent.record_recording_consent(
             uow,
@@ -430,7 +431,7 @@ def takedown_request():
     body = _json_body()
     story_id = body.get("story_id")
     if story_id is not None and (isinstance(story_id, bool) or not isinstance(story_id, int)):
-        raise BadRequest("story_id must be a number", field="story_id")
+        raise BadRequest(gettext("story_id must be a number"), field="story_id")
     if story_id is not None:
         story_id = parse_id(story_id)  # out of range: an unknown story, answered alike
     with unit_of_work() as uow:
@@ -473,10 +474,12 @@ def list_stories():
     args = request.args
     organisation = args.get("organisation", "").strip()
     if organisation and parse_id(organisation) is None:
-        raise BadRequest("organisation must be an organisation id (a number)", field="organisation")
+        raise BadRequest(
+            gettext("organisation must be an organisation id (a number)"), field="organisation"
+        )
     order = args.get("order", "oldest")
     if order not in ("oldest", "newest"):
-        raise BadRequest("order must be oldest or newest", field="order")
+        raise BadRequest(gettext("order must be oldest or newest"), field="order")
     limit = args.get("limit", str(listing.DEFAULT_LIMIT)).strip()
     if (parse_id(limit) or 0) > listing.MAX_LIMIT or parse_id(limit) is None:
         raise BadRequest(f"limit must be a number from 1 to {listing.MAX_LIMIT}", field="limit")

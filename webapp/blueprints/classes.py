@@ -7,6 +7,7 @@ appear once, on the page that created them, and are never stored in clear.
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_babel import gettext as _
 from flask_login import login_required
 
@@ -22,7 +23,7 @@ bp = Blueprint("classes", __name__, url_prefix="/classes")
 def _teacher():
     user = access.require_teacher_or_staff(current_person())
     if not user.has_role(Role.TEACHER, Role.ADMIN):
-        raise Forbidden("only teachers have classes")
+        raise Forbidden(gettext("only teachers have classes"))
     return user
 
 
@@ -65,7 +66,7 @@ def reset(class_id: int, student_id: int):
     with unit_of_work() as uow:
         fresh = classes.reset_student_access(uow, teacher, student_id)
         if fresh.student.class_id != klass.id:  # checked before the new code is committed
-            raise Forbidden("this student is not in this class")
+            raise Forbidden(gettext("this student is not in this class"))
     return render_template("classes/show.html", klass=klass, fresh=fresh)
 
 

@@ -156,6 +156,7 @@ def bulk():
             done.append(story_id)
         except PassagesError as exc:
             failed.append(f"#{story_id}: {exc.message}")
+    which = f" ({', '.join(f'#{i}' for i in done)})" if done else ""
     flash(
         ngettext(
             "“%(action)s”: done for %(done)s of %(num)s story%(which)s.",
@@ -163,7 +164,7 @@ def bulk():
             len(ids),
             action=labels.label(action, "action"),
             done=len(done),
-            which=f" ({', '.join(f'#{i}' for i in done)})" if done else "",
+            which=which,
         ),
         "success" if done else "error",
     )

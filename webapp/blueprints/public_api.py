@@ -10,6 +10,7 @@ what is public is decided by the services.
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, jsonify, request
+from flask_babel import gettext
 
 from schemas import load_schema
 from webapp.errors import BadRequest
@@ -48,19 +49,23 @@ def public_story_listing() -> Response:
     args = request.args
     if args.getlist("status"):
         raise BadRequest(
-            "status is for staff listings (send a token); the public listing is published "
-            "stories only",
+            gettext(
+                "status is for staff listings (send a token); the public listing is published "
+                "stories only"
+            ),
             field="status",
         )
     order = args.get("order", "newest")
     if order not in ("oldest", "newest"):
-        raise BadRequest("order must be oldest or newest", field="order")
+        raise BadRequest(gettext("order must be oldest or newest"), field="order")
     limit = parse_id(args.get("limit", str(listing.DEFAULT_LIMIT)).strip())
     if limit is None or limit > listing.MAX_LIMIT:
         raise BadRequest(f"limit must be a number from 1 to {listing.MAX_LIMIT}", field="limit")
     organisation = args.get("organisation", "").strip()
     if organisation and parse_id(organisation) is None:
-        raise BadRequest("organisation must be an organisation id (a number)", field="organisation")
+        raise BadRequest(
+            gettext("organisation must be an organisation id (a number)"), field="organisation"
+        )
     collection_id = None
     if slug := args.get("collection", "").strip():
         collection_id = collection_service.get_public_collection(slug).id

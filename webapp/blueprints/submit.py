@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from schemas import FieldError
+from webapp import labels
 from webapp.auth import current_person
 from webapp.errors import PassagesError, ValidationFailed
 from webapp.identifiers import parse_id
@@ -25,14 +26,8 @@ from webapp.unit_of_work import unit_of_work
 
 bp = Blueprint("submit", __name__)
 
-LICENCES = [
-    ("CC-BY-4.0", "Creative Commons Attribution (CC BY 4.0)"),
-    ("CC-BY-SA-4.0", "Creative Commons Attribution-ShareAlike (CC BY-SA 4.0)"),
-    ("CC-BY-NC-4.0", "Creative Commons Attribution-NonCommercial (CC BY-NC 4.0)"),
-    ("CC-BY-NC-SA-4.0", "Creative Commons Attribution-NonCommercial-ShareAlike"),
-    ("CC0-1.0", "Public domain (CC0)"),
-    ("all-rights-reserved", "All rights reserved"),
-]
+#: The licences offered, in the schema's order, named from the one translated table.
+LICENCES = list(labels.LICENCE.items())
 
 #: What the form's script lets through before sending (the server still sniffs every file).
 ACCEPTED_TYPES = accepted_mime_types() + list(recording.BROWSER_MIME_TYPES)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 
+from flask_babel import gettext
 from sqlalchemy import ColumnElement, and_, or_, true
 
 from webapp.errors import AuthenticationRequired, Forbidden, NotFound
@@ -61,37 +62,37 @@ def can_view(story: Story, user: User | None, status_token: str | None = None) -
 def require_view(story: Story | None, user: User | None, status_token: str | None = None) -> Story:
     """Return the story, or 404 — never 403, which would confirm that an unpublished id exists."""
     if story is None or not can_view(story, user, status_token):
-        raise NotFound("no such story")
+        raise NotFound(gettext("no such story"))
     return story
 
 
 def require_archivist(user: User | None) -> User:
     if user is None:
-        raise AuthenticationRequired("log in as an archivist to do this")
+        raise AuthenticationRequired(gettext("log in as an archivist to do this"))
     if not user.has_role(Role.ARCHIVIST, Role.ADMIN):
-        raise Forbidden("only archivists can review stories")
+        raise Forbidden(gettext("only archivists can review stories"))
     return user
 
 
 def require_teacher_or_staff(user: User | None) -> User:
     if user is None:
-        raise AuthenticationRequired("log in as a teacher or archivist to do this")
+        raise AuthenticationRequired(gettext("log in as a teacher or archivist to do this"))
     if not user.has_role(Role.TEACHER, Role.ARCHIVIST, Role.ADMIN):
-        raise Forbidden("only teachers and archivists can see this page")
+        raise Forbidden(gettext("only teachers and archivists can see this page"))
     return user
 
 
 def require_admin(user: User | None) -> User:
     if user is None:
-        raise AuthenticationRequired("log in as an administrator to do this")
+        raise AuthenticationRequired(gettext("log in as an administrator to do this"))
     if not user.has_role(Role.ADMIN):
-        raise Forbidden("only administrators can do this")
+        raise Forbidden(gettext("only administrators can do this"))
     return user
 
 
 def require_contributor(user: User | None) -> User:
     if user is None:
-        raise AuthenticationRequired("send an API token: Authorization: Bearer <token>")
+        raise AuthenticationRequired(gettext("send an API token: Authorization: Bearer <token>"))
     return user
 
 

@@ -15,6 +15,7 @@ import logging
 import secrets
 from datetime import UTC, datetime, timedelta
 
+from flask_babel import gettext
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from webapp.errors import AuthenticationRequired, BadRequest, Forbidden, NotFound
@@ -57,9 +58,11 @@ def create_or_update_user(
     sessions: see ``User.session_epoch``)."""
     email = email.strip().lower()
     if "@" not in email:
-        raise AccountError(f"not an e-mail address: {email!r}")
+        raise AccountError(gettext("not an e-mail address: %(email)s", email=repr(email)))
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
+        raise AccountError(
+            gettext("the password needs at least %(count)s characters", count=MIN_PASSWORD_LENGTH)
+        )
     Role(role)
     user = db.session.scalar(db.select(User).where(User.email == email))
     created = user is None
@@ -122,7 +125,7 @@ def revoke_token(uow: UnitOfWork, actor: User | None, token_id: int) -> ApiToken
         row is not None and (row.user_id == actor.id or actor.has_role(Role.ADMIN))
     )
     if row is None or not allowed:
-        raise NotFound("no such token")
+        raise NotFound(gettext("no such token"))
     if not row.revoked:
         row.revoked = True
         row.revoked_at = utcnow()
@@ -229,12 +232,12 @@ def set_active(uow: UnitOfWork, admin: User | None, user_id: int, active: bool) 
     """An admin deactivates (or reactivates) an account; deactivation ends its sessions and
     its API tokens stop working."""
     if admin is None or not admin.has_role(Role.ADMIN):
-        raise Forbidden("only administrators can deactivate accounts")
+        raise Forbidden(gettext("only administrators can deactivate accounts"))
     user = db.session.get(User, user_id)
     if user is None:
-        raise NotFound("no such user")
+        raise NotFound(gettext("no such user"))
     if user.id == admin.id and not active:
-        raise BadRequest("you cannot deactivate your own account")
+        raise BadRequest(gettext("you cannot deactivate your own account"))
     user.active = active
     audit.record("user.activated" if active else "user.deactivated", "user", user.id, actor=admin)
     uow.flush()
@@ -244,14 +247,14 @@ def set_active(uow: UnitOfWork, admin: User | None, user_id: int, active: bool) 
 def set_role(uow: UnitOfWork, admin: User | None, user_id: int, role: str) -> User:
     """An admin changes someone's role; their sessions end (they log in with the new role)."""
     if admin is None or not admin.has_role(Role.ADMIN):
-        raise Forbidden("only administrators can change roles")
+        raise Forbidden(gettext("only administrators can change roles"))
     user = db.session.get(User, user_id)
     if user is None or user.is_student:
-        raise NotFound("no such user")
+        raise NotFound(gettext("no such user"))
     try:
         Role(role)
     except ValueError as exc:
-        raise BadRequest("choose a role", field="role") from exc
+        raise BadRequest(gettext("choose a role"), field="role") from exc
     if user.role != role:
         audit.record("user.role_changed", "user", user.id, actor=admin, details={"role": role})
         user.role = role
@@ -277,14 +280,16 @@ def find_organisation(organisation_id: int) -> Organisation | None:
 
 def create_organisation(uow: UnitOfWork, admin: User | None, name: str, kind: str) -> Organisation:
     if admin is None or not admin.has_role(Role.ADMIN):
-        raise Forbidden("only administrators can create organisations")
+        raise Forbidden(gettext("only administrators can create organisations"))
     name = " ".join((name or "").split())
     if not name:
-        raise BadRequest("give the organisation a name", field="name")
+        raise BadRequest(gettext("give the organisation a name"), field="name")
     if kind not in {k.value for k in OrganisationKind}:
-        raise BadRequest("kind must be school, association or archive", field="kind")
+        raise BadRequest(gettext("kind must be school, association or archive"), field="kind")
     if db.session.scalar(db.select(Organisation.id).where(Organisation.name == name)):
-        raise BadRequest(f"an organisation called “{name}” already exists", field="name")
+        raise BadRequest(
+            gettext("an organisation called “%(name)s” already exists", name=name), field="name"
+        )
     org = uow.add(Organisation(name=name[:200], kind=kind))
     uow.flush()
     audit.record("organisation.created", "organisation", org.id, actor=admin)
@@ -296,19 +301,19 @@ def invite(
 ) -> str:
     """Create an invitation and return its secret token (put it in the link, shown once)."""
     if admin is None or not admin.has_role(Role.ADMIN):
-        raise Forbidden("only administrators can invite people")
+        raise Forbidden(gettext("only administrators can invite people"))
     email = (email or "").strip().lower()
     if "@" not in email:
-        raise BadRequest("write the person's e-mail address", field="email")
+        raise BadRequest(gettext("write the person's e-mail address"), field="email")
     if role not in (
         Role.TEACHER.value,
         Role.ARCHIVIST.value,
         Role.ADMIN.value,
         Role.CONTRIBUTOR.value,
     ):
-        raise BadRequest("choose a role", field="role")
+        raise BadRequest(gettext("choose a role"), field="role")
     if organisation_id is not None and db.session.get(Organisation, organisation_id) is None:
-        raise BadRequest("no such organisation", field="organisation_id")
+        raise BadRequest(gettext("no such organisation"), field="organisation_id")
     token = secrets.token_urlsafe(24)
     row = Invitation(
         token_sha256=hashlib.sha256(token.encode()).hexdigest(),
@@ -337,7 +342,7 @@ def find_invitation(token: str) -> Invitation:
         )
     )
     if row is None or row.used_at is not None or _aware(row.expires_at) < utcnow():
-        raise NotFound("this invitation link is not valid any more; ask for a new one")
+        raise NotFound(gettext("this invitation link is not valid any more; ask for a new one"))
     return row
 
 

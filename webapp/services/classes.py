@@ -14,6 +14,8 @@ import secrets
 import unicodedata
 from dataclasses import dataclass
 
+from flask_babel import gettext
+
 from webapp.errors import BadRequest, Forbidden, NotFound
 from webapp.extensions import db
 from webapp.models import Role, SchoolClass, User
@@ -59,24 +61,25 @@ def normalise_access_code(code: str) -> str:
 def clean_pseudonym(name: str) -> str:
     name = " ".join(unicodedata.normalize("NFC", name or "").split())
     if not name:
-        raise BadRequest("write your first name or a pseudonym", field="pseudonym")
+        raise BadRequest(gettext("write your first name or a pseudonym"), field="pseudonym")
     if len(name) > MAX_PSEUDONYM:
         raise BadRequest(
             f"the name is too long (at most {MAX_PSEUDONYM} letters)", field="pseudonym"
         )
     if "@" in name:
         raise BadRequest(
-            "no e-mail address please: a first name or pseudonym is enough", field="pseudonym"
+            gettext("no e-mail address please: a first name or pseudonym is enough"),
+            field="pseudonym",
         )
     return name
 
 
 def create_class(uow: UnitOfWork, teacher: User | None, name: str) -> SchoolClass:
     if teacher is None or not teacher.has_role(Role.TEACHER, Role.ADMIN):
-        raise Forbidden("only teachers can create a class")
+        raise Forbidden(gettext("only teachers can create a class"))
     name = " ".join((name or "").split())
     if not name:
-        raise BadRequest("give the class a name (for example: 4e B, 2026)", field="name")
+        raise BadRequest(gettext("give the class a name (for example: 4e B, 2026)"), field="name")
     while True:
         code = _random_code(CLASS_CODE_LENGTH)
         if db.session.scalar(db.select(SchoolClass.id).where(SchoolClass.code == code)) is None:
@@ -105,7 +108,9 @@ def join_class(uow: UnitOfWork, code: str, pseudonym: str) -> StudentAccess:
     klass = find_by_code(code)
     if klass is None or not klass.open_for_joining:
         raise NotFound(
-            "this class code does not exist or the class is closed; check it with your teacher"
+            gettext(
+                "this class code does not exist or the class is closed; check it with your teacher"
+            )
         )
     pseudonym = clean_pseudonym(pseudonym)
     if _find_student(klass, pseudonym) is not None:
@@ -138,9 +143,9 @@ def student_login(code: str, pseudonym: str, access_code: str) -> User:
 def require_own_class(teacher: User | None, class_id: int) -> SchoolClass:
     klass = db.session.get(SchoolClass, class_id)
     if klass is None or teacher is None:
-        raise NotFound("no such class")
+        raise NotFound(gettext("no such class"))
     if klass.teacher_id != teacher.id and not teacher.has_role(Role.ADMIN):
-        raise NotFound("no such class")  # another teacher's class: same answer as unknown
+        raise NotFound(gettext("no such class"))  # another teacher's class: same answer as unknown
     return klass
 
 
@@ -156,7 +161,7 @@ def reset_student_access(uow: UnitOfWork, teacher: User | None, student_id: int)
     """The teacher gives a student a new access code (the old one stops working)."""
     student = db.session.get(User, student_id)
     if student is None or student.class_id is None:
-        raise NotFound("no such student")
+        raise NotFound(gettext("no such student"))
     klass = require_own_class(teacher, student.class_id)
     access_code = new_access_code()
     student.set_password(access_code)

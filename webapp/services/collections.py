@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import nh3
 import redis
+from flask_babel import gettext
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 from sqlalchemy.exc import IntegrityError
@@ -187,7 +188,7 @@ def get_public_collection(slug: str) -> Collection:
         db.select(Collection).where(Collection.slug == slug, Collection.published.is_(True))
     )
     if collection is None:
-        raise NotFound("no such collection")
+        raise NotFound(gettext("no such collection"))
     return collection
 
 
@@ -246,7 +247,7 @@ def set_cover(
     collection = get_collection(collection_id)
     if media_id is not None and media_id not in {m.id for m in cover_candidates(collection)}:
         raise BadRequest(
-            "the cover must be a ready image of a published story of this collection",
+            gettext("the cover must be a ready image of a published story of this collection"),
             field="cover_media_id",
         )
     collection.cover_media_id = media_id
@@ -295,7 +296,10 @@ def _check_fields(fields: CollectionFields, collection_id: int | None) -> Collec
         raise InvalidInput("the short name (slug) needs letters or digits", field="slug")
     clash = db.session.scalar(db.select(Collection.id).where(Collection.slug == slug))
     if clash is not None and clash != collection_id:
-        raise InvalidInput(f"another collection already uses the short name {slug!r}", field="slug")
+        raise InvalidInput(
+            gettext("another collection already uses the short name “%(slug)s”", slug=slug),
+            field="slug",
+        )
     return CollectionFields(title, slug, fields.introduction or "", fields.published,
                             fields.featured)  # fmt: skip
 
@@ -360,14 +364,14 @@ def story_for_descriptions(story_id: int) -> Story:
     """The story whose image descriptions an archivist edits."""
     story = db.session.get(Story, story_id)
     if story is None:
-        raise NotFound("no such story")
+        raise NotFound(gettext("no such story"))
     return story
 
 
 def get_collection(collection_id: int) -> Collection:
     collection = db.session.get(Collection, collection_id)
     if collection is None:
-        raise NotFound("no such collection")
+        raise NotFound(gettext("no such collection"))
     return collection
 
 
@@ -379,7 +383,7 @@ def find_collection(reference: str) -> Collection:
     if collection is None:
         collection = db.session.scalar(db.select(Collection).where(Collection.slug == reference))
     if collection is None:
-        raise NotFound("no such collection")
+        raise NotFound(gettext("no such collection"))
     return collection
 
 
@@ -432,9 +436,9 @@ def add_story(
     collection = get_collection(collection_id)
     story = db.session.get(Story, story_id)
     if story is None:
-        raise BadRequest(f"there is no story number {story_id}", field="story_id")
+        raise BadRequest(gettext("there is no story number %(id)s", id=story_id), field="story_id")
     if story.status not in (StoryStatus.PUBLISHED.value, StoryStatus.APPROVED.value):
-        raise BadRequest("only approved or published stories can join a collection",
+        raise BadRequest(gettext("only approved or published stories can join a collection"),
                          field="story_id")  # fmt: skip
     for item in collection.items:
         if item.story_id == story_id:
@@ -453,7 +457,7 @@ def remove_item(uow: UnitOfWork, collection_id: int, item_id: int, actor: User |
     collection = get_collection(collection_id)
     item = next((i for i in collection.items if i.id == item_id), None)
     if item is None:
-        raise NotFound("no such item in this collection")
+        raise NotFound(gettext("no such item in this collection"))
     collection.items.remove(item)
     _renumber(collection)
     audit.record("collection.item_removed", "collection", collection.id, actor=actor,
@@ -470,7 +474,7 @@ def move_item(
     items = sorted(collection.items, key=lambda i: (i.position, i.id))
     index = next((n for n, i in enumerate(items) if i.id == item_id), None)
     if index is None:
-        raise NotFound("no such item in this collection")
+        raise NotFound(gettext("no such item in this collection"))
     target = max(0, min(len(items) - 1, index + offset))
     items.insert(target, items.pop(index))
     for position, item in enumerate(items):
@@ -513,7 +517,7 @@ def describe_images(
     access.require_archivist(actor)
     story = db.session.get(Story, story_id)
     if story is None:
-        raise NotFound("no such story")
+        raise NotFound(gettext("no such story"))
     changed = 0
     for media in story.media:
         if media.id not in descriptions:

@@ -8,6 +8,8 @@ This module must never change a story's status, and never commits (the caller's 
 
 from __future__ import annotations
 
+from flask_babel import gettext
+
 from webapp import licences
 from webapp.errors import AuthenticationRequired, BadRequest, Forbidden, NotFound
 from webapp.extensions import db
@@ -52,11 +54,13 @@ def publication_blockers(story: Story) -> list[str]:
     """Every reason, in plain words, why this story may not be published yet (empty = may)."""
     reasons = []
     if not (story.consent or {}).get("contributor"):
-        reasons.append("the contributor has not agreed to publication")
+        reasons.append(gettext("the contributor has not agreed to publication"))
     if guardian_state(story) == GuardianConsent.PENDING:
-        reasons.append("the consent of a parent or guardian has not been recorded yet")
+        reasons.append(gettext("the consent of a parent or guardian has not been recorded yet"))
     if story.persons_identifiable and story.persons_cleared_at is None:
-        reasons.append("people can be recognised in the photos: an archivist must clear this")
+        reasons.append(
+            gettext("people can be recognised in the photos: an archivist must clear this")
+        )
     for media in story.media:
         reasons.extend(recording_blockers(media))
     return reasons
@@ -88,11 +92,14 @@ def recording_blockers(media: MediaAsset) -> list[str]:
     row = recording_consent(media.id)
     name = _recording_name(media)
     if row is None or not row.consent_given:
-        return [f"the person recorded in {name} has not agreed to publication"]
+        return [gettext("the person recorded in %(name)s has not agreed to publication", name=name)]
     if row.minor and row.guardian_consent_at is None:
         return [
-            f"the person recorded in {name} is a minor: "
-            "the consent of a parent or guardian has not been recorded yet"
+            gettext(
+                "the person recorded in %(name)s is a minor: "
+                "the consent of a parent or guardian has not been recorded yet",
+                name=name,
+            )
         ]
     return []
 
@@ -116,17 +123,19 @@ def record_recording_consent(
     guardian) agreed to publication. The contributor, a teacher of the story or an archivist
     may say the person agreed; only a teacher or archivist records a guardian's consent."""
     if actor is None:
-        raise AuthenticationRequired("log in (or send an API token) to do this")
+        raise AuthenticationRequired(gettext("log in (or send an API token) to do this"))
     media = db.session.get(MediaAsset, media_id)
     if media is None or not _is_recording(media):
-        raise NotFound("no such recording")
+        raise NotFound(gettext("no such recording"))
     story = access.require_view(media.story, actor)
     guardian_allowed = may_record_guardian(actor, story)
     if not (guardian_allowed or access.is_owner(actor, story)):
-        raise Forbidden("only the contributor, a teacher of this class or an archivist can do this")
+        raise Forbidden(
+            gettext("only the contributor, a teacher of this class or an archivist can do this")
+        )
     guardian_by = (guardian_by or "").strip()
     if guardian_by and not guardian_allowed:
-        raise Forbidden("only a teacher or an archivist can record a guardian's consent")
+        raise Forbidden(gettext("only a teacher or an archivist can record a guardian's consent"))
     row = recording_consent(media.id)
     if row is None:
         row = RecordingConsent(media_id=media.id)
@@ -154,7 +163,7 @@ def record_recording_consent(
 def _story_for_update(story_id: int) -> Story:
     story = db.session.get(Story, story_id, with_for_update=True)
     if story is None:
-        raise NotFound("no such story")
+        raise NotFound(gettext("no such story"))
     return story
 
 
@@ -163,15 +172,16 @@ def record_guardian_consent(
 ) -> Story:
     """A teacher (of the story's class) or an archivist records that a guardian agreed."""
     if actor is None:
-        raise Forbidden("log in as a teacher or archivist to record consent")
+        raise Forbidden(gettext("log in as a teacher or archivist to record consent"))
     story = _story_for_update(story_id)
     if not (actor.is_staff or access.is_teacher_of(actor, story)):
         # The same answer as an unknown id: a stranger cannot probe which stories exist.
-        raise NotFound("no such story")
+        raise NotFound(gettext("no such story"))
     given_by = (given_by or "").strip()
     if not given_by:
         raise BadRequest(
-            "write who gave the consent (for example: 'mother, signed form')", field="given_by"
+            gettext("write who gave the consent (for example: 'mother, signed form')"),
+            field="given_by",
         )
     story.guardian_consent = GuardianConsent.RECEIVED.value
     story.guardian_consent_by = given_by[:200]
@@ -192,18 +202,20 @@ def set_persons_identifiable(
 ) -> Story:
     """Anyone reviewing may raise the flag; only an archivist may clear it."""
     if actor is None:
-        raise Forbidden("log in to do this")
+        raise Forbidden(gettext("log in to do this"))
     story = _story_for_update(story_id)
     if identifiable:
         if not (actor.is_staff or access.is_teacher_of(actor, story)):
-            raise Forbidden("only a teacher of this class or an archivist can do this")
+            raise Forbidden(gettext("only a teacher of this class or an archivist can do this"))
         story.persons_identifiable = True
         story.persons_cleared_at = None
         story.persons_cleared_by_id = None
         action = "story.persons_flagged"
     else:
         if not actor.has_role(Role.ARCHIVIST, Role.ADMIN):
-            raise Forbidden("only an archivist can clear the 'people can be recognised' flag")
+            raise Forbidden(
+                gettext("only an archivist can clear the 'people can be recognised' flag")
+            )
         story.persons_cleared_at = utcnow()
         story.persons_cleared_by_id = actor.id
         action = "story.persons_cleared"

@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import gettext
+
 from schemas import FieldError
 from webapp.errors import Forbidden, NotFound, ValidationFailed
 from webapp.extensions import db
@@ -64,7 +66,7 @@ def may_manage_documents(user: User | None) -> bool:
 
 def require_document_author(user: User | None) -> User:
     if not may_manage_documents(user):
-        raise Forbidden("only archivists can publish archive documents")
+        raise Forbidden(gettext("only archivists can publish archive documents"))
     return user  # type: ignore[return-value]
 
 
@@ -193,7 +195,7 @@ def link_responses(uow: UnitOfWork, story_id: int, document_ids: Sequence[int]) 
     """
     story = db.session.get(Story, story_id)
     if story is None:
-        raise NotFound("no such story")
+        raise NotFound(gettext("no such story"))
     if story.is_document and document_ids:
         raise ValidationFailed(
             [FieldError("responds_to", "an archive document cannot respond to documents")]

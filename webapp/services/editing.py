@@ -12,7 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import gettext
+
 from schemas import FieldError
+from webapp import labels
 from webapp.errors import BadRequest, Forbidden, NotFound, ValidationFailed
 from webapp.extensions import db
 from webapp.models import MediaAsset, Story, StoryStatus, User
@@ -43,7 +46,10 @@ def _as_list(value: Any, field: str) -> list[str]:
     if isinstance(value, str):
         value = value.replace("\n", ",").split(",")
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise BadRequest(f"{field} must be a list of words", field=field)
+        raise BadRequest(
+            gettext("%(field)s must be a list of words", field=labels.label(field, "field")),
+            field=field,
+        )
     seen: dict[str, str] = {}
     for item in value:
         text = " ".join(item.split())
@@ -62,7 +68,7 @@ def edit_metadata(
     """Apply ``changes``; return the names of the fields that really changed."""
     story = db.session.get(Story, story_id, with_for_update=True)
     if story is None or actor is None or not access.can_view(story, actor):
-        raise NotFound("no such story")
+        raise NotFound(gettext("no such story"))
     not_fields = sorted(set(changes) - set(STAFF_FIELDS))
     if not_fields:
         raise ValidationFailed(
@@ -80,10 +86,10 @@ def edit_metadata(
     elif access.is_owner(actor, story) and story.status in AUTHOR_EDITABLE:
         allowed = AUTHOR_FIELDS
     else:
-        raise Forbidden("you cannot change this story now")
+        raise Forbidden(gettext("you cannot change this story now"))
     unknown = sorted(set(changes) - set(allowed))
     if unknown:
-        raise Forbidden(f"you cannot change {', '.join(unknown)}")
+        raise Forbidden(gettext("you cannot change %(fields)s", fields=", ".join(unknown)))
     before: dict[str, Any] = {}
     after: dict[str, Any] = {}
 
@@ -177,7 +183,7 @@ def edit_media_rights(
     access.require_archivist(actor)
     media = db.session.get(MediaAsset, media_id)
     if media is None:
-        raise NotFound("no such image")
+        raise NotFound(gettext("no such image"))
     licence = (licence or "").strip() or None
     if licence is not None and licence not in consent.LICENCES:
         raise ValidationFailed(

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import logging
 
+from flask_babel import gettext
+
 from webapp.errors import BadRequest, NotFound
 from webapp.extensions import db
 from webapp.models import (
@@ -49,7 +51,7 @@ def request_takedown(
     """Record a removal request. Anonymous requests are welcome; nothing is removed yet."""
     reason = (reason or "").strip()
     if not reason:
-        raise BadRequest("tell us briefly why the story should be removed", field="reason")
+        raise BadRequest(gettext("tell us briefly why the story should be removed"), field="reason")
     if story_id is not None and db.session.get(Story, story_id) is None:
         # Accepted like any other request (an archivist reads it), so the answer never tells
         # which story numbers exist; the number asked about stays in the reason.
@@ -89,10 +91,10 @@ def close_request(
 ) -> TakedownRequest:
     access.require_archivist(actor)
     if state not in ("done", "declined"):
-        raise BadRequest("state must be done or declined", field="state")
+        raise BadRequest(gettext("state must be done or declined"), field="state")
     row = db.session.get(TakedownRequest, request_id)
     if row is None:
-        raise NotFound("no such request")
+        raise NotFound(gettext("no such request"))
     row.state = state
     row.handled_by_id = actor.id
     row.handled_at = utcnow()
@@ -110,7 +112,7 @@ def erase_story(uow: UnitOfWork, story_id: int, actor: User | None) -> dict[str,
     access.require_archivist(actor)
     story = db.session.get(Story, story_id, with_for_update=True)
     if story is None:
-        raise NotFound("no such story")
+        raise NotFound(gettext("no such story"))
     media = list(story.media)
     media_ids = [m.id for m in media]
     keys = [d["key"] for m in media for d in (m.derivatives or {}).values() if d.get("key")]

@@ -33,8 +33,8 @@ from datetime import UTC, datetime, timedelta
 
 import nh3
 from flask import url_for
+from flask_babel import gettext, ngettext
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from markdown_it import MarkdownIt
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -222,7 +222,7 @@ def request_now(uow: UnitOfWork, collection_id: int, actor: User | None) -> None
     access.require_archivist(actor)
     collection = collection_service.get_collection(collection_id)
     if not collection.published:
-        raise BadRequest("publish the collection before printing its exhibition",
+        raise BadRequest(gettext("publish the collection before printing its exhibition"),
                          field="published")  # fmt: skip
     row = request_build(uow, collection_id)
     row.wanted = fingerprint(collection)

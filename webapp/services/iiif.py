@@ -24,6 +24,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import gettext
+
 from storage import ObjectNotFound, ObjectStore
 from webapp.errors import NotFound, PassagesError, PayloadTooLarge
 from webapp.extensions import db
@@ -94,7 +96,7 @@ def public_image(media_id: int) -> PublicImage:
         )
     ).first()
     if row is None or not row[0].width or not row[0].height:
-        raise NotFound("no published image has this id")
+        raise NotFound(gettext("no published image has this id"))
     media, story_licence = row
     return PublicImage(
         media_id=media.id,
@@ -374,7 +376,7 @@ def public_story(story_id: int) -> Story:
     (a manifest needs at least one canvas)."""
     story = db.session.scalar(public_stories().where(Story.id == story_id))
     if story is None or not has_manifest(story):
-        raise NotFound("no published story with images has this id")
+        raise NotFound(gettext("no published story with images has this id"))
     return story
 
 

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from flask_babel import gettext
 from sqlalchemy.orm import selectinload
 
 from webapp.errors import BadRequest, SearchUnavailable
@@ -83,7 +84,7 @@ def decode_cursor(cursor: str | None) -> int | None:
         return story_id
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
         raise BadRequest(
-            "cursor is not one this API gave out; start again without it", field="cursor"
+            gettext("cursor is not one this API gave out; start again without it"), field="cursor"
         ) from exc
 
 
@@ -116,7 +117,9 @@ def matching_ids(words: str) -> set[int]:
     except EngineUnavailable as exc:
         raise SearchUnavailable(MESSAGE_UNAVAILABLE) from exc
     if found is None:
-        raise BadRequest("q holds no word to search for; try a word, a place or a name", field="q")
+        raise BadRequest(
+            gettext("q holds no word to search for; try a word, a place or a name"), field="q"
+        )
     return found
 
 
@@ -208,7 +211,9 @@ def _public_matches(words: str, facets: dict[str, list[str]]) -> set[int]:
     except EngineUnavailable as exc:
         raise SearchUnavailable(MESSAGE_UNAVAILABLE) from exc
     if found is None:
-        raise BadRequest("q holds no word to search for; try a word, a place or a name", field="q")
+        raise BadRequest(
+            gettext("q holds no word to search for; try a word, a place or a name"), field="q"
+        )
     return found
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import enum
 import logging
 
+from flask_babel import gettext
 from flask_babel import gettext as _
 
 from webapp import labels
@@ -136,7 +137,7 @@ def transition(
     action's single audit entry (``review``'s "approve" = start review + approve + publish).
     """
     if action not in WHO:
-        raise BadRequest(f"unknown action {action!r}", field="decision")
+        raise BadRequest(_("unknown action %(action)s", action=repr(action)), field="decision")
     current = S(story.status)
     target = TRANSITIONS.get((current, action))
     if target is None:
@@ -160,7 +161,8 @@ def transition(
         blockers = consent.publication_blockers(story)
         if blockers:
             raise TransitionNotAllowed(
-                "this story cannot be published yet: " + "; ".join(blockers), field="decision"
+                _("this story cannot be published yet: %(reasons)s", reasons="; ".join(blockers)),
+                field="decision",
             )
     story.status = target.value
     if target == S.PUBLISHED:
@@ -189,13 +191,13 @@ def transition(
 def _load(story_id: int) -> Story:
     story = db.session.get(Story, story_id, with_for_update=True)
     if story is None:
-        raise NotFound("no such story")
+        raise NotFound(gettext("no such story"))
     return story
 
 
 def _check_note(note: object) -> str | None:
     if note is not None and not isinstance(note, str):
-        raise BadRequest("note must be text", field="note")
+        raise BadRequest(gettext("note must be text"), field="note")
     return (note or "").strip() or None
 
 
@@ -206,7 +208,7 @@ def apply(
     note = _check_note(note)
     story = _load(story_id)
     if not access.can_view(story, actor):
-        raise NotFound("no such story")
+        raise NotFound(gettext("no such story"))
     return transition(story, action, actor, note)
 
 
@@ -223,7 +225,7 @@ def review(
     access.require_archivist(actor)
     if decision not in DECISIONS:
         raise BadRequest(
-            'decision must be "approve" or "reject" (or "request_changes", "publish")',
+            _('decision must be "approve" or "reject" (or "request_changes", "publish")'),
             field="decision",
         )
     note = _check_note(note)

@@ -28,6 +28,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
+from flask_babel import gettext
+
 from schemas import FieldError, validate_story_metadata
 from webapp.errors import BadRequest, PayloadTooLarge, UploadRejected, ValidationFailed
 from webapp.extensions import db
@@ -268,7 +270,7 @@ def submit_story(
     owner: nobody else could ever find it again.
     """
     if as_draft and submitter is None:
-        raise BadRequest("sign in to keep a draft; without an account, hand the story in")
+        raise BadRequest(gettext("sign in to keep a draft; without an account, hand the story in"))
     cleaned = check_metadata(metadata)
     if cleaned["kind"] == StoryKind.DOCUMENT.value:
         documents.require_document_author(submitter)

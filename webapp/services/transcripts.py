@@ -17,6 +17,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from flask_babel import gettext
+
 from webapp.errors import AuthenticationRequired, BadRequest, Forbidden, NotFound, PassagesError
 from webapp.extensions import db
 from webapp.media import timedtext
@@ -95,13 +97,15 @@ def may_edit(user: User | None, story: Story) -> bool:
 def recording_for_edit(media_id: int, user: User | None) -> MediaAsset:
     """The recording ``user`` may edit, else 404 (cannot see it) or 403 (may see, not edit)."""
     if user is None:
-        raise AuthenticationRequired("log in (or send an API token) to change transcripts")
+        raise AuthenticationRequired(gettext("log in (or send an API token) to change transcripts"))
     media = db.session.get(MediaAsset, media_id)
     if media is None or not is_recording(media):
-        raise NotFound("no such recording")
+        raise NotFound(gettext("no such recording"))
     access.require_view(media.story, user)
     if not may_edit(user, media.story):
-        raise Forbidden("only an archivist or the story's contributor can change its transcripts")
+        raise Forbidden(
+            gettext("only an archivist or the story's contributor can change its transcripts")
+        )
     return media
 
 
@@ -109,16 +113,18 @@ def recording_for_page(media_id: int, user: User | None) -> tuple[MediaAsset, bo
     """The recording for its editor page and whether ``user`` may change its transcripts; a
     teacher of the story may open it too, for the consent of the person recorded only."""
     if user is None:
-        raise AuthenticationRequired("log in to do this")
+        raise AuthenticationRequired(gettext("log in to do this"))
     media = db.session.get(MediaAsset, media_id)
     if media is None or not is_recording(media):
-        raise NotFound("no such recording")
+        raise NotFound(gettext("no such recording"))
     story = access.require_view(media.story, user)
     if may_edit(user, story):
         return media, True
     if access.is_teacher_of(user, story):
         return media, False
-    raise Forbidden("only an archivist or the story's contributor can change its transcripts")
+    raise Forbidden(
+        gettext("only an archivist or the story's contributor can change its transcripts")
+    )
 
 
 def normalise_language(value: str | None) -> str:
@@ -175,7 +181,7 @@ def remove_transcript(
     tag = normalise_language(language)
     transcript = find_transcript(media.id, tag)
     if transcript is None:
-        raise NotFound("this recording has no transcript in that language")
+        raise NotFound(gettext("this recording has no transcript in that language"))
     db.session.delete(transcript)
     _changed(uow, media, actor, "transcript.removed", {"language": tag})
 
@@ -386,7 +392,7 @@ def public_recording(media_id: int) -> MediaAsset:
     """A recording whose story is public, else 404 (the same for unknown and unpublished)."""
     media = db.session.get(MediaAsset, media_id)
     if media is None or not is_recording(media) or not media.story.is_public:
-        raise NotFound("no such recording")
+        raise NotFound(gettext("no such recording"))
     return media
 
 
@@ -395,7 +401,7 @@ def public_transcript_vtt(media_id: int, language: str) -> str:
     media = public_recording(media_id)
     transcript = find_transcript(media.id, canonical_language_tag(language))
     if transcript is None:
-        raise NotFound("this recording has no transcript in that language")
+        raise NotFound(gettext("this recording has no transcript in that language"))
     return timedtext.to_webvtt(_cues(transcript))
 
 

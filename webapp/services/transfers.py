@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from flask_babel import gettext
+
 from webapp.errors import BadRequest, Forbidden, NotFound
 from webapp.extensions import db
 from webapp.interop.csv_import import IMPORT_STATUSES
@@ -52,10 +54,12 @@ def request_export(
     """Record the request and its ``export.requested`` event; the job builds the bag."""
     actor = access.require_archivist(actor)
     if originals and not may_export_originals(actor):
-        raise Forbidden("only administrators can export the originals")
+        raise Forbidden(gettext("only administrators can export the originals"))
     slug = (collection_slug or "").strip() or None
     if slug and db.session.scalar(db.select(Collection.id).where(Collection.slug == slug)) is None:
-        raise BadRequest(f"no collection with the slug {slug!r}", field="collection")
+        raise BadRequest(
+            gettext("no collection with the short name “%(slug)s”", slug=slug), field="collection"
+        )
     run = uow.add(ExportRun(requested_by_id=actor.id, collection_slug=slug, originals=originals))
     uow.flush()
     outbox.emit("export.requested", {"export_id": run.id})
@@ -77,7 +81,7 @@ def get_export(export_id: int, actor: User | None) -> ExportRun:
     access.require_archivist(actor)
     run = db.session.get(ExportRun, export_id)
     if run is None:
-        raise NotFound("no such export")
+        raise NotFound(gettext("no such export"))
     return run
 
 
@@ -85,12 +89,14 @@ def export_file(export_id: int, actor: User | None) -> Path:
     """The finished bag's path, for whoever may download it (originals: admins only)."""
     run = get_export(export_id, actor)
     if run.originals and not may_export_originals(actor):
-        raise Forbidden("only administrators can download an export of the originals")
+        raise Forbidden(gettext("only administrators can download an export of the originals"))
     if run.state != "ready" or not run.file_name:
-        raise NotFound("this export is not ready")
+        raise NotFound(gettext("this export is not ready"))
     path = exports_folder() / run.file_name
     if not path.is_file():
-        raise NotFound("this export has been deleted (exports are kept for a limited time)")
+        raise NotFound(
+            gettext("this export has been deleted (exports are kept for a limited time)")
+        )
     return path
 
 
@@ -131,11 +137,11 @@ def stage_import(
     """
     actor = access.require_archivist(actor)
     if table is None or not table.filename:
-        raise BadRequest("choose a CSV file or an exported bag (.zip)", field="table")
+        raise BadRequest(gettext("choose a CSV file or an exported bag (.zip)"), field="table")
     if as_status not in IMPORT_STATUSES:
-        raise BadRequest("import as submitted or as published", field="as_status")
+        raise BadRequest(gettext("import as submitted or as published"), field="as_status")
     if organisation_id is not None and db.session.get(Organisation, organisation_id) is None:
-        raise BadRequest("no such organisation", field="organisation")
+        raise BadRequest(gettext("no such organisation"), field="organisation")
     folder_name = secrets.token_hex(12)
     folder = imports_folder() / folder_name
     folder.mkdir(parents=True)
@@ -148,7 +154,7 @@ def stage_import(
     if images is not None and images.filename:
         _save(images, folder / "images.zip")
         if not zipfile.is_zipfile(folder / "images.zip"):
-            raise BadRequest("the images must be sent as one .zip file", field="images")
+            raise BadRequest(gettext("the images must be sent as one .zip file"), field="images")
         images_name = images.filename[:255]
     run = uow.add(
         ImportRun(
@@ -183,10 +189,10 @@ def start_import(uow: UnitOfWork, actor: User | None, import_id: int) -> ImportR
     actor = access.require_archivist(actor)
     run = db.session.get(ImportRun, import_id, with_for_update=True)
     if run is None:
-        raise NotFound("no such import")
+        raise NotFound(gettext("no such import"))
     if run.state not in STARTABLE:
         raise BadRequest(
-            "this import cannot start now: it must be checked without errors first",
+            gettext("this import cannot start now: it must be checked without errors first"),
             field="import",
         )
     run.state = "importing"
@@ -204,7 +210,7 @@ def get_import(import_id: int, actor: User | None) -> ImportRun:
     access.require_archivist(actor)
     run = db.session.get(ImportRun, import_id)
     if run is None:
-        raise NotFound("no such import")
+        raise NotFound(gettext("no such import"))
     return run
 
 
