@@ -45,12 +45,14 @@ def test_classes_and_responses_are_counted_per_document(
     rows = list(
         csv.reader(io.StringIO(client.get("/indicators/documents.csv").text.lstrip("\ufeff")))
     )
-    assert rows[0] == ["document_id", "title", "reference", "published", "projects", "classes",
-                       "responses", "published_responses"]  # fmt: skip
+    # Headers and yes/no in the interface language (French by default), like every visible word.
+    assert rows[0] == ["Numéro du document", "Titre", "Cote", "Document publié",
+                       "Projets de classe", "Classes", "Réponses écrites",
+                       "Réponses publiées"]  # fmt: skip
     by_title = {row[1]: row for row in rows[1:]}
-    assert by_title["Lettre au préfet"][3:] == ["yes", "0", "2", "4", "3"]
-    assert by_title["Affiche du bal"][3:] == ["yes", "0", "1", "1", "1"]
-    assert by_title["Registre d'entrée"][3:] == ["no", "0", "0", "0", "0"]
+    assert by_title["Lettre au préfet"][3:] == ["oui", "0", "2", "4", "3"]
+    assert by_title["Affiche du bal"][3:] == ["oui", "0", "1", "1", "1"]
+    assert by_title["Registre d'entrée"][3:] == ["non", "0", "0", "0", "0"]
     body = page.text.split("</title>", 1)[1]  # the table is in the page, not in its title
     assert 'class="document-indicators"' in body
     assert "Lettre au préfet" in body and "Réponses remises" in body

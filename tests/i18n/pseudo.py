@@ -65,10 +65,12 @@ _INNERMOST = re.compile(f"{OPEN}[^{OPEN}{CLOSE}]*{CLOSE}")
 #: What may stand outside the markers whatever the language: digits, punctuation, symbols.
 _NEUTRAL = re.compile(r"^[\W\d_]*$")
 #: Machine values people copy rather than read: addresses, paths, e-mail addresses, and codes
-#: of capitals and digits with at least one digit (class and access codes, references).
+#: of capitals and digits with at least one digit (class codes, references), and access codes
+#: (two groups of four, which may be letters only: webapp.services.classes.new_access_code).
 _MACHINE = re.compile(
     r"https?://\S+|(?<![\w.])/[\w./?=&%-]*|\S+@\S+\.\w+|"
-    r"(?<!\w)(?=[A-Z0-9-]*\d)[A-Z0-9]+(?:-[A-Z0-9]+)*(?!\w)"
+    r"(?<!\w)(?=[A-Z0-9-]*\d)[A-Z0-9]+(?:-[A-Z0-9]+)*(?!\w)|"
+    r"(?<!\w)[A-Z0-9]{4}-[A-Z0-9]{4}(?!\w)"
 )
 
 

@@ -308,6 +308,22 @@ def _post_steps(ids: dict[str, Any]) -> list[tuple[str, str, str, dict[str, Any]
         ("recordings.remove", "archivist", f"/recordings/{ids['media_id']}/transcript-removal",
          {}),
         ("recordings.typed", "archivist", f"/recordings/{ids['media_id']}/transcript-text", {}),
+        # Teaching: dossiers and class projects (their error paths carry most of their words).
+        ("dossiers.add_document", "archivist", "/curation/dossiers/999999/documents",
+         {"story_id": "abc"}),
+        ("dossiers.move_document", "archivist", "/curation/dossiers/999999/documents/1/move",
+         {"direction": "up"}),
+        ("dossiers.remove_document", "archivist",
+         "/curation/dossiers/999999/documents/1/remove", {}),
+        ("projects.start", "teacher", "/projects/", {"class_id": "", "dossier_id": "",
+                                                     "deadline": "demain"}),
+        ("projects.settings", "teacher", "/projects/999999/settings", {"deadline": "x"}),
+        ("projects.assignments", "teacher", "/projects/999999/assignments", {}),
+        ("projects.move_response", "teacher", "/projects/999999/responses/1",
+         {"decision": "forward"}),
+        ("projects.choose", "student", "/projects/999999/choose", {"document_id": "1"}),
+        ("projects.save", "student", "/projects/999999/write", {"title": ""}),
+        ("projects.make_collection", "archivist", "/projects/999999/collection", {}),
         ("public.logout", "contributor", "/logout", {}),
     ]  # fmt: skip
 

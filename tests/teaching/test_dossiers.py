@@ -73,8 +73,8 @@ def test_a_draft_dossier_and_an_unpublished_document_stay_out_of_public_view(
         kind="document",
         source={"institution": "Archives du Val-de-Marne", "reference": "3 W 1"},
     )
-    for story_id, words in ((a_story, "not an archive document"),
-                            (waiting, "only published documents")):  # fmt: skip
+    for story_id, words in ((a_story, "pas un document d’archives"),
+                            (waiting, "seuls des documents publiés")):  # fmt: skip
         refused = archivist.post(
             f"/curation/dossiers/{archive.dossier_id}/documents", data={"story_id": str(story_id)}
         )

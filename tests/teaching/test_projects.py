@@ -77,10 +77,10 @@ def test_a_deadline_must_be_a_real_day_from_today_to_a_year_ahead(app, world, ar
     today = date.today()
     for deadline, words in (
         ("", "deadline"),
-        ("15/03/2027", "year-month-day"),
-        ("2027-02-30", "year-month-day"),
-        ((today - timedelta(days=1)).isoformat(), "already past"),
-        ((today + timedelta(days=500)).isoformat(), "more than a year"),
+        ("15/03/2027", "année-mois-jour"),
+        ("2027-02-30", "année-mois-jour"),
+        ((today - timedelta(days=1)).isoformat(), "déjà passée"),
+        ((today + timedelta(days=500)).isoformat(), "plus d’un an"),
     ):
         refused = _start(teacher, world, archive, deadline=deadline)
         assert refused.status_code == 400, deadline
@@ -103,7 +103,7 @@ def test_moving_the_deadline_is_checked_the_same_way(app, world, archive, login,
     moved = teacher.post(
         f"/projects/{project}/settings", data={"deadline": "2000-01-01", "instructions": "x"}
     )
-    assert "already past" in teacher.get(moved.headers["Location"]).get_data(as_text=True)
+    assert "déjà passée" in teacher.get(moved.headers["Location"]).get_data(as_text=True)
     later = (date.today() + timedelta(days=30)).isoformat()
     teacher.post(f"/projects/{project}/settings", data={"deadline": later, "instructions": "Lire"})
     assert later in teacher.get(f"/projects/{project}").get_data(as_text=True)
@@ -199,7 +199,7 @@ def test_groups_share_one_document_and_one_story(
             f"group-{world.classmate}": "les  archivistes",
         },
     )
-    assert "same document" in teacher.get(clash.headers["Location"]).get_data(as_text=True)
+    assert "même document" in teacher.get(clash.headers["Location"]).get_data(as_text=True)
     teacher.post(
         f"/projects/{project}/assignments",
         data={
@@ -443,7 +443,7 @@ def test_an_archivist_turns_the_published_responses_into_a_collection(
 def test_no_collection_without_a_published_response(app, world, archive, login, project):
     archivist = login("archivist@example.org")
     refused = archivist.post(f"/projects/{project}/collection")
-    assert "no response of this project is published" in archivist.get(
+    assert "aucune réponse de ce projet n’est encore publiée" in archivist.get(
         refused.headers["Location"]
     ).get_data(as_text=True)
 
@@ -500,4 +500,4 @@ def test_distributing_a_dossier_whose_documents_were_all_withdrawn_says_so(
     teacher = login("teacher@example.org")
     answer = teacher.post(f"/projects/{project}/assignments", data={"distribute": "yes"})
     page = teacher.get(answer.headers["Location"]).get_data(as_text=True)
-    assert "no published document left" in page
+    assert "plus de document publié" in page

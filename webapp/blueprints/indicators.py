@@ -108,7 +108,12 @@ def documents_csv():
     access.require_archivist(current_person())
     year = _year_arg()
     out = io.StringIO()
-    csv.writer(out).writerows(service.documents_csv_rows(service.document_indicators(year)))
+    rows = service.documents_csv_rows(service.document_indicators(year))
+    # Titles and call numbers are typed by people: a cell starting like a formula is neutralised
+    # so a spreadsheet shows it instead of running it.
+    csv.writer(out).writerows(
+        [neutralise(cell) if isinstance(cell, str) else cell for cell in row] for row in rows
+    )
     response = make_response("\ufeff" + out.getvalue())
     response.mimetype = "text/csv"
     name = f"documents-{year}.csv" if year else "documents.csv"

@@ -284,7 +284,7 @@ class CollectionFields:
 def _check_fields(fields: CollectionFields, collection_id: int | None) -> CollectionFields:
     title = " ".join(fields.title.split())
     if not title:
-        raise InvalidInput("a collection needs a title", field="title")
+        raise InvalidInput(gettext("a collection needs a title"), field="title")
     if len(title) > 300:
         raise InvalidInput("the title is longer than 300 characters", field="title")
     if len(fields.introduction or "") > MAX_INTRODUCTION:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from flask_babel import gettext
 from markupsafe import Markup
 
 from webapp.errors import BadRequest, NotFound
@@ -45,25 +46,34 @@ class DossierFields:
 def _check(fields: DossierFields, dossier_id: int | None) -> DossierFields:
     title = " ".join((fields.title or "").split())
     if not title:
-        raise BadRequest("a dossier needs a title (its theme)", field="title")
+        raise BadRequest(gettext("a dossier needs a title (its theme)"), field="title")
     if len(title) > 300:
-        raise BadRequest("the title is longer than 300 characters", field="title")
+        raise BadRequest(gettext("the title is longer than 300 characters"), field="title")
     slug = slugify(fields.slug or title, max_length=100)
     if not slug:
-        raise BadRequest("the short name (slug) needs letters or digits", field="slug")
+        raise BadRequest(gettext("the short name (slug) needs letters or digits"), field="slug")
     clash = db.session.scalar(db.select(Dossier.id).where(Dossier.slug == slug))
     if clash is not None and clash != dossier_id:
-        raise BadRequest(f"another dossier already uses the short name {slug!r}", field="slug")
+        raise BadRequest(
+            gettext("another dossier already uses the short name “%(slug)s”", slug=slug),
+            field="slug",
+        )
     level = " ".join((fields.level or "").split())
     if len(level) > 120:
-        raise BadRequest("the age range is longer than 120 characters", field="level")
+        raise BadRequest(gettext("the age range is longer than 120 characters"), field="level")
     for name in ("introduction", "teacher_context", "guidance", "questions"):
         if len(getattr(fields, name) or "") > MAX_TEXT:
-            raise BadRequest(f"this text is longer than {MAX_TEXT} characters", field=name)
+            raise BadRequest(
+                gettext("this text is longer than %(MAX_TEXT)s characters", MAX_TEXT=MAX_TEXT),
+                field=name,
+            )
     questions = [" ".join(q.split()) for q in (fields.questions or "").splitlines()]
     questions = [q for q in questions if q]
     if len(questions) > MAX_QUESTIONS:
-        raise BadRequest(f"at most {MAX_QUESTIONS} analysis questions", field="questions")
+        raise BadRequest(
+            gettext("at most %(MAX_QUESTIONS)s analysis questions", MAX_QUESTIONS=MAX_QUESTIONS),
+            field="questions",
+        )
     return DossierFields(
         title=title,
         slug=slug,
@@ -102,7 +112,7 @@ def save_dossier(
 def get_dossier(dossier_id: int) -> Dossier:
     dossier = db.session.get(Dossier, dossier_id)
     if dossier is None:
-        raise NotFound("no such dossier")
+        raise NotFound(gettext("no such dossier"))
     return dossier
 
 
@@ -117,11 +127,16 @@ def add_document(uow: UnitOfWork, dossier_id: int, story_id: int, actor: User | 
     dossier = get_dossier(dossier_id)
     story = db.session.get(Story, story_id)
     if story is None:
-        raise BadRequest(f"there is no document number {story_id}", field="story_id")
+        raise BadRequest(
+            gettext("there is no document number %(story_id)s", story_id=story_id), field="story_id"
+        )
     if not story.is_document:
-        raise BadRequest(f"number {story_id} is a story, not an archive document", field="story_id")
+        raise BadRequest(
+            gettext("number %(story_id)s is a story, not an archive document", story_id=story_id),
+            field="story_id",
+        )
     if story.status != StoryStatus.PUBLISHED.value:
-        raise BadRequest("only published documents can go in a dossier", field="story_id")
+        raise BadRequest(gettext("only published documents can go in a dossier"), field="story_id")
     if any(item.story_id == story_id for item in dossier.items):
         return
     dossier.items.append(DossierDocument(story_id=story_id, position=len(dossier.items)))
@@ -134,7 +149,7 @@ def remove_document(uow: UnitOfWork, dossier_id: int, item_id: int, actor: User 
     dossier = get_dossier(dossier_id)
     item = next((i for i in dossier.items if i.id == item_id), None)
     if item is None:
-        raise NotFound("no such document in this dossier")
+        raise NotFound(gettext("no such document in this dossier"))
     dossier.items.remove(item)
     for position, rest in enumerate(dossier.items):
         rest.position = position
@@ -151,7 +166,7 @@ def move_document(
     items = sorted(dossier.items, key=lambda i: (i.position, i.id))
     index = next((n for n, i in enumerate(items) if i.id == item_id), None)
     if index is None:
-        raise NotFound("no such document in this dossier")
+        raise NotFound(gettext("no such document in this dossier"))
     target = max(0, min(len(items) - 1, index + offset))
     items.insert(target, items.pop(index))
     for position, item in enumerate(items):
@@ -174,7 +189,7 @@ def get_public_dossier(slug: str) -> Dossier:
         db.select(Dossier).where(Dossier.slug == slug, Dossier.published.is_(True))
     )
     if dossier is None:
-        raise NotFound("no such dossier")
+        raise NotFound(gettext("no such dossier"))
     return dossier
 
 
@@ -182,7 +197,7 @@ def get_usable_dossier(dossier_id: int) -> Dossier:
     """A published dossier a teacher may start a project from (drafts look unknown)."""
     dossier = db.session.get(Dossier, dossier_id)
     if dossier is None or not dossier.published:
-        raise NotFound("no such dossier")
+        raise NotFound(gettext("no such dossier"))
     return dossier
 
 

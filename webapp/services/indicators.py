@@ -11,6 +11,9 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _
+
 from webapp.extensions import db
 from webapp.models import (
     Collection,
@@ -70,24 +73,26 @@ def _year_bounds(year: int) -> tuple[datetime, datetime]:
     return datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC)
 
 
-#: The columns of the documents' CSV, in order (``documents_csv_rows``).
+#: The columns of the documents' CSV, in order (``documents_csv_rows``): headers people read in
+#: their spreadsheet, so they are translated like every other visible word.
 DOCUMENT_COLUMNS = (
-    "document_id",
-    "title",
-    "reference",
-    "published",
-    "projects",
-    "classes",
-    "responses",
-    "published_responses",
+    _("Document number"),
+    _("Title"),
+    _("Call number"),
+    _("Document published"),
+    _("Class projects"),
+    _("Classes"),
+    _("Responses written"),
+    _("Responses published"),
 )
 
 
 def documents_csv_rows(figures: list[DocumentFigures]) -> list[list[str | int]]:
     """The yearly report's table, header first, one row per document (a spreadsheet opens it)."""
-    rows: list[list[str | int]] = [list(DOCUMENT_COLUMNS)]
+    rows: list[list[str | int]] = [[str(column) for column in DOCUMENT_COLUMNS]]
     for f in figures:
-        rows.append([f.id, f.title, f.reference, "yes" if f.published else "no", f.projects,
+        rows.append([f.id, f.title, f.reference or "",
+                     str(gettext("yes") if f.published else gettext("no")), f.projects,
                      f.classes, f.responses, f.published_responses])  # fmt: skip
     return rows
 

@@ -19,6 +19,8 @@ import logging
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from flask_babel import gettext
+
 from webapp.errors import BadRequest, Forbidden, NotFound
 from webapp.extensions import db
 from webapp.models import (
@@ -91,19 +93,22 @@ def parse_deadline(text: str | None, today: date | None = None) -> date:
     today = today or utcnow().date()
     raw = (text or "").strip()
     if not raw:
-        raise BadRequest("give the project a deadline", field="deadline")
+        raise BadRequest(gettext("give the project a deadline"), field="deadline")
     try:
         deadline = date.fromisoformat(raw)
     except ValueError:
         raise BadRequest(
-            f"{raw!r} is not a date; write it as year-month-day, for example 2027-03-15",
+            gettext(
+                "“%(raw)s” is not a date; write it as year-month-day, for example 2027-03-15",
+                raw=raw,
+            ),
             field="deadline",
         ) from None
     if deadline < today:
-        raise BadRequest("the deadline is already past; choose today or a later day",
+        raise BadRequest(gettext("the deadline is already past; choose today or a later day"),
                          field="deadline")  # fmt: skip
     if deadline > today + LONGEST_PROJECT:
-        raise BadRequest("the deadline is more than a year away", field="deadline")
+        raise BadRequest(gettext("the deadline is more than a year away"), field="deadline")
     return deadline
 
 
@@ -112,7 +117,7 @@ def parse_deadline(text: str | None, today: date | None = None) -> date:
 
 def _require_teacher(user: User | None) -> User:
     if user is None or not user.has_role(Role.TEACHER, Role.ADMIN):
-        raise Forbidden("only teachers start class projects")
+        raise Forbidden(gettext("only teachers start class projects"))
     return user
 
 
@@ -132,10 +137,10 @@ def start_project(
     klass = classes.require_own_class(teacher, class_id)
     dossier = dossiers.get_usable_dossier(dossier_id)
     if not dossiers.public_documents(dossier):
-        raise BadRequest("this dossier has no document to work on yet", field="dossier_id")
+        raise BadRequest(gettext("this dossier has no document to work on yet"), field="dossier_id")
     title = " ".join((title or "").split()) or dossier.title
     if len(title) > 300:
-        raise BadRequest("the title is longer than 300 characters", field="title")
+        raise BadRequest(gettext("the title is longer than 300 characters"), field="title")
     project = ClassProject(
         title=title,
         class_id=klass.id,
@@ -184,7 +189,7 @@ def get_for_teacher(teacher: User | None, project_id: int) -> ClassProject:
     """The project if it belongs to one of this teacher's classes; otherwise 404."""
     project = db.session.get(ClassProject, project_id)
     if project is None or teacher is None:
-        raise NotFound("no such project")
+        raise NotFound(gettext("no such project"))
     classes.require_own_class(teacher, project.class_id)  # NotFound for another's class
     return project
 
@@ -224,17 +229,20 @@ def assign(
     group_documents: dict[str, int | None] = {}
     for student_id, wanted in chosen.items():
         if student_id not in students:
-            raise BadRequest("this student is not in the class", field="student_id")
+            raise BadRequest(gettext("this student is not in the class"), field="student_id")
         if wanted.document_id is not None and wanted.document_id not in documents:
-            raise BadRequest("choose one of the dossier's documents", field="document_id")
+            raise BadRequest(gettext("choose one of the dossier's documents"), field="document_id")
         group = " ".join((wanted.group_name or "").split())
         if len(group) > MAX_GROUP_NAME:
-            raise BadRequest("a group name is at most 60 letters", field="group_name")
+            raise BadRequest(gettext("a group name is at most 60 letters"), field="group_name")
         if group:
             key = group.casefold()
             if key in group_documents and group_documents[key] != wanted.document_id:
                 raise BadRequest(
-                    f"the students of group “{group}” must work on the same document",
+                    gettext(
+                        "the students of group “%(group)s” must work on the same document",
+                        group=group,
+                    ),
                     field="group_name",
                 )
             group_documents[key] = wanted.document_id
@@ -246,8 +254,10 @@ def assign(
             continue
         if work.story_id is not None and work.document_id != wanted.document_id:
             raise BadRequest(
-                f"{students[student_id].display_name} has already written about another "
-                "document; their document stays",
+                gettext(
+                    "%(name)s has already written about another document; their document stays",
+                    name=students[student_id].display_name,
+                ),
                 field="document_id",
             )
         work.document_id, work.group_name = wanted.document_id, group
@@ -263,7 +273,9 @@ def distribute(uow: UnitOfWork, teacher: User | None, project_id: int) -> int:
     project = get_for_teacher(teacher, project_id)
     documents = [d.id for d in dossiers.public_documents(project.dossier)]
     if not documents:
-        raise BadRequest("the dossier has no published document left to give", field="document_id")
+        raise BadRequest(
+            gettext("the dossier has no published document left to give"), field="document_id"
+        )
     works = {w.student_id: w for w in project.works}
     chosen: dict[int, Assignment] = {}
     turn = 0
@@ -336,7 +348,7 @@ def response_of_project(teacher: User | None, project_id: int, story_id: int) ->
     for work in project.works:
         if work.story_id == story_id and work.story is not None:
             return work.story
-    raise NotFound("no such response in this project")
+    raise NotFound(gettext("no such response in this project"))
 
 
 # --- students ----------------------------------------------------------------------------------
@@ -356,7 +368,7 @@ def get_for_student(student: User | None, project_id: int) -> ClassProject:
     """The project if the student's class runs it; otherwise 404."""
     project = db.session.get(ClassProject, project_id)
     if project is None or student is None or student.class_id != project.class_id:
-        raise NotFound("no such project")
+        raise NotFound(gettext("no such project"))
     return project
 
 
@@ -417,9 +429,9 @@ def choose_document(
     project = get_for_student(student, project_id)
     work = _work(project, student, create=False)
     if not project.free_choice or (work is not None and work.document_id is not None):
-        raise Forbidden("your teacher gives you your document in this project")
+        raise Forbidden(gettext("your teacher gives you your document in this project"))
     if document_id not in {d.id for d in dossiers.public_documents(project.dossier)}:
-        raise BadRequest("choose one of the dossier's documents", field="document_id")
+        raise BadRequest(gettext("choose one of the dossier's documents"), field="document_id")
     work = work or _work(project, student, create=True)
     work.document_id = document_id
     audit.record("project.document_chosen", "project", project.id, actor=student,
@@ -436,7 +448,10 @@ def save_analysis(
     for key in ANALYSIS_KEYS:
         text = (answers.get(key) or "").strip()
         if len(text) > MAX_ANSWER:
-            raise BadRequest(f"an answer is at most {MAX_ANSWER} characters", field=key)
+            raise BadRequest(
+                gettext("an answer is at most %(MAX_ANSWER)s characters", MAX_ANSWER=MAX_ANSWER),
+                field=key,
+            )
         if text:
             cleaned[key] = text
     work = _work(project, student, create=True)
@@ -448,10 +463,11 @@ def save_analysis(
 def check_can_start(current: Desk) -> None:
     """Refuse a new response when there is no document yet or one is already started."""
     if current.document is None:
-        raise BadRequest("you have no document to write about yet", field="document_id")
+        raise BadRequest(gettext("you have no document to write about yet"), field="document_id")
     if current.story is not None or current.group_story is not None:
         raise BadRequest(
-            "your response (or your group's) is already started: continue it", field="title"
+            gettext("your response (or your group's) is already started: continue it"),
+            field="title",
         )
 
 
@@ -466,7 +482,7 @@ def record_response(
     current = desk(student, project_id)
     check_can_start(current)
     if story.submitted_by_id != student.id:
-        raise Forbidden("this is not your story")
+        raise Forbidden(gettext("this is not your story"))
     work = _work(current.project, student, create=True)
     work.story_id = story.id
     audit.record("project.response_started", "project", current.project.id, actor=student,
@@ -524,10 +540,10 @@ def make_collection(
     access.require_archivist(actor)
     project = db.session.get(ClassProject, project_id)
     if project is None:
-        raise NotFound("no such project")
+        raise NotFound(gettext("no such project"))
     responses = published_responses(project)
     if not responses:
-        raise BadRequest("no response of this project is published yet")
+        raise BadRequest(gettext("no response of this project is published yet"))
     collection = project.collection
     if collection is None:
         dossier: Dossier = project.dossier

@@ -1,7 +1,7 @@
 """teaching: dossiers of archive documents, class projects and each student's work
 
 Revision ID: class14_teaching
-Revises: perf17_public_order
+Revises: media15_recordings
 Create Date: 2026-12-02
 
 New tables only. A project's progress is not stored: it is read from each response's status.
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "class14_teaching"
-down_revision = "perf17_public_order"
+down_revision = "media15_recordings"
 branch_labels = None
 depends_on = None
 
