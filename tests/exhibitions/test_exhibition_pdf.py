@@ -195,6 +195,21 @@ def test_right_to_left_stories_are_set_right_to_left(exhibit, client):
     assert _x_of(reader.pages[2], "סבתא") > A3[0] / 2
 
 
+def test_a_long_separator_in_a_right_to_left_story_or_introduction_still_prints(exhibit, client):
+    # A run of a thousand neutral characters in a right-to-left paragraph used to overflow the
+    # PDF library's recursion and fail the whole exhibition for every story in it.
+    body = "وصلت جدتي إلى فيتري\n" + "- " * 600 + "\nفي عام ألف وتسعمائة"
+    story = exhibit.story("حكاية طويلة", language="ar", body=body)
+    ornament = exhibit.story("بسم الله", language="ar", body="﷽" * 2000 + " قالت لي أمي")
+    other = exhibit.story("Le quai de la gare", body="Nous sommes arrivés un matin.")
+    slug = exhibit.collection("Séparateurs", [story, ornament, other])
+    exhibit.build(slug)
+    reader = _pdf(client.get(f"/collections/{slug}/exhibition.pdf"))
+    assert "وصلت جدتي إلى فيتري" in reader.pages[1].extract_text()
+    assert "قالت لي أمي" in reader.pages[2].extract_text()
+    assert "Le quai de la gare" in reader.pages[3].extract_text()
+
+
 def _x_of(page, word: str) -> float:
     """The x where the text run holding ``word`` starts on the page (points)."""
     found = []

@@ -86,6 +86,17 @@ def test_a_draft_story_cannot_join_a_collection(client, login, make_story):
     assert "Brouillon" not in response.text.split("<h2>")[1]
 
 
+def test_a_number_no_database_holds_is_refused_with_a_message_not_an_error(client, login):
+    login("archivist")
+    edit_url = client.post("/curation/collections/new", data={"title": "Essai"}).headers["Location"]
+    for number in ("9" * 30, "-3", "²"):
+        response = client.post(
+            edit_url + "/items", data={"story_id": number}, follow_redirects=True
+        )
+        assert response.status_code == 200, number
+        assert "Tapez le numéro d" in response.text
+
+
 def test_archivist_records_a_place_of_origin_that_gathers_spellings(client, login, make_story):
     make_story("Le port", places=["Oran"])
     make_story("La gare", places=["oran"])

@@ -25,7 +25,7 @@ def _post_transcript(client, media_id, token, body, language="fr", **headers):
 def test_the_contributor_attaches_a_webvtt_transcript_and_the_public_gets_it_as_text_vtt(
     app, client, make_user, api_token, recorded_story
 ):
-    owner = make_user("contributor")
+    owner = make_user("archivist")  # a published story's words: archive only
     story_id, media_id = recorded_story(submitted_by=owner)
     response = _post_transcript(client, media_id, api_token(owner), INTERVIEW_VTT)
     assert response.status_code == 201, response.json
@@ -47,7 +47,7 @@ def test_the_contributor_attaches_a_webvtt_transcript_and_the_public_gets_it_as_
 def test_an_srt_body_is_accepted_and_served_as_webvtt_and_replaces_the_same_language(
     client, make_user, api_token, recorded_story
 ):
-    owner = make_user("contributor")
+    owner = make_user("archivist")  # a published story's words: archive only
     _, media_id = recorded_story(submitted_by=owner)
     token = api_token(owner)
     assert _post_transcript(client, media_id, token, INTERVIEW_VTT).status_code == 201
@@ -61,7 +61,7 @@ def test_an_srt_body_is_accepted_and_served_as_webvtt_and_replaces_the_same_lang
 def test_a_bad_file_is_422_with_the_line_to_fix_and_nothing_is_stored(
     client, make_user, api_token, recorded_story
 ):
-    owner = make_user("contributor")
+    owner = make_user("archivist")  # a published story's words: archive only
     _, media_id = recorded_story(submitted_by=owner)
     bad = "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nun\n\n00:00:03.000 --> 00:00:xx.000\ndeux\n"
     response = _post_transcript(client, media_id, api_token(owner), bad)
@@ -90,6 +90,20 @@ def test_only_archivists_and_the_contributor_may_attach(
     assert _post_transcript(client, media_id, archivist, INTERVIEW_VTT).status_code == 201
 
 
+def test_the_contributor_transcribes_before_approval_and_only_the_archive_after_it(
+    client, make_user, api_token, recorded_story
+):
+    owner = make_user("contributor")
+    token = api_token(owner)
+    _, in_review = recorded_story(submitted_by=owner, status="in_review")
+    assert _post_transcript(client, in_review, token, INTERVIEW_VTT).status_code == 201
+    _, published = recorded_story(submitted_by=owner)
+    refused = _post_transcript(client, published, token, INTERVIEW_VTT)
+    assert refused.status_code == 403
+    assert "ask an archivist" in refused.json["error"]["message"]
+    assert client.get(f"/media/{published}/transcripts/fr.vtt").status_code == 404  # unchanged
+
+
 def test_an_unpublished_story_s_transcript_is_never_served_nor_searchable(
     client, make_user, api_token, recorded_story, index_now
 ):
@@ -108,7 +122,7 @@ def test_an_unpublished_story_s_transcript_is_never_served_nor_searchable(
 def test_search_finds_a_word_said_at_00_12_and_links_to_that_moment(
     app, client, make_user, api_token, recorded_story, index_now
 ):
-    owner = make_user("contributor")
+    owner = make_user("archivist")  # a published story's words: archive only
     story_id, media_id = recorded_story(submitted_by=owner)
     assert _post_transcript(client, media_id, api_token(owner), INTERVIEW_VTT).status_code == 201
     index_now(story_id)
@@ -137,7 +151,7 @@ def test_a_new_transcript_reindexes_the_story_through_the_outbox(
     from webapp.models import OutboxEvent
     from workers.relay import jobs_for
 
-    owner = make_user("contributor")
+    owner = make_user("archivist")  # a published story's words: archive only
     story_id, media_id = recorded_story(submitted_by=owner)
     assert _post_transcript(client, media_id, api_token(owner), INTERVIEW_VTT).status_code == 201
     with app.app_context():
@@ -156,7 +170,7 @@ def test_the_story_page_shows_player_transcript_chapters_and_tracks(
     from webapp.models import User
     from webapp.services import transcripts
 
-    owner = make_user("contributor")
+    owner = make_user("archivist")  # a published story's words: archive only
     story_id, media_id = recorded_story(submitted_by=owner)
     assert _post_transcript(client, media_id, api_token(owner), INTERVIEW_VTT).status_code == 201
     with app.app_context():
@@ -191,7 +205,7 @@ def test_the_story_page_shows_player_transcript_chapters_and_tracks(
 def test_typed_lines_become_cues_and_a_line_without_its_time_is_refused_with_its_number(
     app, client, login, recorded_story
 ):
-    owner = login("contributor")
+    owner = login("archivist")  # a published story: archive only
     _, media_id = recorded_story(submitted_by=owner)
     typed = "00:01 Je suis arrivée à Orly\n\n[00:12] Mon père réparait un tabouret\n"
     response = client.post(
@@ -213,7 +227,7 @@ def test_typed_lines_become_cues_and_a_line_without_its_time_is_refused_with_its
 
 
 def test_the_editor_page_uploads_a_file_and_saves_index_points(app, client, login, recorded_story):
-    owner = login("contributor")
+    owner = login("archivist")  # a published story: archive only
     _, media_id = recorded_story(submitted_by=owner)
     page = client.get(f"/recordings/{media_id}/edit")
     assert page.status_code == 200
@@ -292,7 +306,7 @@ def test_erasure_removes_transcripts_index_points_consent_and_index_entries(
     from webapp.extensions import db
     from webapp.models import IndexPoint, RecordingConsent, Transcript, TranscriptCue
 
-    owner = make_user("contributor")
+    owner = make_user("archivist")  # a published story's words: archive only
     story_id, media_id = recorded_story(submitted_by=owner)
     assert _post_transcript(client, media_id, api_token(owner), INTERVIEW_VTT).status_code == 201
     index_now(story_id)

@@ -9,6 +9,7 @@ contributor, and never changes a story.
 from __future__ import annotations
 
 import logging
+import math
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
@@ -217,9 +218,8 @@ def edit_collection(collection_id: int):
 
 @bp.post("/collections/<int:collection_id>/items")
 def add_item(collection_id: int):
-    try:
-        story_id = int(request.form.get("story_id", ""))
-    except ValueError:
+    story_id = parse_id(request.form.get("story_id", ""))
+    if story_id is None:  # not a number, or one no database could hold
         flash(_("Type the number of a story."), "error")
     else:
         try:
@@ -246,7 +246,9 @@ def set_cover(collection_id: int):
     """Radio buttons, no script: one image id, or "auto" to go back to the automatic cover."""
     choice = request.form.get("cover_media_id", "auto")
     try:
-        media_id = None if choice == "auto" else int(choice)
+        media_id = None if choice == "auto" else parse_id(choice)
+        if choice != "auto" and media_id is None:
+            raise ValueError(choice)
         with unit_of_work() as uow:
             service.set_cover(uow, collection_id, media_id, current_person())
         flash(_("Cover saved."), "info")
@@ -263,9 +265,12 @@ def set_order(collection_id: int):
     for key, value in request.form.items():
         if key.startswith("position-"):
             try:
-                positions[int(key.removeprefix("position-"))] = float(value)
+                item_id = parse_id(key.removeprefix("position-"))
+                position = float(value)
             except ValueError:
                 continue
+            if item_id is not None and math.isfinite(position):
+                positions[item_id] = position
     with unit_of_work() as uow:
         service.set_order(uow, collection_id, positions, current_person())
     flash(_("Order saved."), "info")

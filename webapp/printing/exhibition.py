@@ -397,4 +397,14 @@ def _clean(text: str) -> str:
     text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C"
                    or ch in "\u200c\u200d\u200e\u200f")  # fmt: skip
     paragraphs = [" ".join(p.split()) for p in re.split(r"\n\s*\n|\n", text)]
-    return "\n".join(p for p in paragraphs if p)
+    return "\n".join(_NEUTRAL_RUN.sub(_shorten_run, p) for p in paragraphs if p)
+
+
+#: A long run of characters without a letter or digit (a separator line of dashes or dots, a
+#: repeated ornament). fpdf2's bidirectional algorithm resolves such a run recursively and, in a
+#: right-to-left paragraph, fails past about a thousand characters; on paper the run is noise.
+_NEUTRAL_RUN = re.compile(r"[\W_]{80,}")
+
+
+def _shorten_run(match: re.Match[str]) -> str:
+    return match.group(0)[:40].rstrip() + " " + ELLIPSIS

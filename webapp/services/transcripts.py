@@ -29,6 +29,7 @@ from webapp.models import (
     RecordingConsent,
     Role,
     Story,
+    StoryStatus,
     Transcript,
     TranscriptCue,
     User,
@@ -87,11 +88,29 @@ def is_recording(media: MediaAsset) -> bool:
     return (media.mime_type or "").startswith(("audio/", "video/"))
 
 
+#: The states in which a contributor may still change what their recording says. Once the
+#: archive has approved or published a story (or closed it), words said in it change only through
+#: an archivist, as the story's own text does (webapp/services/editing.py).
+CONTRIBUTOR_EDITABLE = frozenset(
+    {
+        StoryStatus.DRAFT.value,
+        StoryStatus.SUBMITTED.value,
+        StoryStatus.RETURNED.value,
+        StoryStatus.IN_REVIEW.value,
+        StoryStatus.CHANGES_REQUESTED.value,
+    }
+)
+
+
 def may_edit(user: User | None, story: Story) -> bool:
-    """Archivists (and admins) and the story's contributor attach transcripts and index points."""
+    """Archivists (and admins) attach transcripts and index points; the story's contributor too,
+    but only before the archive has approved it: a published transcript is public text, and
+    public text never changes without review."""
     if user is None:
         return False
-    return user.has_role(Role.ARCHIVIST, Role.ADMIN) or access.is_owner(user, story)
+    if user.has_role(Role.ARCHIVIST, Role.ADMIN):
+        return True
+    return access.is_owner(user, story) and story.status in CONTRIBUTOR_EDITABLE
 
 
 def recording_for_edit(media_id: int, user: User | None) -> MediaAsset:
@@ -102,6 +121,13 @@ def recording_for_edit(media_id: int, user: User | None) -> MediaAsset:
     if media is None or not is_recording(media):
         raise NotFound(gettext("no such recording"))
     access.require_view(media.story, user)
+    if access.is_owner(user, media.story) and not may_edit(user, media.story):
+        raise Forbidden(
+            gettext(
+                "this story has been approved by the archive: ask an archivist to change "
+                "what its recordings say"
+            )
+        )
     if not may_edit(user, media.story):
         raise Forbidden(
             gettext("only an archivist or the story's contributor can change its transcripts")
