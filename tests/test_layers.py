@@ -52,7 +52,7 @@ def test_the_web_app_never_imports_the_workers():
     assert any(name.startswith("webapp") for _, name in _imports(REPO / "workers/images.py"))
 
 
-NEUTRAL = ["webapp/textfold.py", "webapp/slugs.py", "webapp/media/imaging.py",
+NEUTRAL = ["webapp/textfold.py", "webapp/ordering.py", "webapp/slugs.py", "webapp/media/imaging.py",
            "webapp/media/keys.py", "webapp/media/recording.py", "webapp/media/timedtext.py",
            "webapp/iiif/image_api.py", "webapp/iiif/rendering.py", "webapp/printing/exhibition.py",
            "webapp/charts.py"]  # fmt: skip

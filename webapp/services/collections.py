@@ -21,7 +21,7 @@ from markupsafe import Markup
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from webapp import page_cache
+from webapp import ordering, page_cache
 from webapp.errors import BadRequest, InvalidInput, NotFound
 from webapp.extensions import db
 from webapp.identifiers import parse_id
@@ -471,14 +471,8 @@ def move_item(
     """Move one item up (-1) or down (+1): the no-JavaScript way to reorder."""
     access.require_archivist(actor)
     collection = get_collection(collection_id)
-    items = sorted(collection.items, key=lambda i: (i.position, i.id))
-    index = next((n for n, i in enumerate(items) if i.id == item_id), None)
-    if index is None:
+    if not ordering.move(collection.items, item_id, offset):
         raise NotFound(gettext("no such item in this collection"))
-    target = max(0, min(len(items) - 1, index + offset))
-    items.insert(target, items.pop(index))
-    for position, item in enumerate(items):
-        item.position = position
     audit.record("collection.reordered", "collection", collection.id, actor=actor,
                  details={"item_id": item_id, "offset": offset})  # fmt: skip
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from flask_babel import gettext
 from markupsafe import Markup
 
+from webapp import ordering
 from webapp.errors import BadRequest, NotFound
 from webapp.extensions import db
 from webapp.models import Dossier, DossierDocument, Story, StoryStatus, User
@@ -163,14 +164,8 @@ def move_document(
     """Move one document up (-1) or down (+1): reordering without JavaScript."""
     access.require_archivist(actor)
     dossier = get_dossier(dossier_id)
-    items = sorted(dossier.items, key=lambda i: (i.position, i.id))
-    index = next((n for n, i in enumerate(items) if i.id == item_id), None)
-    if index is None:
+    if not ordering.move(dossier.items, item_id, offset):
         raise NotFound(gettext("no such document in this dossier"))
-    target = max(0, min(len(items) - 1, index + offset))
-    items.insert(target, items.pop(index))
-    for position, item in enumerate(items):
-        item.position = position
     audit.record("dossier.reordered", "dossier", dossier.id, actor=actor,
                  details={"item_id": item_id, "offset": offset})  # fmt: skip
 
