@@ -104,6 +104,10 @@ HISTORY: dict[str, LazyString] = {
     "story.images_described": _("images described"),
     "story.released_from_quarantine": _("released from quarantine"),
     "story.imported": _("imported"),
+    "story.transcript.attached": _("transcript of a recording added"),
+    "story.transcript.removed": _("transcript of a recording removed"),
+    "story.index_points.saved": _("index points of a recording saved"),
+    "story.recording_consent": _("consent of the person recorded noted"),
 }
 
 #: An export's progress (``ExportRun.state``).

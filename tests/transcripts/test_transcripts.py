@@ -418,3 +418,17 @@ def test_the_api_records_the_recorded_person_s_consent_for_the_contributor(
     assert client.post(url, json={"consent": True}).status_code == 401
     stranger = {"Authorization": f"Bearer {api_token(make_user('contributor'))}"}
     assert client.post(url, json={"consent": True}, headers=stranger).status_code == 404
+
+
+def test_the_review_history_names_recording_events_in_french(
+    client, make_user, api_token, recorded_story, login
+):
+    archivist = make_user("archivist")
+    story_id, media_id = recorded_story(submitted_by=archivist, status="in_review")
+    assert (
+        _post_transcript(client, media_id, api_token(archivist), INTERVIEW_VTT).status_code == 201
+    )
+    login("archivist")
+    page = client.get(f"/moderation/stories/{story_id}").get_data(as_text=True)
+    assert "transcription d’un enregistrement ajoutée" in page
+    assert "story.transcript.attached" not in page
