@@ -188,6 +188,10 @@ def test_job_whose_process_is_killed_ends_failed_and_the_worker_goes_on(pg_redis
     app = pg_redis_app
     story_id = _submit(app, [("a.jpg", make_jpeg(seed=6))])
     other_id = _submit(app, [("b.jpg", make_jpeg(seed=7))])
+    from workers.relay import relay_once
+
+    with app.app_context():  # relayed first: the relay reads each media's kind to pick a queue
+        relay_once()
     url = app.extensions["passages.settings"].database_url
     engine = sqlalchemy.create_engine(url)
     with engine.begin() as conn:  # the first job blocks on this lock until its horse is killed

@@ -185,9 +185,10 @@ def test_a_lost_answer_gets_a_retry_button_and_the_story_is_stored_once(new_page
 
     page.route("**/submit", lambda route: lose_the_answer(route)
                if route.request.method == "POST" else route.continue_())  # fmt: skip
-    page.click("form.submit button[type=submit]")
     retry = page.locator("button.upload-retry")
-    assert retry.is_hidden()  # until something goes wrong
+    assert retry.is_hidden()  # until something goes wrong (checked before sending: the lost
+    # answer can arrive while the click is still being reported back to the test)
+    page.click("form.submit button[type=submit]")
     retry.wait_for(state="visible", timeout=15000)
     assert "ne sera pas enregistrée deux fois" in page.locator(".upload-errors").inner_text()
     assert page.evaluate("document.activeElement.className") == "upload-retry"

@@ -21,7 +21,7 @@ def _index_bytes(app) -> bytes:
 def test_a_transcript_is_searched_after_the_outbox_and_erased_with_its_story(
     app, client, login, make_user, api_token, recorded_story, run_worker_burst
 ):
-    owner = make_user("contributor")
+    owner = make_user("archivist")  # a published story's words: archive only
     story_id, media_id = recorded_story(submitted_by=owner)
     response = client.post(
         f"/api/v1/media/{media_id}/transcripts?language=fr",
