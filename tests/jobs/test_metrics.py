@@ -174,4 +174,9 @@ def test_request_counts_add_up_over_several_gunicorn_workers(
     finally:
         server.stop()
 
-    assert counts == [first + 30] * 6
+    # Every scrape sees the same total, whichever worker answers it. One more than 30 is
+    # allowed: the launcher's own readiness probe, if its client gave up waiting, can still be
+    # answered (and counted) after the first scrape. A worker's requests missing from the total
+    # would leave it near 10 or 20.
+    assert len(set(counts)) == 1, counts
+    assert first + 30 <= counts[0] <= first + 31, (first, counts)
