@@ -7,12 +7,30 @@ collection and a dossier never disagree on what "up" means or leave gaps in thei
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 
 class Positioned(Protocol):
     id: int
     position: int
+
+
+P = TypeVar("P", bound=Positioned)
+
+
+def renumber(items: Iterable[Positioned]) -> None:
+    """Positions 0, 1, 2… in the current order (ties kept by id), so no gap is left behind."""
+    for position, item in enumerate(sorted(items, key=lambda i: (i.position, i.id))):
+        item.position = position
+
+
+def remove(items: list[P], item_id: int) -> P | None:
+    """Take the item ``item_id`` out of ``items`` and renumber the rest; None when absent."""
+    item = next((i for i in items if i.id == item_id), None)
+    if item is not None:
+        items.remove(item)
+        renumber(items)
+    return item
 
 
 def move(items: Iterable[Positioned], item_id: int, offset: int) -> bool:

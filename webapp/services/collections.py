@@ -404,7 +404,8 @@ def set_stories(
     wrong = [i for i in wanted if i not in published]
     if wrong:
         raise InvalidInput(
-            "not a published story: " + ", ".join(str(i) for i in wrong), field="story_ids"
+            gettext("not a published story: %(ids)s", ids=", ".join(str(i) for i in wrong)),
+            field="story_ids",
         )
     before = {item.story_id: item for item in collection.items}
     for story_id, item in before.items():
@@ -421,11 +422,6 @@ def set_stories(
     audit.record("collection.stories_set", "collection", collection.id, actor=actor,
                  details={"story_ids": wanted})  # fmt: skip
     _emit_changed(collection, changed)
-
-
-def _renumber(collection: Collection) -> None:
-    for position, item in enumerate(sorted(collection.items, key=lambda i: (i.position, i.id))):
-        item.position = position
 
 
 def add_story(
@@ -455,11 +451,9 @@ def add_story(
 def remove_item(uow: UnitOfWork, collection_id: int, item_id: int, actor: User | None) -> None:
     access.require_archivist(actor)
     collection = get_collection(collection_id)
-    item = next((i for i in collection.items if i.id == item_id), None)
+    item = ordering.remove(collection.items, item_id)
     if item is None:
         raise NotFound(gettext("no such item in this collection"))
-    collection.items.remove(item)
-    _renumber(collection)
     audit.record("collection.item_removed", "collection", collection.id, actor=actor,
                  details={"story_id": item.story_id})  # fmt: skip
     _emit_changed(collection, [item.story_id])

@@ -148,12 +148,9 @@ def add_document(uow: UnitOfWork, dossier_id: int, story_id: int, actor: User | 
 def remove_document(uow: UnitOfWork, dossier_id: int, item_id: int, actor: User | None) -> None:
     access.require_archivist(actor)
     dossier = get_dossier(dossier_id)
-    item = next((i for i in dossier.items if i.id == item_id), None)
+    item = ordering.remove(dossier.items, item_id)
     if item is None:
         raise NotFound(gettext("no such document in this dossier"))
-    dossier.items.remove(item)
-    for position, rest in enumerate(dossier.items):
-        rest.position = position
     audit.record("dossier.document_removed", "dossier", dossier.id, actor=actor,
                  details={"story_id": item.story_id})  # fmt: skip
 
