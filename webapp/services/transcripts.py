@@ -75,6 +75,9 @@ class Moment:
     media_id: int
     start: float
     text: str
+    #: The language the words are in: a transcript's own (a French story may have an English
+    #: transcript); empty for index points, which are in the story's language.
+    language: str = ""
 
 
 # --- what is a recording, who may edit -----------------------------------------------------------
@@ -475,7 +478,9 @@ def moments_of(story: Story) -> list[Moment]:
             for cue in transcript.cues:
                 text = timedtext.plain_text(cue.text)
                 if text:
-                    moments.append(Moment(media.id, cue.start_ms / 1000, text))
+                    moments.append(
+                        Moment(media.id, cue.start_ms / 1000, text, transcript.language)
+                    )
     return moments
 
 
