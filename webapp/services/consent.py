@@ -19,6 +19,7 @@ from webapp.models import (
     RecordingConsent,
     Role,
     Story,
+    StoryStatus,
     User,
     utcnow,
 )
@@ -157,7 +158,24 @@ def record_recording_consent(
         actor=actor,
         details={"media_id": media.id, "given": row.consent_given, "minor": row.minor},
     )
+    uow.flush()
+    if story.status == StoryStatus.PUBLISHED.value and recording_blockers(media):
+        _take_out_of_public_view(story, media, actor)
     return row
+
+
+def _take_out_of_public_view(story: Story, media: MediaAsset, actor: User) -> None:
+    """Consent withdrawn while the story is public: a voice or a face must not stay online.
+
+    The story goes back to the archive review in this same transaction (the move's event
+    drops it from the index, the IIIF cache and exhibitions; the page cache is retired at
+    commit), with its history entry and a message for the archivists and the contributor.
+    It is not withdrawn, which is final: the person may agree again, or the archivist may
+    remove the recording and publish the rest.
+    """
+    from webapp.services import review  # review asks this module before every publication
+
+    review.transition(story, "consent_withdrawn", actor, _recording_name(media))
 
 
 def _story_for_update(story_id: int) -> Story:
