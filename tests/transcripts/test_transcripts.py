@@ -461,7 +461,5 @@ def test_an_english_transcript_of_a_french_story_is_searched_with_english_stems(
     other_story, other_media = recorded_story(submitted_by=archivist)
     assert _post_transcript(client, other_media, token, ENGLISH_VTT, "fr").status_code == 201
     index_now(other_story)
-    assert [r["id"] for r in client.get("/api/v1/search?q=migrating").json["results"]] == [
-        story_id
-    ]
+    assert [r["id"] for r in client.get("/api/v1/search?q=migrating").json["results"]] == [story_id]
     assert client.get("/api/v1/search?q=migrated").json["total"] == 2

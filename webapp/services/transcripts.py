@@ -478,9 +478,7 @@ def moments_of(story: Story) -> list[Moment]:
             for cue in transcript.cues:
                 text = timedtext.plain_text(cue.text)
                 if text:
-                    moments.append(
-                        Moment(media.id, cue.start_ms / 1000, text, transcript.language)
-                    )
+                    moments.append(Moment(media.id, cue.start_ms / 1000, text, transcript.language))
     return moments
 
 
