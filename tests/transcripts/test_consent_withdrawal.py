@@ -96,7 +96,7 @@ def test_consent_withdrawn_after_publication_takes_the_story_out_of_public_view(
         json={"person": "Fatima", "consent": False},
         headers={"Authorization": f"Bearer {api_token(owner)}"},
     )
-    assert withdrawn.status_code == 200
+    assert withdrawn.status_code == 200 and withdrawn.json["story_status"] == "in_review"
     _relay_and_index(app, story_id)
     for name, url in views.items():
         assert not _shows(client, url), f"{name} still shows it after consent was withdrawn"
@@ -131,10 +131,10 @@ def test_consent_given_again_lets_the_archive_publish_it_again(
     story_id, media_id = recorded_story(submitted_by=owner)
     url = f"/api/v1/media/{media_id}/consent"
     mine = {"Authorization": f"Bearer {api_token(owner)}"}
-    assert client.post(url, json={"person": "Fatima", "consent": False}, headers=mine).json[
-        "blockers"
-    ]
+    withdrawn = client.post(url, json={"person": "Fatima", "consent": False}, headers=mine).json
+    assert withdrawn["blockers"] and withdrawn["story_status"] == "in_review"
     assert client.get(f"/stories/{story_id}").status_code == 410  # gone, as when withdrawn
+    assert client.get(f"/api/v1/stories/{story_id}").status_code in (404, 410)
     assert (
         client.post(url, json={"person": "Fatima", "consent": True}, headers=mine).json["blockers"]
         == []

@@ -358,6 +358,7 @@ def recording_consent(media_id: int):
             "consent": row.consent_given,
             "minor": row.minor,
             "guardian_by": row.guardian_consent_by,
+            "story_status": media.story.status,
             "blockers": consent.recording_blockers(media),
         }
     return jsonify(body)
