@@ -16,7 +16,8 @@ accented cues with voice tags, and times each stage of the path a real upload ta
 - ``vtt``: ``public_transcript_vtt`` (what the captions track serves).
 
 It prints wall-clock and CPU seconds per stage (CPU time is the figure a loaded machine does
-not inflate) and the load average, as the table in bench/RESULTS.md shows. It must never be imported by the application.
+not inflate) and the load average, as the table in bench/RESULTS.md shows. It must never be
+imported by the application.
 """
 
 from __future__ import annotations
