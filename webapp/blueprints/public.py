@@ -50,7 +50,7 @@ from webapp.services import (
 )
 from webapp.services import collections as collection_service
 from webapp.services.searching import search_request_from_args, search_stories
-from webapp.services.transcripts import clock, recording_views
+from webapp.services.transcripts import clock, moment_anchor, recording_views
 from webapp.slugs import slugify
 from webapp.unit_of_work import unit_of_work
 
@@ -131,7 +131,12 @@ def _story_slug_default(endpoint: str, values: dict) -> None:
 
 @bp.app_context_processor
 def _template_helpers():
-    return {"story_url": story_url, "organisation_url": organisation_url, "clock": clock}
+    return {
+        "story_url": story_url,
+        "organisation_url": organisation_url,
+        "clock": clock,
+        "moment_anchor": moment_anchor,
+    }
 
 
 # --- language -----------------------------------------------------------------------------------

@@ -326,6 +326,13 @@ def clock(seconds: float) -> str:
     return f"{hours}:{mins:02d}:{secs:02d}" if hours else f"{mins:02d}:{secs:02d}"
 
 
+def moment_anchor(media_id: int, seconds: float) -> str:
+    """The fragment that opens a story page at a moment of one of its recordings:
+    ``t=mm:ss&media=<id>`` (the page's player.js seeks that recording there; a story may have
+    several). A plain ``t=mm:ss`` still works and means the page's first recording."""
+    return f"t={clock(seconds)}&media={int(media_id)}"
+
+
 @dataclass(frozen=True)
 class IndexPointInput:
     """One index point as a form or a client sends it (time as text)."""
