@@ -110,7 +110,9 @@
      and cannot trap focus. Without JavaScript, or if the peaks cannot be read, the plain
      <audio controls> is unchanged. */
   var SVG = "http://www.w3.org/2000/svg";
-  var BARS = 160; /* enough detail at 1280 px, still legible bars on a 360 px phone */
+  /* One bar per 4 CSS pixels (between 40 and 160 bars): enough detail on a desktop, bars still
+     told apart on a 360 px phone. */
+  var BAR_PIXELS = 4, MIN_BARS = 40, MAX_BARS = 160;
 
   function svgElement(name, attributes) {
     var element = document.createElementNS(SVG, name);
@@ -118,11 +120,11 @@
     return element;
   }
 
-  function barsPath(peaks) {
-    /* Min/max pairs (8 bits) folded into BARS bars; a silent bar keeps a thin line. */
+  function barsPath(peaks, wanted) {
+    /* Min/max pairs (8 bits) folded into ``wanted`` bars; a silent bar keeps a thin line. */
     var data = peaks.data || [];
     var columns = Math.floor(data.length / 2);
-    var bars = Math.min(BARS, columns);
+    var bars = Math.min(wanted, columns);
     var d = [];
     for (var bar = 0; bar < bars; bar++) {
       var from = Math.floor(bar * columns / bars);
@@ -139,14 +141,16 @@
   }
 
   function drawWaveform(player, peaks) {
-    var shape = barsPath(peaks);
-    if (!shape.bars) { return; }
     var mediaId = player.getAttribute("data-media");
     var clipId = "waveform-played-" + mediaId;
     var box = document.createElement("div");
     box.className = "waveform";
     box.setAttribute("aria-hidden", "true");
     box.setAttribute("data-media", mediaId);
+    player.parentNode.insertBefore(box, player);
+    var wanted = Math.max(MIN_BARS, Math.min(MAX_BARS, Math.floor(box.clientWidth / BAR_PIXELS)));
+    var shape = barsPath(peaks, wanted);
+    if (!shape.bars) { box.parentNode.removeChild(box); return; }
     var svg = svgElement("svg", { viewBox: "0 0 " + shape.bars + " 128", preserveAspectRatio: "none", focusable: "false" });
     var clip = svgElement("clipPath", { id: clipId });
     var playedRect = svgElement("rect", { x: "0", y: "0", width: "0", height: "128" });
@@ -157,7 +161,6 @@
     svg.appendChild(svgElement("path", { "class": "waveform-all", d: shape.d }));
     svg.appendChild(svgElement("path", { "class": "waveform-played", d: shape.d, "clip-path": "url(#" + clipId + ")" }));
     box.appendChild(svg);
-    player.parentNode.insertBefore(box, player);
 
     var known = peaks.length * peaks.samples_per_pixel / peaks.sample_rate;
     function duration() { return isFinite(player.duration) && player.duration > 0 ? player.duration : known; }
