@@ -443,7 +443,7 @@ def derivative(media_id: int, name: str):
         # The object's own ETag and date: a browser or proxy revalidates with a 304, and a
         # player resuming a download (If-Range) gets the parts of the same file it began.
         if info.etag:
-            response.set_etag(info.etag)
+            response.set_etag(info.etag.strip('"'))
         if info.last_modified is not None:
             response.last_modified = info.last_modified
         response = response.make_conditional(
