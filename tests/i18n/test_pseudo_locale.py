@@ -304,6 +304,8 @@ def _post_steps(ids: dict[str, Any]) -> list[tuple[str, str, str, dict[str, Any]
          {}),
         ("recordings.index_points", "archivist", f"/recordings/{ids['media_id']}/index-points",
          {}),
+        ("recordings.guardian_withdrawal", "archivist",
+         f"/recordings/{ids['media_id']}/guardian-withdrawal", {}),
         ("recordings.upload", "archivist", f"/recordings/{ids['media_id']}/transcript-file", {}),
         ("recordings.remove", "archivist", f"/recordings/{ids['media_id']}/transcript-removal",
          {}),

@@ -328,19 +328,32 @@ def attach_transcript(media_id: int):
 @bp.post("/media/<int:media_id>/consent")
 def recording_consent(media_id: int):
     """The consent of the person heard or seen in a recording: ``{"person", "consent": true,
-    "minor"?, "guardian_by"?}``. Until it is recorded (and a guardian's for a minor, by a teacher
-    or an archivist) the story cannot be published."""
+    "minor"?, "guardian_by"?, "guardian_consent"?}``. Until it is recorded (and a guardian's for
+    a minor, by a teacher or an archivist) the story cannot be published. ``"guardian_consent":
+    false`` records that the guardian withdrew (a teacher or an archivist); ``person`` or
+    ``minor`` left out keep what is recorded."""
     from webapp.services import consent
 
     body = _json_body()
-    given, minor = body.get("consent"), body.get("minor", False)
+    given, minor = body.get("consent"), body.get("minor")
     if not isinstance(given, bool):
         raise BadRequest(gettext("consent must be true or false"), field="consent")
-    if not isinstance(minor, bool):
+    if minor is not None and not isinstance(minor, bool):
         raise BadRequest(gettext("minor must be true or false"), field="minor")
-    person, guardian_by = body.get("person", ""), body.get("guardian_by", "")
-    if not isinstance(person, str) or not isinstance(guardian_by, str):
+    guardian = body.get("guardian_consent")
+    if guardian is not None and not isinstance(guardian, bool):
+        raise BadRequest(
+            gettext("guardian_consent must be true or false"), field="guardian_consent"
+        )
+    person, guardian_by = body.get("person"), body.get("guardian_by", "")
+    if person is not None and not isinstance(person, str):
         raise BadRequest(gettext("person and guardian_by are text"), field="person")
+    if not isinstance(guardian_by, str):
+        raise BadRequest(gettext("person and guardian_by are text"), field="guardian_by")
+    if guardian is True and not guardian_by.strip():
+        raise BadRequest(
+            gettext("write who gave the guardian's consent in guardian_by"), field="guardian_by"
+        )
     with unit_of_work() as uow:
         row = consent.record_recording_consent(
             uow,
@@ -350,6 +363,7 @@ def recording_consent(media_id: int):
             minor=minor,
             guardian_by=guardian_by,
             actor=current_person(),
+            guardian_withdrawn=guardian is False,
         )
         media = stories.find_media(media_id)
         body = {
@@ -358,6 +372,7 @@ def recording_consent(media_id: int):
             "consent": row.consent_given,
             "minor": row.minor,
             "guardian_by": row.guardian_consent_by,
+            "guardian_consent": row.guardian_consent_at is not None,
             "story_status": media.story.status,
             "blockers": consent.recording_blockers(media),
         }

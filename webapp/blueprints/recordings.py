@@ -87,6 +87,7 @@ def _editor(media, language: str, typed: str, can_transcribe: bool):
         recording_consent=consent.recording_consent(media.id),
         consent_blockers=consent.recording_blockers(media),
         may_record_guardian=consent.may_record_guardian(current_person(), media.story),
+        consent_guarded=consent.guarded_for(current_person(), media),
         can_transcribe=can_transcribe,
         clock=transcripts.clock,
     )
@@ -182,6 +183,29 @@ def recording_consent(media_id: int):
                 actor=current_person(),
             )
         flash(_("Consent of the person recorded saved."), "success")
+    except PassagesError as exc:
+        flash(exc.message, "error")
+    return redirect(_editor_url(media_id) + "#consent", code=303)
+
+
+@bp.post("/recordings/<int:media_id>/guardian-withdrawal")
+@login_required
+def guardian_withdrawal(media_id: int):
+    """A teacher or an archivist records that the guardian withdrew their consent: on a
+    published story, the story leaves public view at once."""
+    try:
+        with unit_of_work() as uow:
+            consent.record_recording_consent(
+                uow,
+                media_id,
+                person=None,
+                given=None,
+                minor=None,
+                guardian_by="",
+                actor=current_person(),
+                guardian_withdrawn=True,
+            )
+        flash(_("The guardian's withdrawal is recorded."), "success")
     except PassagesError as exc:
         flash(exc.message, "error")
     return redirect(_editor_url(media_id) + "#consent", code=303)

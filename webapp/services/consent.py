@@ -8,10 +8,19 @@ This module must never change a story's status, and never commits (the caller's 
 
 from __future__ import annotations
 
+import unicodedata
+
 from flask_babel import gettext
 
+from schemas import FieldError
 from webapp import licences
-from webapp.errors import AuthenticationRequired, BadRequest, Forbidden, NotFound
+from webapp.errors import (
+    AuthenticationRequired,
+    BadRequest,
+    Forbidden,
+    NotFound,
+    ValidationFailed,
+)
 from webapp.extensions import db
 from webapp.models import (
     GuardianConsent,
@@ -23,7 +32,7 @@ from webapp.models import (
     User,
     utcnow,
 )
-from webapp.services import access, audit
+from webapp.services import access, audit, notifications
 from webapp.unit_of_work import UnitOfWork
 
 #: The licence codes a story or an image may carry (one table: ``webapp/licences.py``).
@@ -94,6 +103,13 @@ def recording_blockers(media: MediaAsset) -> list[str]:
     name = _recording_name(media)
     if row is None or not row.consent_given:
         return [gettext("the person recorded in %(name)s has not agreed to publication", name=name)]
+    if is_blank_name(row.person):
+        return [
+            gettext(
+                "nobody is named as the person recorded in %(name)s: whose consent is it?",
+                name=name,
+            )
+        ]
     if row.minor and row.guardian_consent_at is None:
         return [
             gettext(
@@ -110,19 +126,57 @@ def may_record_guardian(user: User | None, story: Story) -> bool:
     return user is not None and (user.is_staff or access.is_teacher_of(user, story))
 
 
+def is_blank_name(text: str | None) -> bool:
+    """A name nobody could read: empty, spaces, or only invisible characters (zero-width
+    spaces and joiners, direction marks: Unicode's "format" characters)."""
+    return not any(not char.isspace() and unicodedata.category(char) != "Cf" for char in text or "")
+
+
+def blank_person_message() -> str:
+    """Why a consent with nobody named is refused (nobody could later tell whose it was)."""
+    return gettext("write the name (or a pseudonym) of the person recorded who agreed")
+
+
+def _clean_name(text: str | None) -> str:
+    return " ".join((text or "").split())[:200]
+
+
+def _guarded(row: RecordingConsent | None, story: Story) -> bool:
+    """Once a guardian's consent is recorded, or once the story was published, who is heard and
+    whether they are a minor are the archive's record: only a teacher or an archivist changes
+    them (a student could otherwise erase a guardian's consent from a public recording)."""
+    if row is None:
+        return False
+    was_published = story.published_at is not None or story.status == StoryStatus.PUBLISHED.value
+    return was_published or row.guardian_consent_at is not None
+
+
+def guarded_for(user: User | None, media: MediaAsset) -> bool:
+    """The editor shows the person and "minor" as fixed to this user (see :func:`_guarded`)."""
+    story = media.story
+    return not may_record_guardian(user, story) and _guarded(recording_consent(media.id), story)
+
+
 def record_recording_consent(
     uow: UnitOfWork,
     media_id: int,
     *,
-    person: str,
-    given: bool,
-    minor: bool,
+    person: str | None,
+    given: bool | None,
+    minor: bool | None,
     guardian_by: str,
     actor: User | None,
+    guardian_withdrawn: bool = False,
 ) -> RecordingConsent:
     """Record who is heard or seen in a recording and whether they (and, for a minor, a
     guardian) agreed to publication. The contributor, a teacher of the story or an archivist
-    may say the person agreed; only a teacher or archivist records a guardian's consent."""
+    may say the person agreed or withdrew; only a teacher or archivist records a guardian's
+    consent or its withdrawal (``guardian_withdrawn``), and once a guardian's consent is
+    recorded or the story was published, only they change the person or lower ``minor``.
+    ``person``, ``given`` or ``minor`` of ``None`` keep what is recorded. A change that leaves a
+    published story's recording without consent takes the story out of public view; any other
+    change the contributor makes to a story that was published is told to its teacher and the
+    archivists."""
     if actor is None:
         raise AuthenticationRequired(gettext("log in (or send an API token) to do this"))
     media = db.session.get(MediaAsset, media_id)
@@ -135,33 +189,73 @@ def record_recording_consent(
             gettext("only the contributor, a teacher of this class or an archivist can do this")
         )
     guardian_by = (guardian_by or "").strip()
-    if guardian_by and not guardian_allowed:
+    if (guardian_by or guardian_withdrawn) and not guardian_allowed:
         raise Forbidden(gettext("only a teacher or an archivist can record a guardian's consent"))
     row = recording_consent(media.id)
+    before = _consent_facts(row)
+    new_person = before["person"] if person is None else _clean_name(person)
+    new_minor = before["minor"] if minor is None else bool(minor)
+    given = before["given"] if given is None else bool(given)
+    if given and is_blank_name(new_person):
+        raise ValidationFailed([FieldError("person", blank_person_message())])
+    lowered = before["minor"] and not new_minor
+    if (
+        not guardian_allowed
+        and _guarded(row, story)
+        and (new_person != before["person"] or lowered)
+    ):
+        raise Forbidden(
+            gettext(
+                "now that a guardian's consent is recorded or the story was published, only "
+                "a teacher of this class or an archivist can change who is recorded or say "
+                "they are not a minor; you can still withdraw the consent"
+            )
+        )
+    if guardian_withdrawn and not (row and (row.guardian_consent_at or row.guardian_declared_by)):
+        raise BadRequest(
+            gettext("no guardian's consent is recorded for this recording"),
+            field="guardian_consent",
+        )
     if row is None:
         row = RecordingConsent(media_id=media.id)
         uow.add(row)
-    row.person = " ".join((person or "").split())[:200]
-    row.consent_given = bool(given)
-    row.minor = bool(minor)
-    if not row.minor:
+    row.person = new_person
+    row.consent_given = given
+    row.minor = new_minor
+    if not row.minor or guardian_withdrawn:
         row.guardian_consent_by = row.guardian_consent_at = row.guardian_declared_by = None
     elif guardian_by:
         row.guardian_consent_by = guardian_by[:200]
         row.guardian_consent_at = utcnow()
     row.recorded_by_id = actor.id
     row.recorded_at = utcnow()
+    after = _consent_facts(row)
     audit.record(
         "story.recording_consent",
         "story",
         story.id,
         actor=actor,
-        details={"media_id": media.id, "given": row.consent_given, "minor": row.minor},
+        # What was recorded before stays in the history: who the guardian was, above all.
+        details={"media_id": media.id, "before": before, "after": after},
     )
     uow.flush()
     if story.status == StoryStatus.PUBLISHED.value and recording_blockers(media):
         _take_out_of_public_view(story, media, actor)
+    elif after != before and not guardian_allowed and story.published_at is not None:
+        notifications.tell_staff(story, "recording_consent_changed", _recording_name(media), actor)
     return row
+
+
+def _consent_facts(row: RecordingConsent | None) -> dict:
+    """What a consent row says, for the history and to tell what a change changed."""
+    if row is None:
+        return {"person": "", "given": False, "minor": False, "guardian_by": None}
+    return {
+        "person": row.person,
+        "given": row.consent_given,
+        "minor": row.minor,
+        "guardian_by": row.guardian_consent_by if row.guardian_consent_at else None,
+    }
 
 
 def _take_out_of_public_view(story: Story, media: MediaAsset, actor: User) -> None:

@@ -47,6 +47,10 @@ MESSAGES = {
         "“%(title)s” was taken out of public view: the consent of a person recorded was "
         "withdrawn%(note)s. The archive reviews it again."
     ),
+    "recording_consent_changed": N_(
+        "The contributor changed the consent of a person recorded in “%(title)s”%(note)s. "
+        "Check it on the recording's page."
+    ),
 }
 #: Moves the archivists must hear about: the story came back to their queue without any of
 #: them acting (a consent withdrawn after publication).
@@ -128,6 +132,23 @@ def story_moved(story: Story, action: str, note: str | None, actor: User | None)
         recipients.pop(actor.id, None)
     for user in recipients.values():
         notify(user, action, message, story)
+
+
+def tell_staff(story: Story, kind: str, note: str | None, actor: User | None) -> None:
+    """Queue a message for the story's teacher and the archivists (not for ``actor``): a change
+    they did not make to a story that was public, which they may have to check."""
+    message = MESSAGES[kind] % {"title": story.title, "note": NOTE % {"note": note} if note else ""}
+    recipients: dict[int, User] = {}
+    klass = access.story_class(story)
+    if klass is not None:
+        recipients[klass.teacher_id] = klass.teacher
+    archivists = db.select(User).where(User.role == Role.ARCHIVIST.value, User.active)
+    for archivist in db.session.scalars(archivists):
+        recipients.setdefault(archivist.id, archivist)
+    if actor is not None:
+        recipients.pop(actor.id, None)
+    for user in recipients.values():
+        notify(user, kind, message, story)
 
 
 def unread_for(user: User) -> list[Notification]:

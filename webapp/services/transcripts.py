@@ -142,7 +142,8 @@ def recording_for_edit(media_id: int, user: User | None) -> MediaAsset:
 
 def recording_for_page(media_id: int, user: User | None) -> tuple[MediaAsset, bool]:
     """The recording for its editor page and whether ``user`` may change its transcripts; a
-    teacher of the story may open it too, for the consent of the person recorded only."""
+    teacher of the story, and its contributor once the archive approved it, may open it too,
+    for the consent of the person recorded only (a consent can always be withdrawn)."""
     if user is None:
         raise AuthenticationRequired(gettext("log in to do this"))
     media = db.session.get(MediaAsset, media_id)
@@ -151,7 +152,7 @@ def recording_for_page(media_id: int, user: User | None) -> tuple[MediaAsset, bo
     story = access.require_view(media.story, user)
     if may_edit(user, story):
         return media, True
-    if access.is_teacher_of(user, story):
+    if access.is_teacher_of(user, story) or access.is_owner(user, story):
         return media, False
     raise Forbidden(
         gettext("only an archivist or the story's contributor can change its transcripts")
