@@ -13,7 +13,7 @@ from flask import has_request_context, url_for
 from webapp import labels
 from webapp.iiif.presentation import has_manifest, image_service_url, manifest_url
 from webapp.models import Collection, MediaAsset, Story, Transcript, User
-from webapp.services import documents, transcripts
+from webapp.services import consent, documents, transcripts
 from webapp.services.duplicates import Duplicate, duplicates_for_story
 
 
@@ -153,6 +153,10 @@ def story_json(
         body["manifest"] = manifest_url(story.id)
     if include_private:
         body["status_url"] = url_for("submit.status", token=story.status_token, _external=True)
+        # Each recording says whose consent is recorded, so a caller sees one that is missing.
+        for item, media in zip(body["media"], story.media, strict=True):
+            if transcripts.is_recording(media):
+                item["consent"] = consent.consent_json(media)
     return body
 
 

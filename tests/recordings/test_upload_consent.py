@@ -8,6 +8,8 @@ from __future__ import annotations
 import io
 import json
 
+import pytest
+
 from tests.conftest import make_jpeg, story_metadata
 from tests.recordings.generate import make_audio
 
@@ -58,22 +60,63 @@ def _blockers(app) -> list[str]:
         return consent.publication_blockers(story)
 
 
-def test_without_javascript_the_form_s_consent_section_applies_to_every_recording(app, client):
+def _stored_objects(app) -> int:
+    from webapp.extensions import db
+    from webapp.models import MediaAsset
+
+    with app.app_context():
+        return db.session.scalar(db.select(db.func.count()).select_from(MediaAsset))
+
+
+def test_without_javascript_the_form_s_consent_section_goes_to_the_one_recording(app, client):
     page = client.get("/submit").get_data(as_text=True)
     assert "Consentement des personnes entendues ou filmées" in page
     data = _form(rec_person="Fatima B.", rec_consent="yes", alt_texts="\nLa cour de la cité")
     data["images"] = [
         (io.BytesIO(make_audio("wav", seconds=2.0)), "fatima.wav"),
         (io.BytesIO(make_jpeg(400, 300)), "cour.jpg"),
-        (io.BytesIO(make_audio("mp3", seconds=2.0)), "suite.mp3"),
     ]
     response = client.post("/submit", data=data, content_type="multipart/form-data")
     assert response.status_code == 303, response.get_data(as_text=True)
-    assert _consents(app) == {
-        "fatima.wav": ("Fatima B.", True, False, None, None),
-        "suite.mp3": ("Fatima B.", True, False, None, None),
-    }
+    assert _consents(app) == {"fatima.wav": ("Fatima B.", True, False, None, None)}
     assert _blockers(app) == []  # nothing left to record before an archivist may publish
+
+
+def test_without_javascript_one_person_s_consent_is_not_given_to_two_recordings(app, client):
+    """Grandma's and grandpa's interviews: one tick for "Fatima" must not count as Karim's."""
+    data = _form(rec_person="Fatima B.", rec_consent="yes", alt_texts="\nLa cour de la cité")
+    data["images"] = [
+        (io.BytesIO(make_audio("wav", seconds=2.0)), "fatima.wav"),
+        (io.BytesIO(make_jpeg(400, 300)), "cour.jpg"),
+        (io.BytesIO(make_audio("mp3", seconds=2.0)), "karim.mp3"),
+    ]
+    response = client.post("/submit", data=data, content_type="multipart/form-data")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "2 enregistrements" in page and "une seule personne" in page
+    assert 'value="Fatima B."' in page  # what was typed comes back
+    assert _stored_objects(app) == 0 and _consents(app) == {}
+    # Left empty, the story is handed in; each recording's consent is given on its page.
+    data = _form(alt_texts="\nLa cour de la cité")
+    data["images"] = [
+        (io.BytesIO(make_audio("wav", seconds=2.0)), "fatima.wav"),
+        (io.BytesIO(make_jpeg(400, 300)), "cour.jpg"),
+        (io.BytesIO(make_audio("mp3", seconds=2.0)), "karim.mp3"),
+    ]
+    assert client.post("/submit", data=data, content_type="multipart/form-data").status_code == 303
+    assert len(_blockers(app)) == 2
+
+
+@pytest.mark.parametrize("person", ["", "   ", "\u200b", "\u200d\u2060\ufeff"])
+def test_a_consent_with_nobody_named_is_refused_on_the_form(app, client, person):
+    data = _form(rec_person=person, rec_consent="yes")
+    data["images"] = [(io.BytesIO(make_audio("wav", seconds=2.0)), "fatima.wav")]
+    response = client.post("/submit", data=data, content_type="multipart/form-data")
+    assert response.status_code == 422
+    assert "écrivez le nom (ou un pseudonyme) de la personne enregistrée" in response.get_data(
+        as_text=True
+    )
+    assert _stored_objects(app) == 0
 
 
 def test_a_recording_sent_without_consent_keeps_the_story_from_publication(app, client):
@@ -142,7 +185,7 @@ def _upload(client, token: str, consents, *files):
             "metadata": json.dumps(metadata),
             "files": [(io.BytesIO(content), name) for name, content in files],
         },
-        headers={"Authorization": f"Bearer {token}"},
+        headers={"Authorization": f"Bearer {token}", "Accept-Language": "fr"},
         content_type="multipart/form-data",
     )
 
@@ -211,3 +254,47 @@ def test_the_openapi_document_describes_recording_consents(client):
     assert {"person", "consent", "minor", "guardian_by"} == set(entry["properties"])
     assert "recording_consents" in schema["properties"]
     assert "story.schema.json" in json.dumps(client.get("/api/v1/openapi.json").json)
+
+
+@pytest.mark.parametrize(
+    ("consents", "field", "words"),
+    [
+        # Counted the recordings only: the interview's consent sent at the photo's place.
+        ([{"person": "Fatima", "consent": True}], "recording_consents.0", "est une image"),
+        (
+            [None, {"person": "Fatima", "consent": True}, {"person": "X", "consent": True}],
+            "recording_consents.2",
+            "seuls 2 fichier",
+        ),
+        (
+            [None, {"person": "\u200b", "consent": True}],
+            "recording_consents.1.person",
+            "Fichier n° 2 : écrivez le nom (ou un pseudonyme)",
+        ),
+        ([None, {"consent": True}], "recording_consents.1.person", "Fichier n° 2"),
+    ],
+    ids=["at-the-image", "beyond-the-files", "zero-width-person", "no-person"],
+)
+def test_a_consent_that_names_no_recording_or_nobody_is_refused_and_nothing_is_stored(
+    app, client, make_user, api_token, consents, field, words
+):
+    photo, voice = ("cour.jpg", make_jpeg(300, 200)), ("fatima.wav", make_audio("wav", 2.0))
+    answer = _upload(client, api_token(make_user("contributor")), consents, photo, voice)
+    assert answer.status_code == 422, answer.json
+    problems = {d["field"]: d["message"] for d in answer.json["error"]["details"]}
+    assert field in problems and words in problems[field], problems
+    assert _stored_objects(app) == 0 and _consents(app) == {}
+
+
+def test_the_answer_says_each_recording_s_consent(app, client, make_user, api_token):
+    photo = ("cour.jpg", make_jpeg(300, 200))
+    fatima, karim = ("fatima.wav", make_audio("wav", 2.0)), ("karim.wav", make_audio("wav", 3.0))
+    consents = [None, {"person": "Fatima", "consent": True}]
+    answer = _upload(client, api_token(make_user("contributor")), consents, photo, fatima, karim)
+    assert answer.status_code == 202, answer.json
+    media = answer.json["media"]
+    assert "consent" not in media[0]
+    assert media[1]["consent"]["person"] == "Fatima" and media[1]["consent"]["given"] is True
+    assert media[1]["consent"]["blockers"] == []
+    assert media[2]["consent"]["recorded"] is False
+    assert "karim.wav" in media[2]["consent"]["blockers"][0]

@@ -43,9 +43,8 @@ def metadata_from_form(form, files: int = 0) -> dict:
     """Build the same metadata document the API receives, so one schema checks both.
 
     ``files`` is how many files were sent: each gets the consent of the person recorded in it
-    (``recording_consents``) from its own fields (``rec<n>_…``, written by the form's script) or
-    else from the form-wide section, which applies to every recording (entries for images are
-    ignored by the service).
+    (``recording_consents``) from its own fields (``rec<n>_…``, written by the form's script).
+    The form-wide section (no JavaScript) is :func:`shared_recording_consent`.
     """
     metadata: dict = {
         "title": form.get("title", ""),
@@ -64,14 +63,19 @@ def metadata_from_form(form, files: int = 0) -> dict:
         metadata["alt_texts"] = alt_texts
     if form.get("minor") == "yes":
         metadata["consent"]["minor"] = True
-    for_all = _recording_consent(form, "rec_")
     entries = [
-        _recording_consent(form, f"rec{n}_") if form.get(f"rec{n}") == "yes" else for_all
+        _recording_consent(form, f"rec{n}_") if form.get(f"rec{n}") == "yes" else None
         for n in range(files)
     ]
     if any(entries):
         metadata["recording_consents"] = entries
     return metadata
+
+
+def shared_recording_consent(form) -> dict | None:
+    """The form-wide consent section (shown without JavaScript): one person's consent, which
+    the service gives to the story's recording when there is exactly one."""
+    return _recording_consent(form, "rec_")
 
 
 def _recording_consent(form, prefix: str) -> dict | None:
@@ -163,6 +167,7 @@ def submit_form():
                 persons_identifiable=request.form.get("persons_identifiable") == "yes",
                 as_draft=as_draft,
                 check_kinds=lambda kinds: check_descriptions(images, request.form, kinds),
+                shared_recording_consent=shared_recording_consent(request.form),
             )
             # Without an account, the story waits in quarantine (webapp.services.quarantine).
             story.quarantined = submitter is None

@@ -121,6 +121,19 @@ def recording_blockers(media: MediaAsset) -> list[str]:
     return []
 
 
+def consent_json(media: MediaAsset) -> dict:
+    """A recording's consent as the API shows it to its contributor and staff (never public)."""
+    row = recording_consent(media.id)
+    return {
+        "recorded": row is not None,
+        "person": row.person if row else None,
+        "given": bool(row and row.consent_given),
+        "minor": bool(row and row.minor),
+        "guardian_consent": bool(row and row.guardian_consent_at),
+        "blockers": recording_blockers(media),
+    }
+
+
 def may_record_guardian(user: User | None, story: Story) -> bool:
     """Like a story's guardian consent: only a teacher of the story or staff record it."""
     return user is not None and (user.is_staff or access.is_teacher_of(user, story))
@@ -272,13 +285,68 @@ def _take_out_of_public_view(story: Story, media: MediaAsset, actor: User) -> No
     review.transition(story, "consent_withdrawn", actor, _recording_name(media))
 
 
+def upload_consent_entries(
+    kinds: list[str], entries: list[dict | None], shared: dict | None = None
+) -> list[dict | None]:
+    """Check, before anything is stored, that each consent sent with an upload names a
+    recording and a person, and return one entry per file.
+
+    ``kinds`` are the files' kinds as recognised, in order; ``entries`` the metadata's
+    ``recording_consents`` (entry n for file n). An entry for an image or for a file that was
+    not sent is refused: the contributor would believe a consent recorded that is not (a
+    caller who counted recordings only). ``shared`` is the form's one section (no JavaScript):
+    it is one person's consent, so it is given to a single recording and refused for several.
+    """
+    problems: list[FieldError] = []
+    found: list[dict | None] = [None] * len(kinds)
+    for n, entry in enumerate(entries):
+        if entry is None:
+            continue
+        field, number = f"recording_consents.{n}", n + 1
+        if n >= len(kinds):
+            problems.append(FieldError(field, gettext(
+                "Consent no. %(number)s is for file no. %(number)s, but only %(count)s file(s) "
+                "were sent: the consents follow the order of all the files, images included.",
+                number=number, count=len(kinds),
+            )))  # fmt: skip
+        elif kinds[n] not in ("audio", "video"):
+            problems.append(FieldError(field, gettext(
+                "Consent no. %(number)s is for file no. %(number)s, which is an image, not a "
+                "recording: the consents follow the order of all the files, images included "
+                "(give null for an image).",
+                number=number,
+            )))  # fmt: skip
+        else:
+            found[n] = entry
+    without = [n for n, kind in enumerate(kinds) if kind in ("audio", "video") and not found[n]]
+    if shared and len(without) > 1:
+        problems.append(FieldError("rec_person", gettext(
+            "You are sending %(count)s recordings, but this section names only one person: "
+            "each recording's person must agree. Leave the section empty and hand in the "
+            "story, then give each recording's person afterwards (in “My space”, or ask your "
+            "teacher), or turn JavaScript on: the form then asks for each recording.",
+            count=len(without),
+        )))  # fmt: skip
+    elif shared and without:
+        found[without[0]] = shared
+    for n, entry in enumerate(found):
+        if entry and entry.get("consent") and is_blank_name(entry.get("person")):
+            field = "rec_person" if entry is shared else f"recording_consents.{n}.person"
+            problems.append(FieldError(field, gettext(
+                "File no. %(number)s: %(reason)s", number=n + 1, reason=blank_person_message()
+            )))  # fmt: skip
+    if problems:
+        raise ValidationFailed(problems)
+    return found
+
+
 def record_upload_consents(
     uow: UnitOfWork, story: Story, entries: list[dict | None], submitter: User | None
 ) -> list[RecordingConsent]:
     """Record, with the upload, the consent of the person heard or seen in each recording.
 
-    ``entries`` follow the media's order (``recording_consents`` of the story schema); an entry
-    for an image, or none, records nothing. Added to the submission's unit of work, so the rows
+    ``entries`` follow the media's order, as :func:`upload_consent_entries` returned them; an
+    empty entry records nothing. Added to the submission's unit of work, so the rows
     commit with the media rows or not at all. A guardian's consent counts only from a teacher of
     the story or an archivist; anyone else's is kept as their declaration
     (``guardian_declared_by``), which fills the form a teacher or archivist confirms.

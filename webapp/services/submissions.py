@@ -265,12 +265,14 @@ def submit_story(
     persons_identifiable: bool = False,
     as_draft: bool = False,
     check_kinds: Callable[[list[str]], None] | None = None,
+    shared_recording_consent: dict | None = None,
 ) -> Story:
     """Validate, store and add a new story to ``uow``; return it (``submitted``, or ``draft``).
 
     A student's story belongs to their class from the first commit, so their teacher's queue and
     the guardian-consent rule apply whichever way it was sent (form or API). A draft needs an
-    owner: nobody else could ever find it again.
+    owner: nobody else could ever find it again. ``shared_recording_consent`` is the form's
+    one consent section (no JavaScript), for the story's single recording.
     """
     if as_draft and submitter is None:
         raise BadRequest(gettext("sign in to keep a draft; without an account, hand the story in"))
@@ -282,6 +284,11 @@ def submit_story(
     checked = check_images(images)
     if check_kinds is not None:  # the caller's own rule on what was recognised (the form's)
         check_kinds([item.kind for item in checked])
+    consents = consent.upload_consent_entries(
+        [item.kind for item in checked],
+        cleaned.get("recording_consents", []),
+        shared_recording_consent,
+    )
     store = backends.object_store()
     # Claimed before anything is written and held until the action ends: the collector (and a
     # concurrent submission's compensation) waits for us before it may delete one of these.
@@ -315,7 +322,7 @@ def submit_story(
         )
     uow.flush()
     # The consent of the people heard or seen commits with their recordings, or not at all.
-    consent.record_upload_consents(uow, story, cleaned.get("recording_consents", []), submitter)
+    consent.record_upload_consents(uow, story, consents, submitter)
     if cleaned.get("responds_to"):
         documents.link_responses(uow, story.id, cleaned["responds_to"])
     if as_draft:
