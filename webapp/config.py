@@ -211,6 +211,10 @@ class Settings:
     #: ``PAGE_CACHE_SECONDS``: how long a rendered public page may be kept in Redis for anonymous
     #: visitors (``webapp.page_cache``; changes retire kept pages at once); 0 turns the cache off.
     page_cache_seconds: int = 300
+    #: ``PASSAGES_SEARCH_WARMUP``: open the search index and decode its columns in a thread as the
+    #: app starts, so a new web process answers its first search quickly (``webapp.search_warmup``;
+    #: never under ``TESTING``).
+    search_warmup: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -288,6 +292,7 @@ class Settings:
             recording_timeout=max(1, _int(env, "PASSAGES_RECORDING_TIMEOUT", 1800)),
             recording_timeout_per_second=_float(env, "PASSAGES_RECORDING_TIMEOUT_PER_SECOND", 1.5),
             page_cache_seconds=max(0, _int(env, "PAGE_CACHE_SECONDS", 300)),
+            search_warmup=_flag(env.get("PASSAGES_SEARCH_WARMUP"), True),
         )
 
     def resolved_secret_key(self) -> str:

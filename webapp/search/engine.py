@@ -28,6 +28,7 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from itertools import compress, count
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,7 @@ from whoosh.searching import Searcher
 from whoosh.writing import SegmentWriter
 
 from webapp.search.analysis import fold, primary_language
-from webapp.search.columns_io import build_lengths
+from webapp.search.columns_io import build_lengths, var_bytes_values
 from webapp.search.contract import (
     FACET_NAMES,
     FILTER_KEYS,
@@ -264,6 +265,18 @@ class SearchIndex:
         with self._use_reader():
             self._fresh_searcher()
 
+    def warm_up(self) -> None:
+        """Open the served index and decode its columns now, so that the first search does not.
+
+        A web process calls this in a thread as it starts (``webapp.search_warmup``): at 100,000
+        stories decoding takes about a second, which the first visitor would otherwise wait. The
+        warmed reader goes back to the pool; a search arriving meanwhile waits for the shared
+        segment cache rather than decoding the same segments a second time.
+        """
+        with _failures_raised("warm_up"), self._use_reader():
+            if self._fresh_searcher().doc_count_all():
+                self._snapshot()
+
     def close(self) -> None:
         """Close every idle reader; readers in use are closed when their search ends."""
         with self._shared:
@@ -424,14 +437,14 @@ class SearchIndex:
             if cached is None:
                 reader = sub.reader()
                 if reader.has_column("facets"):
-                    raw = list(reader.column_reader("facets"))
+                    raw = var_bytes_values(reader.column_reader("facets"))
                 else:
                     raw = [b""] * reader.doc_count_all()
                 data = ColumnData.from_column(raw, self._codes)
                 cached = (
                     data,
                     build_lengths(reader._perdoc, reader.doc_count_all(), SCORED_FIELDS),  # noqa: SLF001
-                    [d for d, value in enumerate(data.status) if value == PUBLISHED],
+                    list(compress(count(), map(PUBLISHED.__eq__, data.status))),
                 )
                 self._segment_cache[seg_key] = cached
             out.append(cached)
