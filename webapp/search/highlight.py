@@ -9,11 +9,10 @@ through unescaped.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from html import escape
-from itertools import compress
-from operator import not_
 
 from webapp.search.analysis import (
     SIMPLE_RAW_TOKEN,
@@ -110,36 +109,61 @@ def _word_keys(word: str, language: str) -> frozenset[str]:
     return frozenset(keys)
 
 
-#: Per language, raw word → :func:`_word_keys`, for the life of the process (words follow
-#: Zipf's law; the query changes, the words of the stories do not). Bounded.
-_WORD_KEYS: dict[str, dict[str, frozenset[str]]] = {}
-_WORD_KEYS_LIMIT = 300_000
+class _Vocabulary:
+    """The raw words met in one language's snippets, for the life of the process, indexed by
+    what they match (:func:`_word_keys`): the words of the stories do not change with the query,
+    so a page's snippets cost set operations in C instead of a lookup per word. Bounded: past
+    :data:`_VOCABULARY_LIMIT` words it starts again empty."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+        self.by_key: dict[str, set[str]] = {}
+        self.lock = threading.Lock()  # writers only; readers use single C-level set operations
+
+    def learn(self, words: set[str], language: str) -> None:
+        with self.lock:
+            if len(self.seen) + len(words) > _VOCABULARY_LIMIT:
+                self.seen.clear()
+                self.by_key.clear()
+            for word in words:
+                for key in _word_keys(word, language):
+                    found = self.by_key.get(key)
+                    if found is None:
+                        found = self.by_key[key] = set()
+                    found.add(word)
+            self.seen.update(words)  # after ``by_key``: a word seen is a word indexed
+
+    def matching(self, keys: frozenset[str]) -> set[str]:
+        """Every known raw word having one of ``keys``."""
+        by_key = self.by_key
+        return set().union(*[by_key.get(key, ()) for key in keys])
 
 
-def matching_words(text: str, rules: MatchRules, language: str) -> list[str]:
+_VOCABULARIES: dict[str, _Vocabulary] = {}
+_VOCABULARY_LIMIT = 300_000
+
+
+def matching_words(
+    text: str, rules: MatchRules, language: str, pattern: re.Pattern[str] | None = None
+) -> list[str]:
     """The distinct raw words of ``text`` that the query matches, sorted.
 
-    One C-level pass finds the words; only the distinct ones are looked up, each in a cache
-    that outlives the request, so a page of snippets costs a few set operations per word.
+    One C-level pass finds the words; words never met before are analysed once for the process;
+    the matches are then one set intersection with the known words having the query's keys.
     """
     if not text:
         return []
-    distinct = list(set(raw_token_pattern(text).findall(text)))
+    distinct = set((pattern or raw_token_pattern(text)).findall(text))
     if rules.prefixes:  # rare (``word*``): the general rule, memoised per request
         matches_raw = rules.matches_raw
         return sorted(word for word in distinct if matches_raw(word, language))
-    by_word = _WORD_KEYS.get(language)
-    if by_word is None:
-        by_word = _WORD_KEYS[language] = {}
-    keys = list(map(by_word.get, distinct))  # one C loop; misses are rare once warm
-    if None in keys:
-        if len(by_word) >= _WORD_KEYS_LIMIT:
-            by_word.clear()
-        for i, found in enumerate(keys):
-            if found is None:
-                keys[i] = by_word[distinct[i]] = _word_keys(distinct[i], language)
-    wanted = rules.keys_for(language)
-    return sorted(compress(distinct, map(not_, map(wanted.isdisjoint, keys))))
+    vocabulary = _VOCABULARIES.get(language)
+    if vocabulary is None:
+        vocabulary = _VOCABULARIES.setdefault(language, _Vocabulary())
+    new = distinct - vocabulary.seen
+    if new:
+        vocabulary.learn(new, language)
+    return sorted(distinct & vocabulary.matching(rules.keys_for(language)))
 
 
 def mentions(text: str, rules: MatchRules, language: str) -> bool:
@@ -179,7 +203,7 @@ def _spans(text: str, rules: MatchRules, language: str, size: int) -> list[tuple
     pos = 0
     while pos < length:
         cut = _cut(text, pos + _CHUNK_CHARS)
-        words = matching_words(text[pos:cut], rules, language)
+        words = matching_words(text[pos:cut], rules, language, SIMPLE_RAW_TOKEN)
         if words:
             first = _finder(words).search(text, pos, cut)
             assert first is not None
@@ -187,7 +211,8 @@ def _spans(text: str, rules: MatchRules, language: str, size: int) -> list[tuple
             # A match starting at ``stop`` at the latest belongs to the cluster.
             end = _cut(text, stop + 1)
             if end > cut:
-                words = sorted(set(words).union(matching_words(text[cut:end], rules, language)))
+                more = matching_words(text[cut:end], rules, language, SIMPLE_RAW_TOKEN)
+                words = sorted(set(words).union(more))
             spans: list[tuple[int, int]] = []
             for m in _finder(words).finditer(text, first.start(), end):
                 if m.start() > stop:
