@@ -159,3 +159,20 @@ def test_columns_read_in_bulk_equal_whoosh_reads_document_by_document(
             lengths = build_lengths(reader._perdoc, count, SCORED_FIELDS)  # noqa: SLF001
             for field in SCORED_FIELDS:
                 assert lengths[field] == [reader.doc_field_length(d, field) for d in range(count)]
+
+
+def test_a_web_process_warms_the_index_its_first_search_uses(app) -> None:
+    from webapp import search_warmup
+    from webapp.services import backends, searching
+
+    with app.app_context():
+        backends.search_index().upsert(story(7, "Le bidonville", "Souvenirs de Nanterre."))
+        backends.search_index().close()  # as a process that has not read the index yet
+    warming = search_warmup.start(app)
+    assert warming is not None
+    warming.join(timeout=30)
+    with app.app_context():
+        index = backends.search_index()
+        assert any(reader.snap is not None for reader in index._idle)  # noqa: SLF001 - warmed
+        page = searching.search_stories(SearchRequest(q="bidonville"))
+    assert [hit.id for hit in page.hits] == [7]
