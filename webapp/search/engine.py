@@ -54,7 +54,7 @@ from webapp.search.contract import (
     StoryDocument,
 )
 from webapp.search.facets import ColumnData, ComboCodes
-from webapp.search.highlight import MatchRules, mentions, snippet
+from webapp.search.highlight import MatchRules, learn_words, mentions, snippet
 from webapp.search.matching import Evaluator, Leaf, Snapshot
 from webapp.search.query import ParsedQuery, parse
 from webapp.search.schema import SCHEMA_VERSION, build_schema, document_fields, facet_term
@@ -74,6 +74,9 @@ SMALL_SEGMENT_DOCS = 2_000
 
 MAX_PER_PAGE = 100
 MAX_PAGE = 500
+
+#: Stories whose excerpt words a warming process analyses (``SearchIndex.warm_up``).
+WARM_UP_EXCERPTS = 100
 
 MESSAGE_EMPTY = "Type a word, a place or a name to search. Showing all stories."
 MESSAGE_JUNK = "We could not find any words to search for. Try a word, a place or a name."
@@ -274,8 +277,17 @@ class SearchIndex:
         segment cache rather than decoding the same segments a second time.
         """
         with _failures_raised("warm_up"), self._use_reader():
-            if self._fresh_searcher().doc_count_all():
-                self._snapshot()
+            if not self._fresh_searcher().doc_count_all():
+                return
+            snap = self._snapshot()
+            # Then the words of a few stories' excerpts, analysed once for the process: the
+            # first pages' snippets would otherwise stem thousands of frequent words.
+            stored_fields = self._reader.searcher.stored_fields  # type: ignore[union-attr]
+            public = snap.term_sets["\x00public"]
+            for docnum in sorted(public)[:WARM_UP_EXCERPTS]:
+                data = stored_fields(docnum).get("data") or {}
+                language = primary_language(data.get("language"))
+                learn_words(data.get("excerpt") or "", language)
 
     def close(self) -> None:
         """Close every idle reader; readers in use are closed when their search ends."""

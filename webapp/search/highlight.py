@@ -166,6 +166,19 @@ def matching_words(
     return sorted(distinct & vocabulary.matching(rules.keys_for(language)))
 
 
+def learn_words(text: str, language: str) -> None:
+    """Analyse the words of ``text`` now (folding, stemming), as a process warms up: stemming is
+    the slow part of a cold process's first snippets, and frequent words recur in every story."""
+    if not text or raw_token_pattern(text) is not SIMPLE_RAW_TOKEN:
+        return
+    vocabulary = _VOCABULARIES.get(language)
+    if vocabulary is None:
+        vocabulary = _VOCABULARIES.setdefault(language, _Vocabulary())
+    new = set(SIMPLE_RAW_TOKEN.findall(text)) - vocabulary.seen
+    if new:
+        vocabulary.learn(new, language)
+
+
 def mentions(text: str, rules: MatchRules, language: str) -> bool:
     """Whether ``text`` holds a word the query matches (a transcript line, an index point)."""
     return bool(matching_words(text, rules, language))
