@@ -8,6 +8,7 @@ through unescaped.
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from collections.abc import Iterable
@@ -141,6 +142,15 @@ class _Vocabulary:
 
 _VOCABULARIES: dict[str, _Vocabulary] = {}
 _VOCABULARY_LIMIT = 300_000
+
+
+def _new_locks_after_fork() -> None:
+    # A fork (RQ's work horses) while another thread held a lock would leave it held for ever.
+    for vocabulary in list(_VOCABULARIES.values()):
+        vocabulary.lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_new_locks_after_fork)
 
 
 def matching_words(
