@@ -358,6 +358,7 @@ def recording_consent(media_id: int):
             "consent": row.consent_given,
             "minor": row.minor,
             "guardian_by": row.guardian_consent_by,
+            "story_status": media.story.status,
             "blockers": consent.recording_blockers(media),
         }
     return jsonify(body)
@@ -365,7 +366,8 @@ def recording_consent(media_id: int):
 
 def _search_result(hit: SearchHit) -> dict:
     """One API search result; a word said in a recording adds ``at`` (the recording and the
-    second it is said) and a ``url`` that opens the story page there (``#t=mm:ss``)."""
+    second it is said) and a ``url`` that opens the story page there
+    (``#t=mm:ss&media=<id>``: a story may have several recordings)."""
     result = {
         "id": hit.id,
         "title": hit.title,
@@ -375,7 +377,7 @@ def _search_result(hit: SearchHit) -> dict:
         "places": hit.places,
     }
     if hit.moment is not None:
-        anchor = "t=" + transcripts.clock(hit.moment.start)
+        anchor = transcripts.moment_anchor(hit.moment.media_id, hit.moment.start)
         result["url"] = url_for("public.story", story_id=hit.id, _external=True, _anchor=anchor)
         result["at"] = {
             "media": hit.moment.media_id,
@@ -396,8 +398,9 @@ def story_transition(story_id: int):
     """
     body = _json_body()
     action = body.get("action")
-    if not isinstance(action, str) or action not in review.WHO:
-        raise BadRequest("action must be one of: " + ", ".join(sorted(review.WHO)), field="action")
+    moves = sorted(set(review.WHO) - review.CONSEQUENCES)
+    if not isinstance(action, str) or action not in moves:
+        raise BadRequest("action must be one of: " + ", ".join(moves), field="action")
     with unit_of_work() as uow:
         story = review.apply(uow, story_id, action, current_person(), body.get("note"))
     return jsonify(story_json(story, include_private=True))

@@ -22,8 +22,10 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
+    select,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
 from webapp.extensions import db
 from webapp.models.base import utcnow
@@ -72,6 +74,17 @@ class TranscriptCue(db.Model):
     identifier: Mapped[str] = mapped_column(String(200), nullable=False, default="")
 
 
+#: How many lines a transcript has, counted by the database when asked (``len(cues)`` would load
+#: every line of a long interview as an object just to count them).
+Transcript.cue_count = column_property(
+    select(func.count(TranscriptCue.id))
+    .where(TranscriptCue.transcript_id == Transcript.id)
+    .correlate_except(TranscriptCue)
+    .scalar_subquery(),
+    deferred=True,
+)
+
+
 class IndexPoint(db.Model):
     """A segment of an interview as oral historians index it: where it starts and what it is."""
 
@@ -102,5 +115,8 @@ class RecordingConsent(db.Model):
     minor: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     guardian_consent_by: Mapped[str | None] = mapped_column(String(200))
     guardian_consent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: Who gave a guardian's consent, as the contributor declared it with the upload: it does
+    #: not count until a teacher or an archivist records it (it fills their form).
+    guardian_declared_by: Mapped[str | None] = mapped_column(String(200))
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
