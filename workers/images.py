@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 from rq.timeouts import JobTimeoutException
 
+from webapp import reasons
 from webapp.extensions import db
 from webapp.media.imaging import ImageRejected, build_derivatives
 from webapp.media.keys import derivative_key, derivative_prefix
@@ -49,20 +50,19 @@ def derive_media(media_id: int, force: bool = False) -> str:
             return "already done"
         original = store.get(media.original_key)
         if hashlib.sha256(original).hexdigest() != media.sha256:
-            return _fail(media, "the stored original does not match its checksum (fixity error)")
+            return _fail(media, reasons.encode("fixity"))
         settings = backends.settings()
         try:
             derivatives = build_derivatives(original, max_pixels=settings.max_image_pixels)
         except ImageRejected as exc:
-            return _fail(media, exc.reason)
+            return _fail(media, reasons.of(exc))
         except MemoryError:
-            limit = settings.job_memory_mb
-            return _fail(media, f"processing needed more than the {limit} MB a job may use")
+            return _fail(media, reasons.encode("job_memory", mb=settings.job_memory_mb))
         except JobTimeoutException:
-            return _fail(media, "processing took longer than the time a job may run")
+            return _fail(media, reasons.encode("job_timeout"))
         except Exception as exc:  # a decoder bug must not crash the worker or retry forever
             log.exception("media %s: unexpected error while deriving", media_id)
-            return _fail(media, f"this image could not be processed ({type(exc).__name__})")
+            return _fail(media, reasons.encode("image_unexpected", detail=type(exc).__name__))
         written = {}
         for derivative in derivatives:
             key = derivative_key(media.id, derivative.name, derivative.ext)
@@ -95,6 +95,7 @@ def _delete_stale(store, media_id: int, keys: set[str]) -> None:
 
 
 def _fail(media: MediaAsset, reason: str) -> str:
+    """Mark ``media`` failed; ``reason`` is stored as given: a code from ``webapp.reasons``."""
     log.warning("media %s failed: %s", media.id, reason)
     media.state = MediaState.FAILED.value
     media.failure_reason = reason
