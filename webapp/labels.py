@@ -196,6 +196,23 @@ REASON: dict[str, LazyString] = {
     "failed": _("processing failed (%(detail)s)"),
 }
 
+#: Where a long job stands (``webapp.operations.long_jobs``), whatever its kind.
+LONG_JOB_STATE: dict[str, LazyString] = {
+    "waiting": pgettext("long job", "waiting"),
+    "running": pgettext("long job", "in progress"),
+    "done": pgettext("long job", "finished"),
+    "failed": pgettext("long job", "failed"),
+}
+
+#: What a long job does (``LongJob.kind``).
+LONG_JOB_KIND: dict[str, LazyString] = {
+    "reindex": _("Rebuilding the search index"),
+    "rederive": _("Deriving images again"),
+    "export": _("Export"),
+    "import": _("Import"),
+    "exhibition": _("Exhibition to print"),
+}
+
 #: A licence (``Story.licence``, ``MediaAsset.licence``; codes from ``webapp.licences``), in
 #: the schema's order. Creative Commons names its licences in each language; these follow its
 #: French deeds.
@@ -234,6 +251,8 @@ TABLES: dict[str, Mapping[str, LazyString]] = {
     "field": FIELD,
     "licence": LICENCE,
     "reason": REASON,
+    "long_job": LONG_JOB_STATE,
+    "long_job_kind": LONG_JOB_KIND,
 }
 
 
