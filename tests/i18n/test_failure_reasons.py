@@ -148,3 +148,27 @@ def _form() -> dict[str, str]:
         "consent": "yes",
         "alt_texts": "Une photo",
     }
+
+
+def test_every_refusal_the_media_code_raises_has_words_in_every_language():
+    """A new refusal in ``webapp.media`` with a code the table lacks would show as a bare code."""
+    import ast
+    from pathlib import Path
+
+    from webapp import labels
+
+    refusals = {"ImageRejected", "UnsupportedFormat", "InvalidImage", "ImageTooLarge",
+                "RecordingRejected", "NotARecording", "RecordingTooLong"}  # fmt: skip
+    codes = set()
+    for name in ("imaging.py", "recording.py"):
+        tree = ast.parse((Path(labels.__file__).parent / "media" / name).read_text())
+        for call in ast.walk(tree):
+            if (isinstance(call, ast.Call) and getattr(call.func, "id", None) in refusals
+                    and len(call.args) > 1):  # fmt: skip
+                code = call.args[1]
+                if isinstance(code, ast.Constant):
+                    codes.add(code.value)
+                else:  # f"{kind}_undecodable"
+                    codes.update({"audio_undecodable", "video_undecodable"})
+    assert len(codes) > 30
+    assert codes - set(labels.REASON) == set()
