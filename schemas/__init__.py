@@ -101,7 +101,7 @@ ITEM_WORDS: dict[str, str] = {
 }
 
 _TYPE_WORDS: dict[str, str] = {
-    "string": N_("a text"),
+    "string": N_("a string of text"),
     "integer": N_("a whole number"),
     "number": N_("a number"),
     "boolean": N_("true or false"),

@@ -80,7 +80,7 @@ def test_language_tags_beyond_a_short_list_are_accepted(token, submit_via_api):
     [
         ("{not json", 400, "metadata", "not valid JSON"),
         ("[1, 2]", 422, "metadata", "must be a group of fields"),
-        (story_metadata(title=42), 422, "title", "Title: must be text"),
+        (story_metadata(title=42), 422, "title", "Title: must be a string of text"),
         (story_metadata(title="   "), 422, "title", "must not be empty"),
         (story_metadata(language="French!"), 422, "language", "BCP 47"),
         (story_metadata(places="Ivry"), 422, "places", "Places: must be a list"),

@@ -33,11 +33,7 @@ def served(tmp_path, redis_server, browser) -> Iterator[tuple[Any, str]]:  # noq
         _dispose(app)
 
 
-def test_the_jobs_page_follows_a_reindex_live_and_shows_its_end(
-    served,
-    browser,
-    monkeypatch,  # noqa: F811
-) -> None:
+def test_the_jobs_page_follows_a_reindex_live(served, browser, monkeypatch) -> None:  # noqa: F811
     from webapp.operations import long_jobs
 
     app, base = served

@@ -85,7 +85,7 @@ def clean_source(source: Any, *, field: str = "source") -> dict[str, str | None]
         if value is not None and not isinstance(value, str):
             problems.append(FieldError(f"{field}.{key}", gettext(
                 "%(field)s: must be %(type)s", field=field_words(f"{field}.{key}"),
-                type=gettext("a text"))))  # fmt: skip
+                type=gettext("a string of text"))))  # fmt: skip
             continue
         text = " ".join((value or "").split())
         limit = Story.__table__.c[column].type.length

@@ -91,7 +91,7 @@ def edit_metadata(
         raise ValidationFailed(
             [
                 FieldError(name, gettext("%(field)s: must be %(type)s", field=field_words(name),
-                                         type=gettext("a text")))
+                                         type=gettext("a string of text")))
                 for name in wrong_type
             ]
         )  # fmt: skip
