@@ -205,7 +205,13 @@ def register(app: Flask) -> None:
         default = type(exc).description  # Werkzeug's English text: not worded by our views
         worded = exc.description if exc.description != default else None
         message = worded or _HTTP_MESSAGES.get(exc.code or 500) or exc.description or exc.name
-        return _respond(exc.code or 500, code, str(message))
+        response = _respond(exc.code or 500, code, str(message))
+        # The headers the status needs keep their meaning on our page: a 416's
+        # ``Content-Range: bytes */<size>`` (a player learns the length), a 405's ``Allow``.
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

@@ -76,7 +76,7 @@ def transcript_json(transcript: Transcript) -> dict[str, Any]:
     return {
         "media": transcript.media_id,
         "language": transcript.language,
-        "cues": len(transcript.cues),
+        "cues": transcript.cue_count,
         "url": transcript_url(transcript),
     }
 

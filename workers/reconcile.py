@@ -35,6 +35,7 @@ from webapp.extensions import db
 from webapp.models import MediaAsset, MediaState, OutboxEvent, Story, StoryStatus, utcnow
 from webapp.services import backends, outbox
 from webapp.unit_of_work import unit_of_work
+from workers.relay import jobs_for
 
 log = logging.getLogger(__name__)
 
@@ -70,16 +71,6 @@ class AliveWork:
             self.indexed_story_ids.add(int(args[0]))
         elif func_name == DELETE:
             self.erasure_story_ids.add(int(args[0]))
-
-    def add_event(self, event: OutboxEvent) -> None:
-        payload = event.payload or {}
-        self.media_ids.update(int(m) for m in payload.get("media_ids") or ())
-        if "media_id" in payload:
-            self.media_ids.add(int(payload["media_id"]))
-        if "story_id" in payload:
-            self.indexed_story_ids.add(int(payload["story_id"]))
-            self.erasure_story_ids.add(int(payload["story_id"]))
-        self.indexed_story_ids.update(int(s) for s in payload.get("story_ids") or ())
 
 
 @dataclass
@@ -124,8 +115,16 @@ def _queued_job_ids(queue) -> Iterable[str]:
 def alive_work() -> AliveWork:
     """Collect what is alive in RQ and waiting in the outbox; raise if Redis cannot be read."""
     alive = AliveWork()
+    # A waiting event is alive work for exactly the jobs the relay will make of it: one that
+    # names a story but asks for nothing (``media.derived``) must not hide a lost index update.
     for event in db.session.scalars(db.select(OutboxEvent).where(OutboxEvent.relayed_at.is_(None))):
-        alive.add_event(event)
+        try:
+            routes = jobs_for(event)
+        except Exception:  # noqa: BLE001 - a malformed payload makes no job: nothing alive
+            log.debug("reconciler: event %s makes no job", event.id)
+            continue
+        for route in routes:
+            alive.add_job(route.func, route.args)
     try:
         connection = backends.redis_connection()
         job_ids: list[str] = []

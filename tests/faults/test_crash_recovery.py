@@ -99,7 +99,10 @@ def test_everything_is_processed_after_a_crash_and_restart(tmp_path, redis_lost)
                 break
             time.sleep(1)
         assert (ready, pending) == (STORIES * IMAGES, 0), second.output()[-3000:]
-        assert all(indexed.get(s) == "submitted" for s in story_ids), indexed
+        assert all(indexed.get(s) == "submitted" for s in story_ids), (
+            indexed,
+            second.output()[-6000:],
+        )
         if redis_lost:  # nothing was left in Redis: the reconciler found the work again
             assert "reconciler: " in second.output() and "re-emitted" in second.output()
     finally:

@@ -134,6 +134,33 @@ def test_lost_jobs_are_found_and_their_work_asked_for_again(redis_app, token_on)
     assert [e["story_id"] for e in _outbox_events(app, "story.reindex_requested")] == [story_id]
 
 
+def test_a_waiting_event_that_asks_for_no_index_update_does_not_hide_a_lost_one(
+    redis_app, token_on
+):
+    """A crash right after a thumbnail was made leaves its ``media.derived`` event unrelayed.
+
+    That event names the story but makes no job (nothing is routed for it): it must not count
+    as the story's index update being on its way, or a story whose index job Redis lost stays
+    out of search for good (seen once in the crash-recovery test under CI load).
+    """
+    from webapp.services import backends, outbox
+    from webapp.unit_of_work import unit_of_work
+    from workers import reconcile
+
+    app = redis_app
+    story_id = _lose_the_jobs_of_a_new_story(app, token_on)
+    with app.app_context():
+        with unit_of_work():
+            outbox.emit("media.derived", {"media_id": 1, "story_id": story_id})
+        findings = reconcile.find_stuck(0)
+        assert story_id in findings.stale_stories
+        # An event that will make the index job is, on the other hand, work on its way.
+        with unit_of_work():
+            outbox.emit("story.reindex_requested", {"story_id": story_id, "reason": "test"})
+        assert story_id not in reconcile.find_stuck(0).stale_stories
+        backends.redis_connection().flushdb()
+
+
 def test_an_index_entry_out_of_step_is_found_either_way(redis_app, token_on):
     from webapp.extensions import db
     from webapp.models import Story

@@ -29,10 +29,106 @@ class Player:
     base: str
     path: str
     media_id: int
+    #: A second story with two recordings, the second of which has "tabouret" at 00:12.
+    two_path: str = ""
+    two_media: tuple[int, int] = (0, 0)
+
+
+def make_peaks(seconds: float = 20.0) -> dict:
+    """Peaks as the pipeline writes them (audiowaveform JSON, 8 bits): loud, then quiet."""
+    columns = 400
+    data: list[int] = []
+    for column in range(columns):
+        level = 100 if column < columns // 2 else 20
+        data.extend((-level, level))
+    return {
+        "version": 2,
+        "channels": 1,
+        "sample_rate": 8000,
+        "samples_per_pixel": int(seconds * 8000 / columns),
+        "bits": 8,
+        "length": columns,
+        "data": data,
+    }
+
+
+def _add_recording(app, story, number: int, *, peaks: bool) -> int:
+    """A playable 20 s recording (and its peaks) on ``story``, with its person's consent."""
+    import json
+
+    from webapp.extensions import db
+    from webapp.models import MediaAsset, RecordingConsent
+    from webapp.services import backends
+
+    store = backends.object_store()
+    media = MediaAsset(
+        position=len(story.media),
+        original_key=f"originals/sha256/{number:064x}",
+        sha256=f"{number:064x}",
+        mime_type="audio/mp4",
+        kind="audio",
+        byte_size=1000,
+        original_filename=f"entretien-{number}.m4a",
+        state="ready",
+        credit="Archives départementales du Val-de-Marne",
+        duration=20.0,
+    )
+    story.media.append(media)
+    db.session.flush()
+    data = make_audio(20.0)
+    key = f"derivatives/{media.id}/audio.m4a"
+    store.put(key, data, "audio/mp4")
+    derivatives = {"audio": {"key": key, "mime": "audio/mp4", "bytes": len(data)}}
+    if peaks:
+        body = json.dumps(make_peaks()).encode()
+        peaks_key = f"derivatives/{media.id}/peaks.json"
+        store.put(peaks_key, body, "application/json")
+        derivatives["peaks"] = {"key": peaks_key, "mime": "application/json", "bytes": len(body)}
+    media.derivatives = derivatives
+    db.session.add(RecordingConsent(media_id=media.id, person="Fatima", consent_given=True))
+    return media.id
+
+
+def build_two_recordings_story(app) -> tuple[str, int, int]:
+    """A published story with two interviews; the second says "tabouret" at 00:12."""
+    from webapp.blueprints.public import story_url
+    from webapp.extensions import db
+    from webapp.models import Story
+    from webapp.services import backends, transcripts
+    from webapp.services.indexing import document_for
+    from webapp.unit_of_work import unit_of_work
+
+    with app.app_context():
+        story = Story(
+            title="Deux entretiens à Vitry",
+            body="Fatima et sa fille racontent la cité.",
+            language="fr",
+            places=["Vitry-sur-Seine"],
+            themes=["famille"],
+            licence="CC-BY-4.0",
+            consent={"contributor": True},
+            status="published",
+        )
+        db.session.add(story)
+        db.session.flush()
+        first = _add_recording(app, story, 21, peaks=True)
+        second = _add_recording(app, story, 22, peaks=True)
+        story_id = story.id
+        db.session.commit()
+        archivist = _archivist(app)
+        with app.test_request_context():
+            with unit_of_work() as uow:
+                transcripts.attach_file(uow, second, "fr", INTERVIEW_VTT.encode(), archivist)
+            story = db.session.get(Story, story_id)
+            backends.search_index().upsert(document_for(story))
+            return story_url(story), first, second
 
 
 def build_recorded_story(app) -> tuple[str, int]:
-    """A published interview with a playable recording, its transcript and index points."""
+    """A published interview with a playable recording (and its waveform's peaks), its
+    transcript and index points."""
+    import json
+
     from webapp.blueprints.public import story_url
     from webapp.extensions import db
     from webapp.models import MediaAsset, RecordingConsent, Story
@@ -71,7 +167,16 @@ def build_recorded_story(app) -> tuple[str, int]:
         data = make_audio(20.0)
         key = f"derivatives/{media.id}/audio.m4a"
         store.put(key, data, "audio/mp4")
-        media.derivatives = {"audio": {"key": key, "mime": "audio/mp4", "bytes": len(data)}}
+        peaks = json.dumps(make_peaks()).encode()
+        store.put(f"derivatives/{media.id}/peaks.json", peaks, "application/json")
+        media.derivatives = {
+            "audio": {"key": key, "mime": "audio/mp4", "bytes": len(data)},
+            "peaks": {
+                "key": f"derivatives/{media.id}/peaks.json",
+                "mime": "application/json",
+                "bytes": len(peaks),
+            },
+        }
         db.session.add(RecordingConsent(media_id=media.id, person="Fatima", consent_given=True))
         story_id, media_id = story.id, media.id
         db.session.commit()
@@ -105,11 +210,13 @@ def player(tmp_path_factory, browser) -> Iterator[Player]:  # noqa: F811 - the i
 
     app = build_app(tmp_path_factory.mktemp("player") / "data", SERVER_NAME=None)
     path, media_id = build_recorded_story(app)
+    two_path, first, second = build_two_recordings_story(app)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield Player(f"http://127.0.0.1:{server.server_port}", path, media_id)
+        base = f"http://127.0.0.1:{server.server_port}"
+        yield Player(base, path, media_id, two_path, (first, second))
     finally:
         server.shutdown()
         thread.join(timeout=5)
@@ -120,13 +227,17 @@ def player(tmp_path_factory, browser) -> Iterator[Player]:  # noqa: F811 - the i
 def open_player(browser, player):  # noqa: F811 - the imported fixture
     contexts = []
 
-    def open_page(width: int = 1280, fragment: str = ""):
+    def open_page(width: int = 1280, fragment: str = "", path: str = "", media_id: int | None = 0):
         context = browser.new_context(viewport={"width": width, "height": 800})
         contexts.append(context)
         page = context.new_page()
-        response = page.goto(player.base + player.path + fragment, wait_until="load")
+        response = page.goto(player.base + (path or player.path) + fragment, wait_until="load")
         assert response is not None and response.status == 200
-        _wait_for(page, f"document.getElementById('player-{player.media_id}').readyState >= 1")
+        if media_id is None:  # a page without a player (search results)
+            return page
+        media_id = media_id or player.media_id
+        _wait_for(page, f"document.getElementById('player-{media_id}').readyState >= 1")
+        _wait_for(page, f"document.querySelector('.waveform[data-media=\"{media_id}\"] svg')")
         return page
 
     yield open_page
@@ -154,7 +265,7 @@ def test_clicking_a_transcript_line_seeks_the_player_there_and_highlights_it(ope
     assert 12.0 <= _current_time(page, player.media_id) < 14.0
     page.wait_for_selector("li.current a[aria-current=true]")
     assert "tabouret" in page.inner_text("li.current")
-    assert page.url.endswith("#t=00:12")
+    assert page.url.endswith(f"#t=00:12&media={player.media_id}")
 
 
 def test_enter_on_a_focused_line_seeks_too(open_player, player):
@@ -241,3 +352,90 @@ def test_typing_while_listening_stamps_each_line_with_the_player_s_time(browser,
         assert "00:00:09.500 --> " in vtt and "قالت لي أمي" in vtt
     finally:
         context.close()
+
+
+def test_a_search_result_said_in_the_second_recording_opens_that_recording_there(
+    open_player, player
+):
+    first, second = player.two_media
+    page = open_player(path="/search?q=tabouret", media_id=None)
+    result = page.locator("li.result", has_text="Deux entretiens à Vitry")
+    result.locator("p.moment a").click()
+    page.wait_for_load_state("load")
+    assert page.url.endswith(f"#t=00:12&media={second}")
+    _wait_for(page, f"document.getElementById('player-{second}').currentTime >= 12")
+    assert 12.0 <= _current_time(page, second) < 13.0
+    assert _current_time(page, first) == 0
+
+
+def test_a_plain_moment_in_the_address_still_seeks_the_first_recording(open_player, player):
+    first, second = player.two_media
+    page = open_player(path=player.two_path, fragment="#t=00:12", media_id=first)
+    _wait_for(page, f"document.getElementById('player-{first}').currentTime >= 12")
+    assert _current_time(page, second) == 0
+
+
+def _waveform_box(page, media_id: int) -> dict:
+    return page.evaluate(
+        f"""() => {{
+            const r = document.querySelector('.waveform[data-media="{media_id}"]')
+                .getBoundingClientRect();
+            return {{x: r.x, y: r.y, width: r.width, height: r.height}};
+        }}"""
+    )
+
+
+def _played_width(page, media_id: int) -> float:
+    return page.evaluate(
+        f"""() => {{
+            const path = document.querySelector(
+                '.waveform[data-media="{media_id}"] .waveform-played');
+            const rect = document.querySelector(path.getAttribute('clip-path')
+                .slice(4, -1) + ' rect');
+            return path.ownerSVGElement.getBoundingClientRect().width
+                * rect.width.baseVal.value / path.ownerSVGElement.viewBox.baseVal.width;
+        }}"""
+    )
+
+
+@pytest.mark.parametrize("width", [360, 1280])
+def test_the_waveform_shows_the_part_played_and_a_click_on_it_seeks_there(
+    open_player, player, width
+):
+    page = open_player(width=width)
+    media = player.media_id
+    box = _waveform_box(page, media)
+    # Readable on a phone: as wide as the player, tall enough to see and to tap.
+    player_width = page.evaluate(
+        f"document.getElementById('player-{media}').getBoundingClientRect().width"
+    )
+    assert abs(box["width"] - player_width) <= 1 and box["height"] >= 40
+    if width == 360:
+        assert box["width"] >= 300
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    assert _played_width(page, media) == 0
+    page.mouse.click(box["x"] + box["width"] * 0.75, box["y"] + box["height"] / 2)
+    _wait_for(page, f"document.getElementById('player-{media}').currentTime >= 14")
+    assert 14.0 <= _current_time(page, media) <= 16.0
+    _wait_for(page, f"document.querySelector('.waveform[data-media=\"{media}\"]')"
+                    ".getAttribute('data-played') > 0.7")  # fmt: skip
+    played = _played_width(page, media)
+    assert box["width"] * 0.7 <= played <= box["width"] * 0.8
+
+
+def test_the_waveform_is_not_a_tab_stop_and_the_player_s_controls_are(open_player, player):
+    page = open_player()
+    assert page.get_attribute(f'.waveform[data-media="{player.media_id}"]', "aria-hidden") == "true"
+    reached = []
+    for _ in range(60):
+        page.keyboard.press("Tab")
+        reached.append(
+            page.evaluate(
+                """() => {
+                    const e = document.activeElement;
+                    return e.closest('.waveform') ? 'waveform' : (e.id || e.tagName);
+                }"""
+            )
+        )
+    assert "waveform" not in reached
+    assert f"player-{player.media_id}" in reached

@@ -130,11 +130,11 @@ def test_search_finds_a_word_said_at_00_12_and_links_to_that_moment(
     results = client.get("/api/v1/search?q=tabouret").json["results"]
     assert [r["id"] for r in results] == [story_id]
     assert results[0]["at"]["media"] == media_id and results[0]["at"]["start"] == 12.0
-    assert results[0]["url"].endswith("#t=00:12")
+    assert results[0]["url"].endswith(f"#t=00:12&media={media_id}")
     assert "<mark>tabouret</mark>" in results[0]["at"]["said"]
 
     page = client.get("/search?q=tabouret").get_data(as_text=True)
-    assert "-entretien-avec-fatima#t=00:12" in page
+    assert f"-entretien-avec-fatima#t=00:12&amp;media={media_id}" in page
     assert "<mark>tabouret</mark> dans la cour" in page
 
     # Arabic speech is searchable too; a word of the story's own text carries no moment.
@@ -187,7 +187,7 @@ def test_the_story_page_shows_player_transcript_chapters_and_tracks(
     assert f'<audio id="player-{media_id}"' in page
     assert f'<track kind="captions" src="/media/{media_id}/transcripts/fr.vtt" srclang="fr"' in page
     assert f'<track kind="chapters" src="/media/{media_id}/chapters.vtt"' in page
-    assert 'href="#t=00:12" class="seek cue"' in page
+    assert f'href="#t=00:12&amp;media={media_id}" class="seek cue"' in page
     assert "Mon père réparait un tabouret dans la cour." in page
     assert 'lang="fr"' in page and "قالت لي أمي" in page
     assert "La cour" in page and "père, atelier" in page

@@ -365,7 +365,8 @@ def recording_consent(media_id: int):
 
 def _search_result(hit: SearchHit) -> dict:
     """One API search result; a word said in a recording adds ``at`` (the recording and the
-    second it is said) and a ``url`` that opens the story page there (``#t=mm:ss``)."""
+    second it is said) and a ``url`` that opens the story page there
+    (``#t=mm:ss&media=<id>``: a story may have several recordings)."""
     result = {
         "id": hit.id,
         "title": hit.title,
@@ -375,7 +376,7 @@ def _search_result(hit: SearchHit) -> dict:
         "places": hit.places,
     }
     if hit.moment is not None:
-        anchor = "t=" + transcripts.clock(hit.moment.start)
+        anchor = transcripts.moment_anchor(hit.moment.media_id, hit.moment.start)
         result["url"] = url_for("public.story", story_id=hit.id, _external=True, _anchor=anchor)
         result["at"] = {
             "media": hit.moment.media_id,

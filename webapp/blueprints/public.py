@@ -29,6 +29,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import login_user, logout_user
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import RequestedRangeNotSatisfiable
 
 from webapp import i18n, page_cache, places
 from webapp.auth import current_person
@@ -49,7 +50,7 @@ from webapp.services import (
 )
 from webapp.services import collections as collection_service
 from webapp.services.searching import search_request_from_args, search_stories
-from webapp.services.transcripts import clock, recording_views
+from webapp.services.transcripts import clock, moment_anchor, recording_views
 from webapp.slugs import slugify
 from webapp.unit_of_work import unit_of_work
 
@@ -59,8 +60,9 @@ bp = Blueprint("public", __name__)
 
 PER_PAGE = 12
 PUBLIC_MAX_AGE = 60
-#: Seconds a shared cache may serve a public image without asking again (see ``derivative``).
-IMAGE_MAX_AGE = 300
+#: Seconds a browser or shared cache may keep a public image or recording without asking again
+#: (see ``derivative``): a withdrawal must take effect within seconds.
+MEDIA_MAX_AGE = 5
 
 
 # --- helpers shared by the pages ----------------------------------------------------------------
@@ -129,7 +131,12 @@ def _story_slug_default(endpoint: str, values: dict) -> None:
 
 @bp.app_context_processor
 def _template_helpers():
-    return {"story_url": story_url, "organisation_url": organisation_url, "clock": clock}
+    return {
+        "story_url": story_url,
+        "organisation_url": organisation_url,
+        "clock": clock,
+        "moment_anchor": moment_anchor,
+    }
 
 
 # --- language -----------------------------------------------------------------------------------
@@ -427,22 +434,47 @@ def derivative(media_id: int, name: str):
         if url:
             return redirect(url, code=302)
     try:
+        info = store.stat(entry["key"])
         stream = store.open(entry["key"])
     except FileNotFoundError:
         abort(404)
-    response = send_file(stream, mimetype=entry["mime"], max_age=0)
-    if request.range is not None:
-        # A player seeking in a recording asks for byte ranges; send_file can answer them only
-        # when it knows the object's length, which a stream does not tell.
+    response = send_file(stream, mimetype=entry["mime"], max_age=0, conditional=False, etag=False)
+    try:
+        # The object's own ETag and date: a browser or proxy revalidates with a 304, and a
+        # player resuming a download (If-Range) gets the parts of the same file it began.
+        if info.etag:
+            response.set_etag(info.etag.strip('"'))
+        if info.last_modified is not None:
+            response.last_modified = info.last_modified
         response = response.make_conditional(
-            request, accept_ranges=True, complete_length=store.stat(entry["key"]).size
+            _one_range_at_most(request.environ, info.size),
+            accept_ranges=True,
+            complete_length=info.size,
         )
+    except BaseException:
+        stream.close()
+        raise
     if not media.story.is_public:
         response.headers["Cache-Control"] = "private, no-store"
     else:
-        # Short and revalidated: a withdrawn story's images leave shared caches within minutes.
-        response.headers["Cache-Control"] = f"public, max-age={IMAGE_MAX_AGE}, must-revalidate"
+        # A few seconds, then revalidated (a 304 costs nothing): a story withdrawn from
+        # publication stops being served, from shared caches too, within seconds.
+        response.headers["Cache-Control"] = f"public, max-age={MEDIA_MAX_AGE}, must-revalidate"
     return response
+
+
+def _one_range_at_most(environ: dict, size: int) -> dict:
+    """The request as ``make_conditional`` should see it: a Range naming several parts is
+    answered with the whole file (200), which RFC 9110 allows and every player handles, rather
+    than a multipart/byteranges body; if none of the parts exists the answer is 416."""
+    ranges = request.range.ranges if request.range is not None else []
+    if len(ranges) <= 1:
+        return environ
+    if not any(start < 0 or start < size for start, _stop in ranges):
+        raise RequestedRangeNotSatisfiable(length=size)
+    whole = dict(environ)
+    whole.pop("HTTP_RANGE", None)
+    return whole
 
 
 @bp.route("/login", methods=["GET", "POST"])

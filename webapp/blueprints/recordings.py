@@ -21,8 +21,9 @@ from webapp.unit_of_work import unit_of_work
 
 bp = Blueprint("recordings", __name__)
 
-#: Tracks are small and change rarely; short and revalidated so a withdrawal takes effect soon.
-TRACK_MAX_AGE = 300
+#: Seconds a track may be kept without asking again: a few, then revalidated by its ETag (a 304
+#: costs nothing), so that a story withdrawn from publication stops being served within seconds.
+TRACK_MAX_AGE = 5
 
 
 @bp.app_template_test("recording")
@@ -31,12 +32,15 @@ def _is_recording(media) -> bool:
     return transcripts.is_recording(media)
 
 
-def _vtt(text: str) -> Response:
-    response = Response(text, mimetype="text/vtt")
+def _vtt(track: transcripts.Track) -> Response:
+    response = Response(track.text, mimetype="text/vtt")
     response.headers["Cache-Control"] = f"public, max-age={TRACK_MAX_AGE}, must-revalidate"
     # Players on other sites (IIIF viewers, the archive's partners) may load the captions.
     response.headers["Access-Control-Allow-Origin"] = "*"
-    return response
+    if track.updated_at is not None:
+        response.last_modified = track.updated_at
+    response.add_etag()
+    return response.make_conditional(request)
 
 
 @bp.get("/media/<int:media_id>/transcripts/<language>.vtt")
@@ -98,7 +102,7 @@ def upload(media_id: int):
         with unit_of_work() as uow:
             transcript = transcripts.attach_file(uow, media_id, language, data, current_person())
             language = transcript.language
-            count = len(transcript.cues)
+            count = transcript.cue_count
         flash(_("Transcript saved: %(count)d lines.", count=count), "success")
     except PassagesError as exc:
         flash(_("The transcript was not saved: %(reason)s", reason=exc.message), "error")
@@ -114,7 +118,7 @@ def typed(media_id: int):
         with unit_of_work() as uow:
             transcript = transcripts.attach_typed(uow, media_id, language, text, current_person())
             language = transcript.language
-            count = len(transcript.cues)
+            count = transcript.cue_count
         flash(_("Transcript saved: %(count)d lines.", count=count), "success")
         return redirect(_editor_url(media_id, language), code=303)
     except PassagesError as exc:

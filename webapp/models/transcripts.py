@@ -22,8 +22,10 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
+    select,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
 from webapp.extensions import db
 from webapp.models.base import utcnow
@@ -70,6 +72,17 @@ class TranscriptCue(db.Model):
     text: Mapped[str] = mapped_column(Text, nullable=False, default="")
     settings: Mapped[str] = mapped_column(String(200), nullable=False, default="")
     identifier: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+
+
+#: How many lines a transcript has, counted by the database when asked (``len(cues)`` would load
+#: every line of a long interview as an object just to count them).
+Transcript.cue_count = column_property(
+    select(func.count(TranscriptCue.id))
+    .where(TranscriptCue.transcript_id == Transcript.id)
+    .correlate_except(TranscriptCue)
+    .scalar_subquery(),
+    deferred=True,
+)
 
 
 class IndexPoint(db.Model):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
 from flask_babel import gettext
 
@@ -34,6 +35,7 @@ from webapp.models import (
     TranscriptCue,
     User,
 )
+from webapp.models.base import utcnow
 from webapp.periods import canonical_language_tag
 from webapp.services import access, audit, outbox
 from webapp.unit_of_work import UnitOfWork
@@ -226,18 +228,30 @@ def _store(
         uow.add(transcript)
     transcript.source = source
     transcript.updated_by_id = actor.id if actor else None
-    transcript.cues = [
-        TranscriptCue(
-            position=n,
-            start_ms=cue.start_ms,
-            end_ms=cue.end_ms,
-            text=cue.text,
-            settings=cue.settings[:200],
-            identifier=cue.identifier[:200],
-        )
-        for n, cue in enumerate(cues)
-    ]
+    transcript.updated_at = utcnow()  # also when only the cues change: the track's Last-Modified
     uow.flush()
+    # The cues go in as two statements, not as one ORM object each: a transcript of several
+    # hours has tens of thousands of lines, and objects made, tracked and flushed one by one
+    # (and, on a replacement, the old ones loaded and deleted one by one) held a worker for
+    # most of a minute (bench/transcripts.py).
+    db.session.execute(db.delete(TranscriptCue).where(TranscriptCue.transcript_id == transcript.id))
+    if cues:
+        db.session.execute(
+            TranscriptCue.__table__.insert(),  # Core: no ORM bookkeeping per row
+            [
+                {
+                    "transcript_id": transcript.id,
+                    "position": n,
+                    "start_ms": cue.start_ms,
+                    "end_ms": cue.end_ms,
+                    "text": cue.text,
+                    "settings": cue.settings[:200],
+                    "identifier": cue.identifier[:200],
+                }
+                for n, cue in enumerate(cues)
+            ],
+        )
+    db.session.expire(transcript, ["cues", "cue_count"])
     _changed(
         uow,
         media,
@@ -291,7 +305,8 @@ def parse_timed_lines(typed: str, duration_ms: int | None = None) -> list[Cue]:
 def typed_lines(transcript: Transcript) -> str:
     """A stored transcript as the editor shows it: one ``mm:ss.mmm text`` line per cue."""
     return "\n".join(
-        f"{_clock(cue.start_ms)} {timedtext.plain_text(cue.text)}" for cue in transcript.cues
+        f"{_clock(start_ms)} {timedtext.plain_text(text)}"
+        for start_ms, _end_ms, text, _settings, _identifier in _cue_rows(transcript.id)
     )
 
 
@@ -309,6 +324,13 @@ def clock(seconds: float) -> str:
     minutes, secs = divmod(total, 60)
     hours, mins = divmod(minutes, 60)
     return f"{hours}:{mins:02d}:{secs:02d}" if hours else f"{mins:02d}:{secs:02d}"
+
+
+def moment_anchor(media_id: int, seconds: float) -> str:
+    """The fragment that opens a story page at a moment of one of its recordings:
+    ``t=mm:ss&media=<id>`` (the page's player.js seeks that recording there; a story may have
+    several). A plain ``t=mm:ss`` still works and means the page's first recording."""
+    return f"t={clock(seconds)}&media={int(media_id)}"
 
 
 @dataclass(frozen=True)
@@ -422,20 +444,29 @@ def public_recording(media_id: int) -> MediaAsset:
     return media
 
 
-def public_transcript_vtt(media_id: int, language: str) -> str:
+@dataclass(frozen=True)
+class Track:
+    """A WebVTT track as served: its text and when what it says last changed (``None`` when
+    unknown), for the response's ``Last-Modified``."""
+
+    text: str
+    updated_at: datetime | None
+
+
+def public_transcript_vtt(media_id: int, language: str) -> Track:
     """The WebVTT of a public recording's transcript (captions, the text beside the player)."""
     media = public_recording(media_id)
     transcript = find_transcript(media.id, canonical_language_tag(language))
     if transcript is None:
         raise NotFound(gettext("this recording has no transcript in that language"))
-    return timedtext.to_webvtt(_cues(transcript))
+    return Track(timedtext.to_webvtt(_cues(transcript)), transcript.updated_at)
 
 
-def public_chapters_vtt(media_id: int) -> str:
+def public_chapters_vtt(media_id: int) -> Track:
     """The index points of a public recording as a WebVTT chapters track (``kind=chapters``):
     each chapter runs until the next one, the last until the recording ends."""
     media = public_recording(media_id)
-    return timedtext.to_webvtt(chapter_cues(media))
+    return Track(timedtext.to_webvtt(chapter_cues(media)), None)
 
 
 def chapter_cues(media: MediaAsset) -> list[Cue]:
@@ -454,7 +485,26 @@ def chapter_cues(media: MediaAsset) -> list[Cue]:
 
 
 def _cues(transcript: Transcript) -> list[Cue]:
-    return [Cue(c.start_ms, c.end_ms, c.text, c.settings, c.identifier) for c in transcript.cues]
+    return [Cue(*row) for row in _cue_rows(transcript.id)]
+
+
+def _cue_rows(transcript_id: int) -> list[tuple[int, int, str, str, str]]:
+    """A transcript's lines in order as plain rows (start, end, text, settings, identifier):
+    reading tens of thousands of lines as ORM objects cost seconds on every read."""
+    return [
+        tuple(row)
+        for row in db.session.execute(
+            db.select(
+                TranscriptCue.start_ms,
+                TranscriptCue.end_ms,
+                TranscriptCue.text,
+                TranscriptCue.settings,
+                TranscriptCue.identifier,
+            )
+            .where(TranscriptCue.transcript_id == transcript_id)
+            .order_by(TranscriptCue.position)
+        )
+    ]
 
 
 def _duration_ms(media: MediaAsset) -> int | None:
@@ -472,10 +522,10 @@ def moments_of(story: Story) -> list[Moment]:
             words = " ".join([point.title, *point.keywords, point.summary])
             moments.append(Moment(media.id, point.start_ms / 1000, words))
         for transcript in transcripts_of(media.id):
-            for cue in transcript.cues:
-                text = timedtext.plain_text(cue.text)
+            for start_ms, _end_ms, cue_text, _settings, _identifier in _cue_rows(transcript.id):
+                text = timedtext.plain_text(cue_text)
                 if text:
-                    moments.append(Moment(media.id, cue.start_ms / 1000, text))
+                    moments.append(Moment(media.id, start_ms / 1000, text))
     return moments
 
 
@@ -520,12 +570,12 @@ def recording_views(story: Story) -> dict[int, RecordingView]:
                     t.language,
                     [
                         CueView(
-                            c.start_ms / 1000,
-                            c.end_ms / 1000,
-                            timedtext.plain_text(c.text),
-                            timedtext.speaker(c.text),
+                            start_ms / 1000,
+                            end_ms / 1000,
+                            timedtext.plain_text(text),
+                            timedtext.speaker(text),
                         )
-                        for c in t.cues
+                        for start_ms, end_ms, text, _settings, _identifier in _cue_rows(t.id)
                     ],
                 )
                 for t in found

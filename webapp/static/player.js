@@ -1,5 +1,5 @@
 /* The transcript beside a recording: the line being said is highlighted, a click (or Enter) on
-   a line or a chapter seeks there, and the page's "#t=mm:ss" seeks on load. An enhancement:
+   a line or a chapter seeks there, and the page's "#t=mm:ss&media=<id>" seeks on load. An enhancement:
    without it the player, its captions and the whole transcript are still there. Self-hosted,
    no dependency, no inline script (the Content-Security-Policy forbids it). */
 (function () {
@@ -27,10 +27,13 @@
   }
 
   function fromHash(play) {
+    /* "#t=00:12&media=42" seeks recording 42 (a story may have several); a plain "#t=00:12"
+       the page's first recording. */
     var match = /(?:^#|&)t=([\d:.]+)/.exec(window.location.hash);
     if (!match) { return; }
     var time = seconds(match[1]);
-    var player = document.querySelector(".player");
+    var named = /(?:^#|&)media=(\d+)/.exec(window.location.hash);
+    var player = named ? playerFor(named[1]) : document.querySelector(".player");
     if (time === null || !player) { return; }
     var section = player.closest(".recording");
     if (section && section.scrollIntoView) { section.scrollIntoView({ block: "start" }); }
@@ -98,6 +101,94 @@
         highlight();
       });
     }
+  });
+
+  /* The waveform of an audio recording, drawn from its peaks (the "peaks" derivative, JSON in
+     audiowaveform's format): the part already played in the accent colour, a click or a tap
+     seeks there. It is for the pointer and the eye only (aria-hidden, never focusable): the
+     native controls stay the keyboard and screen-reader path, so the waveform adds no tab stop
+     and cannot trap focus. Without JavaScript, or if the peaks cannot be read, the plain
+     <audio controls> is unchanged. */
+  var SVG = "http://www.w3.org/2000/svg";
+  /* One bar per 4 CSS pixels (between 40 and 160 bars): enough detail on a desktop, bars still
+     told apart on a 360 px phone. */
+  var BAR_PIXELS = 4, MIN_BARS = 40, MAX_BARS = 160;
+
+  function svgElement(name, attributes) {
+    var element = document.createElementNS(SVG, name);
+    Object.keys(attributes).forEach(function (key) { element.setAttribute(key, attributes[key]); });
+    return element;
+  }
+
+  function barsPath(peaks, wanted) {
+    /* Min/max pairs (8 bits) folded into ``wanted`` bars; a silent bar keeps a thin line. */
+    var data = peaks.data || [];
+    var columns = Math.floor(data.length / 2);
+    var bars = Math.min(wanted, columns);
+    var d = [];
+    for (var bar = 0; bar < bars; bar++) {
+      var from = Math.floor(bar * columns / bars);
+      var to = Math.max(from + 1, Math.floor((bar + 1) * columns / bars));
+      var low = 0, high = 0;
+      for (var i = from; i < to; i++) {
+        low = Math.min(low, data[2 * i]);
+        high = Math.max(high, data[2 * i + 1]);
+      }
+      var top = 64 - Math.max(2, high / 2), bottom = 64 + Math.max(2, -low / 2);
+      d.push("M" + (bar + 0.15).toFixed(2) + " " + top.toFixed(1) + "h0.7V" + bottom.toFixed(1) + "h-0.7Z");
+    }
+    return { d: d.join(""), bars: bars };
+  }
+
+  function drawWaveform(player, peaks) {
+    var mediaId = player.getAttribute("data-media");
+    var clipId = "waveform-played-" + mediaId;
+    var box = document.createElement("div");
+    box.className = "waveform";
+    box.setAttribute("aria-hidden", "true");
+    box.setAttribute("data-media", mediaId);
+    player.parentNode.insertBefore(box, player);
+    var wanted = Math.max(MIN_BARS, Math.min(MAX_BARS, Math.floor(box.clientWidth / BAR_PIXELS)));
+    var shape = barsPath(peaks, wanted);
+    if (!shape.bars) { box.parentNode.removeChild(box); return; }
+    var svg = svgElement("svg", { viewBox: "0 0 " + shape.bars + " 128", preserveAspectRatio: "none", focusable: "false" });
+    var clip = svgElement("clipPath", { id: clipId });
+    var playedRect = svgElement("rect", { x: "0", y: "0", width: "0", height: "128" });
+    clip.appendChild(playedRect);
+    var defs = svgElement("defs", {});
+    defs.appendChild(clip);
+    svg.appendChild(defs);
+    svg.appendChild(svgElement("path", { "class": "waveform-all", d: shape.d }));
+    svg.appendChild(svgElement("path", { "class": "waveform-played", d: shape.d, "clip-path": "url(#" + clipId + ")" }));
+    box.appendChild(svg);
+
+    var known = peaks.length * peaks.samples_per_pixel / peaks.sample_rate;
+    function duration() { return isFinite(player.duration) && player.duration > 0 ? player.duration : known; }
+    function showPlayed() {
+      var total = duration();
+      var part = total > 0 ? Math.min(1, player.currentTime / total) : 0;
+      playedRect.setAttribute("width", (part * shape.bars).toFixed(3));
+      box.setAttribute("data-played", part.toFixed(3));
+    }
+    ["timeupdate", "seeked", "loadedmetadata", "durationchange"].forEach(function (name) {
+      player.addEventListener(name, showPlayed);
+    });
+    box.addEventListener("click", function (event) {
+      var area = box.getBoundingClientRect();
+      if (!area.width) { return; }
+      var part = Math.min(1, Math.max(0, (event.clientX - area.left) / area.width));
+      seek(player, part * duration(), false);
+      showPlayed();
+    });
+    showPlayed();
+  }
+
+  Array.prototype.forEach.call(document.querySelectorAll(".player[data-peaks]"), function (player) {
+    if (!window.fetch) { return; }
+    window.fetch(player.getAttribute("data-peaks"), { credentials: "same-origin" })
+      .then(function (response) { if (!response.ok) { throw new Error(String(response.status)); } return response.json(); })
+      .then(function (peaks) { drawWaveform(player, peaks); })
+      .catch(function () { /* no waveform: the player works without it */ });
   });
 
   fromHash(false);
