@@ -15,7 +15,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
+from jsonschema.exceptions import ValidationError, best_match
 
 SCHEMA_DIR = Path(__file__).resolve().parent
 
@@ -88,6 +88,11 @@ FIELD_WORDS: dict[str, str] = {
     "source.fonds": N_("Fonds or series"),
     "source.producer": N_("Producer of the document"),
     "responds_to": N_("Documents the story responds to"),
+    "recording_consents": N_("Consents of the people recorded"),
+    "recording_consents.person": N_("name of the person recorded"),
+    "recording_consents.consent": N_("their consent"),
+    "recording_consents.minor": N_("minor"),
+    "recording_consents.guardian_by": N_("who gave the guardian's consent"),
     "images": N_("Files"),
     "files": N_("Files"),
 }
@@ -98,6 +103,7 @@ ITEM_WORDS: dict[str, str] = {
     "themes": N_("Theme no. %(number)s"),
     "alt_texts": N_("Description no. %(number)s"),
     "responds_to": N_("Document no. %(number)s the story responds to"),
+    "recording_consents": N_("Consent for file no. %(number)s"),
 }
 
 _TYPE_WORDS: dict[str, str] = {
@@ -117,6 +123,12 @@ def field_words(field: str) -> str:
     list_path, _dot, index = field.rpartition(".")
     if index.isdigit() and list_path in ITEM_WORDS:
         return _(ITEM_WORDS[list_path], number=int(index) + 1)
+    parts = field.split(".")
+    if len(parts) == 3 and parts[1].isdigit() and parts[0] in ITEM_WORDS:  # a list of objects
+        inner = FIELD_WORDS.get(f"{parts[0]}.{parts[2]}")
+        if inner is not None:
+            item = _(ITEM_WORDS[parts[0]], number=int(parts[1]) + 1)
+            return _("%(item)s, %(field)s", item=item, field=_(inner))
     words = FIELD_WORDS.get(field)
     return _(words) if words is not None else f"“{field}”"
 
@@ -126,11 +138,20 @@ def _type_words(expected: Any) -> str:
     return _(" or ").join(_(_TYPE_WORDS[name]) if name in _TYPE_WORDS else name for name in names)
 
 
+#: The branch of a ``oneOf`` that allows leaving an entry empty: never the one to explain.
+NULL_BRANCH = ("type", "null")
+
+
 def _message_of(error: ValidationError, field: str) -> str:
     """Turn jsonschema's technical wording into something a teacher can act on, in the
     interface language (English outside a request). The message names the field in words
     (:func:`field_words`); its path stays in :attr:`FieldError.field` for programs."""
     v = error.validator
+    if v in ("oneOf", "anyOf") and error.context:  # say what is wrong in the likeliest branch
+        branches = [e for e in error.context if (e.validator, e.validator_value) != NULL_BRANCH]
+        inner = best_match(branches or error.context)
+        if inner is not None:
+            return _message_of(inner, _field_of(inner))
     name = field_words(field)
     list_path, _dot, index = field.rpartition(".")
     if v == "required":
