@@ -159,6 +159,10 @@ def _message_of(error: ValidationError, field: str) -> str:
     if v == "type":
         return _("%(field)s: must be %(type)s", field=name, type=_type_words(error.validator_value))
     if v == "additionalProperties":
+        parent, _dot, key = field.rpartition(".")
+        if parent:  # inside a group of fields (a consent entry, the source): name the group
+            return _("%(field)s: “%(key)s” is not one of its fields", field=field_words(parent),
+                     key=key)  # fmt: skip
         return _("%(field)s is not a field of a story", field=name)
     if v == "enum":
         choices = ", ".join(str(c) for c in error.validator_value)

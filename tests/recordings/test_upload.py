@@ -93,13 +93,43 @@ def test_the_name_and_declared_type_do_not_matter_the_content_does(client, token
         ("notes.wav", b"RIFF\x24\x00\x00\x00WAVEfmt " + b"\x01" * 60),
     ],
 )
-def test_a_bogus_recording_is_refused_with_a_clear_message(app, upload, name, content):
+def test_a_damaged_recording_is_refused_as_damaged_not_as_a_format(app, upload, name, content):
+    """An MP3 that cannot be read is damaged: never "format not accepted: MP3" (MP3 is)."""
     response = upload(("photo.jpg", make_jpeg()), (name, content))
     assert response.status_code == 422, response.json
     message = response.json["error"]["message"]
     assert message.startswith(f"{name}: ")
-    assert "audio" in message and "video" in message
+    assert "damaged or incomplete" in message and "not accepted" not in message
     assert _stored(app) == [] and _media_rows(app) == 0
+
+
+def test_a_damaged_mp3_is_explained_in_french(client, token):
+    import io
+    import json
+
+    from tests.conftest import story_metadata
+
+    damaged = b"ID3\x04\x00\x00\x00\x00\x00\x00" + b"\xff\xfb" + b"\x00" * 5000
+    response = client.post(
+        "/api/v1/stories",
+        data={
+            "metadata": json.dumps(story_metadata()),
+            "files": [(io.BytesIO(damaged), "mamie.mp3")],
+        },
+        headers={"Authorization": f"Bearer {token}", "Accept-Language": "fr"},
+        content_type="multipart/form-data",
+    )
+    message = response.json["error"]["message"]
+    assert response.status_code == 422
+    assert message.startswith("mamie.mp3 : cet enregistrement est abîmé ou incomplet"), message
+    assert "format non accepté" not in message
+
+
+def test_a_text_file_is_still_refused_as_not_a_file_we_accept(upload):
+    response = upload(("notes.txt", b"hello world " * 400))
+    assert response.status_code == 422
+    message = response.json["error"]["message"]
+    assert "audio" in message and "video" in message and "damaged" not in message
 
 
 def test_a_recording_longer_than_the_limit_is_refused_with_the_limit(tmp_path):

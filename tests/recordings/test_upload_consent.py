@@ -298,3 +298,23 @@ def test_the_answer_says_each_recording_s_consent(app, client, make_user, api_to
     assert media[1]["consent"]["blockers"] == []
     assert media[2]["consent"]["recorded"] is False
     assert "karim.wav" in media[2]["consent"]["blockers"][0]
+
+
+@pytest.mark.parametrize(
+    ("entry", "words"),
+    [
+        ({"person": "Fatima"}, "son accord : obligatoire"),
+        ({"person": "Fatima", "consent": "oui"}, "son accord : doit être vrai ou faux"),
+        ({"person": "Fatima", "consent": True, "age": 12}, "« age » n’en est pas un champ"),
+        ({"person": "x" * 201, "consent": True}, "nom de la personne enregistrée : trop long"),
+    ],
+    ids=["missing-consent", "wrong-type", "unknown-key", "too-long"],
+)
+def test_a_malformed_consent_is_explained_in_words(app, client, make_user, api_token, entry, words):
+    answer = _upload(client, api_token(make_user("contributor")), [entry],
+                     ("fatima.wav", make_audio("wav", 1.0)))  # fmt: skip
+    assert answer.status_code == 422
+    message = answer.json["error"]["message"]
+    assert message.startswith("Accord pour le fichier n° 1") and words in message, message
+    assert "recording_consents" not in message and "“" not in message
+    assert _stored_objects(app) == 0

@@ -106,6 +106,19 @@ class NotARecording(RecordingRejected):
     """No audio or video FFmpeg recognises at all (the caller may say "not a file we accept")."""
 
 
+def looks_like_recording(head: bytes) -> bool:
+    """The first bytes of a file announce an audio or video container (MP3's ID3 tag or frame
+    sync, WAV, MP4/MOV/M4A, Ogg, FLAC, WebM/Matroska): FFmpeg refusing such a file means it is
+    damaged or incomplete, not that it is in a format we do not accept."""
+    if head.startswith((b"ID3", b"OggS", b"fLaC", b"\x1a\x45\xdf\xa3")):
+        return True
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return True
+    if head[4:8] == b"ftyp":
+        return True
+    return len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0  # MPEG audio, ADTS
+
+
 class RecordingTooLong(RecordingRejected):
     """Longer than the configured limit."""
 

@@ -43,6 +43,7 @@ from webapp.media.recording import (
     NotARecording,
     RecordingRejected,
     RecordingTooLong,
+    looks_like_recording,
     probe_recording,
 )
 from webapp.models import MediaAsset, MediaKind, Story, StoryKind, StoryStatus, User
@@ -259,6 +260,17 @@ def _check_recording(
     try:
         facts = probe_recording(file.stream, max_seconds=limit)
     except NotARecording as exc:
+        file.stream.seek(0)
+        unreadable = exc.code in ("not_a_recording", "unreadable_recording")
+        if unreadable and looks_like_recording(file.stream.read(16)):  # a broken MP3, WAV…
+            raise UploadRejected(
+                gettext(
+                    "%(name)s: this recording is damaged or incomplete, it cannot be played. "
+                    "Copy or export it again from the device that recorded it and send it again.",
+                    name=name,
+                ),
+                field="images",
+            ) from exc
         if image_problem is None:  # too large to be an image, and not a recording either
             raise PayloadTooLarge(
                 gettext(
