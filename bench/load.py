@@ -376,6 +376,10 @@ def start_redis(folder: Path) -> tuple[subprocess.Popen, str]:
             "",
             "--appendonly",
             "no",
+            "--maxmemory",
+            "512mb",
+            "--maxmemory-policy",
+            "noeviction",
         ],  # fmt: skip
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -76,7 +76,12 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     i18n.init_app(app)
     from webapp import page_cache
 
-    page_cache.init_app(app, settings.page_cache_seconds, settings.queue_prefix)
+    page_cache.init_app(
+        app,
+        settings.page_cache_seconds,
+        settings.queue_prefix,
+        page_cache.Ceiling(keys=settings.page_cache_max_keys, megabytes=settings.page_cache_max_mb),
+    )
 
     app.register_blueprint(public.bp)
     app.register_blueprint(submit.bp)

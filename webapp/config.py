@@ -211,6 +211,11 @@ class Settings:
     #: ``PAGE_CACHE_SECONDS``: how long a rendered public page may be kept in Redis for anonymous
     #: visitors (``webapp.page_cache``; changes retire kept pages at once); 0 turns the cache off.
     page_cache_seconds: int = 300
+    #: ``PAGE_CACHE_MAX_KEYS`` and ``PAGE_CACHE_MAX_MB``: ceilings on the kept pages and their
+    #: markers in Redis, whatever the visitors ask (the queues share that Redis); past them pages
+    #: are rendered and not kept until the next window of ``PAGE_CACHE_SECONDS``.
+    page_cache_max_keys: int = 20_000
+    page_cache_max_mb: int = 64
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -288,6 +293,8 @@ class Settings:
             recording_timeout=max(1, _int(env, "PASSAGES_RECORDING_TIMEOUT", 1800)),
             recording_timeout_per_second=_float(env, "PASSAGES_RECORDING_TIMEOUT_PER_SECOND", 1.5),
             page_cache_seconds=max(0, _int(env, "PAGE_CACHE_SECONDS", 300)),
+            page_cache_max_keys=max(1, _int(env, "PAGE_CACHE_MAX_KEYS", 20_000)),
+            page_cache_max_mb=max(1, _int(env, "PAGE_CACHE_MAX_MB", 64)),
         )
 
     def resolved_secret_key(self) -> str:

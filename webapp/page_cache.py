@@ -4,8 +4,27 @@ A crowd reads the same few pages: rendering each one once and answering the next
 Redis brings a page close to the cost of a static file. What may be kept is narrow on purpose:
 ``GET`` answers 200 that the view marked ``Cache-Control: public`` (never a draft, a preview
 with a token, a logged-in view, a page that carries a CSRF token or a flash message), keyed by
-address and interface language, and only once a page has been asked for twice (a flood of
-one-off addresses leaves small markers, not pages).
+interface language, path and the *canonical* form of the parameters the page reads, and only
+once a page has been asked for twice (a flood of one-off addresses leaves small markers, not
+pages).
+
+The key holds only what the view reads (:data:`PAGED`, :data:`SEARCH`), sorted by name, each
+value checked and bounded. Parameters the page does not read (``?utm_source=``, ``?fbclid=``,
+junk) are answered from the canonical page when it is kept, and nothing is ever stored for
+them: a page rendered from such an address may repeat them in its links. A value the page reads
+but that is out of bounds (``?page=abc``, a 300-character query) is rendered and never kept.
+``?t=`` (a private preview link) always bypasses the cache.
+
+What is kept is bounded, because the same Redis carries the job queues: every marker and page
+written is counted against a budget per window of ``PAGE_CACHE_SECONDS`` (entries and bytes,
+one budget for addresses without parameters, whose number the archive bounds, and a smaller
+one for addresses with parameters, which anyone can vary). Once a window's budget is spent,
+pages are rendered and not kept until the next window. Every entry expires after one window at
+most, so at most two windows' budgets are alive at any time: ``PAGE_CACHE_MAX_KEYS`` and
+``PAGE_CACHE_MAX_MB`` are ceilings on what the cache holds, whatever the visitors ask. Redis
+itself is given ``maxmemory`` with ``noeviction`` as a backstop: no eviction policy is safe on a
+Redis shared with RQ (``allkeys-*`` may drop queued jobs, ``volatile-*`` running executions,
+worker registrations and failed jobs; see docs/architecture.md).
 
 Every key holds a *generation* number. Anything that changes what the public sees moves the
 generation on (:func:`invalidate`), which retires every page at once: the outbox relay does it
@@ -25,11 +44,14 @@ rendered as if it did not exist.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any
+from urllib.parse import urlencode
 
 import redis
 from flask import Flask, Response, current_app, g, request, session
@@ -50,11 +72,59 @@ def changes_pages(event_type: str) -> bool:
     return event_type.startswith(PAGE_EVENT_FAMILIES)
 
 
-#: Query parameters a public page understands; an address with any other is rendered, not kept
-#: (so nobody fills Redis by varying a meaningless parameter).
-KNOWN_ARGS = frozenset(
-    {"page", "q", "sort", "place", "decade", "theme", "language", "organisation", "collection"}
-)
+_WHOLE_NUMBER = re.compile(r"[1-9][0-9]{0,5}")
+
+
+def whole_number(most: int) -> Callable[[str], bool]:
+    """A value written the one way a link writes it (``2``, never ``02`` or `` 2``), at most
+    ``most``."""
+    return lambda value: bool(_WHOLE_NUMBER.fullmatch(value)) and int(value) <= most
+
+
+def text(longest: int) -> Callable[[str], bool]:
+    """Words a visitor typed or a link carries, at most ``longest`` characters."""
+    return lambda value: 0 < len(value) <= longest and value.isprintable()
+
+
+@dataclass(frozen=True)
+class Reads:
+    """The parameters a page reads: each name with the check its value must pass to be kept,
+    and the names that may be repeated (a facet chosen twice) — the others appear once."""
+
+    checks: Mapping[str, Callable[[str], bool]]
+    repeatable: frozenset[str] = frozenset()
+    #: At most this many parameters in all (a search with every facet ticked is not kept).
+    most: int = 12
+
+
+#: A page that reads nothing from its address (a story, the home page, a feed).
+NOTHING = Reads({})
+#: A paginated list (collections, a collection, an organisation, a place).
+PAGED = Reads({"page": whole_number(10_000)})
+
+
+def _search_reads() -> Reads:
+    from webapp.services.searching import FACET_NAMES, MAX_PER_PAGE
+
+    return Reads(
+        {
+            "q": text(200),
+            "sort": lambda value: value in ("relevance", "period"),
+            "page": whole_number(10_000),
+            "per_page": whole_number(MAX_PER_PAGE),
+            **{name: text(100) for name in FACET_NAMES},
+        },
+        repeatable=frozenset(FACET_NAMES),
+    )
+
+
+#: The search page: the words, the sort, the page and the facets (``search_request_from_args``).
+SEARCH = _search_reads()
+
+#: Parameters that make a page private wherever they appear: ``t`` opens a preview of a story
+#: that is not public. Such a request never reads nor fills the cache.
+PRIVATE_ARGS = frozenset({"t"})
+
 #: Headers replayed from a kept page (the app's after-request hooks add the rest again).
 KEPT_HEADERS = ("Content-Type", "Cache-Control", "ETag", "Last-Modified", "Vary")
 #: After Redis fails, seconds during which pages are rendered without asking it again.
@@ -64,7 +134,30 @@ GENERATION = "generation"
 #: two; under load each round trip waits for the Redis process to be scheduled). A change made
 #: in this process is seen at once; one made elsewhere at most this much later.
 GENERATION_REUSE = 0.5
+#: What a marker or a page costs in Redis beyond its key and body (the value's encoding, the
+#: key's expiry, Redis's own bookkeeping), counted against the budget.
+ENTRY_OVERHEAD = 128
+#: The share of the budget for addresses with parameters (searches, page numbers): anyone can
+#: vary them, so they must not crowd out the story and home pages.
+WITH_PARAMETERS_SHARE = 0.25
 _FAILURES = (redis.RedisError, OSError)
+
+
+@dataclass(frozen=True)
+class Ceiling:
+    """The most the kept pages and markers may hold in Redis at any time."""
+
+    keys: int
+    megabytes: int
+
+    def window_budget(self, with_parameters: bool) -> tuple[int, int]:
+        """Entries and bytes one window may write for one kind of address: half the ceiling
+        per window (an entry lives at most into the next window), split between the kinds."""
+        share = WITH_PARAMETERS_SHARE if with_parameters else 1 - WITH_PARAMETERS_SHARE
+        return (
+            max(1, int(self.keys * share / 2)),
+            max(1, int(self.megabytes * 1024 * 1024 * share / 2)),
+        )
 
 
 class _AppRedis:
@@ -126,11 +219,13 @@ def _generation() -> _Generation:
     return current_app.extensions["passages.page_generation"]
 
 
-def init_app(app: Flask, seconds: int, prefix: str) -> None:
+def init_app(app: Flask, seconds: int, prefix: str, ceiling: Ceiling | None = None) -> None:
     """Bind the cache; ``seconds`` = 0 turns it off (pages are then always rendered)."""
     app.extensions["passages.page_cache_seconds"] = seconds
     app.extensions["passages.page_generation"] = _Generation()
     app.extensions["passages.page_pause"] = _Pause()
+    app.extensions["passages.page_ceiling"] = ceiling or Ceiling(keys=20_000, megabytes=64)
+    app.extensions["passages.page_budget_prefix"] = f"{prefix}-pages:budget:"
     cache.init_app(
         app,
         config={
@@ -163,12 +258,49 @@ def invalidate() -> bool:
         return False
 
 
+@dataclass(frozen=True)
+class _Address:
+    """Where this request's page is kept: ``path?canonical parameters``. ``storable`` is false
+    when the request carried parameters the page does not read: it may be answered from the
+    canonical page, but what it rendered is not stored (its links may repeat them)."""
+
+    text: str
+    with_parameters: bool
+    storable: bool
+
+
+def canonical_address(reads: Reads) -> _Address | None:
+    """The request's address reduced to what the page reads, or ``None`` when the page must be
+    rendered and not kept (a private preview, a value out of bounds, too many parameters)."""
+    kept: list[tuple[str, str]] = []
+    ignored = False
+    seen: set[str] = set()
+    for name, value in request.args.items(multi=True):
+        if name in PRIVATE_ARGS:
+            return None
+        check = reads.checks.get(name)
+        if check is None:
+            ignored = True  # utm_source, fbclid, junk: the view never looks at it
+            continue
+        if (name in seen and name not in reads.repeatable) or not check(value):
+            return None
+        seen.add(name)
+        kept.append((name, value))
+    if len(kept) > reads.most:
+        return None
+    kept.sort(key=lambda pair: pair[0])  # stable: a facet's values keep the order they had
+    query = urlencode(kept)
+    return _Address(
+        text=f"{request.path}?{query}" if query else request.path,
+        with_parameters=bool(kept),
+        storable=not ignored,
+    )
+
+
 def _may_keep() -> bool:
     """Whether this request's page may come from, or go to, the cache."""
     if request.method not in ("GET", "HEAD") or _pause().active():
         return False
-    if any(name not in KNOWN_ARGS for name in request.args):
-        return False  # includes ?t= (a private preview link)
     from webapp.auth import current_person
 
     if current_person() is not None:
@@ -176,10 +308,10 @@ def _may_keep() -> bool:
     return "_flashes" not in session
 
 
-def _key(generation: int) -> str:
+def _key(generation: int, address: _Address) -> str:
     from flask_babel import get_locale
 
-    return f"{generation}:{get_locale()}:{request.url}"
+    return f"{generation}:{get_locale()}:{address.text}"
 
 
 def _storable(response: Response) -> bool:
@@ -199,44 +331,80 @@ def _replay(entry: dict) -> Response:
     return response.make_conditional(request)
 
 
-def _asked_before(key: str) -> bool:
+def _within_budget(address: _Address, size: int) -> bool:
+    """Count one more entry of ``size`` bytes against this window's budget; ``False`` once the
+    budget is spent (the entry is then not written)."""
+    seconds = current_app.extensions["passages.page_cache_seconds"]
+    ceiling: Ceiling = current_app.extensions["passages.page_ceiling"]
+    most_entries, most_bytes = ceiling.window_budget(address.with_parameters)
+    kind = "parameters" if address.with_parameters else "paths"
+    window = int(time.time() // seconds)
+    key = f"{current_app.extensions['passages.page_budget_prefix']}{window}:{kind}"
+    from webapp.services import backends
+
+    pipe = backends.redis_connection().pipeline(transaction=False)
+    pipe.hincrby(key, "entries", 1)
+    pipe.hincrby(key, "bytes", size + ENTRY_OVERHEAD)
+    pipe.expire(key, 2 * seconds)
+    entries, used, _ = pipe.execute()
+    return entries <= most_entries and used <= most_bytes
+
+
+def _asked_before(key: str, address: _Address) -> bool:
     """Keep a page only the second time it is rendered within ``PAGE_CACHE_SECONDS``: a crawler
     or a flood of one-off searches then leaves small markers in Redis, not a page each (the
-    same Redis carries the job queues)."""
+    same Redis carries the job queues). A marker counts against the budget too."""
+    marker = f"asked:{key}"
     try:
-        return not cache.add(f"asked:{key}", 1)
+        if cache.get(marker) is not None:
+            return True
+        if _within_budget(address, len(marker)):
+            cache.add(marker, 1)
+        return False
     except _FAILURES as exc:
         _pause().failed(exc)
         return False
 
 
-def cached_page(view: Callable[..., Any]) -> Callable[..., Any]:
+def _keep(key: str, address: _Address, response: Response) -> None:
+    headers = [(h, response.headers[h]) for h in KEPT_HEADERS if h in response.headers]
+    body = response.get_data()
+    try:
+        if _within_budget(address, len(key) + len(body)):
+            cache.set(key, {"body": body, "headers": headers})
+    except _FAILURES as exc:
+        _pause().failed(exc)
+
+
+def cached_page(reads: Reads = NOTHING) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Serve the view's page from the cache when kept, else render it and keep it.
 
-    A conditional request for a kept page is answered 304 from the kept ETag, without
-    rendering anything.
+    ``reads`` names the parameters the view reads from the address (and how each is bounded):
+    only those make up the key. A conditional request for a kept page is answered 304 from the
+    kept ETag, without rendering anything.
     """
 
-    @wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if not enabled() or not _may_keep():
-            return view(*args, **kwargs)
-        try:
-            key = _key(_generation().current())
-            entry = cache.get(key)
-        except _FAILURES as exc:
-            _pause().failed(exc)
-            return view(*args, **kwargs)
-        if entry is not None:
-            return _replay(entry)
-        response = current_app.make_response(view(*args, **kwargs))
-        if _storable(response) and _asked_before(key):
-            headers = [(h, response.headers[h]) for h in KEPT_HEADERS if h in response.headers]
-            body = response.get_data() if response.status_code == 200 else None
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if not enabled() or not _may_keep():
+                return view(*args, **kwargs)
+            address = canonical_address(reads)
+            if address is None:
+                return view(*args, **kwargs)
             try:
-                cache.set(key, {"body": body, "headers": headers})
+                key = _key(_generation().current(), address)
+                entry = cache.get(key)
             except _FAILURES as exc:
                 _pause().failed(exc)
-        return response
+                return view(*args, **kwargs)
+            if entry is not None:
+                return _replay(entry)
+            response = current_app.make_response(view(*args, **kwargs))
+            if address.storable and _storable(response) and _asked_before(key, address):
+                _keep(key, address, response)
+            return response
 
-    return wrapper
+        return wrapper
+
+    return decorate

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from contextlib import contextmanager
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -49,7 +50,18 @@ def kept_pages(app) -> int:
     prefix = app.extensions["passages.settings"].queue_prefix
     with app.app_context():
         keys = backends.redis_connection().keys(f"{prefix}-pages:*")
-    return len([k for k in keys if not k.endswith(b"generation") and b"asked:" not in k])
+    return len([k for k in keys if not k.endswith(b"generation") and b":asked:" not in k
+                and b":budget:" not in k])  # fmt: skip
+
+
+def cache_entries(app) -> int:
+    """Every page and marker the cache holds in Redis (not its generation and budget counters)."""
+    from webapp.services import backends
+
+    prefix = app.extensions["passages.settings"].queue_prefix
+    with app.app_context():
+        keys = backends.redis_connection().keys(f"{prefix}-pages:*")
+    return len([k for k in keys if not k.endswith(b"generation") and b":budget:" not in k])
 
 
 @pytest.fixture
@@ -282,3 +294,98 @@ def test_a_page_asked_for_once_is_not_kept(app, client, archive):
     assert kept_pages(app) == 0
     keep(client, "/search?q=fonderie")
     assert kept_pages(app) == 1
+
+
+def test_parameters_in_another_order_are_answered_from_the_same_kept_page(app, client, archive):
+    first = keep(client, "/search?q=fonderie&sort=period&theme=travail")
+    with rendered_templates(app) as rendered:
+        again = client.get("/search?theme=travail&sort=period&q=fonderie")
+    assert again.status_code == 200 and rendered == []
+    assert again.data == first.data
+    assert kept_pages(app) == 1
+
+
+def test_parameters_a_page_does_not_read_get_the_kept_canonical_page(app, client, archive):
+    story = archive.pages["story"]
+    first = keep(client, story)
+    with rendered_templates(app) as rendered:
+        shared = client.get(f"{story}?utm_source=journal&fbclid=abc123")
+        junk = client.get(f"{story}?page=3")  # the story page reads no page number
+    assert rendered == []
+    assert shared.data == first.data and junk.data == first.data
+    # Never stored under their own address, nor over the canonical page: their links may repeat
+    # the parameters, which the next visitors must not get.
+    other = "/places/vitry-sur-seine"
+    client.get(f"{other}?utm_source=journal")
+    client.get(f"{other}?utm_source=journal")
+    assert kept_pages(app) == 1
+    assert "utm_source" not in keep(client, other).text
+
+
+def test_values_out_of_bounds_are_rendered_and_never_kept(app, client, archive):
+    before = cache_entries(app)
+    for url in ("/collections/?page=abc", "/collections/?page=02", "/collections/?page=1&page=2",
+                "/search?q=" + "fonderie " * 40, "/search?q=fonderie&sort=random",
+                f"{archive.pages['story']}?t=anything"):  # fmt: skip
+        for _ in range(2):
+            assert client.get(url).status_code in (200, 404), url
+    assert cache_entries(app) == before
+
+
+@pytest.mark.slow
+def test_ten_thousand_junk_parameters_do_not_make_ten_thousand_keys(app, client, archive):
+    story = archive.pages["story"]
+    keep(client, story)
+    keep(client, "/collections/quartiers")
+    before = cache_entries(app)
+    for n in range(1_000):  # ten distinct parameters per request
+        if n % 10:  # parameters the page does not read: answered from the kept page
+            url = f"{story}?" + "&".join(f"x{n}_{i}={i}" for i in range(10))
+        else:  # a parameter it reads, with values out of bounds: rendered, not kept
+            url = "/collections/quartiers?" + "&".join(f"page=0{n}{i}" for i in range(10))
+        assert client.get(url).status_code == 200
+    assert cache_entries(app) == before
+
+
+def test_what_the_cache_holds_stays_under_its_ceiling(tmp_path, redis_server):
+    """Valid but endless addresses (a new search each time) fill the budget, not Redis; the
+    pages without parameters keep their own share, so the story pages are still kept."""
+    app = build_app(tmp_path / "data", REDIS_URL=redis_server.url, PAGE_CACHE_SECONDS="300",
+                    PAGE_CACHE_MAX_KEYS="40")  # fmt: skip
+    try:
+        client = app.test_client()
+        for n in range(20):  # 40 markers and pages if nothing bounded them
+            keep(client, f"/search?q=mot{n}")
+        assert cache_entries(app) <= 40 * page_cache_share()
+        assert client.get("/").status_code == 200
+        with rendered_templates(app) as rendered:
+            keep(client, "/")
+            client.get("/")
+        assert rendered == ["home.html"]  # rendered twice is kept, then served from Redis
+    finally:
+        _dispose(app)
+
+
+def page_cache_share() -> float:
+    from webapp.page_cache import WITH_PARAMETERS_SHARE
+
+    return WITH_PARAMETERS_SHARE
+
+
+@pytest.mark.slow
+def test_the_embedded_redis_refuses_writes_rather_than_evicting_jobs(tmp_path):
+    """The queues share the embedded Redis with the cache: a memory ceiling, never eviction."""
+    import redis
+
+    from webapp import broker
+
+    try:
+        connection = redis.Redis.from_url(broker.embedded_redis_url(tmp_path / "data"))
+        assert connection.config_get("maxmemory-policy") == {"maxmemory-policy": "noeviction"}
+        assert 0 < int(connection.config_get("maxmemory")["maxmemory"]) <= 1024**3
+        connection.close()
+    finally:
+        broker.stop_embedded_redis()
+    command, _ = broker.server_command(tmp_path / "run")  # what ``passages run`` supervises
+    lines = set(Path(command[-1]).read_text().splitlines())
+    assert {"maxmemory-policy noeviction", "maxmemory 256mb"} <= lines

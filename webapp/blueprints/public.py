@@ -161,7 +161,7 @@ def set_language(code: str):
 
 
 @bp.get("/")
-@page_cache.cached_page
+@page_cache.cached_page()
 def home():
     featured = collection_service.featured_collections(6)
     try:
@@ -183,7 +183,7 @@ def home():
 
 @bp.get("/stories/<int:story_id>")
 @bp.get("/stories/<int:story_id>-<slug>")
-@page_cache.cached_page
+@page_cache.cached_page()
 def story(story_id: int, slug: str | None = None):
     token = request.args.get("t")
     try:
@@ -233,7 +233,7 @@ def story(story_id: int, slug: str | None = None):
 
 
 @bp.get("/collections/")
-@page_cache.cached_page
+@page_cache.cached_page(page_cache.PAGED)
 def collections():
     pagination = paging.page_of(
         collection_service.public_collections_query(), _page_arg(), PER_PAGE
@@ -251,7 +251,7 @@ def collection(slug: str):
     return _collection_page(slug)
 
 
-@page_cache.cached_page
+@page_cache.cached_page(page_cache.PAGED)
 def _collection_page(slug: str):
     collection = collection_service.get_public_collection(slug)
     pagination = paging.page_of(
@@ -272,7 +272,7 @@ def _collection_page(slug: str):
 
 @bp.get("/organisations/<int:organisation_id>")
 @bp.get("/organisations/<int:organisation_id>-<slug>")
-@page_cache.cached_page
+@page_cache.cached_page(page_cache.PAGED)
 def organisation(organisation_id: int, slug: str | None = None):
     organisation = accounts.find_organisation(organisation_id)
     if organisation is None:
@@ -293,7 +293,7 @@ def organisation(organisation_id: int, slug: str | None = None):
 
 
 @bp.get("/places/")
-@page_cache.cached_page
+@page_cache.cached_page()
 def place_list():
     counts = places.public_story_counts()
     rows = places.all_places()
@@ -339,7 +339,7 @@ def _map_pins(rows: list[tuple[places.Place, int]], width: float = 360.0) -> lis
 
 
 @bp.get("/places/<slug>")
-@page_cache.cached_page
+@page_cache.cached_page(page_cache.PAGED)
 def place(slug: str):
     place = places.find_by_slug(slug)
     if place is None:
@@ -382,7 +382,7 @@ def search_url(query: SearchRequest, **changes) -> str:
 
 
 @bp.get("/search")
-@page_cache.cached_page
+@page_cache.cached_page(page_cache.SEARCH)
 def search():
     search_request = search_request_from_args(request.args)
     try:

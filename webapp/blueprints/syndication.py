@@ -57,7 +57,7 @@ def _other_addresses() -> list[sitemap.Address]:
 
 
 @bp.get("/sitemap.xml")
-@page_cache.cached_page
+@page_cache.cached_page()
 def sitemap_xml():
     stories = catalog.count_public_stories()
     others = _other_addresses()
@@ -73,13 +73,13 @@ def sitemap_xml():
 
 
 @bp.get("/sitemaps/pages.xml")
-@page_cache.cached_page
+@page_cache.cached_page()
 def sitemap_pages():
     return _xml(sitemap.urlset(_other_addresses()), "application/xml")
 
 
 @bp.get("/sitemaps/stories-<int:number>.xml")
-@page_cache.cached_page
+@page_cache.cached_page()
 def sitemap_stories(number: int):
     # Check the page against the count first: a huge number's offset overflows the database's
     # integers, and any page past the last is simply not there.
@@ -117,7 +117,7 @@ def _entries(stories: list[Story]) -> list[atom.Entry]:
 
 
 @bp.get("/feeds/stories.atom")
-@page_cache.cached_page
+@page_cache.cached_page()
 def stories_feed():
     feed = atom.Feed(
         feed_url=url_for("syndication.stories_feed", _external=True),
@@ -131,7 +131,7 @@ def stories_feed():
 
 
 @bp.get("/feeds/collections/<slug>.atom")
-@page_cache.cached_page
+@page_cache.cached_page()
 def collection_feed(slug: str):
     collection = collection_service.get_public_collection(slug)
     feed = atom.Feed(

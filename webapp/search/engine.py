@@ -632,9 +632,11 @@ class SearchIndex:
             language = data.get("language") or ""
             primary = language.split("-", 1)[0].lower()
             moment = None
-            for media_id, start, said in data.get("moments") or ():
-                if mentions(said, rules, primary):
-                    moment = MomentHit(media_id, start, snippet(said, rules, primary))
+            for media_id, start, said, *rest in data.get("moments") or ():
+                # A transcript's words are matched in its own language (older entries: none).
+                spoken = (rest[0] if rest else "") or primary
+                if mentions(said, rules, spoken):
+                    moment = MomentHit(media_id, start, snippet(said, rules, spoken))
                     break
             out.append(
                 SearchHit(
