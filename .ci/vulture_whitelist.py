@@ -32,6 +32,7 @@ insee_code
 insee
 guardian_consent_recorded_by_id
 persons_cleared_by_id
+guardian_declared_by
 original_filename
 requester_name
 erasure_requested
@@ -47,6 +48,7 @@ _.last_login_at
 _.last_used_at
 _.guardian_consent_recorded_by_id
 _.persons_cleared_by_id
+_.guardian_declared_by
 _.handled_by_id
 _.handled_at
 _.attempts

@@ -8,10 +8,16 @@ class (total + facet counts over the whole result set + top 20 with highlights),
 of a process that only serves searches. Each engine runs in its own child process so that its
 memory and warm caches do not leak into another's figures.
 
+Every size is measured in one run and reported in one table (1,000, 10,000 and 100,000 stories
+by default), the engines' query runs interleaved round by round so that a ratio compares figures
+taken under the same load. Corpora and indexes are built once and kept in ``bench/out/``
+(``--rebuild`` to build again); update runs work on a scratch copy, so the kept archives never
+change.
+
 Usage::
 
-    .venv/bin/python bench/search.py --stories 100000
-    .venv/bin/python bench/search.py --stories 5000 --engines whoosh   # quick look
+    .venv/bin/python bench/search.py                       # 1k, 10k, 100k; Whoosh ÷ FTS5
+    .venv/bin/python bench/search.py --stories 2000 --rounds 1 --updates 0   # quick look
 
 Bench-only dependencies: ``tantivy`` and ``wordfreq`` (not needed by the application).
 This script prints its figures; it must never be imported by the application.
@@ -394,10 +400,19 @@ def whoosh_build(count: int, folder: Path) -> dict:
 def whoosh_queries(count: int, folder: Path, queries: dict, repeats: int) -> dict:
     from webapp.search import SearchIndex, SearchRequest
 
+    # A fresh web process: open the index and warm it up as the app does at start (when the
+    # engine has ``warm_up``), then answer a real query (the first common word). A request
+    # arriving at the very start waits for both: ``first_search_ms``.
+    first = queries["common word"][0]
     t0 = time.perf_counter()
     index = SearchIndex(folder)
-    index.search(SearchRequest(q="zzzz"))
-    open_ms = (time.perf_counter() - t0) * 1000
+    if hasattr(index, "warm_up"):
+        index.warm_up()
+    t1 = time.perf_counter()
+    index.search(SearchRequest(q=first["q"], per_page=PER_PAGE))
+    t2 = time.perf_counter()
+    first_ms = (t2 - t0) * 1000
+    warm_ms, after_warm_ms = (t1 - t0) * 1000, (t2 - t1) * 1000
 
     def run(item: dict) -> int:
         filters = {"place": [item["place"]]} if "place" in item else {}
@@ -412,7 +427,13 @@ def whoosh_queries(count: int, folder: Path, queries: dict, repeats: int) -> dic
         index.search(SearchRequest(q=item["q"], sort="period"))
         period.append((time.perf_counter() - t) * 1000)
     result["two words, sorted by period"] = summary(period)
-    return {"queries": result, "open_ms": round(open_ms), "peak_rss_mb": round(peak_rss_mb())}
+    return {
+        "queries": result,
+        "first_search_ms": round(first_ms),
+        "warm_up_ms": round(warm_ms),
+        "first_after_warm_up_ms": round(after_warm_ms),
+        "peak_rss_mb": round(peak_rss_mb()),
+    }
 
 
 def whoosh_updates(count: int, folder: Path, updates: int) -> dict:
@@ -719,80 +740,204 @@ def in_child(fn: Callable, *args) -> dict:
         return pool.apply(fn, args)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--stories", type=int, default=100_000)
-    parser.add_argument("--repeats", type=int, default=3, help="timed rounds per query")
-    parser.add_argument("--updates", type=int, default=40)
-    parser.add_argument(
-        "--engines", default="whoosh,fts5,tantivy", help="comma-separated subset to run"
+def ensure_corpus(n: int) -> None:
+    """The corpus of ``n`` stories: the first ``n`` lines of a larger one already generated
+    (same seed, same sequence: identical to generating ``n``), else generated."""
+    path = corpus_path(n)
+    if path.exists():
+        return
+    larger = sorted(
+        (int(p.stem.split("-")[1]), p)
+        for p in OUT.glob("corpus-*.jsonl")
+        if p.stem.split("-")[1].isdigit() and int(p.stem.split("-")[1]) > n
     )
-    parser.add_argument(
-        "--reuse-index", action="store_true", help="skip building indexes that already exist"
-    )
-    args = parser.parse_args()
-    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
-    OUT.mkdir(parents=True, exist_ok=True)
-    n = args.stories
+    if larger:
+        tmp = path.with_suffix(".tmp")
+        with open(larger[0][1], encoding="utf-8") as src, open(tmp, "w", encoding="utf-8") as out:
+            for _, line in zip(range(n), src, strict=False):
+                out.write(line)
+        os.replace(tmp, path)
+        print(f"corpus: first {n} stories of {larger[0][1].name}")
+        return
+    t0 = time.perf_counter()
+    generate_corpus(path, n)
+    print(f"corpus generated in {time.perf_counter() - t0:.0f}s → {path}")
 
-    print(f"# search bench: {n} stories, {os.cpu_count()} cores, python {sys.version.split()[0]}")
-    if not corpus_path(n).exists():
-        t0 = time.perf_counter()
-        generate_corpus(corpus_path(n), n)
-        print(f"corpus generated in {time.perf_counter() - t0:.0f}s → {corpus_path(n)}")
-    size_mb = corpus_path(n).stat().st_size / 2**20
-    print(f"corpus: {corpus_path(n)} ({size_mb:.0f} MB)")
+
+ENGINES = {
+    "whoosh": ("whoosh-{n}", whoosh_build, whoosh_queries, whoosh_updates),
+    "fts5": ("fts5-{n}.sqlite", fts_build, fts_queries, fts_updates),
+    "tantivy": ("tantivy-{n}", tantivy_build, tantivy_queries, tantivy_updates),
+}
+
+
+def ensure_index(engine: str, n: int, rebuild: bool) -> Path:
+    """The engine's index of the ``n``-story corpus, built once and kept in ``bench/out``
+    (a ``.built`` file beside it records the build figures and marks it complete)."""
+    name, build, _, _ = ENGINES[engine]
+    folder = OUT / name.format(n=n)
+    marker = folder.with_name(folder.name + ".built")
+    if rebuild or not marker.exists():
+        marker.unlink(missing_ok=True)
+        stats = in_child(build, n, folder)
+        marker.write_text(json.dumps(stats))
+        print(f"  {engine} build: {json.dumps(stats)}", flush=True)
+    return folder
+
+
+def scratch_copy(folder: Path) -> Path:
+    """A throw-away copy of an index, so that update runs never change the cached archive."""
+    copy = folder.with_name(folder.name + ".scratch")
+    if copy.is_dir():
+        shutil.rmtree(copy)
+    else:
+        copy.unlink(missing_ok=True)
+    if folder.is_dir():
+        shutil.copytree(folder, copy)
+    else:
+        shutil.copy2(folder, copy)
+    return copy
+
+
+def drop(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+        for extra in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            extra.unlink(missing_ok=True)
+
+
+def load_average() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
+
+
+def run_size(n: int, engines: list[str], args: argparse.Namespace) -> dict:
+    """Build (once) and measure one archive size: query rounds with the engines interleaved
+    (each round runs every engine once, in alternating order, each in a fresh process), then
+    update-to-visible on a scratch copy of each index."""
+    print(f"\n# {n} stories (load average {load_average()})", flush=True)
+    ensure_corpus(n)
     queries = choose_queries(n)
     for cls, items in queries.items():
         print(
             f"  {cls}: "
             + ", ".join(i["q"] + (f" [place={i['place']}]" if "place" in i else "") for i in items)
         )
-    results: dict[str, dict] = {}
-    gc.collect()
-
-    for engine in engines:
-        print(f"\n## {engine}", flush=True)
-        if engine == "whoosh":
-            folder = OUT / f"whoosh-{n}"
-            build, query_fn, update_fn = whoosh_build, whoosh_queries, whoosh_updates
-        elif engine == "fts5":
-            folder = OUT / f"fts5-{n}.sqlite"
-            build, query_fn, update_fn = fts_build, fts_queries, fts_updates
-        elif engine == "tantivy":
-            folder = OUT / f"tantivy-{n}"
-            build, query_fn, update_fn = tantivy_build, tantivy_queries, tantivy_updates
-        else:
-            raise SystemExit(f"unknown engine {engine}")
-        res: dict[str, dict] = {}
-        if not (args.reuse_index and folder.exists()):
-            res["build"] = in_child(build, n, folder)
-            print("build:", json.dumps(res["build"]), flush=True)
-        res["search"] = in_child(query_fn, n, folder, queries, args.repeats)
-        print("search:", json.dumps(res["search"], ensure_ascii=False), flush=True)
-        res["updates"] = in_child(update_fn, n, folder, args.updates)
-        print("updates:", json.dumps(res["updates"]), flush=True)
-        results[engine] = res
-
-    print("\n## full results page (total + 6 facets over all matches + top 20 highlighted), ms")
-    header = f"{'query class':32}" + "".join(f"{e + ' p50':>14}{e + ' p95':>14}" for e in engines)
-    print(header)
-    for cls in queries:
-        row = f"{cls:32}"
+    folders = {e: ensure_index(e, n, args.rebuild) for e in engines}
+    rounds: dict[str, list[dict]] = {e: [] for e in engines}
+    loads = [load_average()]
+    for r in range(args.rounds):
+        order = engines if r % 2 == 0 else engines[::-1]
+        for e in order:
+            res = in_child(ENGINES[e][2], n, folders[e], queries, args.repeats)
+            rounds[e].append(res)
+            loads.append(load_average())
+            brief = {c: q["p95"] for c, q in res["queries"].items()}
+            print(f"  round {r + 1} {e}: p95 {json.dumps(brief, ensure_ascii=False)}", flush=True)
+    updates: dict[str, dict] = {}
+    if args.updates:
         for e in engines:
-            q = results[e]["search"]["queries"][cls]
-            row += f"{q['p50']:>14}{q['p95']:>14}"
-        print(row)
-    print("\n## update to visible, ms")
-    for e in engines:
-        u = results[e]["updates"]["update_to_visible"]
-        print(f"{e:10} p50 {u['p50']:>8}  p95 {u['p95']:>8}")
-    print("\n## bulk index")
-    for e in engines:
-        b = results[e].get("build")
-        if b:
-            print(f"{e:10} {b['seconds']:>8}s  {b['stories_per_s']:>8} stories/s")
-    (OUT / f"results-{n}.json").write_text(json.dumps(results, indent=1, ensure_ascii=False))
+            copy = scratch_copy(folders[e])
+            try:
+                updates[e] = in_child(ENGINES[e][3], n, copy, args.updates)
+            finally:
+                drop(copy)
+            print(f"  {e} updates: {json.dumps(updates[e])}", flush=True)
+            loads.append(load_average())
+    return {"rounds": rounds, "updates": updates, "load": loads, "classes": list(queries)}
+
+
+def median_of(rounds: list[dict], cls: str, key: str) -> float:
+    values = [r["queries"][cls][key] for r in rounds if cls in r["queries"]]
+    return round(statistics.median(values), 1) if values else float("nan")
+
+
+def report(results: dict[int, dict], engines: list[str]) -> None:
+    """One table for every size: medians over the rounds of each round's p50 and p95, and the
+    ratio of the first engine's p95 to the second's (median of the per-round ratios)."""
+    print("\n## full results page (total + 6 facets over all matches + top 20 highlighted), ms")
+    print("## medians over rounds; ratio = median over rounds of (first engine p95 ÷ second's)")
+    head = f"{'stories':>8} {'query class':30}"
+    head += "".join(f"{e + ' p50':>13}{e + ' p95':>13}" for e in engines)
+    if len(engines) >= 2:
+        head += f"{'ratio':>8}"
+    print(head)
+    for n, res in results.items():
+        rounds = res["rounds"]
+        classes = list(rounds[engines[0]][0]["queries"])
+        for cls in classes:
+            row = f"{n:>8} {cls:30}"
+            for e in engines:
+                if any(cls in r["queries"] for r in rounds[e]):
+                    row += f"{median_of(rounds[e], cls, 'p50'):>13}"
+                    row += f"{median_of(rounds[e], cls, 'p95'):>13}"
+                else:
+                    row += f"{'':>13}{'':>13}"
+            if len(engines) >= 2 and all(cls in r["queries"] for r in rounds[engines[1]]):
+                ratios = [
+                    a["queries"][cls]["p95"] / b["queries"][cls]["p95"]
+                    for a, b in zip(rounds[engines[0]], rounds[engines[1]], strict=False)
+                ]
+                row += f"{statistics.median(ratios):>8.2f}"
+            print(row)
+    print("\n## first search of a fresh process (open + first query), update to visible, ms")
+    for n, res in results.items():
+        if "whoosh" in res["rounds"]:
+            runs = res["rounds"]["whoosh"]
+            first = [r["first_search_ms"] for r in runs]
+            warm = [r.get("warm_up_ms", 0) for r in runs]
+            after = [r.get("first_after_warm_up_ms", r["first_search_ms"]) for r in runs]
+            print(
+                f"{n:>8} whoosh fresh process: open + warm-up median {statistics.median(warm):.0f}"
+                f" {warm}, then first search {statistics.median(after):.0f} {after};"
+                f" together {statistics.median(first):.0f}"
+            )
+        for e, u in res["updates"].items():
+            v = u["update_to_visible"]
+            print(f"{n:>8} {e:8} update to visible p50 {v['p50']:>8}  p95 {v['p95']:>8}")
+        print(f"{n:>8} load averages during the size: {', '.join(res['load'])}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--stories", default="1000,10000,100000", help="comma-separated archive sizes"
+    )
+    parser.add_argument("--repeats", type=int, default=3, help="timed rounds per query")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="query runs per engine, interleaved with the others"
+    )
+    parser.add_argument("--updates", type=int, default=40, help="0 to skip update-to-visible")
+    parser.add_argument("--engines", default="whoosh,fts5", help="comma-separated; first ÷ second")
+    parser.add_argument(
+        "--rebuild", action="store_true", help="rebuild the indexes kept in bench/out"
+    )
+    parser.add_argument("--reuse-index", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    unknown = [e for e in engines if e not in ENGINES]
+    if unknown:
+        raise SystemExit(f"unknown engine(s): {', '.join(unknown)}")
+    sizes = [int(x) for x in args.stories.split(",") if x.strip()]
+    OUT.mkdir(parents=True, exist_ok=True)
+    print(
+        f"# search bench: sizes {sizes}, {os.cpu_count()} cores, python {sys.version.split()[0]},"
+        f" load average {load_average()}"
+    )
+    # The largest corpus first: the smaller ones are its first lines.
+    ensure_corpus(max(sizes))
+    results: dict[int, dict] = {}
+    gc.collect()
+    for n in sizes:
+        results[n] = run_size(n, engines, args)
+        (OUT / "results-sizes.json").write_text(
+            json.dumps({str(k): v for k, v in results.items()}, indent=1, ensure_ascii=False)
+        )
+    report(results, engines)
 
 
 if __name__ == "__main__":

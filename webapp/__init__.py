@@ -137,6 +137,10 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     csrf.exempt(api.bp)  # the API authenticates with bearer tokens only (webapp.auth)
     errorhandlers.register(app)
     ratelimits.init_app(app, settings)
+    if settings.search_warmup and not app.testing:
+        from webapp import search_warmup
+
+        search_warmup.start(app)
     return app
 
 

@@ -22,7 +22,8 @@ def _create_app() -> Flask:
     from webapp import create_app
 
     os.umask(0o077)  # database, objects, index and Redis dumps: readable by this account only
-    return create_app()
+    # Commands (worker, reindex…) never warm the search index; ``passages run`` does it itself.
+    return create_app({"PASSAGES_SEARCH_WARMUP": "0"})
 
 
 main = FlaskGroup(
@@ -73,6 +74,13 @@ def run_command(demo: bool, host: str, port: int, no_worker: bool) -> None:
             url = f"http://{host}:{port}/"
             hardening.serve_at(app, url)  # links name the address served, not the Host header
             os.environ["PUBLIC_URL"] = url  # the worker (e-mails) inherits it
+    from webapp.config import TRUE_WORDS
+
+    warm = os.environ.get("PASSAGES_SEARCH_WARMUP", "").strip().lower()
+    if not warm or warm in TRUE_WORDS:
+        from webapp import search_warmup
+
+        search_warmup.start(app)  # the site is served from this process
     try:
         run_site(
             current_app._get_current_object(),

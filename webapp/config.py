@@ -216,6 +216,10 @@ class Settings:
     #: are rendered and not kept until the next window of ``PAGE_CACHE_SECONDS``.
     page_cache_max_keys: int = 20_000
     page_cache_max_mb: int = 64
+    #: ``PASSAGES_SEARCH_WARMUP``: open the search index and decode its columns in a thread as the
+    #: app starts, so a new web process answers its first search quickly (``webapp.search_warmup``;
+    #: never under ``TESTING``).
+    search_warmup: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -295,6 +299,7 @@ class Settings:
             page_cache_seconds=max(0, _int(env, "PAGE_CACHE_SECONDS", 300)),
             page_cache_max_keys=max(1, _int(env, "PAGE_CACHE_MAX_KEYS", 20_000)),
             page_cache_max_mb=max(1, _int(env, "PAGE_CACHE_MAX_MB", 64)),
+            search_warmup=_flag(env.get("PASSAGES_SEARCH_WARMUP"), True),
         )
 
     def resolved_secret_key(self) -> str:

@@ -79,6 +79,7 @@ ACTION: dict[str, LazyString] = {
     "publish": _("Publish"),
     "reject": _("Reject"),
     "withdraw": _("Withdraw"),
+    "consent_withdrawn": _("Back to review: consent withdrawn"),
 }
 
 #: A story's history (audit entries ``story.*``) beyond the workflow's moves.
@@ -108,6 +109,9 @@ HISTORY: dict[str, LazyString] = {
     "story.transcript.removed": _("transcript of a recording removed"),
     "story.index_points.saved": _("index points of a recording saved"),
     "story.recording_consent": _("consent of the person recorded noted"),
+    "story.consent_withdrawn": _(
+        "taken out of public view: a person recorded withdrew consent; back in archive review"
+    ),
 }
 
 #: An export's progress (``ExportRun.state``).

@@ -163,6 +163,8 @@ ROUTES: dict[str, Callable[[dict[str, Any]], list[JobRoute]]] = {
     "story.published": _public_change,
     "story.rejected": _story_index,
     "story.withdrawn": _withdrawn,
+    # Out of public view at once (back in review): dropped everywhere as for a withdrawal.
+    "story.consent_withdrawn": _withdrawn,
     # Moderation moves: the index keeps each story's status for archivists' searches.
     "story.returned": _story_index,
     "story.recalled": _story_index,

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from tests.conftest import story_metadata
+from tests.public.conftest import login  # noqa: F401 - the fixture
 
 
 @pytest.fixture

@@ -432,3 +432,34 @@ def test_the_review_history_names_recording_events_in_french(
     page = client.get(f"/moderation/stories/{story_id}").get_data(as_text=True)
     assert "transcription d’un enregistrement ajoutée" in page
     assert "story.transcript.attached" not in page
+
+
+ENGLISH_VTT = """WEBVTT
+
+00:00:03.000 --> 00:00:07.000
+My grandparents migrated from Oran in 1962.
+"""
+
+
+def test_an_english_transcript_of_a_french_story_is_searched_with_english_stems(
+    client, make_user, api_token, recorded_story, index_now
+):
+    archivist = make_user("archivist")
+    token = api_token(archivist)
+    story_id, media_id = recorded_story(submitted_by=archivist)  # the story is in French
+    assert _post_transcript(client, media_id, token, ENGLISH_VTT, "en").status_code == 201
+    index_now(story_id)
+
+    results = client.get("/api/v1/search?q=migrating").json["results"]
+    assert [r["id"] for r in results] == [story_id]
+    assert results[0]["at"]["start"] == 3.0
+    assert "<mark>migrated</mark>" in results[0]["at"]["said"]
+    page = client.get("/search?q=migrating").get_data(as_text=True)
+    assert "#t=00:03" in page and "<mark>migrated</mark> from Oran" in page
+
+    # The same words filed as a French transcript: French stems do not join the two forms.
+    other_story, other_media = recorded_story(submitted_by=archivist)
+    assert _post_transcript(client, other_media, token, ENGLISH_VTT, "fr").status_code == 201
+    index_now(other_story)
+    assert [r["id"] for r in client.get("/api/v1/search?q=migrating").json["results"]] == [story_id]
+    assert client.get("/api/v1/search?q=migrated").json["total"] == 2

@@ -358,6 +358,7 @@ def recording_consent(media_id: int):
             "consent": row.consent_given,
             "minor": row.minor,
             "guardian_by": row.guardian_consent_by,
+            "story_status": media.story.status,
             "blockers": consent.recording_blockers(media),
         }
     return jsonify(body)
@@ -397,8 +398,9 @@ def story_transition(story_id: int):
     """
     body = _json_body()
     action = body.get("action")
-    if not isinstance(action, str) or action not in review.WHO:
-        raise BadRequest("action must be one of: " + ", ".join(sorted(review.WHO)), field="action")
+    moves = sorted(set(review.WHO) - review.CONSEQUENCES)
+    if not isinstance(action, str) or action not in moves:
+        raise BadRequest("action must be one of: " + ", ".join(moves), field="action")
     with unit_of_work() as uow:
         story = review.apply(uow, story_id, action, current_person(), body.get("note"))
     return jsonify(story_json(story, include_private=True))

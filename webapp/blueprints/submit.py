@@ -39,8 +39,14 @@ def _split(text: str, separators: str = ",\n") -> list[str]:
     return [part.strip() for part in text.split(separators[0]) if part.strip()]
 
 
-def metadata_from_form(form) -> dict:
-    """Build the same metadata document the API receives, so one schema checks both."""
+def metadata_from_form(form, files: int = 0) -> dict:
+    """Build the same metadata document the API receives, so one schema checks both.
+
+    ``files`` is how many files were sent: each gets the consent of the person recorded in it
+    (``recording_consents``) from its own fields (``rec<n>_…``, written by the form's script) or
+    else from the form-wide section, which applies to every recording (entries for images are
+    ignored by the service).
+    """
     metadata: dict = {
         "title": form.get("title", ""),
         "body": form.get("body", ""),
@@ -58,7 +64,37 @@ def metadata_from_form(form) -> dict:
         metadata["alt_texts"] = alt_texts
     if form.get("minor") == "yes":
         metadata["consent"]["minor"] = True
+    for_all = _recording_consent(form, "rec_")
+    entries = [
+        _recording_consent(form, f"rec{n}_") if form.get(f"rec{n}") == "yes" else for_all
+        for n in range(files)
+    ]
+    if any(entries):
+        metadata["recording_consents"] = entries
     return metadata
+
+
+def _recording_consent(form, prefix: str) -> dict | None:
+    """One file's consent fields as the schema's ``recording_consent`` (None: left empty)."""
+    person = form.get(prefix + "person", "").strip()
+    given = form.get(prefix + "consent") == "yes"
+    minor = form.get(prefix + "minor") == "yes"
+    if not (person or given or minor):
+        return None
+    entry: dict = {"person": person, "consent": given, "minor": minor}
+    if minor and form.get(prefix + "guardian_consent") == "yes":
+        guardian = form.get(prefix + "guardian", "").strip()
+        if not guardian:
+            raise ValidationFailed(
+                [
+                    FieldError(
+                        prefix + "guardian",
+                        _("Write who gave the parent’s or guardian’s consent, and how."),
+                    )
+                ]
+            )
+        entry["guardian_by"] = guardian
+    return entry
 
 
 def check_descriptions(
@@ -121,7 +157,7 @@ def submit_form():
         with unit_of_work() as uow:
             story = submissions.submit_story(
                 uow,
-                metadata_from_form(request.form),
+                metadata_from_form(request.form, len(images)),
                 images,
                 submitter=submitter,
                 persons_identifiable=request.form.get("persons_identifiable") == "yes",

@@ -115,5 +115,8 @@ class RecordingConsent(db.Model):
     minor: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     guardian_consent_by: Mapped[str | None] = mapped_column(String(200))
     guardian_consent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: Who gave a guardian's consent, as the contributor declared it with the upload: it does
+    #: not count until a teacher or an archivist records it (it fills their form).
+    guardian_declared_by: Mapped[str | None] = mapped_column(String(200))
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -83,13 +83,22 @@ _BEYOND_SIMPLE = re.compile("[^\u0000-\u058f]")
 #: Same tokens, but keeping character offsets in the *original* text (for highlighting).
 _RAW_TOKEN = re.compile(f"{_WORD}+|[{_UNSPACED}]")
 
-_SIMPLE_RAW_TOKEN = re.compile(r"[^\W_]+")
+SIMPLE_RAW_TOKEN = re.compile(r"[^\W_]+")
+
+
+#: What makes the simple raw pattern inexact: a combining mark (not a word character, yet part
+#: of a word) or a character of an unspaced script (a token on its own). Typographic
+#: apostrophes, dashes and quotes, common in French text, do not.
+_NEEDS_FULL_RAW = re.compile(f"[{_MARKS}{_UNSPACED}]")
 
 
 def raw_token_pattern(text: str) -> re.Pattern[str]:
     """The fastest raw-token pattern that is exact for ``text``'s scripts."""
-    if text.isascii() or not _BEYOND_SIMPLE.search(text):
-        return _SIMPLE_RAW_TOKEN
+    if text.isascii():
+        return SIMPLE_RAW_TOKEN
+    beyond = _BEYOND_SIMPLE.findall(text)
+    if not beyond or not _NEEDS_FULL_RAW.search("".join(set(beyond))):
+        return SIMPLE_RAW_TOKEN
     return _RAW_TOKEN
 
 

@@ -69,9 +69,11 @@ class StoryDocument:
     updated_at: datetime | None = None
     #: ``story`` or ``document`` (an archive document).
     kind: str = "story"
-    #: What is said in the story's recordings: ``(media id, start in seconds, text)`` for each
-    #: transcript line and index point, searched with the body and linked to its moment.
-    moments: list[tuple[int, float, str]] = field(default_factory=list)
+    #: What is said in the story's recordings: ``(media id, start in seconds, text, language)``
+    #: for each transcript line and index point, searched with the body and linked to its
+    #: moment. The language is the transcript's own (empty: the story's), so its words are
+    #: matched with the stems of the language they are said in.
+    moments: list[tuple[int, float, str, str]] = field(default_factory=list)
 
 
 @dataclass

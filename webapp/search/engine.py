@@ -28,6 +28,7 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from itertools import compress, count
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,7 @@ from whoosh.searching import Searcher
 from whoosh.writing import SegmentWriter
 
 from webapp.search.analysis import fold, primary_language
-from webapp.search.columns_io import build_lengths
+from webapp.search.columns_io import build_lengths, var_bytes_values
 from webapp.search.contract import (
     FACET_NAMES,
     FILTER_KEYS,
@@ -53,7 +54,7 @@ from webapp.search.contract import (
     StoryDocument,
 )
 from webapp.search.facets import ColumnData, ComboCodes
-from webapp.search.highlight import MatchRules, mentions, snippet
+from webapp.search.highlight import MatchRules, learn_words, mentions, snippet
 from webapp.search.matching import Evaluator, Leaf, Snapshot
 from webapp.search.query import ParsedQuery, parse
 from webapp.search.schema import SCHEMA_VERSION, build_schema, document_fields, facet_term
@@ -73,6 +74,9 @@ SMALL_SEGMENT_DOCS = 2_000
 
 MAX_PER_PAGE = 100
 MAX_PAGE = 500
+
+#: Stories whose excerpt words a warming process analyses (``SearchIndex.warm_up``).
+WARM_UP_EXCERPTS = 100
 
 MESSAGE_EMPTY = "Type a word, a place or a name to search. Showing all stories."
 MESSAGE_JUNK = "We could not find any words to search for. Try a word, a place or a name."
@@ -264,6 +268,27 @@ class SearchIndex:
         with self._use_reader():
             self._fresh_searcher()
 
+    def warm_up(self) -> None:
+        """Open the served index and decode its columns now, so that the first search does not.
+
+        A web process calls this in a thread as it starts (``webapp.search_warmup``): at 100,000
+        stories decoding takes about a second, which the first visitor would otherwise wait. The
+        warmed reader goes back to the pool; a search arriving meanwhile waits for the shared
+        segment cache rather than decoding the same segments a second time.
+        """
+        with _failures_raised("warm_up"), self._use_reader():
+            if not self._fresh_searcher().doc_count_all():
+                return
+            snap = self._snapshot()
+            # Then the words of a few stories' excerpts, analysed once for the process: the
+            # first pages' snippets would otherwise stem thousands of frequent words.
+            stored_fields = self._reader.searcher.stored_fields  # type: ignore[union-attr]
+            public = snap.term_sets["\x00public"]
+            for docnum in sorted(public)[:WARM_UP_EXCERPTS]:
+                data = stored_fields(docnum).get("data") or {}
+                language = primary_language(data.get("language"))
+                learn_words(data.get("excerpt") or "", language)
+
     def close(self) -> None:
         """Close every idle reader; readers in use are closed when their search ends."""
         with self._shared:
@@ -424,14 +449,14 @@ class SearchIndex:
             if cached is None:
                 reader = sub.reader()
                 if reader.has_column("facets"):
-                    raw = list(reader.column_reader("facets"))
+                    raw = var_bytes_values(reader.column_reader("facets"))
                 else:
                     raw = [b""] * reader.doc_count_all()
                 data = ColumnData.from_column(raw, self._codes)
                 cached = (
                     data,
                     build_lengths(reader._perdoc, reader.doc_count_all(), SCORED_FIELDS),  # noqa: SLF001
-                    [d for d, value in enumerate(data.status) if value == PUBLISHED],
+                    list(compress(count(), map(PUBLISHED.__eq__, data.status))),
                 )
                 self._segment_cache[seg_key] = cached
             out.append(cached)
@@ -632,9 +657,11 @@ class SearchIndex:
             language = data.get("language") or ""
             primary = language.split("-", 1)[0].lower()
             moment = None
-            for media_id, start, said in data.get("moments") or ():
-                if mentions(said, rules, primary):
-                    moment = MomentHit(media_id, start, snippet(said, rules, primary))
+            for media_id, start, said, *rest in data.get("moments") or ():
+                # A transcript's words are matched in its own language (older entries: none).
+                spoken = (rest[0] if rest else "") or primary
+                if mentions(said, rules, spoken):
+                    moment = MomentHit(media_id, start, snippet(said, rules, spoken))
                     break
             out.append(
                 SearchHit(

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import chain
+from operator import methodcaller
 from typing import Any
 
 from webapp.search.contract import FACET_NAMES, FacetValue
@@ -88,26 +89,18 @@ class ColumnData:
             # Interning makes equal tuples one object: less memory, faster Counter hashing.
             return intern.setdefault(value, value)
 
-        facets: dict[str, list[tuple[str, ...]]] = {name: [] for name in FACET_NAMES}
-        status: list[str] = []
-        period: list[int | None] = []
-        story_id: list[int] = []
-        loads = json.loads
-        for raw in raw_values:
-            if not raw:
-                for name in FACET_NAMES:
-                    facets[name].append(_EMPTY)
-                status.append("")
-                period.append(None)
-                story_id.append(-1)
-                continue
-            record = loads(raw)
-            for name in FACET_NAMES:
-                values = record.get(name)
-                facets[name].append(shared(tuple(values)) if values else _EMPTY)
-            status.append(shared(record.get("status", "")))
-            period.append(record.get("period_start"))
-            story_id.append(record.get("id", -1))
+        # One C-level decode of the whole column (a JSON array of the per-document objects);
+        # a document without a value decodes as an empty object.
+        values = [raw or b"{}" for raw in raw_values]
+        records = json.loads(b"[" + b",".join(values) + b"]") if values else []
+        facets: dict[str, list[tuple[str, ...]]] = {}
+        for name in FACET_NAMES:
+            facets[name] = [
+                shared(tuple(v)) if v else _EMPTY for v in map(methodcaller("get", name), records)
+            ]
+        status = list(map(shared, map(methodcaller("get", "status", ""), records)))
+        period = list(map(methodcaller("get", "period_start"), records))
+        story_id = list(map(methodcaller("get", "id", -1), records))
         codes = {name: registry.column(name, column) for name, column in facets.items()}
         return cls(facets, status, period, story_id, codes, registry)
 

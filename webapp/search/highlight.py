@@ -8,11 +8,20 @@ through unescaped.
 
 from __future__ import annotations
 
+import os
+import re
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from html import escape
 
-from webapp.search.analysis import STEMMED_LANGUAGES, raw_token_pattern, stem, tokens
+from webapp.search.analysis import (
+    SIMPLE_RAW_TOKEN,
+    STEMMED_LANGUAGES,
+    raw_token_pattern,
+    stem,
+    tokens,
+)
 
 #: Length of a snippet, in characters of the original text.
 SNIPPET_CHARS = 240
@@ -28,6 +37,8 @@ class MatchRules:
     # Words repeat (Zipf): each distinct raw word is folded and stemmed once per request.
     # One dict per language, so the snippet loop looks a word up without building a key.
     memo: dict[str, dict[str, bool]] = field(default_factory=dict, compare=False, hash=False)
+    # Per language: the terms and ``"\x00" + stem`` of the stems, to meet ``_word_keys``.
+    keysets: dict[str, frozenset[str]] = field(default_factory=dict, compare=False, hash=False)
 
     @classmethod
     def build(cls, tokens: Iterable[str], prefixes: Iterable[str] = ()) -> MatchRules:
@@ -46,6 +57,15 @@ class MatchRules:
         found = memo.get(word)
         if found is None:
             found = memo[word] = any(self.matches(t, language) for t in _folded(word))
+        return found
+
+    def keys_for(self, language: str) -> frozenset[str]:
+        """Everything a word's keys (:func:`_word_keys`) must meet to match in ``language``."""
+        found = self.keysets.get(language)
+        if found is None:
+            found = self.keysets[language] = self.terms.union(
+                "\x00" + s for lang, s in self.stems if lang == language
+            )
         return found
 
     def memo_for(self, language: str) -> dict[str, bool]:
@@ -80,16 +100,154 @@ def _folded(word: str) -> tuple[str, ...]:
     return found
 
 
+def _word_keys(word: str, language: str) -> frozenset[str]:
+    """What a raw word can match in ``language``: its folded tokens, and ``"\x00" + stem`` of
+    each (see :meth:`MatchRules.keys_for`)."""
+    folded = _folded(word)
+    keys = set(folded)
+    if language in STEMMED_LANGUAGES:
+        keys.update("\x00" + s for t in folded if (s := stem(language, t)))
+    return frozenset(keys)
+
+
+class _Vocabulary:
+    """The raw words met in one language's snippets, for the life of the process, indexed by
+    what they match (:func:`_word_keys`): the words of the stories do not change with the query,
+    so a page's snippets cost set operations in C instead of a lookup per word. Bounded: past
+    :data:`_VOCABULARY_LIMIT` words it starts again empty."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+        self.by_key: dict[str, set[str]] = {}
+        self.lock = threading.Lock()  # writers only; readers use single C-level set operations
+
+    def learn(self, words: set[str], language: str) -> None:
+        with self.lock:
+            if len(self.seen) + len(words) > _VOCABULARY_LIMIT:
+                self.seen.clear()
+                self.by_key.clear()
+            for word in words:
+                for key in _word_keys(word, language):
+                    found = self.by_key.get(key)
+                    if found is None:
+                        found = self.by_key[key] = set()
+                    found.add(word)
+            self.seen.update(words)  # after ``by_key``: a word seen is a word indexed
+
+    def matching(self, keys: frozenset[str]) -> set[str]:
+        """Every known raw word having one of ``keys``."""
+        by_key = self.by_key
+        return set().union(*[by_key.get(key, ()) for key in keys])
+
+
+_VOCABULARIES: dict[str, _Vocabulary] = {}
+_VOCABULARY_LIMIT = 300_000
+
+
+def _new_locks_after_fork() -> None:
+    # A fork (RQ's work horses) while another thread held a lock would leave it held for ever.
+    for vocabulary in list(_VOCABULARIES.values()):
+        vocabulary.lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_new_locks_after_fork)
+
+
+def matching_words(
+    text: str, rules: MatchRules, language: str, pattern: re.Pattern[str] | None = None
+) -> list[str]:
+    """The distinct raw words of ``text`` that the query matches, sorted.
+
+    One C-level pass finds the words; words never met before are analysed once for the process;
+    the matches are then one set intersection with the known words having the query's keys.
+    """
+    if not text:
+        return []
+    distinct = set((pattern or raw_token_pattern(text)).findall(text))
+    if rules.prefixes:  # rare (``word*``): the general rule, memoised per request
+        matches_raw = rules.matches_raw
+        return sorted(word for word in distinct if matches_raw(word, language))
+    vocabulary = _VOCABULARIES.get(language)
+    if vocabulary is None:
+        vocabulary = _VOCABULARIES.setdefault(language, _Vocabulary())
+    new = distinct - vocabulary.seen
+    if new:
+        vocabulary.learn(new, language)
+    return sorted(distinct & vocabulary.matching(rules.keys_for(language)))
+
+
+def learn_words(text: str, language: str) -> None:
+    """Analyse the words of ``text`` now (folding, stemming), as a process warms up: stemming is
+    the slow part of a cold process's first snippets, and frequent words recur in every story."""
+    if not text or raw_token_pattern(text) is not SIMPLE_RAW_TOKEN:
+        return
+    vocabulary = _VOCABULARIES.get(language)
+    if vocabulary is None:
+        vocabulary = _VOCABULARIES.setdefault(language, _Vocabulary())
+    new = set(SIMPLE_RAW_TOKEN.findall(text)) - vocabulary.seen
+    if new:
+        vocabulary.learn(new, language)
+
+
 def mentions(text: str, rules: MatchRules, language: str) -> bool:
     """Whether ``text`` holds a word the query matches (a transcript line, an index point)."""
-    matches_raw = rules.matches_raw
-    return any(matches_raw(m.group(), language) for m in raw_token_pattern(text).finditer(text))
+    return bool(matching_words(text, rules, language))
 
 
-def snippet(text: str, rules: MatchRules, language: str, size: int = SNIPPET_CHARS) -> str:
-    """The window of ``text`` with the most matches, escaped, matches in ``<mark>``."""
-    if not text:
-        return ""
+#: Characters of text examined at a time while looking for the first match: most stories
+#: that match a common word show it early, and nothing after the first cluster is needed.
+_CHUNK_CHARS = 600
+
+
+def _cut(text: str, at: int) -> int:
+    """The first space at or after ``at`` (or the end): no word crosses it."""
+    if at >= len(text):
+        return len(text)
+    space = text.find(" ", at)
+    return len(text) if space < 0 else space
+
+
+def _finder(words: list[str]) -> re.Pattern[str]:
+    """The matched words as whole tokens: ``[^\\W_]+`` runs, so a word is bounded by anything
+    that is not such a character, exactly where the tokeniser cuts."""
+    return re.compile(r"(?<![^\W_])(?:" + "|".join(map(re.escape, words)) + r")(?![^\W_])")
+
+
+def _spans(text: str, rules: MatchRules, language: str, size: int) -> list[tuple[int, int]]:
+    """Where the query's words are in ``text``, up to the end of the first cluster of matches
+    (two snippet lengths after the first match).
+
+    The text is read a chunk at a time until a chunk holds a match; then only up to the end of
+    that cluster. Each chunk is tokenised in one C call and only its distinct words looked up.
+    """
+    if raw_token_pattern(text) is not SIMPLE_RAW_TOKEN:
+        return _spans_by_word(text, rules, language, size)
+    length = len(text)
+    pos = 0
+    while pos < length:
+        cut = _cut(text, pos + _CHUNK_CHARS)
+        words = matching_words(text[pos:cut], rules, language, SIMPLE_RAW_TOKEN)
+        if words:
+            first = _finder(words).search(text, pos, cut)
+            assert first is not None
+            stop = first.start() + 2 * size
+            # A match starting at ``stop`` at the latest belongs to the cluster.
+            end = _cut(text, stop + 1)
+            if end > cut:
+                more = matching_words(text[cut:end], rules, language, SIMPLE_RAW_TOKEN)
+                words = sorted(set(words).union(more))
+            spans: list[tuple[int, int]] = []
+            for m in _finder(words).finditer(text, first.start(), end):
+                if m.start() > stop:
+                    break
+                spans.append(m.span())
+            return spans
+        pos = cut
+    return []
+
+
+def _spans_by_word(text: str, rules: MatchRules, language: str, size: int) -> list[tuple[int, int]]:
+    """:func:`_spans` for text in other scripts: every token tested in turn."""
     matches_raw = rules.matches_raw
     known = rules.memo_for(language).get
     spans: list[tuple[int, int]] = []
@@ -105,6 +263,14 @@ def snippet(text: str, rules: MatchRules, language: str, size: int = SNIPPET_CHA
             spans.append(m.span())
             if len(spans) == 1:
                 stop = m.start() + 2 * size
+    return spans
+
+
+def snippet(text: str, rules: MatchRules, language: str, size: int = SNIPPET_CHARS) -> str:
+    """The window of ``text`` with the most matches, escaped, matches in ``<mark>``."""
+    if not text:
+        return ""
+    spans = _spans(text, rules, language, size)
     start = 0
     if spans:
         best_count = -1

@@ -29,7 +29,7 @@ from whoosh.reading import TermNotFound
 from webapp.search.analysis import STEMMED_LANGUAGES, is_unspaced, primary_language, stem
 from webapp.search.facets import ColumnData
 from webapp.search.query import Clause, ParsedQuery
-from webapp.search.schema import facet_term
+from webapp.search.schema import SAID_LANGUAGE, facet_term
 
 #: BM25 parameters (the usual values).
 K1 = 1.2
@@ -215,14 +215,17 @@ class Snapshot:
         return cached
 
     def language_set(self, languages: list[str]) -> frozenset[int]:
-        """Stories in any of ``languages``, cached for the snapshot (the union of two languages'
-        sets is 100,000 documents: too slow to redo for every stem variant)."""
-        if len(languages) == 1:
-            return self.term_set("facet", facet_term("language", languages[0]))
+        """Stories with words in any of ``languages`` (their own language, or a transcript's),
+        cached for the snapshot (the union of two languages' sets is 100,000 documents: too
+        slow to redo for every stem variant)."""
         key = "\x00languages\x00" + "\x00".join(sorted(languages))
         cached = self.term_sets.get(key)
         if cached is None:
-            sets = [self.term_set("facet", facet_term("language", lang)) for lang in languages]
+            sets = [
+                self.term_set("facet", facet_term(name, lang))
+                for lang in languages
+                for name in ("language", SAID_LANGUAGE)
+            ]
             cached = self.term_sets[key] = frozenset().union(*sets)
         return cached
 
@@ -297,8 +300,8 @@ class Snapshot:
         found: list[tuple[str, str]] = []
         if not is_unspaced(token) and not token.isdigit():
             for language in STEMMED_LANGUAGES:
-                if not self.term_set("facet", facet_term("language", language)):
-                    continue  # no story in that language: its stemmer can match nothing
+                if not self.language_set([language]):
+                    continue  # no words in that language: its stemmer can match nothing
                 stemmed = stem(language, token)
                 if not stemmed or len(stemmed) < 3:
                     continue

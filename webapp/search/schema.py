@@ -37,6 +37,10 @@ FACET_SEP = "\x1f"
 #: Characters of the body kept for snippets: highlighting works on this bounded excerpt only.
 EXCERPT_CHARS = 3000
 
+#: The ``facet`` field's name for the languages of a story's transcripts other than its own:
+#: not a facet people filter on, only where stemming in that language may match.
+SAID_LANGUAGE = "said_language"
+
 #: Characters of recorded speech (transcript lines, index points) kept with their moments for
 #: "said at 12:05" links; all of it is searchable, only this much can be pointed to.
 MOMENT_CHARS = 200_000
@@ -204,13 +208,19 @@ def document_fields(doc: StoryDocument) -> dict[str, Any]:
     language = primary_language(doc.language)
     title_tokens = analyse(doc.title or "")
     body_tokens = analyse(doc.body or "")
-    # What is said in the recordings is searched as the body is (same analysis and stems).
+    # What is said in the recordings is searched as the body is (same folded tokens); a
+    # transcript in another language than the story's marks the story with that language
+    # (``said_language``), so the query's stems of that language reach its words.
     moments = []
     kept = 0
-    for media_id, start, text in doc.moments:
+    said_languages: set[str] = set()
+    for media_id, start, text, *rest in doc.moments:
+        said = primary_language(rest[0]) if rest else ""
         body_tokens.extend(analyse(text))
+        if said and said != language:
+            said_languages.add(said)
         if kept < MOMENT_CHARS:
-            moments.append((int(media_id), float(start), text))
+            moments.append((int(media_id), float(start), text, said))
             kept += len(text)
     places_tokens: list[str] = []
     for place in doc.places:
@@ -223,6 +233,7 @@ def document_fields(doc: StoryDocument) -> dict[str, Any]:
     terms.append(facet_term("status", status))
     if language:
         terms.append(facet_term("language", language))
+    terms.extend(facet_term(SAID_LANGUAGE, said) for said in sorted(said_languages))
     column = {
         **facets,
         "status": status,
@@ -257,6 +268,7 @@ def document_fields(doc: StoryDocument) -> dict[str, Any]:
 __all__ = [
     "EXCERPT_CHARS",
     "FACET_SEP",
+    "SAID_LANGUAGE",
     "SCHEMA_VERSION",
     "build_schema",
     "decades",

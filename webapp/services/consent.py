@@ -19,6 +19,7 @@ from webapp.models import (
     RecordingConsent,
     Role,
     Story,
+    StoryStatus,
     User,
     utcnow,
 )
@@ -144,7 +145,7 @@ def record_recording_consent(
     row.consent_given = bool(given)
     row.minor = bool(minor)
     if not row.minor:
-        row.guardian_consent_by = row.guardian_consent_at = None
+        row.guardian_consent_by = row.guardian_consent_at = row.guardian_declared_by = None
     elif guardian_by:
         row.guardian_consent_by = guardian_by[:200]
         row.guardian_consent_at = utcnow()
@@ -157,7 +158,61 @@ def record_recording_consent(
         actor=actor,
         details={"media_id": media.id, "given": row.consent_given, "minor": row.minor},
     )
+    uow.flush()
+    if story.status == StoryStatus.PUBLISHED.value and recording_blockers(media):
+        _take_out_of_public_view(story, media, actor)
     return row
+
+
+def _take_out_of_public_view(story: Story, media: MediaAsset, actor: User) -> None:
+    """Consent withdrawn while the story is public: a voice or a face must not stay online.
+
+    The story goes back to the archive review in this same transaction (the move's event
+    drops it from the index, the IIIF cache and exhibitions; the page cache is retired at
+    commit), with its history entry and a message for the archivists and the contributor.
+    It is not withdrawn, which is final: the person may agree again, or the archivist may
+    remove the recording and publish the rest.
+    """
+    from webapp.services import review  # review asks this module before every publication
+
+    review.transition(story, "consent_withdrawn", actor, _recording_name(media))
+
+
+def record_upload_consents(
+    uow: UnitOfWork, story: Story, entries: list[dict | None], submitter: User | None
+) -> list[RecordingConsent]:
+    """Record, with the upload, the consent of the person heard or seen in each recording.
+
+    ``entries`` follow the media's order (``recording_consents`` of the story schema); an entry
+    for an image, or none, records nothing. Added to the submission's unit of work, so the rows
+    commit with the media rows or not at all. A guardian's consent counts only from a teacher of
+    the story or an archivist; anyone else's is kept as their declaration
+    (``guardian_declared_by``), which fills the form a teacher or archivist confirms.
+    """
+    rows = []
+    guardian_allowed = may_record_guardian(submitter, story)
+    media_in_order = sorted(story.media, key=lambda m: m.position)
+    for media, entry in zip(media_in_order, entries, strict=False):
+        if not entry or not _is_recording(media):
+            continue
+        minor = bool(entry.get("minor"))
+        guardian_by = " ".join((entry.get("guardian_by") or "").split())[:200] if minor else ""
+        row = RecordingConsent(
+            media_id=media.id,
+            person=" ".join((entry.get("person") or "").split())[:200],
+            consent_given=bool(entry["consent"]),
+            minor=minor,
+            recorded_by_id=submitter.id if submitter else None,
+            recorded_at=utcnow(),
+        )
+        if guardian_by and guardian_allowed:
+            row.guardian_consent_by = guardian_by
+            row.guardian_consent_at = utcnow()
+        elif guardian_by:
+            row.guardian_declared_by = guardian_by
+        uow.add(row)
+        rows.append(row)
+    return rows
 
 
 def _story_for_update(story_id: int) -> Story:

@@ -34,7 +34,7 @@ def document_for(story: Story) -> StoryDocument:
         status=story.status,
         updated_at=story.updated_at,
         kind=story.kind,
-        moments=[(m.media_id, m.start, m.text) for m in moments_of(story)],
+        moments=[(m.media_id, m.start, m.text, m.language) for m in moments_of(story)],
     )
 
 

@@ -17,7 +17,7 @@ import re
 from flask_babel import gettext
 
 from webapp.extensions import db
-from webapp.models import Notification, Story, User, utcnow
+from webapp.models import Notification, Role, Story, User, utcnow
 from webapp.services import access, outbox
 from webapp.unit_of_work import UnitOfWork
 
@@ -43,7 +43,14 @@ MESSAGES = {
     "withdraw": N_("“%(title)s” was withdrawn from the public site%(note)s."),
     "forward": N_("“%(title)s” was forwarded to the archive."),
     "resubmit": N_("“%(title)s” was handed in again."),
+    "consent_withdrawn": N_(
+        "“%(title)s” was taken out of public view: the consent of a person recorded was "
+        "withdrawn%(note)s. The archive reviews it again."
+    ),
 }
+#: Moves the archivists must hear about: the story came back to their queue without any of
+#: them acting (a consent withdrawn after publication).
+TO_THE_ARCHIVE = frozenset({"consent_withdrawn"})
 #: How a moderator's note is quoted inside a message.
 NOTE = N_(": “%(note)s”")
 
@@ -113,6 +120,10 @@ def story_moved(story: Story, action: str, note: str | None, actor: User | None)
     klass = access.story_class(story)
     if klass is not None and action != "return":
         recipients[klass.teacher_id] = klass.teacher
+    if action in TO_THE_ARCHIVE:
+        archivists = db.select(User).where(User.role == Role.ARCHIVIST.value, User.active)
+        for archivist in db.session.scalars(archivists):
+            recipients.setdefault(archivist.id, archivist)
     if actor is not None:
         recipients.pop(actor.id, None)
     for user in recipients.values():

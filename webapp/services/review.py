@@ -8,6 +8,11 @@ queues notifications — all in the caller's unit of work, which commits them as
 ``withdraw`` keep the API's older calls working. Nothing else in the code base may assign
 ``Story.status``.
 
+A story whose recorded person withdraws consent after publication goes back to the archive
+review (``consent_withdrawn``, a consequence of recording the consent, never a button): at once
+out of public view, in the archivists' queue, and blocked from publication until the consent is
+given again or the recording is removed. Not withdrawn: that is final, and the archivist decides.
+
 The path: draft ⇄ submitted (the author may take back a story nobody has looked at yet) →
 (teacher: returned ↔ resubmitted, or forwarded) → in archive review → (changes requested ↔
 resubmitted) → approved → published; rejected and withdrawn from most states. An archivist may
@@ -60,6 +65,9 @@ TRANSITIONS: dict[tuple[StoryStatus, str], StoryStatus] = {
     (S.IN_REVIEW, "reject"): S.REJECTED,
     (S.CHANGES_REQUESTED, "reject"): S.REJECTED,
     (S.APPROVED, "reject"): S.REJECTED,
+    # Not a button: the consent of a person recorded was withdrawn (or a guardian's is now
+    # missing) while the story was public (``consent.record_recording_consent``).
+    (S.PUBLISHED, "consent_withdrawn"): S.IN_REVIEW,
     **{
         (status, "withdraw"): S.WITHDRAWN
         for status in (
@@ -87,7 +95,12 @@ WHO: dict[str, frozenset[Actor]] = {
     "publish": frozenset({Actor.ARCHIVIST}),
     "reject": frozenset({Actor.ARCHIVIST}),
     "withdraw": frozenset({Actor.ARCHIVIST}),
+    # Whoever may record a recording's consent (the contributor, a teacher, an archivist).
+    "consent_withdrawn": frozenset({Actor.OWNER, Actor.TEACHER, Actor.ARCHIVIST}),
 }
+
+#: Moves that follow from another action and are never offered or applied by themselves.
+CONSEQUENCES = frozenset({"consent_withdrawn"})
 
 #: The event each move emits (payload ``{"story_id", "actor_id", "note"}``; see schemas/events).
 EVENT_OF_ACTION = {
@@ -101,6 +114,7 @@ EVENT_OF_ACTION = {
     "publish": "story.published",
     "reject": "story.rejected",
     "withdraw": "story.withdrawn",
+    "consent_withdrawn": "story.consent_withdrawn",
 }
 
 # The words people read for each move are in ``webapp.labels.ACTION`` (translated).
@@ -125,7 +139,11 @@ def possible_actions(story: Story, user: User | None) -> list[str]:
     """The moves this person can make on this story now (for buttons and error messages)."""
     mine = capacities(user, story)
     current = S(story.status)
-    return [action for (status, action) in TRANSITIONS if status == current and WHO[action] & mine]
+    return [
+        action
+        for (status, action) in TRANSITIONS
+        if status == current and WHO[action] & mine and action not in CONSEQUENCES
+    ]
 
 
 def transition(
@@ -141,7 +159,7 @@ def transition(
     current = S(story.status)
     target = TRANSITIONS.get((current, action))
     if target is None:
-        allowed = sorted(a for (s, a) in TRANSITIONS if s == current)
+        allowed = sorted(a for (s, a) in TRANSITIONS if s == current and a not in CONSEQUENCES)
         raise TransitionNotAllowed(
             _(
                 "“%(action)s” is not possible for a story whose status is “%(status)s”"
@@ -209,6 +227,8 @@ def apply(
     story = _load(story_id)
     if not access.can_view(story, actor):
         raise NotFound(gettext("no such story"))
+    if action in CONSEQUENCES:
+        raise BadRequest(_("unknown action %(action)s", action=repr(action)), field="decision")
     return transition(story, action, actor, note)
 
 

@@ -13,6 +13,9 @@ concurrent submission of the same bytes is about to commit. A cleanup that could
 process was killed, storage was down) is retried by the scheduled leftover collector
 (``webapp.operations.collector``) until done.
 
+The consent of each person heard or seen in a recording (``recording_consents``, one entry per
+file) is written with the media rows, in the same unit of work.
+
 A draft ("save as draft" on the form) is created as a draft: no ``story.submitted`` event, no
 jobs, no "was handed in" message. Handing it in later is the workflow's ``submit`` move.
 
@@ -44,7 +47,7 @@ from webapp.media.recording import (
 from webapp.models import MediaAsset, MediaKind, Story, StoryKind, StoryStatus, User
 from webapp.operations import claims
 from webapp.periods import canonical_language_tag, parse_period
-from webapp.services import audit, backends, documents, notifications, outbox
+from webapp.services import audit, backends, consent, documents, notifications, outbox
 from webapp.unit_of_work import UnitOfWork
 from webapp.uploads import known_sha256
 
@@ -311,6 +314,8 @@ def submit_story(
             )
         )
     uow.flush()
+    # The consent of the people heard or seen commits with their recordings, or not at all.
+    consent.record_upload_consents(uow, story, cleaned.get("recording_consents", []), submitter)
     if cleaned.get("responds_to"):
         documents.link_responses(uow, story.id, cleaned["responds_to"])
     if as_draft:

@@ -77,6 +77,9 @@ class Moment:
     media_id: int
     start: float
     text: str
+    #: The language the words are in: a transcript's own (a French story may have an English
+    #: transcript); empty for index points, which are in the story's language.
+    language: str = ""
 
 
 # --- what is a recording, who may edit -----------------------------------------------------------
@@ -525,7 +528,7 @@ def moments_of(story: Story) -> list[Moment]:
             for start_ms, _end_ms, cue_text, _settings, _identifier in _cue_rows(transcript.id):
                 text = timedtext.plain_text(cue_text)
                 if text:
-                    moments.append(Moment(media.id, start_ms / 1000, text))
+                    moments.append(Moment(media.id, start_ms / 1000, text, transcript.language))
     return moments
 
 

@@ -3,7 +3,10 @@
    server rendered into the form) before anything is sent; the form is sent by XMLHttpRequest
    with a progress bar per file and one for the whole story; a connection that drops or stalls
    gets a clear "try again" button that resends the same body with the same idempotency key, so
-   the server hands the story in once however many times it arrives. Self-hosted, no dependency. */
+   the server hands the story in once however many times it arrives. Each chosen file that is
+   not a picture (audio, video, or a type the browser does not know) gets its own consent fields
+   (from the page's <template>, named rec<n>_… for file n), replacing the form-wide section that
+   applies to every recording without JavaScript. Self-hosted, no dependency. */
 (function () {
   "use strict";
   var form = document.querySelector("form[data-upload]");
@@ -27,6 +30,17 @@
   /* Audio and video recordings have their own, larger limit. */
   var maxRecordingBytes = parseInt(form.getAttribute("data-max-recording-bytes"), 10) || maxBytes;
   var maxRecordingMb = form.getAttribute("data-max-recording-mb") || maxMb;
+  var consentTemplate = document.getElementById("recording-consent-one");
+  var consentForAll = form.querySelector("[data-recording-consent]");
+  if (consentTemplate && consentForAll && "content" in consentTemplate) {
+    /* Per-file fields take over: the form-wide section is neither shown nor sent. */
+    consentForAll.hidden = true;
+    Array.prototype.forEach.call(consentForAll.querySelectorAll("input"), function (field) {
+      field.disabled = true;
+    });
+  } else {
+    consentTemplate = null;
+  }
   var bars = [];
   var sizes = [];
   var pending = null;  /* the body being sent, kept for "try again" */
@@ -84,17 +98,30 @@
       label.textContent = file.name + " (" + megabytes(file.size) + " MB)";
       item.appendChild(label);
       item.appendChild(bar);
+      if (consentTemplate && !/^image\//.test(file.type || "")) { item.appendChild(consentFields(file, index)); }
       list.appendChild(item);
       bars.push(bar);
       sizes.push(file.size);
     });
   }
 
-  function check() {
+  function consentFields(file, index) {
+    var holder = document.createElement("div");
+    holder.innerHTML = consentTemplate.innerHTML.split("{n}").join(String(index));
+    var fields = holder.firstElementChild;
+    fields.querySelector("legend").textContent = message("consent-of", { name: file.name });
+    var minor = fields.querySelector("[data-minor]");
+    var guardian = fields.querySelector("[data-guardian]");
+    minor.addEventListener("change", function () { guardian.hidden = !minor.checked; });
+    return fields;
+  }
+
+  function check(relist) {
     var found = problems();
     showErrors(found);
     input.setCustomValidity(found.length ? found[0] : "");
-    listFiles();
+    /* Listed again only when the choice changed: the consent fields keep what was typed. */
+    if (relist) { listFiles(); }
     panel.hidden = files().length === 0 && found.length === 0;
     return found;
   }
@@ -192,7 +219,7 @@
     xhr.send(body);
   }
 
-  input.addEventListener("change", check);
+  input.addEventListener("change", function () { check(true); });
   form.addEventListener("submit", function (event) {
     var found = check();
     event.preventDefault();
