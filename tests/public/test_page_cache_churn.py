@@ -85,7 +85,8 @@ def test_a_withdrawal_still_leaves_every_kept_page(app, client, archive):
 
 
 def test_the_relay_retires_the_pages_for_a_public_story_but_not_for_a_draft(app, make_story):
-    from webapp.models import OutboxEvent
+    from webapp.extensions import db
+    from webapp.models import OutboxEvent, Story
     from workers.relay import changes_public_pages
 
     public = make_story("Le marché de Vitry")
@@ -103,6 +104,11 @@ def test_the_relay_retires_the_pages_for_a_public_story_but_not_for_a_draft(app,
         assert changes_public_pages([event("collection.changed", collection_id=1, story_ids=[])])
         assert changes_public_pages([event("story.something_new", note="?")])  # no story: doubt
         assert changes_public_pages([event("badge.awarded", person=1)])  # unknown: retire
+        story = db.session.get(Story, public)
+        story.status = "in_review"  # consent withdrawn: out of public view, back in review
+        db.session.commit()
+        assert changes_public_pages([event("story.consent_withdrawn", story_id=public)])
+        assert changes_public_pages([event("story.returned", story_id=public)])  # was public
 
 
 def test_fifty_public_changes_in_one_window_still_leave_the_pages_kept(app, client, make_story):
