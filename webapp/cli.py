@@ -299,8 +299,9 @@ def rederive_command(
     """
     import time
 
+    from webapp.operations.long_jobs import rederive_progress
     from webapp.unit_of_work import unit_of_work
-    from workers.images import rederive_progress, request_rederive
+    from workers.images import request_rederive
     from workers.relay import relay_once
 
     _configure_logging()

@@ -28,7 +28,7 @@ from babel import Locale, UnknownLocaleError
 from flask import Flask, has_request_context, request
 from flask_babel import Babel
 
-from webapp import labels, licences
+from webapp import labels, licences, reasons
 
 log = logging.getLogger(__name__)
 
@@ -125,3 +125,4 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["direction"] = text_direction
     app.jinja_env.filters["language_name"] = language_name
     app.jinja_env.filters["label"] = labels.label
+    app.jinja_env.filters["reason"] = reasons.words

@@ -134,6 +134,89 @@ IMPORT_STATE: dict[str, LazyString] = {
     "failed": _("failed"),
 }
 
+#: Why a background job could not do its work (``MediaAsset.failure_reason``, and the ``error``
+#: of exports, imports and exhibitions). Workers store the code, with its parameters, through
+#: ``webapp.reasons``; people read these words, filled in with the parameters, in the interface
+#: language. The English is also what the older rows said, word for word: ``webapp.reasons``
+#: recognises an old sentence by these patterns and shows it translated.
+REASON: dict[str, LazyString] = {
+    # An image that cannot be read (``webapp.media.imaging``).
+    "empty_file": _("the file is empty"),
+    "unreadable_file": _("the file could not be read (%(detail)s)"),
+    "heic_unsupported": _(
+        "unsupported format: HEIC (this server cannot read iPhone HEIC photos; export the photo "
+        "as JPEG and upload it again)"
+    ),
+    "unsupported_format": _("unsupported format: %(format)s"),
+    "camera_raw": _("unsupported format: camera RAW (%(format)s)"),
+    "raw_or_preview_tiff": _("unsupported format: camera RAW or preview-only TIFF"),
+    "video_container": _("unsupported format: video or other MP4/QuickTime file"),
+    "text_file": _("unsupported format: text file"),
+    "not_an_image": _("unsupported format: not a recognised image file"),
+    "bad_header": _("the image is damaged or incomplete (unreadable %(format)s header)"),
+    "no_pixels": _("the image is damaged or incomplete (it declares no pixels)"),
+    "truncated": _("the image is damaged or incomplete (truncated %(format)s data)"),
+    "corrupt": _("the image is damaged or incomplete (corrupt %(format)s data)"),
+    "image_too_large": _(
+        "image too large: %(width)s×%(height)s pixels, the limit is %(limit)s megapixels"
+    ),
+    "image_memory": _("the image needs more memory than a worker may use"),
+    "image_memory_on_demand": _("the image needs more memory than may be used on demand"),
+    "region_too_large": _(
+        "cutting this region needs %(width)s×%(height)s decoded pixels; at most %(limit)s "
+        "megapixels are decoded on demand"
+    ),
+    "image_unprocessable": _("the image could not be processed (%(detail)s)"),
+    # A recording that cannot be read or converted (``webapp.media.recording``).
+    "not_a_recording": _("not an audio or video file (%(detail)s)"),
+    "unreadable_recording": _("not an audio or video file we can read (%(detail)s)"),
+    "recording_memory_on_demand": _("the recording needs more memory than may be used"),
+    "container_refused": _("the %(format)s format is not accepted"),
+    "no_sound_no_picture": _("the file holds neither sound nor pictures"),
+    "video_codec_refused": _("the video codec %(codec)s is not accepted"),
+    "audio_codec_refused": _("the audio codec %(codec)s is not accepted"),
+    "empty_recording": _("the recording is empty (no duration could be read)"),
+    "recording_too_long": _("the recording lasts %(duration)s, the limit is %(limit)s"),
+    "audio_undecodable": _("the audio track could not be decoded"),
+    "video_undecodable": _("the video track could not be decoded"),
+    "no_sound_track": _("the recording has no sound track"),
+    "recording_memory": _("the recording needs more memory than a worker may use"),
+    "recording_unconvertible": _("the recording could not be converted (%(detail)s)"),
+    "video_memory": _("the video needs more memory than a worker may use"),
+    "video_unconvertible": _("the video could not be converted (%(detail)s)"),
+    "no_picture_track": _("the video has no picture track"),
+    "no_decodable_picture": _("the video has no picture that could be decoded"),
+    "no_still_frame": _("no still frame could be taken from the video"),
+    "poster_failed": _("the poster could not be made (%(cause)s)"),
+    # The job itself (``workers``).
+    "fixity": _("the stored original does not match its checksum (fixity error)"),
+    "job_memory": _("processing needed more than the %(mb)s MB a job may use"),
+    "job_timeout": _("processing took longer than the time a job may run"),
+    "job_timeout_after": _("processing took longer than the %(seconds)s s a job may run"),
+    "job_killed": _("the job's process was killed while working (%(detail)s)"),
+    "gave_up": _("gave up after repeated failures: %(detail)s"),
+    "image_unexpected": _("this image could not be processed (%(detail)s)"),
+    "collection_not_found": _("no collection with the slug %(slug)s"),
+    "failed": _("processing failed (%(detail)s)"),
+}
+
+#: Where a long job stands (``webapp.operations.long_jobs``), whatever its kind.
+LONG_JOB_STATE: dict[str, LazyString] = {
+    "waiting": pgettext("long job", "waiting"),
+    "running": pgettext("long job", "in progress"),
+    "done": pgettext("long job", "finished"),
+    "failed": pgettext("long job", "failed"),
+}
+
+#: What a long job does (``LongJob.kind``).
+LONG_JOB_KIND: dict[str, LazyString] = {
+    "reindex": _("Rebuilding the search index"),
+    "rederive": _("Deriving images again"),
+    "export": _("Export"),
+    "import": _("Import"),
+    "exhibition": _("Exhibition to print"),
+}
+
 #: A licence (``Story.licence``, ``MediaAsset.licence``; codes from ``webapp.licences``), in
 #: the schema's order. Creative Commons names its licences in each language; these follow its
 #: French deeds.
@@ -171,6 +254,9 @@ TABLES: dict[str, Mapping[str, LazyString]] = {
     "import": IMPORT_STATE,
     "field": FIELD,
     "licence": LICENCE,
+    "reason": REASON,
+    "long_job": LONG_JOB_STATE,
+    "long_job_kind": LONG_JOB_KIND,
 }
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import has_request_context, url_for
 
-from webapp import labels
+from webapp import labels, reasons
 from webapp.iiif.presentation import has_manifest, image_service_url, manifest_url
 from webapp.models import Collection, MediaAsset, Story, Transcript, User
 from webapp.services import documents, transcripts
@@ -48,8 +48,9 @@ def media_json(
             body["progress"] = media.progress
     elif media.state == "ready" and media.story.is_public:
         body["iiif"] = image_service_url(media.id)
-    if media.failure_reason:
-        body["failure_reason"] = media.failure_reason
+    if media.failure_reason:  # words for people, in the caller's language; the code for programs
+        body["failure_reason"] = reasons.words(media.failure_reason)
+        body["failure_code"] = reasons.code_of(media.failure_reason)
     if duplicates is not None:
         body["duplicate_of"] = [d.as_json() for d in duplicates]
     if transcripts.is_recording(media):
@@ -206,7 +207,8 @@ def media_states(story: Story, status_token: str | None = None) -> dict[str, Any
                 "progress": media.progress,
                 "filename": media.original_filename,
                 "alt_text": media.alt_text,
-                "failure_reason": media.failure_reason,
+                "failure_reason": reasons.words(media.failure_reason) or None,
+                "failure_code": reasons.code_of(media.failure_reason),
                 "thumbnail": thumbnail,
             }
         )

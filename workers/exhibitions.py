@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 
+from webapp import reasons
 from webapp.interop.bagit_export import public_link_context
 from webapp.media import keys
 from webapp.printing import exhibition as layout
@@ -58,7 +59,8 @@ def build_exhibition(collection_id: int) -> str | None:
                 del data
         except Exception as exc:
             with unit_of_work() as uow:
-                service.fail_build(uow, collection_id, f"{type(exc).__name__}: {exc}")
+                detail = f"{type(exc).__name__}: {exc}"[:500]
+                service.fail_build(uow, collection_id, reasons.encode("failed", detail=detail))
             raise
         with unit_of_work() as uow:
             recorded = service.finish_build(uow, plan, sizes)

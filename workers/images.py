@@ -18,10 +18,12 @@ from collections.abc import Sequence
 
 from rq.timeouts import JobTimeoutException
 
+from webapp import reasons
 from webapp.extensions import db
 from webapp.media.imaging import ImageRejected, build_derivatives
 from webapp.media.keys import derivative_key, derivative_prefix
 from webapp.models import MediaAsset, MediaState
+from webapp.operations import long_jobs
 from webapp.services import backends, outbox
 from webapp.unit_of_work import UnitOfWork, unit_of_work
 from workers.context import app_context
@@ -49,20 +51,19 @@ def derive_media(media_id: int, force: bool = False) -> str:
             return "already done"
         original = store.get(media.original_key)
         if hashlib.sha256(original).hexdigest() != media.sha256:
-            return _fail(media, "the stored original does not match its checksum (fixity error)")
+            return _fail(media, reasons.encode("fixity"))
         settings = backends.settings()
         try:
             derivatives = build_derivatives(original, max_pixels=settings.max_image_pixels)
         except ImageRejected as exc:
-            return _fail(media, exc.reason)
+            return _fail(media, reasons.of(exc))
         except MemoryError:
-            limit = settings.job_memory_mb
-            return _fail(media, f"processing needed more than the {limit} MB a job may use")
+            return _fail(media, reasons.encode("job_memory", mb=settings.job_memory_mb))
         except JobTimeoutException:
-            return _fail(media, "processing took longer than the time a job may run")
+            return _fail(media, reasons.encode("job_timeout"))
         except Exception as exc:  # a decoder bug must not crash the worker or retry forever
             log.exception("media %s: unexpected error while deriving", media_id)
-            return _fail(media, f"this image could not be processed ({type(exc).__name__})")
+            return _fail(media, reasons.encode("image_unexpected", detail=type(exc).__name__))
         written = {}
         for derivative in derivatives:
             key = derivative_key(media.id, derivative.name, derivative.ext)
@@ -95,6 +96,7 @@ def _delete_stale(store, media_id: int, keys: set[str]) -> None:
 
 
 def _fail(media: MediaAsset, reason: str) -> str:
+    """Mark ``media`` failed; ``reason`` is stored as given: a code from ``webapp.reasons``."""
     log.warning("media %s failed: %s", media.id, reason)
     media.state = MediaState.FAILED.value
     media.failure_reason = reason
@@ -140,7 +142,7 @@ def request_rederive(uow: UnitOfWork, story_ids: Sequence[int] | None) -> list[i
     One ``media.rederive_requested`` outbox event per story, in the caller's unit of work (so
     committed together); the relay turns
     each into ``derive_media(media_id, force=True)`` jobs. Returns the event ids, which name the
-    jobs (see :func:`rederive_progress`).
+    jobs (see :func:`webapp.operations.long_jobs.rederive_progress`).
     """
     query = db.select(MediaAsset.story_id, MediaAsset.id).order_by(
         MediaAsset.story_id, MediaAsset.position, MediaAsset.id
@@ -155,47 +157,11 @@ def request_rederive(uow: UnitOfWork, story_ids: Sequence[int] | None) -> list[i
         for story_id, media_ids in by_story.items()
     ]
     uow.flush()  # the event ids name the jobs
+    event_ids = [event.id for event in events]
+    uow.after_commit(lambda: long_jobs.remember_rederive(event_ids))  # for the jobs page
     log.info(
         "re-derivation requested for %d image(s) of %d story(ies)",
         sum(map(len, by_story.values())),
         len(by_story),
     )
-    return [event.id for event in events]
-
-
-def rederive_progress(event_ids: Sequence[int]) -> dict[str, int]:
-    """Count the images of these re-derivation requests as ``ready``, ``failed`` or ``pending``.
-
-    An image is pending while its event waits in the outbox or its job is queued, running or
-    scheduled for a retry; once its job has ended (or its record expired) the media's state counts.
-    """
-    from rq.exceptions import NoSuchJobError
-    from rq.job import Job, JobStatus
-
-    from webapp.models import OutboxEvent
-
-    counts = {"ready": 0, "failed": 0, "pending": 0}
-    prefix = backends.settings().queue_prefix
-    connection = backends.redis_connection()
-    for event_id in event_ids:
-        event = db.session.get(OutboxEvent, event_id)
-        if event is None:
-            continue
-        for n, media_id in enumerate(event.payload["media_ids"]):
-            if event.relayed_at is None:
-                counts["pending"] += 1
-                continue
-            try:
-                job = Job.fetch(f"{prefix}-evt{event_id}-{n}", connection=connection)
-            except NoSuchJobError:
-                job = None
-            ended = job is None or job.get_status() in (JobStatus.FINISHED, JobStatus.FAILED)
-            media = db.session.get(MediaAsset, media_id)
-            if media is None:
-                continue
-            if not ended or media.state == MediaState.PENDING.value:
-                counts["pending"] += 1
-            else:
-                counts[media.state] = counts.get(media.state, 0) + 1
-    db.session.rollback()  # read-only; the next poll must see other processes' commits
-    return counts
+    return event_ids

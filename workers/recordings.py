@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 from rq.timeouts import JobTimeoutException
 
+from webapp import reasons
 from webapp.extensions import db
 from webapp.media.imaging import DerivativeSpec, ImageRejected, build_derivatives
 from webapp.media.keys import derivative_key
@@ -107,23 +108,20 @@ def derive_recording(media_id: int, force: bool = False) -> str:
         with tempfile.TemporaryDirectory(prefix=f"passages-rec{media_id}-") as work:
             source = os.path.join(work, "original")
             if not _copy_original(store, subject, source):
-                return _finish_failed(
-                    media_id, "the stored original does not match its checksum (fixity error)"
-                )
+                return _finish_failed(media_id, reasons.encode("fixity"))
             try:
                 written = _convert(store, subject, source, work)
             except RecordingRejected as exc:
-                return _finish_failed(media_id, exc.reason)
+                return _finish_failed(media_id, reasons.of(exc))
             except ImageRejected as exc:
-                return _finish_failed(media_id, f"the poster could not be made ({exc.reason})")
+                return _finish_failed(
+                    media_id, reasons.encode("poster_failed", cause=reasons.of(exc))
+                )
             except MemoryError:
                 limit = backends.settings().job_memory_mb
-                return _finish_failed(
-                    media_id, f"processing needed more than the {limit} MB a job may use"
-                )
+                return _finish_failed(media_id, reasons.encode("job_memory", mb=limit))
             except JobTimeoutException:
-                reason = "processing took longer than the time a job may run"
-                return _finish_failed(media_id, reason)
+                return _finish_failed(media_id, reasons.encode("job_timeout"))
         return _finish_ready(media_id, subject, written, store)
 
 

@@ -18,6 +18,7 @@ import logging
 from webapp import page_cache
 from webapp.extensions import db
 from webapp.models import Story
+from webapp.operations import long_jobs
 from webapp.search import SearchUnavailable
 from webapp.services import backends, indexing
 from workers.context import app_context
@@ -74,9 +75,21 @@ def _rebuild_if_unreadable(index) -> bool:
     if reason is None:
         return False
     log.warning("search index unusable (%s): rebuilding from the database", reason)
-    count = index.rebuild(indexing.all_documents())
+    count = _rebuild(index)
     log.info("search index rebuilt with %d stories", count)
     return True
+
+
+def _rebuild(index) -> int:
+    """Rebuild ``index`` from every story, recording its progress for the jobs page."""
+    total = db.session.scalar(db.select(db.func.count(Story.id))) or 0
+    try:
+        count = index.rebuild(long_jobs.counting(indexing.all_documents(), total))
+    except BaseException:
+        long_jobs.reindex_ended(None)
+        raise
+    long_jobs.reindex_ended(count)
+    return count
 
 
 def rebuild_if_unreadable() -> str:
@@ -88,6 +101,6 @@ def rebuild_if_unreadable() -> str:
 def rebuild_index() -> int:
     """Rebuild the whole index aside from the database and swap it in (``passages reindex``)."""
     with app_context():
-        count = backends.search_index().rebuild(indexing.all_documents())
+        count = _rebuild(backends.search_index())
         log.info("search index rebuilt with %d stories", count)
         return count

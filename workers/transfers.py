@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 
+from webapp import reasons
 from webapp.errors import NotFound
 from webapp.extensions import db
 from webapp.interop import bagit_export, csv_import, import_runs
@@ -53,8 +54,9 @@ def build_export(export_id: int) -> str | None:
                 originals=originals,
                 progress=lambda done, total: _update_export(export_id, done=done, total=total),
             )
-        except NotFound as exc:
-            _update_export(export_id, state="failed", error=exc.message, finished_at=utcnow())
+        except NotFound:
+            reason = reasons.encode("collection_not_found", slug=slug or "")
+            _update_export(export_id, state="failed", error=reason, finished_at=utcnow())
             return None
         _update_export(
             export_id,

@@ -27,7 +27,7 @@ from rq.job import Job
 from rq.queue import Queue
 from rq.timeouts import JobTimeoutException
 
-from webapp import job_metrics
+from webapp import job_metrics, reasons
 from webapp.media import imaging, recording
 from webapp.services import backends
 from workers import relay
@@ -86,7 +86,10 @@ def limit_address_space(extra_mb: int) -> int | None:
 
 
 def limit_reason(exc_string: str, job: Job, memory_mb: int) -> str | None:
-    """A readable reason when a job failed on a resource limit (time, memory, killed), else None.
+    """Why a job failed on a resource limit (time, memory, killed), else None.
+
+    The reason is a code with its parameters (``webapp.reasons``): the give-up handler stores
+    it, and each reader sees it in their language.
 
     Such a failure is not transient: the same input under the same limits fails the same way, so
     the job is not retried. Raising the limit and ``passages rederive`` is the operator's way out.
@@ -94,11 +97,11 @@ def limit_reason(exc_string: str, job: Job, memory_mb: int) -> str | None:
     # Anywhere in the chain: a timeout inside a database call surfaces as the driver's error
     # "during handling of" the timeout, with the timeout further up the traceback.
     if _raised(exc_string, "JobTimeoutException"):
-        return f"processing took longer than the {job.timeout} s a job may run"
+        return reasons.encode("job_timeout_after", seconds=job.timeout)
     if _raised(exc_string, "MemoryError"):
-        return f"processing needed more than the {memory_mb} MB of memory a job may use"
+        return reasons.encode("job_memory", mb=memory_mb)
     if exc_string.startswith("Work-horse terminated unexpectedly"):
-        return f"the job's process was killed while working ({exc_string.split(';')[1].strip()})"
+        return reasons.encode("job_killed", detail=exc_string.split(";")[1].strip())
     return None
 
 
@@ -252,7 +255,7 @@ def _last_line(exc_string: str) -> str:
 
 
 def _last_error(exc_string: str, job: Job) -> str:
-    return f"gave up after repeated failures: {_last_line(exc_string)}"
+    return reasons.encode("gave_up", detail=_last_line(exc_string))
 
 
 def _give_up(job: Job, reason: str) -> None:

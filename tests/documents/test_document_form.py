@@ -54,7 +54,7 @@ def test_document_form_says_what_is_missing_and_keeps_the_fields(client, login):
     login("archivist")
     response = client.post("/curation/documents/new", data=_form(source_reference=""))
     assert response.status_code == 422
-    assert "source.reference" in response.text
+    assert "Cote : obligatoire" in unescape(response.text)  # the field, in words
     assert "Amicale des Algériens" in unescape(response.text)  # the fields are kept
 
 

@@ -395,7 +395,7 @@ def _student(app, world) -> Any:
 
 #: Stored codes people must never read as such: excluded from the user content that may show.
 CODE_COLUMNS = {"status", "guardian_consent", "state", "kind", "role", "action", "language",
-                "subject_type", "mime_type", "event_type"}  # fmt: skip
+                "subject_type", "mime_type", "event_type", "failure_reason"}  # fmt: skip
 
 
 def _texts(value: object) -> list[str]:
@@ -499,6 +499,7 @@ def test_every_screen_is_translated_in_the_pseudo_locale(pseudo_app, world, api_
         ids["other_published"] = stories[-1].id
         ids["demo_organisation"] = stories[0].organisation_id
         withdrawn = stories[-1].id
+        _fail_the_image_of(student_story)  # after the world's images were derived
     clients = _clients(app)
     clients["student"] = _student(app, world)
     clients["api"] = app.test_client()
@@ -570,13 +571,28 @@ def _submit_as(app, user_id: int, title: str) -> int:
     from tests.conftest import story_metadata, submit_story_now
     from webapp.extensions import db
     from webapp.models import User
+    from webapp.services.submissions import IncomingImage
 
     story = submit_story_now(
         story_metadata(title=title, body="En 1975, ma tante est venue."),
-        [],
+        [IncomingImage("tante.jpg", io.BytesIO(make_jpeg(seed=7)))],
         submitter=db.session.get(User, user_id),
     )
     return story.id
+
+
+def _fail_the_image_of(story_id: int) -> None:
+    """The student's image failed in the worker, and an export failed on a time limit, as the
+    workers store them (codes): the status, review and jobs pages show why, in words."""
+    from webapp import reasons
+    from webapp.extensions import db
+    from webapp.models import ExportRun, Story, utcnow
+
+    media = db.session.get(Story, story_id).media[0]
+    media.state, media.failure_reason = "failed", reasons.encode("truncated", format="JPEG")
+    db.session.add(ExportRun(state="failed", done=3, total=7, finished_at=utcnow(),
+                             error=reasons.encode("job_timeout_after", seconds=600)))  # fmt: skip
+    db.session.commit()
 
 
 def test_every_route_is_rendered_or_listed_with_a_reason(app):

@@ -147,6 +147,7 @@ def test_a_clean_upload_is_checked_then_imported_row_by_row_with_progress(
         "created": 2,
         "skipped": 0,
         "error": None,
+        "error_code": None,
         "problems": [],
     }
     assert story_count(app) == 2

@@ -58,8 +58,14 @@ def test_a_rederived_image_is_followed_until_the_work_ends(redis_app, make_user_
             while relay_once():
                 pass
     done = admin.get("/admin/jobs/progress.json").get_json()
+    [rederive] = done.pop("jobs")
     assert done == {"state": "idle", "pending_media": 0, "active_jobs": 0, "unrelayed": 0,
                     "outstanding": 0}  # fmt: skip
+    assert (rederive["key"], rederive["percent"], rederive["state_label"]) == (
+        "rederive",
+        100,
+        "terminé",
+    )
     assert "tout le travail est terminé" in admin.get("/admin/jobs/").text
 
 

@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 
 from tests.recordings.generate import LOCATION, make_audio, make_video
+from webapp.reasons import words
 
 
 def _media(app, media_id: int):
@@ -143,7 +144,8 @@ def test_a_recording_damaged_after_its_start_ends_failed_with_a_reason(app, uplo
     assert derive(media_id) == "failed"
     media = _media(app, media_id)
     assert media.state == "failed" and media.progress is None
-    assert media.failure_reason.startswith("the recording could not be converted (Invalid data")
+    assert media.failure_reason.startswith("recording_unconvertible ")  # a code, then its detail
+    assert words(media.failure_reason).startswith("the recording could not be converted (Invalid")
     assert media.derivatives == {}
     failed = _events(app, "media.failed")
     assert failed == [{"media_id": media_id, "story_id": media.story_id,
@@ -158,7 +160,7 @@ def test_a_changed_original_fails_its_fixity_check(app, upload, derive):
         key = f"originals/sha256/{media['sha256'][:2]}/{media['sha256']}"
         backends.object_store().put(key, make_audio("wav", seconds=1.5))
     assert derive(media["id"]) == "failed"
-    assert "checksum" in _media(app, media["id"]).failure_reason
+    assert "checksum" in words(_media(app, media["id"]).failure_reason)
 
 
 def test_running_the_job_twice_does_the_work_once(app, upload, derive):

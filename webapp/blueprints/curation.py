@@ -14,7 +14,7 @@ import math
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 
-from webapp import places
+from webapp import places, reasons
 from webapp.auth import current_person
 from webapp.errors import BadRequest
 from webapp.identifiers import parse_id
@@ -90,7 +90,8 @@ def _export_json(run) -> dict:
         "state": run.state,
         "done": run.done,
         "total": run.total,
-        "error": run.error,
+        "error": reasons.words(run.error) or None,
+        "error_code": reasons.code_of(run.error),
         "bytes": run.byte_size,
         "download_url": url_for("curation.download_export", export_id=run.id) if ready else None,
     }
@@ -146,7 +147,8 @@ def _import_json(run) -> dict:
         "done": run.done,
         "created": run.created,
         "skipped": run.skipped,
-        "error": run.error,
+        "error": reasons.words(run.error) or None,
+        "error_code": reasons.code_of(run.error),
         "problems": run.problems,
     }
 

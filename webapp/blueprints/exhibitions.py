@@ -23,6 +23,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 
+from webapp import reasons
 from webapp.auth import current_person
 from webapp.errors import BadRequest
 from webapp.services import access, backends
@@ -69,7 +70,7 @@ def exhibition_pdf(slug: str):
         if answer.state == "failed":
             body["error"] = {
                 "code": "exhibition_failed",
-                "message": "the exhibition could not be made; it will be tried again",
+                "message": _("the exhibition could not be made; it will be tried again"),
             }
         response = jsonify(body)
     else:
@@ -129,7 +130,8 @@ def progress_json(collection, row) -> dict:
         "current": current,
         "done": row.done if row is not None else 0,
         "total": row.total if row is not None else 0,
-        "error": row.error if row is not None else None,
+        "error": reasons.words(row.error) if row is not None and row.error else None,
+        "error_code": reasons.code_of(row.error) if row is not None else None,
         "finished_at": row.finished_at.isoformat() if row is not None and row.finished_at else None,
         "downloads": links,
         "bytes": {"panels": row.panels_bytes, "booklet": row.booklet_bytes} if current else {},

@@ -1,5 +1,9 @@
 """Admins' page on background work: what waits, runs, retries or failed, and what to do about it.
 
+Long jobs (rebuilding the index, deriving images again, exports, imports, exhibitions) are
+listed with their percentage and their end (``webapp.operations.long_jobs``); the page polls
+``progress.json`` while anything is left to do, and refreshes itself without JavaScript.
+
 Counts per queue and RQ registry, the outbox backlog, failed jobs with their error, and images
 whose derivation failed with their reason. Buttons retry failed jobs, purge them, and ask for
 failed images to be derived again (through the outbox, one unit of work, audited). Thin: every
@@ -10,6 +14,7 @@ the page (the database part still shows), never a 500.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from flask import (
     Blueprint,
@@ -25,10 +30,11 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import login_required
 
+from webapp import labels, reasons
 from webapp.auth import current_person
 from webapp.errors import PassagesError
 from webapp.identifiers import parse_id
-from webapp.operations import jobs
+from webapp.operations import jobs, long_jobs
 from webapp.services import access, backends
 from webapp.unit_of_work import unit_of_work
 
@@ -63,7 +69,7 @@ def index():
             backlog=jobs.outbox_backlog(),
             failed_media=jobs.failed_media(),
             keep_days=backends.settings().keep_failed_jobs_days,
-            progress=jobs.work_in_progress(),
+            progress=_progress(),
         )
     )
     response.headers["Cache-Control"] = "private, no-store"
@@ -75,9 +81,52 @@ def index():
 def progress():
     """Polled by the page while work remains (re-derived images, queued jobs, outbox)."""
     access.require_admin(current_person())
-    response = jsonify(jobs.work_in_progress())
+    response = jsonify(_progress())
     response.headers["Cache-Control"] = "private, no-store"
     return response
+
+
+def _progress() -> dict[str, Any]:
+    """The queues' figures (``jobs.work_in_progress``) and each long job with its percentage
+    and its end, in the reader's language; ``working`` while anything is left to do, so the
+    page polls (or, without JavaScript, refreshes) until everything has ended."""
+    figures: dict[str, Any] = dict(jobs.work_in_progress())
+    listed = [_job(job) for job in long_jobs.long_jobs()]
+    figures["jobs"] = listed
+    if any(not job["ended"] for job in listed):
+        figures["state"] = "working"
+    return figures
+
+
+def _job(job: long_jobs.LongJob) -> dict[str, Any]:
+    percent = job.percent
+    detail = reasons.words(job.reason) if job.reason else ""
+    if job.failed_items:
+        detail = ngettext("%(num)d image could not be processed.",
+                          "%(num)d images could not be processed.", job.failed_items)  # fmt: skip
+    return {
+        "key": job.key,
+        "kind": job.kind,
+        "title": labels.label(job.kind, "long_job_kind"),
+        "subject": job.subject,
+        "state": job.state,
+        "state_label": labels.label(job.state, "long_job"),
+        "ended": job.ended,
+        "done": job.done,
+        "total": job.total,
+        "percent": percent,
+        "percent_label": "—" if percent is None else _("%(percent)s%%", percent=percent),
+        "count_label": _("%(done)s of %(total)s", done=job.done, total=job.total)
+        if job.total
+        else "",
+        "detail": detail,
+        "started_at": _when(job.started_at),
+        "ended_at": _when(job.ended_at) if job.ended else "",
+    }
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M") if moment else ""
 
 
 def _moment(timestamp: float | None) -> datetime | None:

@@ -34,7 +34,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
 from schemas import validate_story_metadata
-from webapp import licences
+from webapp import licences, reasons
 from webapp.errors import PassagesError
 from webapp.extensions import db
 from webapp.interop import bagit_export, columns, instance
@@ -524,7 +524,7 @@ def _check_images(planned: PlannedRow, images: ImageFiles, problems: list[Proble
                 inspect_image(stream, max_pixels=settings.max_image_pixels)
             except ImageRejected as exc:
                 problems.append(Problem(planned.row, "images", N_("%(name)s: %(reason)s"),
-                                        {"name": name, "reason": exc.reason}))  # fmt: skip
+                                        {"name": name, "reason": reasons.of(exc)}))  # fmt: skip
                 continue
         if index < len(planned.image_sha256) and planned.image_sha256[index] != digest:
             problems.append(Problem(planned.row, "image_sha256", N_(

@@ -47,11 +47,18 @@ BACKGROUND = (255, 255, 255)
 
 
 class ImageRejected(Exception):
-    """An upload or original we will not turn into derivatives; ``reason`` is for people."""
+    """An upload or original we will not turn into derivatives.
 
-    def __init__(self, reason: str) -> None:
+    ``code`` and ``params`` say why for people (``webapp.labels.REASON`` holds the words in
+    each language; ``webapp.reasons`` stores and reads them); ``reason`` is the same in English,
+    for logs and the command line.
+    """
+
+    def __init__(self, reason: str, code: str = "image_unprocessable", **params: object) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.code = code
+        self.params = params if params or code != "image_unprocessable" else {"detail": reason}
 
 
 class UnsupportedFormat(ImageRejected):
@@ -285,12 +292,18 @@ def build_derivatives(
     except ImageRejected:
         raise
     except MemoryError as exc:
-        raise ImageTooLarge("the image needs more memory than a worker may use") from exc
+        raise ImageTooLarge(
+            "the image needs more memory than a worker may use", "image_memory"
+        ) from exc
     except NEVER_SWALLOW:
         raise
     except Exception as exc:  # a decoder's lazy error, a broken mode: never leak it
         log.warning("image processing failed (%s)", fmt, exc_info=True)
-        raise InvalidImage(f"the image could not be processed ({_short(exc)})") from exc
+        raise InvalidImage(
+            f"the image could not be processed ({_short(exc)})",
+            "image_unprocessable",
+            detail=_short(exc),
+        ) from exc
     finally:
         im.close()
 
@@ -397,7 +410,11 @@ def cut_region(
         if decoded_w * decoded_h > max_decoded_pixels:
             raise ImageTooLarge(
                 f"cutting this region needs {decoded_w}×{decoded_h} decoded pixels; at most "
-                f"{_megapixels(max_decoded_pixels)} megapixels are decoded on demand"
+                f"{_megapixels(max_decoded_pixels)} megapixels are decoded on demand",
+                "region_too_large",
+                width=decoded_w,
+                height=decoded_h,
+                limit=_megapixels(max_decoded_pixels),
             )
         _decode(im, fmt)
         base = _normalise_mode(im)
@@ -409,12 +426,18 @@ def cut_region(
     except ImageRejected:
         raise
     except MemoryError as exc:
-        raise ImageTooLarge("the image needs more memory than may be used on demand") from exc
+        raise ImageTooLarge(
+            "the image needs more memory than may be used on demand", "image_memory_on_demand"
+        ) from exc
     except NEVER_SWALLOW:
         raise
     except Exception as exc:  # a decoder's lazy error, a broken mode: never leak it
         log.warning("cutting a region failed (%s)", fmt, exc_info=True)
-        raise InvalidImage(f"the image could not be processed ({_short(exc)})") from exc
+        raise InvalidImage(
+            f"the image could not be processed ({_short(exc)})",
+            "image_unprocessable",
+            detail=_short(exc),
+        ) from exc
     finally:
         im.close()
 
@@ -450,9 +473,15 @@ def _read_all(data: bytes | BinaryIO) -> bytes:
     try:
         raw = data.read()
     except Exception as exc:  # a closed or broken stream is the caller's upload failing
-        raise InvalidImage(f"the file could not be read ({_short(exc)})") from exc
+        raise InvalidImage(
+            f"the file could not be read ({_short(exc)})", "unreadable_file", detail=_short(exc)
+        ) from exc
     if not isinstance(raw, bytes | bytearray):
-        raise InvalidImage("the file could not be read (not a binary stream)")
+        raise InvalidImage(
+            "the file could not be read (not a binary stream)",
+            "unreadable_file",
+            detail="not a binary stream",
+        )
     return bytes(raw)
 
 
@@ -479,7 +508,7 @@ def _ensure_plugins() -> None:
 def _sniff(raw: bytes) -> str:
     """Name the format from magic bytes; raise UnsupportedFormat for anything we do not accept."""
     if not raw:
-        raise InvalidImage("the file is empty")
+        raise InvalidImage("the file is empty", "empty_file")
     head = raw[:64]
     if head[4:8] == b"ftyp":
         brands = {head[8:12]} | {
@@ -492,13 +521,18 @@ def _sniff(raw: bytes) -> str:
                 return "HEIF"
             raise UnsupportedFormat(
                 "unsupported format: HEIC (this server cannot read iPhone HEIC photos; "
-                "export the photo as JPEG and upload it again)"
+                "export the photo as JPEG and upload it again)",
+                "heic_unsupported",
             )
         if brands & _AVIF_BRANDS:
-            raise UnsupportedFormat("unsupported format: AVIF")
+            raise UnsupportedFormat("unsupported format: AVIF", "unsupported_format", format="AVIF")
         if brands & {b"crx "}:
-            raise UnsupportedFormat("unsupported format: camera RAW (CR3)")
-        raise UnsupportedFormat("unsupported format: video or other MP4/QuickTime file")
+            raise UnsupportedFormat(
+                "unsupported format: camera RAW (CR3)", "camera_raw", format="CR3"
+            )
+        raise UnsupportedFormat(
+            "unsupported format: video or other MP4/QuickTime file", "video_container"
+        )
     for fmt in SUPPORTED_FORMATS:
         entry = Image.OPEN.get(fmt)
         if fmt in ("AVIF", "HEIF") or entry is None or entry[1] is None:
@@ -511,7 +545,7 @@ def _sniff(raw: bytes) -> str:
             if fmt == "TIFF" and head.startswith(b"II*\x00\x10\x00\x00\x00CR"):
                 break  # Canon CR2 is a TIFF container around camera RAW data
             return fmt
-    raise UnsupportedFormat(f"unsupported format: {_foreign_name(raw)}")
+    raise _foreign(raw)
 
 
 def _box_size(raw: bytes) -> int:
@@ -558,18 +592,26 @@ def _open(raw: bytes, max_pixels: int) -> tuple[ImageFile.ImageFile, str]:
         im = factory(io.BytesIO(raw), None)
     except Exception as exc:
         raise InvalidImage(
-            f"the image is damaged or incomplete (unreadable {_label(fmt)} header)"
+            f"the image is damaged or incomplete (unreadable {_label(fmt)} header)",
+            "bad_header",
+            format=_label(fmt),
         ) from exc
     fmt = im.format or fmt
     width, height = _declared_size(im)
     if width <= 0 or height <= 0:
         im.close()
-        raise InvalidImage("the image is damaged or incomplete (it declares no pixels)")
+        raise InvalidImage(
+            "the image is damaged or incomplete (it declares no pixels)", "no_pixels"
+        )
     if width * height > max_pixels:
         im.close()
         raise ImageTooLarge(
             f"image too large: {width}×{height} pixels, the limit is "
-            f"{_megapixels(max_pixels)} megapixels"
+            f"{_megapixels(max_pixels)} megapixels",
+            "image_too_large",
+            width=width,
+            height=height,
+            limit=_megapixels(max_pixels),
         )
     if fmt == "TIFF":
         _refuse_raw_tiff(im)
@@ -581,11 +623,13 @@ def _refuse_raw_tiff(im: ImageFile.ImageFile) -> None:
     tags = getattr(im, "tag_v2", {})
     if _DNG_VERSION_TAG in tags:
         im.close()
-        raise UnsupportedFormat("unsupported format: camera RAW (DNG)")
+        raise UnsupportedFormat("unsupported format: camera RAW (DNG)", "camera_raw", format="DNG")
     subfile = tags.get(_NEW_SUBFILE_TYPE_TAG, 0)
     if isinstance(subfile, int) and subfile & 1:
         im.close()
-        raise UnsupportedFormat("unsupported format: camera RAW or preview-only TIFF")
+        raise UnsupportedFormat(
+            "unsupported format: camera RAW or preview-only TIFF", "raw_or_preview_tiff"
+        )
 
 
 _JPEG_STANDALONE = {0x01, *range(0xD0, 0xD8)}
@@ -598,31 +642,31 @@ def _check_jpeg_structure(raw: bytes, fmt: str) -> None:
     finding one after the first scan proves the upload was not cut short; the EXIF thumbnail's own
     EOI sits before the first SOS and cannot fool this.
     """
-    damaged = f"the image is damaged or incomplete (truncated {_label(fmt)} data)"
+    damaged = _damaged("truncated", fmt)
     pos, total = 2, len(raw)
     while True:
         while pos < total and raw[pos] == 0xFF and pos + 1 < total and raw[pos + 1] == 0xFF:
             pos += 1  # fill bytes before a marker are allowed
         if pos + 4 > total:
-            raise InvalidImage(damaged)
+            raise damaged
         if raw[pos] != 0xFF:
-            raise InvalidImage(f"the image is damaged or incomplete (corrupt {_label(fmt)} data)")
+            raise _damaged("corrupt", fmt)
         marker = raw[pos + 1]
         if marker in _JPEG_STANDALONE:
             pos += 2
             continue
         if marker == 0xD9:
-            raise InvalidImage(damaged)  # end of image before any pixel data
+            raise damaged  # end of image before any pixel data
         length = struct.unpack(">H", raw[pos + 2 : pos + 4])[0]
         if length < 2 or pos + 2 + length > total:
-            raise InvalidImage(damaged)
+            raise damaged
         pos += 2 + length
         if marker == 0xDA:
             break
     # Searched from the end: the EOI is normally the last two bytes, whereas a forward search
     # stops at every stuffed FF in the scan data (12 ms for a 24 MP photo).
     if raw.rfind(b"\xff\xd9", pos) < 0:
-        raise InvalidImage(damaged)
+        raise damaged
 
 
 def _declared_size(im: Image.Image) -> tuple[int, int]:
@@ -634,15 +678,14 @@ def _decode(im: ImageFile.ImageFile, fmt: str) -> None:
     try:
         im.load()
     except (MemoryError, Image.DecompressionBombError) as exc:
-        raise ImageTooLarge("the image needs more memory than a worker may use") from exc
+        raise ImageTooLarge(
+            "the image needs more memory than a worker may use", "image_memory"
+        ) from exc
     except Exception as exc:
         log.info("decode failed (%s): %r", fmt, exc)
         message = str(exc).lower()
-        if "truncated" in message or isinstance(exc, EOFError):
-            detail = f"truncated {_label(fmt)} data"
-        else:
-            detail = f"corrupt {_label(fmt)} data"
-        raise InvalidImage(f"the image is damaged or incomplete ({detail})") from exc
+        how = "truncated" if "truncated" in message or isinstance(exc, EOFError) else "corrupt"
+        raise _damaged(how, fmt) from exc
 
 
 # --- orientation ---------------------------------------------------------------------------------
@@ -713,19 +756,19 @@ def _png_walk(raw: bytes, *, verify: bool) -> tuple[bytes | None, bytes]:
     while True:
         if pos + 8 > total:
             if verify:
-                raise InvalidImage("the image is damaged or incomplete (truncated PNG data)")
+                raise _damaged("truncated", "PNG")
             break
         length, ctype = struct.unpack(">I4s", raw[pos : pos + 8])
         end = pos + 8 + length + 4
         if end > total:
             if verify:
-                raise InvalidImage("the image is damaged or incomplete (truncated PNG data)")
+                raise _damaged("truncated", "PNG")
             break
         body = raw[pos + 8 : pos + 8 + length]
         if verify:
             crc = struct.unpack(">I", raw[end - 4 : end])[0]
             if zlib.crc32(ctype + body) & 0xFFFFFFFF != crc:
-                raise InvalidImage("the image is damaged or incomplete (corrupt PNG data)")
+                raise _damaged("corrupt", "PNG")
         if ctype == b"eXIf":
             exif = body
         elif ctype == b"iTXt" and body.startswith(b"XML:com.adobe.xmp\0"):
@@ -838,6 +881,25 @@ def _scaled(length: int, scale: float) -> int:
 def _megapixels(pixels: int) -> str:
     value = pixels / 1_000_000
     return f"{value:g}"
+
+
+def _damaged(how: str, fmt: str) -> InvalidImage:
+    """A damaged image: ``how`` is ``truncated`` (cut short) or ``corrupt`` (wrong data)."""
+    name = _label(fmt)
+    return InvalidImage(f"the image is damaged or incomplete ({how} {name} data)", how, format=name)
+
+
+def _foreign(raw: bytes) -> UnsupportedFormat:
+    """The refusal of a file that is not an image we accept, naming what it is when known."""
+    name = _foreign_name(raw)
+    reason = f"unsupported format: {name}"
+    if name == "text file":
+        return UnsupportedFormat(reason, "text_file")
+    if name == "not a recognised image file":
+        return UnsupportedFormat(reason, "not_an_image")
+    if name.startswith("camera RAW ("):
+        return UnsupportedFormat(reason, "camera_raw", format=name[len("camera RAW (") : -1])
+    return UnsupportedFormat(reason, "unsupported_format", format=name)
 
 
 def _label(fmt: str) -> str:

@@ -88,11 +88,18 @@ BROWSER_MIME_TYPES = (
 
 
 class RecordingRejected(Exception):
-    """An upload or original we will not turn into derivatives; ``reason`` is for people."""
+    """An upload or original we will not turn into derivatives.
 
-    def __init__(self, reason: str) -> None:
+    ``code`` and ``params`` say why for people (``webapp.labels.REASON`` holds the words in
+    each language; ``webapp.reasons`` stores and reads them); ``reason`` is the same in English,
+    for logs and the command line.
+    """
+
+    def __init__(self, reason: str, code: str, **params: object) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.code = code
+        self.params = params
 
 
 class NotARecording(RecordingRejected):
@@ -138,7 +145,9 @@ def _open(source: str | BinaryIO) -> av.container.InputContainer:
     try:
         return av.open(source, mode="r", metadata_errors="ignore")
     except av.FFmpegError as exc:
-        raise NotARecording(f"not an audio or video file ({_short(exc)})") from exc
+        raise NotARecording(
+            f"not an audio or video file ({_short(exc)})", "not_a_recording", detail=_short(exc)
+        ) from exc
 
 
 def _video_stream(container) -> av.video.stream.VideoStream | None:
@@ -185,9 +194,15 @@ def probe_recording(source: str | BinaryIO, *, max_seconds: float) -> RecordingF
     except NEVER_SWALLOW:
         raise
     except MemoryError as exc:
-        raise RecordingRejected("the recording needs more memory than may be used") from exc
+        raise RecordingRejected(
+            "the recording needs more memory than may be used", "recording_memory_on_demand"
+        ) from exc
     except Exception as exc:  # FFmpeg's many errors on hostile files: a reason, never a 500
-        raise NotARecording(f"not an audio or video file we can read ({_short(exc)})") from exc
+        raise NotARecording(
+            f"not an audio or video file we can read ({_short(exc)})",
+            "unreadable_recording",
+            detail=_short(exc),
+        ) from exc
     finally:
         if not isinstance(source, str):
             source.seek(0)
@@ -196,23 +211,34 @@ def probe_recording(source: str | BinaryIO, *, max_seconds: float) -> RecordingF
 def _facts(container, source: str | BinaryIO, max_seconds: float) -> RecordingFacts:
     fmt = container.format.name
     if fmt not in _CONTAINERS:
-        raise NotARecording(f"the {container.format.long_name or fmt} format is not accepted")
+        name = container.format.long_name or fmt
+        raise NotARecording(f"the {name} format is not accepted", "container_refused", format=name)
     video = _video_stream(container)
     audio = container.streams.audio[0] if container.streams.audio else None
     if video is None and audio is None:
-        raise NotARecording("the file holds neither sound nor pictures")
+        raise NotARecording("the file holds neither sound nor pictures", "no_sound_no_picture")
     if video is not None and video.codec_context.name not in _VIDEO_CODECS:
-        raise RecordingRejected(f"the video codec {video.codec_context.name} is not accepted")
+        codec = video.codec_context.name
+        raise RecordingRejected(
+            f"the video codec {codec} is not accepted", "video_codec_refused", codec=codec
+        )
     if audio is not None:
         name = audio.codec_context.name
         if name not in _AUDIO_CODECS and not name.startswith("pcm_"):
-            raise RecordingRejected(f"the audio codec {name} is not accepted")
+            raise RecordingRejected(
+                f"the audio codec {name} is not accepted", "audio_codec_refused", codec=name
+            )
     duration = _duration(container, max_seconds)
     if duration <= 0:
-        raise RecordingRejected("the recording is empty (no duration could be read)")
+        raise RecordingRejected(
+            "the recording is empty (no duration could be read)", "empty_recording"
+        )
     if duration > max_seconds:
         raise RecordingTooLong(
-            f"the recording lasts {_clock(duration)}, the limit is {_clock(max_seconds)}"
+            f"the recording lasts {_clock(duration)}, the limit is {_clock(max_seconds)}",
+            "recording_too_long",
+            duration=_clock(duration),
+            limit=_clock(max_seconds),
         )
     kind = "video" if video is not None else "audio"
     width = height = None
@@ -241,7 +267,7 @@ def _check_decodes(source: str | BinaryIO, kind: str) -> None:
             if decoded >= 200:
                 break
         if decoded == 0:
-            raise RecordingRejected(f"the {kind} track could not be decoded")
+            raise RecordingRejected(f"the {kind} track could not be decoded", f"{kind}_undecodable")
 
 
 def _mime(container, kind: str) -> str:
@@ -353,7 +379,7 @@ def transcode_audio(
     try:
         with _open(source) as container:
             if not container.streams.audio:
-                raise RecordingRejected("the recording has no sound track")
+                raise RecordingRejected("the recording has no sound track", "no_sound_track")
             duration = _duration(container, math.inf)
             with _open(source) as reader:  # a second handle: _duration may have walked the file
                 return _transcode_audio(reader, destination, duration, on_progress)
@@ -362,10 +388,16 @@ def transcode_audio(
     except NEVER_SWALLOW:
         raise
     except MemoryError as exc:
-        raise RecordingRejected("the recording needs more memory than a worker may use") from exc
+        raise RecordingRejected(
+            "the recording needs more memory than a worker may use", "recording_memory"
+        ) from exc
     except Exception as exc:
         log.warning("audio transcoding failed", exc_info=True)
-        raise RecordingRejected(f"the recording could not be converted ({_short(exc)})") from exc
+        raise RecordingRejected(
+            f"the recording could not be converted ({_short(exc)})",
+            "recording_unconvertible",
+            detail=_short(exc),
+        ) from exc
 
 
 def _transcode_audio(container, destination: str, duration: float, on_progress) -> AudioResult:
@@ -430,20 +462,28 @@ def transcode_video(
     except NEVER_SWALLOW:
         raise
     except MemoryError as exc:
-        raise RecordingRejected("the video needs more memory than a worker may use") from exc
+        raise RecordingRejected(
+            "the video needs more memory than a worker may use", "video_memory"
+        ) from exc
     except Exception as exc:
         log.warning("video transcoding failed", exc_info=True)
-        raise RecordingRejected(f"the video could not be converted ({_short(exc)})") from exc
+        raise RecordingRejected(
+            f"the video could not be converted ({_short(exc)})",
+            "video_unconvertible",
+            detail=_short(exc),
+        ) from exc
 
 
 def _first_rotation(container) -> int:
     """How the phone was held (the display matrix of the first frame), in degrees."""
     stream = _video_stream(container)
     if stream is None:
-        raise RecordingRejected("the video has no picture track")
+        raise RecordingRejected("the video has no picture track", "no_picture_track")
     for frame in container.decode(stream):
         return round(frame.rotation or 0) % 360
-    raise RecordingRejected("the video has no picture that could be decoded")
+    raise RecordingRejected(
+        "the video has no picture that could be decoded", "no_decodable_picture"
+    )
 
 
 def _transcode_video(
@@ -488,14 +528,16 @@ def _transcode_video(
                 written += 1
                 out.mux(video.encode(upright))
         if not written:
-            raise RecordingRejected("the video has no picture that could be decoded")
+            raise RecordingRejected(
+                "the video has no picture that could be decoded", "no_decodable_picture"
+            )
         out.mux(video.encode(None))
         if audio is not None:
             for converted in resampler.resample(None):
                 out.mux(audio.encode(converted))
             out.mux(audio.encode(None))
     if not poster:
-        raise RecordingRejected("no still frame could be taken from the video")
+        raise RecordingRejected("no still frame could be taken from the video", "no_still_frame")
     return VideoResult(duration=round(duration, 3), width=width, height=height, poster=poster)
 
 

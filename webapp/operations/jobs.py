@@ -34,6 +34,7 @@ from rq.registry import (
 from webapp.errors import PassagesError
 from webapp.extensions import db
 from webapp.models import MediaAsset, MediaState, OutboxEvent, Story, utcnow
+from webapp.operations import long_jobs
 from webapp.services import audit, backends, outbox
 
 if TYPE_CHECKING:
@@ -482,6 +483,7 @@ def rederive_failed_media(
     by_story: dict[int, list[MediaAsset]] = {}
     for media in chosen:
         by_story.setdefault(media.story_id, []).append(media)
+    events = []
     for story_id, items in by_story.items():
         for media in items:
             audit.record(
@@ -494,11 +496,15 @@ def rederive_failed_media(
             )
             media.state = MediaState.PENDING.value
             media.failure_reason = None
-        outbox.emit(
-            "media.rederive_requested",
-            {"story_id": story_id, "media_ids": [m.id for m in items]},
+        events.append(
+            outbox.emit(
+                "media.rederive_requested",
+                {"story_id": story_id, "media_ids": [m.id for m in items]},
+            )
         )
     uow.flush()
+    event_ids = [event.id for event in events]
+    uow.after_commit(lambda: long_jobs.remember_rederive(event_ids))  # its progress, page-side
     return len(chosen)
 
 

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 import click
 from flask.cli import with_appcontext
 
+from webapp import reasons
 from webapp.errors import PassagesError
 from webapp.operations import jobs
 
@@ -160,7 +161,7 @@ def failed_media_command(rederive: bool, media_ids: tuple[int, ...]) -> None:
         for media in listed:
             click.echo(
                 f"image {media.media_id}  story {media.story_id}  {_when(media.failed_at)}  "
-                f"{media.filename}: {media.reason}"
+                f"{media.filename}: {reasons.words(media.reason)}"
             )
         click.echo(f"{len(listed)} failed image(s)")
         return

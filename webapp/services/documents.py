@@ -21,7 +21,7 @@ from typing import Any
 
 from flask_babel import gettext
 
-from schemas import FieldError
+from schemas import FieldError, field_words
 from webapp.errors import Forbidden, NotFound, ValidationFailed
 from webapp.extensions import db
 from webapp.identifiers import parse_id
@@ -74,27 +74,43 @@ def clean_source(source: Any, *, field: str = "source") -> dict[str, str | None]
     """Check a ``source`` object and return it with collapsed spaces (``None`` for empty
     optional fields). The JSON schema already said which keys exist; this says what is missing."""
     if not isinstance(source, dict):
-        raise ValidationFailed([FieldError(field, f"{field} must be an object")])
+        raise ValidationFailed(
+            [FieldError(field, gettext("%(field)s: must be %(type)s", field=field_words(field),
+                                       type=gettext("a group of fields (a JSON object)")))]
+        )  # fmt: skip
     cleaned: dict[str, str | None] = {}
     problems = []
     for key, column in SOURCE_FIELDS.items():
         value = source.get(key)
         if value is not None and not isinstance(value, str):
-            problems.append(FieldError(f"{field}.{key}", f"{field}.{key} must be text"))
+            problems.append(FieldError(f"{field}.{key}", gettext(
+                "%(field)s: must be %(type)s", field=field_words(f"{field}.{key}"),
+                type=gettext("a string of text"))))  # fmt: skip
             continue
         text = " ".join((value or "").split())
         limit = Story.__table__.c[column].type.length
         if len(text) > limit:
             problems.append(
                 FieldError(
-                    f"{field}.{key}", f"{field}.{key} is too long (at most {limit} characters)"
-                )
+                    f"{field}.{key}",
+                    gettext(
+                        "%(field)s: too long (at most %(count)s characters)",
+                        field=field_words(f"{field}.{key}"),
+                        count=limit,
+                    ),
+                )  # fmt: skip
             )
         cleaned[key] = text or None
     for key in REQUIRED_SOURCE_FIELDS:
         if not cleaned.get(key) and not any(p.field == f"{field}.{key}" for p in problems):
             problems.append(
-                FieldError(f"{field}.{key}", f"{field}.{key} is required for an archive document")
+                FieldError(
+                    f"{field}.{key}",
+                    gettext(
+                        "%(field)s: required for an archive document",
+                        field=field_words(f"{field}.{key}"),
+                    ),
+                )  # fmt: skip
             )
     if problems:
         raise ValidationFailed(problems)
@@ -141,14 +157,26 @@ def source_json(story: Story) -> dict[str, str] | None:
 def _clean_ids(document_ids: Any) -> list[int]:
     if not isinstance(document_ids, list) or not all(parse_id(i) == i for i in document_ids):
         raise ValidationFailed(
-            [FieldError("responds_to", "responds_to must be a list of document ids (numbers)")]
+            [
+                FieldError(
+                    "responds_to",
+                    gettext(
+                        "%(field)s: must be a list of document numbers",
+                        field=field_words("responds_to"),
+                    ),
+                )
+            ]  # fmt: skip
         )
     if len(document_ids) > MAX_RESPONDS_TO:
         raise ValidationFailed(
             [
                 FieldError(
                     "responds_to",
-                    f"a story can respond to at most {MAX_RESPONDS_TO} documents",
+                    gettext(
+                        "%(field)s: too many entries (at most %(count)s)",
+                        field=field_words("responds_to"),
+                        count=MAX_RESPONDS_TO,
+                    ),  # fmt: skip
                 )
             ]
         )
@@ -178,7 +206,11 @@ def check_respondable(document_ids: Any, *, story_id: int | None = None) -> list
             [
                 FieldError(
                     "responds_to",
-                    "not a published archive document: " + ", ".join(str(i) for i in wrong),
+                    gettext(
+                        "%(field)s: not a published archive document: %(ids)s",
+                        field=field_words("responds_to"),
+                        ids=", ".join(str(i) for i in wrong),
+                    ),  # fmt: skip
                 )
             ]
         )
@@ -198,7 +230,15 @@ def link_responses(uow: UnitOfWork, story_id: int, document_ids: Sequence[int]) 
         raise NotFound(gettext("no such story"))
     if story.is_document and document_ids:
         raise ValidationFailed(
-            [FieldError("responds_to", "an archive document cannot respond to documents")]
+            [
+                FieldError(
+                    "responds_to",
+                    gettext(
+                        "%(field)s: an archive document cannot respond to documents",
+                        field=field_words("responds_to"),
+                    ),
+                )
+            ]  # fmt: skip
         )
     documents = check_respondable(list(document_ids), story_id=story_id)
     existing = {

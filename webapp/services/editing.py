@@ -14,7 +14,7 @@ from typing import Any
 
 from flask_babel import gettext
 
-from schemas import FieldError
+from schemas import FieldError, field_words
 from webapp import labels
 from webapp.errors import BadRequest, Forbidden, NotFound, ValidationFailed
 from webapp.extensions import db
@@ -72,7 +72,15 @@ def edit_metadata(
     not_fields = sorted(set(changes) - set(STAFF_FIELDS))
     if not_fields:
         raise ValidationFailed(
-            [FieldError(name, f"{name} is not a field that can be changed") for name in not_fields]
+            [
+                FieldError(
+                    name,
+                    gettext(
+                        "%(field)s is not a field that can be changed", field=field_words(name)
+                    ),
+                )
+                for name in not_fields
+            ]  # fmt: skip
         )
     wrong_type = [
         name
@@ -80,7 +88,13 @@ def edit_metadata(
         if changes.get(name) is not None and not isinstance(changes[name], str)
     ]
     if wrong_type:
-        raise ValidationFailed([FieldError(name, f"{name} must be text") for name in wrong_type])
+        raise ValidationFailed(
+            [
+                FieldError(name, gettext("%(field)s: must be %(type)s", field=field_words(name),
+                                         type=gettext("a string of text")))
+                for name in wrong_type
+            ]
+        )  # fmt: skip
     if actor.is_staff:
         allowed = STAFF_FIELDS
     elif access.is_owner(actor, story) and story.status in AUTHOR_EDITABLE:
@@ -105,7 +119,10 @@ def edit_metadata(
         elif field == "title":
             title = " ".join(str(value or "").split())
             if not title:
-                raise ValidationFailed([FieldError("title", "the title cannot be empty")])
+                raise ValidationFailed(
+                    [FieldError("title", gettext("%(field)s: must not be empty",
+                                                 field=field_words("title")))]
+                )  # fmt: skip
             put("title", story.title, title[:300])
             story.title = title[:300]
         elif field == "body":
@@ -129,13 +146,7 @@ def edit_metadata(
                 story.period = story.period_start = story.period_end = None
         elif field == "licence":
             if value not in consent.LICENCES:
-                raise ValidationFailed(
-                    [
-                        FieldError(
-                            "licence", "licence must be one of: " + ", ".join(consent.LICENCES)
-                        )
-                    ]
-                )
+                raise ValidationFailed([FieldError("licence", _licence_choices())])
             put("licence", story.licence, value)
             story.licence = value
         elif field == "responds_to":
@@ -146,7 +157,15 @@ def edit_metadata(
             # An archive document's provenance (``webapp.services.documents``); staff only.
             if not story.is_document:
                 raise ValidationFailed(
-                    [FieldError("source", "source is only for archive documents")]
+                    [
+                        FieldError(
+                            "source",
+                            gettext(
+                                '%(field)s: only for archive documents ("kind": "document")',
+                                field=field_words("source"),
+                            ),
+                        )
+                    ]  # fmt: skip
                 )
             cleaned = documents.clean_source(value)
             put("source", documents.source_json(story), _present(cleaned))
@@ -186,9 +205,7 @@ def edit_media_rights(
         raise NotFound(gettext("no such image"))
     licence = (licence or "").strip() or None
     if licence is not None and licence not in consent.LICENCES:
-        raise ValidationFailed(
-            [FieldError("licence", "licence must be one of: " + ", ".join(consent.LICENCES))]
-        )
+        raise ValidationFailed([FieldError("licence", _licence_choices())])
     credit = " ".join((credit or "").split())[:300] or None
     before = {"licence": media.licence, "credit": media.credit}
     media.licence, media.credit = licence, credit
@@ -204,3 +221,9 @@ def edit_media_rights(
         },
     )
     return media
+
+
+def _licence_choices() -> str:
+    """The refusal of an unknown licence, naming the field and the codes it accepts."""
+    return gettext("%(field)s: choose one of %(choices)s", field=field_words("licence"),
+                   choices=", ".join(consent.LICENCES))  # fmt: skip

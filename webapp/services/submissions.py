@@ -33,7 +33,8 @@ from typing import Any, BinaryIO
 
 from flask_babel import gettext
 
-from schemas import FieldError, validate_story_metadata
+from schemas import FieldError, field_words, validate_story_metadata
+from webapp import reasons
 from webapp.errors import BadRequest, PayloadTooLarge, UploadRejected, ValidationFailed
 from webapp.extensions import db
 from webapp.media.imaging import ImageRejected, UnsupportedFormat, inspect_image
@@ -86,7 +87,7 @@ class _CheckedImage:
 
 def _display_name(image: IncomingImage, index: int) -> str:
     name = os.path.basename(image.filename or "").strip()
-    return name or f"file {index + 1}"
+    return name or gettext("file %(number)s", number=index + 1)
 
 
 def _size_of(stream: BinaryIO) -> int:
@@ -129,11 +130,27 @@ def check_metadata(metadata: Any) -> dict[str, Any]:
         cleaned["source"] = documents.clean_source(cleaned.get("source"))
         if cleaned.get("responds_to"):
             raise ValidationFailed(
-                [FieldError("responds_to", "an archive document cannot respond to documents")]
+                [
+                    FieldError(
+                        "responds_to",
+                        gettext(
+                            "%(field)s: an archive document cannot respond to documents",
+                            field=field_words("responds_to"),
+                        ),
+                    )
+                ]  # fmt: skip
             )
     elif "source" in cleaned:
         raise ValidationFailed(
-            [FieldError("source", 'source is only for archive documents ("kind": "document")')]
+            [
+                FieldError(
+                    "source",
+                    gettext(
+                        '%(field)s: only for archive documents ("kind": "document")',
+                        field=field_words("source"),
+                    ),
+                )
+            ]  # fmt: skip
         )
     return cleaned
 
@@ -163,14 +180,27 @@ def check_files(files: Sequence[IncomingFile]) -> list[_CheckedImage]:
     recordings = len(checked) - images
     if images > settings.max_images:
         raise ValidationFailed(
-            [FieldError("images", f"too many images: {images}, at most {settings.max_images}")]
+            [
+                FieldError(
+                    "images",
+                    gettext(
+                        "too many images: %(count)s, at most %(limit)s",
+                        count=images,
+                        limit=settings.max_images,
+                    ),
+                )
+            ]  # fmt: skip
         )
     if recordings > settings.max_recordings:
         raise ValidationFailed(
             [
                 FieldError(
                     "files",
-                    f"too many recordings: {recordings}, at most {settings.max_recordings}",
+                    gettext(
+                        "too many recordings: %(count)s, at most %(limit)s",
+                        count=recordings,
+                        limit=settings.max_recordings,
+                    ),  # fmt: skip
                 )
             ]
         )
@@ -181,13 +211,18 @@ def _check_file(file: IncomingFile, index: int, settings) -> _CheckedImage:
     name = _display_name(file, index)
     size = _size_of(file.stream)
     if size == 0:
-        raise UploadRejected(f"{name}: the file is empty", field="images")
+        raise UploadRejected(_named(name, reasons.encode("empty_file")), field="images")
     largest = max(settings.max_upload_bytes, settings.max_recording_bytes)
     if size > largest:
         raise PayloadTooLarge(
-            f"{name}: the file is {size / 1048576:.1f} MB, the limit is "
-            f"{settings.max_upload_mb} MB per image and {settings.max_recording_mb} MB per "
-            "audio or video recording",
+            gettext(
+                "%(name)s: the file is %(size)s MB, the limit is %(image)s MB per image and "
+                "%(recording)s MB per audio or video recording",
+                name=name,
+                size=f"{size / 1048576:.1f}",
+                image=settings.max_upload_mb,
+                recording=settings.max_recording_mb,
+            ),
             field="images",
         )
     image_problem: ImageRejected | None = None
@@ -197,7 +232,7 @@ def _check_file(file: IncomingFile, index: int, settings) -> _CheckedImage:
         except UnsupportedFormat as exc:
             image_problem = exc  # perhaps a recording: probed below
         except ImageRejected as exc:
-            raise UploadRejected(f"{name}: {exc.reason}", field="images") from exc
+            raise UploadRejected(_named(name, reasons.of(exc)), field="images") from exc
         else:
             return _CheckedImage(
                 incoming=file,
@@ -212,6 +247,11 @@ def _check_file(file: IncomingFile, index: int, settings) -> _CheckedImage:
     return _check_recording(file, name, size, settings, image_problem)
 
 
+def _named(name: str, reason: str) -> str:
+    """A refused file's name and why, in the reader's language (``reason``: a stored code)."""
+    return gettext("%(name)s: %(reason)s", name=name, reason=reasons.words(reason))
+
+
 def _check_recording(
     file: IncomingFile, name: str, size: int, settings, image_problem: ImageRejected | None
 ) -> _CheckedImage:
@@ -221,27 +261,40 @@ def _check_recording(
     except NotARecording as exc:
         if image_problem is None:  # too large to be an image, and not a recording either
             raise PayloadTooLarge(
-                f"{name}: the file is {size / 1048576:.1f} MB, the limit is "
-                f"{settings.max_upload_mb} MB per image (and it is not an audio or video "
-                "recording, which may be larger)",
+                gettext(
+                    "%(name)s: the file is %(size)s MB, the limit is %(image)s MB per image (and "
+                    "it is not an audio or video recording, which may be larger)",
+                    name=name,
+                    size=f"{size / 1048576:.1f}",
+                    image=settings.max_upload_mb,
+                ),
                 field="images",
             ) from exc
         raise UploadRejected(
-            f"{name}: not an image, audio or video file that can be accepted "
-            f"({image_problem.reason}). Accepted: photographs and scans (JPEG, PNG, WebP, "
-            "HEIC…), audio (MP3, WAV, M4A/AAC, Ogg/Opus, FLAC) and video (MP4, MOV, WebM)",
+            gettext(
+                "%(name)s: not an image, audio or video file that can be accepted (%(reason)s). "
+                "Accepted: photographs and scans (JPEG, PNG, WebP, HEIC…), audio (MP3, WAV, "
+                "M4A/AAC, Ogg/Opus, FLAC) and video (MP4, MOV, WebM)",
+                name=name,
+                reason=reasons.words(reasons.of(image_problem)),
+            ),
             field="images",
         ) from exc
     except RecordingTooLong as exc:
-        raise PayloadTooLarge(f"{name}: {exc.reason}", field="images") from exc
+        raise PayloadTooLarge(_named(name, reasons.of(exc)), field="images") from exc
     except RecordingRejected as exc:
-        raise UploadRejected(f"{name}: {exc.reason}", field="images") from exc
+        raise UploadRejected(_named(name, reasons.of(exc)), field="images") from exc
     finally:
         file.stream.seek(0)
     if size > settings.max_recording_bytes:
         raise PayloadTooLarge(
-            f"{name}: the file is {size / 1048576:.1f} MB, the limit is "
-            f"{settings.max_recording_mb} MB per audio or video recording",
+            gettext(
+                "%(name)s: the file is %(size)s MB, the limit is %(recording)s MB per audio or "
+                "video recording",
+                name=name,
+                size=f"{size / 1048576:.1f}",
+                recording=settings.max_recording_mb,
+            ),
             field="images",
         )
     return _CheckedImage(

@@ -3,7 +3,9 @@
    figures of the moment. With it, the element carrying data-progress-url polls that JSON every
    two seconds: its <progress> and text follow the figures, and when the job's state changes
    (it ended, or needs a decision) the page is loaded once more to show the end as the server
-   writes it. Self-hosted, no dependency. */
+   writes it. A page listing several jobs (rows carrying data-job="<key>") gets each row's bar,
+   percentage and state from the answer's "jobs" list, and is loaded once more when a job ends
+   or a new one appears. Self-hosted, no dependency. */
 (function () {
   "use strict";
   var box = document.querySelector("[data-progress-url]");
@@ -37,6 +39,36 @@
     }
   }
 
+  function setText(row, selector, words) {
+    var element = row.querySelector(selector);
+    if (element && typeof words === "string" && element.textContent !== words) {
+      element.textContent = words;
+    }
+  }
+
+  // Each listed job's row follows its figures; true when the page must be loaded again.
+  function showJobs(jobs) {
+    if (!Array.isArray(jobs)) { return false; }
+    var changed = false;
+    jobs.forEach(function (job) {
+      var row = document.querySelector('[data-job="' + job.key + '"]');
+      if (!row) { changed = true; return; }
+      if ((row.getAttribute("data-job-ended") === "yes") !== Boolean(job.ended)) {
+        changed = true;
+      }
+      var jobBar = row.querySelector("progress");
+      if (jobBar && typeof job.percent === "number") {
+        var max = job.total > 0 ? job.total : 100;
+        jobBar.max = max;
+        jobBar.value = job.total > 0 ? (job.state === "done" ? job.total : job.done) : job.percent;
+      }
+      setText(row, "[data-job-percent]", job.percent_label);
+      setText(row, "[data-job-count]", job.count_label);
+      setText(row, "[data-job-state]", job.state_label);
+    });
+    return changed;
+  }
+
   function poll() {
     fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (response) {
@@ -45,7 +77,7 @@
       })
       .then(function (data) {
         failures = 0;
-        if (initial && data.state && data.state !== initial) {
+        if ((initial && data.state && data.state !== initial) || showJobs(data.jobs)) {
           window.location.reload();
           return;
         }
