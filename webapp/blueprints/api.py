@@ -36,6 +36,11 @@ from webapp.unit_of_work import unit_of_work
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
+#: Lists and objects inside one another a story's metadata may hold; a story needs 3 or 4. Deeper
+#: JSON is refused with a 400 before anything reads it (past ~1,000 levels ``json.loads`` itself
+#: raises ``RecursionError``, which would otherwise be a 500).
+METADATA_MAX_DEPTH = 32
+
 
 def _json_body() -> dict:
     body = request.get_json(silent=True)
@@ -44,6 +49,21 @@ def _json_body() -> dict:
     if problems := not_text(body):  # malformed like a body that is not JSON: 400
         raise BadRequest(problems[0].message, field=problems[0].field)
     return body
+
+
+def _nesting(value: object) -> int:
+    """How many lists and objects are inside one another in ``value`` (walked without
+    recursion, so any depth ``json.loads`` accepted can be measured)."""
+    deepest = 0
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            pending.extend(
+                (v, depth + 1) for v in (item.values() if isinstance(item, dict) else item)
+            )
+    return deepest
 
 
 def _bounded_metadata_part(part) -> str:
@@ -70,11 +90,22 @@ def create_story():
         )
     try:
         metadata = json.loads(raw)
+        too_deep = _nesting(metadata) > METADATA_MAX_DEPTH
     except json.JSONDecodeError as exc:
         raise BadRequest(
             f"metadata is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})",
             field="metadata",
         ) from exc
+    except RecursionError:
+        too_deep = True  # past Python's own limit: json.loads gave up
+    if too_deep:
+        raise BadRequest(
+            gettext(
+                "metadata is too deeply nested (at most %(levels)s levels of lists and objects)",
+                levels=METADATA_MAX_DEPTH,
+            ),
+            field="metadata",
+        )
     unexpected = sorted(set(request.files) - {"images", "files", "metadata"})
     if unexpected:
         raise BadRequest(

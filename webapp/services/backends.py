@@ -7,7 +7,6 @@ never know which backend they hold. This module must not hold business rules.
 from __future__ import annotations
 
 import sqlite3
-from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from flask import Flask, current_app
@@ -92,18 +91,18 @@ def object_store() -> ObjectStore:
     )
 
 
-def public_object_url(key: str, seconds: float | None = None) -> str | None:
+def public_object_url(key: str) -> str | None:
     """A short-lived URL browsers can fetch ``key`` from, or ``None``: then stream it.
 
     Only when ``S3_PUBLIC_ENDPOINT`` is set: a URL signed for the internal ``S3_ENDPOINT``
-    (``minio:9000`` in the compose file) would reach no browser. It lasts ten minutes, or
-    ``seconds`` (a player asks the same link for parts of a recording while it plays).
+    (``minio:9000`` in the compose file) would reach no browser. It lasts ten minutes, for
+    images and recordings alike: whoever holds it after a story is withdrawn can fetch the
+    object that long and no longer. A player still playing when its link expires asks the
+    app's address again for a new one (``static/player.js``).
     """
     if not settings().s3_public_endpoint:
         return None
-    if seconds is None:
-        return object_store().presigned_url(key)
-    return object_store().presigned_url(key, timedelta(seconds=min(seconds, 7 * 86400)))
+    return object_store().presigned_url(key)
 
 
 def search_index() -> SearchIndex:
