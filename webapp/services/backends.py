@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from flask import Flask, current_app
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from webapp.config import Settings
 
@@ -32,6 +32,29 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
+
+
+#: Rows ANALYZE reads per index on SQLite: approximate statistics, in milliseconds whatever the
+#: archive's size (https://sqlite.org/lang_analyze.html#approx).
+ANALYSIS_LIMIT = 1000
+
+
+def refresh_planner_statistics(connection: Connection) -> bool:
+    """Give SQLite's query planner statistics about the archive (``sqlite_stat1``); ``False`` on
+    PostgreSQL, whose autovacuum analyses the tables by itself.
+
+    Without them SQLite guesses, and guesses wrong where it matters: the home page's cover
+    query walked every image by ``ix_media_assets_kind`` (17 ms per collection on 2,000
+    stories) instead of starting from the collection's items (0.1 ms). Run after migrations
+    and by the hourly maintenance job, since the archive's shape changes as it grows. A plain
+    ``PRAGMA optimize`` would not do: before SQLite 3.46 it only analyses tables the same
+    connection has queried, and a maintenance connection has queried none.
+    """
+    if connection.dialect.name != "sqlite":
+        return False
+    connection.exec_driver_sql(f"PRAGMA analysis_limit={ANALYSIS_LIMIT}")
+    connection.exec_driver_sql("ANALYZE")
+    return True
 
 
 def init_app(app: Flask) -> None:
