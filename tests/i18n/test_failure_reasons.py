@@ -184,9 +184,7 @@ def test_every_refusal_the_media_code_raises_has_words_in_every_language():
         "truncated {not json}",
     ],
 )
-def test_a_reason_this_version_cannot_word_is_a_plain_processing_failed(
-    app, failed_image, stored
-):
+def test_a_reason_this_version_cannot_word_is_a_plain_processing_failed(app, failed_image, stored):
     from tests.conftest import issue_token_now
     from webapp.extensions import db
     from webapp.models import MediaAsset
@@ -197,9 +195,11 @@ def test_a_reason_this_version_cannot_word_is_a_plain_processing_failed(
         token = issue_token_now("contributor@example.org")
     page = app.test_client().get(f"/status/{failed_image['token']}").get_data(as_text=True)
     auth = {"Authorization": f"Bearer {token}"}
-    [media] = app.test_client().get(
-        f"/api/v1/stories/{failed_image['story_id']}", headers=auth
-    ).json["media"]
+    [media] = (
+        app.test_client()
+        .get(f"/api/v1/stories/{failed_image['story_id']}", headers=auth)
+        .json["media"]
+    )
 
     assert "le traitement a échoué" in page
     assert stored.split()[0] not in page  # neither the code…
