@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 
 import pytest
 from PIL import Image
@@ -104,6 +105,40 @@ def test_bad_metadata_gets_a_specific_error_and_stores_nothing(
     error = response.json["error"]
     assert error["field"] == field
     assert words in error["message"]
+    _stored_nothing(app)
+
+
+def _nested(depth: int) -> str:
+    """A story whose ``places`` holds lists ``depth`` levels deep."""
+    metadata = json.dumps(story_metadata(places="PLACES"))
+    return metadata.replace('"PLACES"', "[" * depth + "]" * depth)
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    ["[" * 100_000, "{" + '"a":{' * 50_000, _nested(900), _nested(40)],
+    ids=["100000 brackets", "50000 objects", "900 deep", "40 deep"],
+)
+def test_too_deeply_nested_metadata_is_a_400_and_stores_nothing(
+    app, token, submit_via_api, metadata
+):
+    """Nested past Python's own limit, json.loads raised RecursionError: a 500 and a crash log."""
+    response = submit_via_api(token, metadata, images=[("a.jpg", make_jpeg())])
+    assert response.status_code == 400
+    assert response.json["error"]["field"] == "metadata"
+    assert "nested too deeply: at most 32 levels" in response.json["error"]["message"]
+    _stored_nothing(app)
+
+
+def test_too_deeply_nested_metadata_is_explained_in_french(app, client, token):
+    response = client.post(
+        "/api/v1/stories",
+        data={"metadata": "[" * 100_000},
+        headers={"Authorization": f"Bearer {token}", "Accept-Language": "fr"},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 400
+    assert "La description de l’histoire est trop imbriquée" in response.json["error"]["message"]
     _stored_nothing(app)
 
 

@@ -16,25 +16,30 @@ but that is out of bounds (``?page=abc``, a 300-character query) is rendered and
 ``?t=`` (a private preview link) always bypasses the cache.
 
 What is kept is bounded, because the same Redis carries the job queues: every marker and page
-written is counted against a budget per window of ``PAGE_CACHE_SECONDS`` (entries and bytes,
+*created* is counted against a budget per window of ``PAGE_CACHE_SECONDS`` (entries and bytes,
 one budget for addresses without parameters, whose number the archive bounds, and a smaller
-one for addresses with parameters, which anyone can vary). Once a window's budget is spent,
-pages are rendered and not kept until the next window. Every entry expires after one window at
-most, so at most two windows' budgets are alive at any time: ``PAGE_CACHE_MAX_KEYS`` and
-``PAGE_CACHE_MAX_MB`` are ceilings on what the cache holds, whatever the visitors ask. Redis
-itself is given ``maxmemory`` with ``noeviction`` as a backstop: no eviction policy is safe on a
-Redis shared with RQ (``allkeys-*`` may drop queued jobs, ``volatile-*`` running executions,
-worker registrations and failed jobs; see docs/architecture.md).
+one for addresses with parameters, which anyone can vary). Once a window's budget is spent, no
+new address is kept until the next window. Every entry expires one window after it was created
+at most (rewriting a page keeps the expiry it had), so at most two windows' budgets are alive
+at any time: ``PAGE_CACHE_MAX_KEYS`` and ``PAGE_CACHE_MAX_MB`` are ceilings on what the cache
+holds, whatever the visitors ask. Redis itself is given ``maxmemory`` with ``noeviction`` as a
+backstop: no eviction policy is safe on a Redis shared with RQ (``allkeys-*`` may drop queued
+jobs, ``volatile-*`` running executions, worker registrations and failed jobs; see
+docs/architecture.md).
 
-Every key holds a *generation* number. Anything that changes what the public sees moves the
-generation on (:func:`invalidate`), which retires every page at once: the outbox relay does it
-when it relays an event that changes public content (publication, withdrawal, edits, erasure,
-collection changes, images), the workers do it once the search index or an image is updated
-(search results and facet counts come from the index), and the publication hook does it right
-after a commit that moved a story's public record. A page rendered from the old state is stored
-under the old generation, which no reader asks for any more, so a withdrawal is gone from every
-cached page within the relay's interval (plus ``GENERATION_REUSE`` for other processes).
-Pages also expire on their own after
+Every kept page carries the *generation* it was rendered in; a page of another generation is
+never served. Anything that changes what the public sees moves the generation on
+(:func:`invalidate`), which retires every page at once: the outbox relay does it when it
+relays an event about a story that is or was public, a collection, or one it does not know
+(``workers.relay.changes_public_pages``), the search worker once the index changed for a
+story that is or was public (search results and facet counts come from the index), and the
+publication hook right after a commit that moved a story's public record (image jobs included).
+A private change — a pupil's draft, its photos' derivatives, a moderation move — retires
+nothing. A page rendered again after a retirement replaces the retired one under the same key
+(its address's marker is still there, so it is kept at once) and is not counted again: the
+budget counts what the cache holds, not how often it was retired, so a busy morning of
+publications cannot spend it. A withdrawal is gone from every cached page within the relay's
+interval (plus ``GENERATION_REUSE`` for other processes). Pages also expire on their own after
 ``PAGE_CACHE_SECONDS`` (changes no event announces, such as a renamed organisation).
 
 Redis being down never breaks a page: the cache steps aside for a few seconds and pages are
@@ -61,16 +66,6 @@ from flask_caching.backends.rediscache import RedisCache
 log = logging.getLogger(__name__)
 
 cache = Cache()
-
-#: Outbox events after which the public pages may differ (the relay calls :func:`invalidate`):
-#: every event about a story, a collection or images. Moderation moves of stories that are not
-#: public change no page, but retiring the pages once more costs one Redis command.
-PAGE_EVENT_FAMILIES = ("story.", "collection.", "media.")
-
-
-def changes_pages(event_type: str) -> bool:
-    return event_type.startswith(PAGE_EVENT_FAMILIES)
-
 
 _WHOLE_NUMBER = re.compile(r"[1-9][0-9]{0,5}")
 
@@ -226,6 +221,7 @@ def init_app(app: Flask, seconds: int, prefix: str, ceiling: Ceiling | None = No
     app.extensions["passages.page_pause"] = _Pause()
     app.extensions["passages.page_ceiling"] = ceiling or Ceiling(keys=20_000, megabytes=64)
     app.extensions["passages.page_budget_prefix"] = f"{prefix}-pages:budget:"
+    app.extensions["passages.page_key_prefix"] = f"{prefix}-pages:"
     cache.init_app(
         app,
         config={
@@ -308,10 +304,12 @@ def _may_keep() -> bool:
     return "_flashes" not in session
 
 
-def _key(generation: int, address: _Address) -> str:
+def _key(address: _Address) -> str:
+    """Language and address only: the generation is inside the entry, so a page rendered after
+    a retirement takes the retired one's place instead of adding a key."""
     from flask_babel import get_locale
 
-    return f"{generation}:{get_locale()}:{address.text}"
+    return f"{get_locale()}:{address.text}"
 
 
 def _storable(response: Response) -> bool:
@@ -331,9 +329,10 @@ def _replay(entry: dict) -> Response:
     return response.make_conditional(request)
 
 
-def _within_budget(address: _Address, size: int) -> bool:
-    """Count one more entry of ``size`` bytes against this window's budget; ``False`` once the
-    budget is spent (the entry is then not written)."""
+def _within_budget(address: _Address, size: int, entries: int = 1) -> bool:
+    """Count ``entries`` more entries (a new key, or 0 for a page replacing a retired one) of
+    ``size`` more bytes against this window's budget; ``False`` once the budget is spent (the
+    entry is then not written)."""
     seconds = current_app.extensions["passages.page_cache_seconds"]
     ceiling: Ceiling = current_app.extensions["passages.page_ceiling"]
     most_entries, most_bytes = ceiling.window_budget(address.with_parameters)
@@ -343,8 +342,8 @@ def _within_budget(address: _Address, size: int) -> bool:
     from webapp.services import backends
 
     pipe = backends.redis_connection().pipeline(transaction=False)
-    pipe.hincrby(key, "entries", 1)
-    pipe.hincrby(key, "bytes", size + ENTRY_OVERHEAD)
+    pipe.hincrby(key, "entries", entries)
+    pipe.hincrby(key, "bytes", size + ENTRY_OVERHEAD * entries)
     pipe.expire(key, 2 * seconds)
     entries, used, _ = pipe.execute()
     return entries <= most_entries and used <= most_bytes
@@ -366,12 +365,31 @@ def _asked_before(key: str, address: _Address) -> bool:
         return False
 
 
-def _keep(key: str, address: _Address, response: Response) -> None:
+def _keep(
+    key: str, address: _Address, response: Response, generation: int, retired: dict | None
+) -> None:
+    """Write the page for ``generation``. Over a ``retired`` page (the key is there) only what it
+    grows by is counted, and the key keeps its expiry: an entry never outlives one window from
+    the moment its key was counted."""
     headers = [(h, response.headers[h]) for h in KEPT_HEADERS if h in response.headers]
     body = response.get_data()
+    entry = {"generation": generation, "body": body, "headers": headers}
     try:
-        if _within_budget(address, len(key) + len(body)):
-            cache.set(key, {"body": body, "headers": headers})
+        if retired is None:
+            if _within_budget(address, len(key) + len(body)):
+                cache.set(key, entry)
+            return
+        growth = max(0, len(body) - len(retired.get("body") or b""))
+        if growth and not _within_budget(address, growth, entries=0):
+            return
+        from webapp.services import backends
+
+        backends.redis_connection().set(
+            current_app.extensions["passages.page_key_prefix"] + key,
+            cache.cache.serializer.dumps(entry),
+            xx=True,  # expired meanwhile: nothing is written (never a key without expiry)
+            keepttl=True,
+        )
     except _FAILURES as exc:
         _pause().failed(exc)
 
@@ -392,17 +410,18 @@ def cached_page(reads: Reads = NOTHING) -> Callable[[Callable[..., Any]], Callab
             address = canonical_address(reads)
             if address is None:
                 return view(*args, **kwargs)
+            key = _key(address)
             try:
-                key = _key(_generation().current(), address)
+                generation = _generation().current()
                 entry = cache.get(key)
             except _FAILURES as exc:
                 _pause().failed(exc)
                 return view(*args, **kwargs)
-            if entry is not None:
+            if entry is not None and entry.get("generation") == generation:
                 return _replay(entry)
             response = current_app.make_response(view(*args, **kwargs))
             if address.storable and _storable(response) and _asked_before(key, address):
-                _keep(key, address, response)
+                _keep(key, address, response, generation, entry)
             return response
 
         return wrapper

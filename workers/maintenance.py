@@ -98,7 +98,15 @@ def prune(now=None) -> dict[str, int]:
     except QueuesUnavailable as exc:  # the next hourly run tries again
         log.warning("failed jobs not pruned: %s", exc)
     log.info("pruned %s", ", ".join(f"{n} {what}" for what, n in counts.items()))
+    _refresh_planner_statistics()
     return counts
+
+
+def _refresh_planner_statistics() -> None:
+    """Hourly, after the deletions: the archive's shape changes as it grows (SQLite only)."""
+    with db.engine.connect() as connection:
+        if backends.refresh_planner_statistics(connection):
+            connection.commit()
 
 
 def _prune_failed_jobs(now, days: int) -> int:

@@ -22,7 +22,7 @@ from rq.job import Job
 
 from webapp import page_cache
 from webapp.extensions import db
-from webapp.models import MediaAsset, MediaKind, OutboxEvent, utcnow
+from webapp.models import MediaAsset, MediaKind, OutboxEvent, PublicRecord, Story, utcnow
 from webapp.services import backends
 from webapp.unit_of_work import unit_of_work
 
@@ -194,6 +194,62 @@ def jobs_for(event: OutboxEvent) -> list[JobRoute]:
     return route(event.payload) if route else []
 
 
+#: Events that change no public page: mail, transfers, and the request to build an exhibition
+#: (the changes that call for one announce themselves).
+NO_PAGE_EVENTS = frozenset(
+    {"notification.created", "export.requested", "import.requested", "exhibition.requested"}
+)
+
+
+def changes_public_pages(events: list[OutboxEvent]) -> bool:
+    """Whether relaying ``events`` must retire the kept public pages (``webapp.page_cache``).
+
+    Retiring every page for a pupil's draft or its photos made a class submitting at 9:02 empty
+    the cache just as the crowd came. So an event about stories (``story.*``, and ``media.*``
+    through its media's stories) retires the pages only when one of them is public now, was
+    public once (it has a public record: withdrawn, edited, erased since) or is gone. A
+    collection change always does (titles and members are on public pages); so does an event
+    this table does not know, or one about stories that names none — when in doubt, retire: a
+    withdrawn story must never stay on a kept page.
+    """
+    story_ids: set[int] = set()
+    media_ids: set[int] = set()
+    for event in events:
+        if event.event_type in NO_PAGE_EVENTS:
+            continue
+        about_stories = event.event_type.startswith(("story.", "media."))
+        if about_stories and event.story_id is not None:
+            story_ids.add(event.story_id)
+        elif about_stories and event.payload.get("media_ids"):
+            media_ids.update(event.payload["media_ids"])
+        else:
+            return True
+    if media_ids:
+        found = dict(
+            db.session.execute(
+                db.select(MediaAsset.id, MediaAsset.story_id).where(
+                    MediaAsset.id.in_(sorted(media_ids))
+                )
+            ).all()
+        )
+        if len(found) < len(media_ids):
+            return True  # erased with its story meanwhile
+        story_ids.update(found.values())
+    return bool(story_ids) and _public_or_once_public(story_ids)
+
+
+def _public_or_once_public(story_ids: set[int]) -> bool:
+    ids = sorted(story_ids)
+    count = db.select(db.func.count())
+    if db.session.scalar(count.select_from(Story).where(Story.id.in_(ids))) < len(ids):
+        return True  # erased: it may have been public
+    if db.session.scalar(count.select_from(Story).where(Story.id.in_(ids), Story.is_public)):
+        return True
+    return bool(
+        db.session.scalar(count.select_from(PublicRecord).where(PublicRecord.story_id.in_(ids)))
+    )
+
+
 def relay_once(limit: int = 200) -> int:
     """Relay up to ``limit`` pending events; return how many were marked relayed.
 
@@ -238,7 +294,7 @@ def _relay_pass(limit: int) -> int:
             event.relayed_at = utcnow()
             event.attempts += 1
             relayed += 1
-        if any(page_cache.changes_pages(e.event_type) for e in events[:relayed]):
+        if changes_public_pages(events[:relayed]):
             page_cache.invalidate()  # the change is committed: retire the pages rendered before
     except (redis.RedisError, OSError) as exc:
         OUTAGE.failed(exc)

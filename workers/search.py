@@ -19,6 +19,7 @@ from webapp import page_cache, reasons
 from webapp.extensions import db
 from webapp.models import Story
 from webapp.operations import long_jobs
+from webapp.search import SearchUnavailable
 from webapp.search.contract import IndexBusy
 from webapp.services import backends, indexing
 from workers.context import app_context
@@ -31,16 +32,30 @@ def index_story(story_id: int) -> str:
         index = backends.search_index()
         if _rebuild_if_unreadable(index):
             return "rebuilt"
+        was_public = _shown_publicly(index, story_id)
         story = db.session.get(Story, story_id)
         if story is None:
             index.purge(story_id)
-            page_cache.invalidate()
+            if was_public:
+                page_cache.invalidate()
             return "removed"  # and purged from every segment that held it
         index.upsert(indexing.document_for(story))
-        page_cache.invalidate()  # search results and facet counts on the pages come from here
+        if was_public or story.is_public:
+            page_cache.invalidate()  # search results and facet counts on the pages come from here
         log.info("story %s indexed (status %s)", story_id, story.status)
         compact_if_fragmented(index)
         return "indexed"
+
+
+def _shown_publicly(index, story_id: int) -> bool:
+    """Whether public searches (results, facet counts on the pages) reach the story before this
+    update. Only then, or when it is public after it, are the kept pages retired: re-indexing a
+    pupil's draft changes nothing the public sees. In doubt (the index does not say), yes."""
+    try:
+        return story_id in index.visible_ids(public=True)
+    except SearchUnavailable:  # retiring the pages is the safe answer
+        log.exception("could not tell whether story %s was public in the index", story_id)
+        return True
 
 
 #: Each update adds a small segment (merging on the update path cost seconds per commit); past

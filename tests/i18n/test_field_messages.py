@@ -92,8 +92,10 @@ def _post_raw(app, token: str, fields: dict, language: str):
         ),
         (
             lambda: {"metadata": "[" * 100_000},
-            "La description de l’histoire est imbriquée trop profondément pour être lue",
-            "The description of the story is nested too deeply to be read",
+            "La description de l’histoire est trop imbriquée : 32 niveaux de listes et de "
+            "groupes de champs au plus",
+            "The description of the story is nested too deeply: at most 32 levels of lists "
+            "and groups of fields",
         ),
         (
             lambda: {

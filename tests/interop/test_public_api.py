@@ -117,7 +117,7 @@ def test_public_answers_are_cacheable_and_revalidate_with_their_etag(client, arc
     response = client.get(path)
     assert response.status_code == 200
     valid(schema, response.json)
-    assert response.headers["Cache-Control"] == "public, max-age=60"
+    assert response.headers["Cache-Control"] == "public, max-age=5, must-revalidate"
     etag = response.headers["ETag"]
     again = client.get(path, headers={"If-None-Match": etag})
     assert again.status_code == 304 and again.data == b""

@@ -77,7 +77,6 @@ def test_work_progress_is_for_staff_only(redis_app, make_user_on):
         == 200
     )
     assert (
-        _login(redis_app, "teacher@example.org").get("/admin/jobs/progress.json").status_code
-        == 403
+        _login(redis_app, "teacher@example.org").get("/admin/jobs/progress.json").status_code == 403
     )
     assert redis_app.test_client().get("/admin/jobs/progress.json").status_code in (302, 401)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import yaml
@@ -74,6 +74,67 @@ def test_compose_configuration_links_point_at_the_public_endpoint(tmp_path: Path
         assert f"{link.scheme}://{link.netloc}" == public.rstrip("/")
         assert "minio" not in response.headers["Location"]
         assert "X-Amz-Signature=" in link.query
+    finally:
+        _dispose(app)
+
+
+def published_recording(app, store_key: str, duration: float) -> tuple[int, int]:
+    """A published story with one ready audio recording of ``duration`` seconds."""
+    from webapp.extensions import db
+    from webapp.models import MediaAsset, MediaState, Story, StoryStatus, utcnow
+
+    with app.app_context():
+        story = Story(
+            title="Entretien avec Fatima",
+            language="fr",
+            licence="CC-BY-4.0",
+            status=StoryStatus.PUBLISHED.value,
+            published_at=utcnow(),
+        )
+        story.media.append(
+            MediaAsset(
+                original_key="originals/sha256/cd/" + "cd" * 32,
+                sha256="cd" * 32,
+                mime_type="audio/mp4",
+                kind="audio",
+                byte_size=10,
+                duration=duration,
+                state=MediaState.READY.value,
+                derivatives={"audio": {"key": store_key, "mime": "audio/mp4"}},
+            )
+        )
+        db.session.add(story)
+        db.session.commit()
+        return story.id, story.media[0].id
+
+
+def test_a_recording_link_lasts_ten_minutes_however_long_the_recording(tmp_path: Path) -> None:
+    """Issue 17: a link to a withdrawn voice must not keep working for hours (it used to last
+    the recording's length plus two hours); the player asks again for a fresh one."""
+    app = build_app(
+        tmp_path / "data",
+        S3_ENDPOINT=compose_value("S3_ENDPOINT"),
+        S3_ACCESS_KEY=compose_value("S3_ACCESS_KEY"),
+        S3_SECRET_KEY="change-me-too",
+        S3_BUCKET=compose_value("S3_BUCKET"),
+        S3_PUBLIC_ENDPOINT=compose_value("S3_PUBLIC_ENDPOINT"),
+    )
+    try:
+        story_id, media_id = published_recording(app, "derivatives/2/audio.m4a", 3 * 3600.0)
+
+        response = app.test_client().get(f"/media/{media_id}/audio")
+
+        assert response.status_code == 302
+        query = parse_qs(urlsplit(response.headers["Location"]).query)
+        assert query["X-Amz-Expires"] == ["600"]
+
+        from webapp.extensions import db
+        from webapp.models import Story
+
+        with app.app_context():
+            db.session.get(Story, story_id).status = "withdrawn"
+            db.session.commit()
+        assert app.test_client().get(f"/media/{media_id}/audio").status_code == 404
     finally:
         _dispose(app)
 

@@ -127,6 +127,58 @@ def test_several_ranges_at_once_get_the_whole_recording(visitor, client, intervi
     assert none_there.headers["Content-Range"] == f"bytes */{len(whole)}"
 
 
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "bytes=abc",  # a syntax error
+        "items=0-1",  # a unit the server does not know (RFC 9110: MUST be ignored)
+        "bytes=5-1",  # a reversed part
+        "bytes=0-10,5-20",  # overlapping parts
+        "bytes=0-10,0-10,0-10",  # the same part thrice
+        "bytes=100-199,0-99",  # parts out of order
+        "bytes=-",
+        "bytes=0-1," + ",".join(["0-1"] * 2000),
+    ],
+)
+def test_a_range_that_cannot_be_read_is_ignored_and_the_whole_recording_sent(
+    visitor, client, interview, spec
+):
+    """RFC 9110 §14.2: a download manager's odd Range gets the file, not an error page."""
+    _story_id, media_id = interview
+    whole = visitor.get(f"/media/{media_id}/audio").data
+    response = visitor.get(f"/media/{media_id}/audio", headers={"Range": spec})
+    assert response.status_code == 200
+    assert response.data == whole
+    assert "Content-Range" not in response.headers
+
+
+def test_several_parts_of_which_one_exists_get_the_whole_recording(visitor, client, interview):
+    _story_id, media_id = interview
+    whole = visitor.get(f"/media/{media_id}/audio").data
+    response = visitor.get(
+        f"/media/{media_id}/audio", headers={"Range": f"bytes={len(whole) + 10}-,0-9"}
+    )
+    assert response.status_code == 200 and response.data == whole
+
+
+@pytest.mark.parametrize("spec", ["bytes=-0", "bytes={beyond}-{beyond},{before}-"])
+def test_a_range_naming_no_byte_of_the_recording_is_416(visitor, client, interview, spec):
+    _story_id, media_id = interview
+    size = len(visitor.get(f"/media/{media_id}/audio").data)
+    spec = spec.format(beyond=size + 100, before=size)
+    response = visitor.get(f"/media/{media_id}/audio", headers={"Range": spec})
+    assert response.status_code == 416
+    assert response.headers["Content-Range"] == f"bytes */{size}"
+
+
+def test_one_readable_part_is_still_a_206(visitor, client, interview):
+    _story_id, media_id = interview
+    whole = visitor.get(f"/media/{media_id}/audio").data
+    response = visitor.get(f"/media/{media_id}/audio", headers={"Range": "bytes=10-19"})
+    assert response.status_code == 206 and response.data == whole[10:20]
+    assert response.headers["Content-Range"] == f"bytes 10-19/{len(whole)}"
+
+
 def test_a_part_asked_for_with_a_stale_if_range_gets_the_whole_new_file(visitor, client, interview):
     _story_id, media_id = interview
     url = f"/media/{media_id}/audio"

@@ -36,6 +36,11 @@ from webapp.unit_of_work import unit_of_work
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
+#: Lists and objects inside one another a story's metadata may hold; a story needs 3 or 4. Deeper
+#: JSON is refused with a 400 before anything reads it (past ~1,000 levels ``json.loads`` itself
+#: raises ``RecursionError``, which would otherwise be a 500).
+METADATA_MAX_DEPTH = 32
+
 
 def _json_body() -> dict:
     body = request.get_json(silent=True)
@@ -49,6 +54,21 @@ def _json_body() -> dict:
     if problems := not_text(body):  # malformed like a body that is not JSON: 400
         raise BadRequest(problems[0].message, field=problems[0].field)
     return body
+
+
+def _nesting(value: object) -> int:
+    """How many lists and objects are inside one another in ``value`` (walked without
+    recursion, so any depth ``json.loads`` accepted can be measured)."""
+    deepest = 0
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            pending.extend(
+                (v, depth + 1) for v in (item.values() if isinstance(item, dict) else item)
+            )
+    return deepest
 
 
 def _bounded_metadata_part(part) -> str:
@@ -79,6 +99,7 @@ def create_story():
         )
     try:
         metadata = json.loads(raw)
+        too_deep = _nesting(metadata) > METADATA_MAX_DEPTH
     except json.JSONDecodeError as exc:
         raise BadRequest(
             gettext(
@@ -89,11 +110,17 @@ def create_story():
             ),
             field="metadata",
         ) from exc
-    except RecursionError as exc:  # brackets nested thousands deep: refused, not a crash
+    except RecursionError:
+        too_deep = True  # past Python's own limit: json.loads gave up
+    if too_deep:
         raise BadRequest(
-            gettext("The description of the story is nested too deeply to be read"),
+            gettext(
+                "The description of the story is nested too deeply: at most %(levels)s levels "
+                "of lists and groups of fields",
+                levels=METADATA_MAX_DEPTH,
+            ),
             field="metadata",
-        ) from exc
+        )
     unexpected = sorted(set(request.files) - {"images", "files", "metadata"})
     if unexpected:
         raise BadRequest(

@@ -23,7 +23,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 
-from webapp import reasons
+from webapp import freshness, reasons
 from webapp.auth import current_person
 from webapp.errors import BadRequest
 from webapp.services import access, backends
@@ -32,9 +32,6 @@ from webapp.services import exhibitions as service
 from webapp.unit_of_work import unit_of_work
 
 bp = Blueprint("exhibitions", __name__)
-
-#: Browsers and shared caches revalidate soon: a withdrawal must leave printed copies quickly.
-PDF_MAX_AGE = 60
 
 
 def _wants_json() -> bool:
@@ -53,10 +50,10 @@ def exhibition_pdf(slug: str):
             stream,
             mimetype="application/pdf",
             download_name=f"{slug}-{fmt}.pdf",
-            max_age=PDF_MAX_AGE,
+            max_age=freshness.SHARED_MAX_AGE,
         )
-        response.headers["Cache-Control"] = f"public, max-age={PDF_MAX_AGE}, must-revalidate"
-        return response
+        # Browsers and shared caches revalidate soon: a withdrawal must leave copies quickly.
+        return freshness.keep_briefly(response)
     status_code = 503 if answer.state == "failed" else 202
     retry_after = service.RETRY_AFTER if status_code == 202 else service.FAILED_RETRY_AFTER
     if _wants_json():

@@ -17,6 +17,7 @@ from typing import Any
 from flask import Blueprint, Response, redirect, request, url_for
 
 from storage import StorageUnavailable
+from webapp import freshness
 from webapp.errors import PassagesError
 from webapp.iiif import presentation
 from webapp.iiif.image_api import IMAGE_CONTEXT, PROFILE_URI, ImageRequestError
@@ -25,10 +26,6 @@ from webapp.services import iiif as iiif_service
 log = logging.getLogger(__name__)
 
 bp = Blueprint("iiif", __name__, url_prefix="/iiif")
-
-#: Seconds shared caches may keep an answer: short and revalidated, so a withdrawn story's
-#: images leave them within minutes (as ``public.derivative`` does).
-MAX_AGE = 300
 
 
 @bp.app_context_processor
@@ -79,7 +76,7 @@ def _json_ld(document: dict[str, Any], context: str) -> Response:
     else:
         mimetype = f'application/ld+json;profile="{context}"'
     response = Response(json.dumps(document, ensure_ascii=False), content_type=mimetype)
-    response.headers["Cache-Control"] = f"public, max-age={MAX_AGE}, must-revalidate"
+    freshness.keep_briefly(response)  # a withdrawn story's images leave caches in seconds
     response.vary.add("Accept")
     response.add_etag()
     return response.make_conditional(request)
@@ -113,7 +110,7 @@ def image(media_id: int, region: str, size: str, rotation: str, quality_format: 
     response.headers["Link"] = (
         f'<{base}/{rendered.canonical}>;rel="canonical", <{PROFILE_URI}>;rel="profile"'
     )
-    response.headers["Cache-Control"] = f"public, max-age={MAX_AGE}, must-revalidate"
+    freshness.keep_briefly(response)  # a withdrawn story's images leave caches in seconds
     response.headers["X-IIIF-Source"] = rendered.source
     response.add_etag()
     return response.make_conditional(request)

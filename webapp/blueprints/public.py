@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import unquote, urlencode
@@ -31,7 +32,7 @@ from flask_login import login_user, logout_user
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 
-from webapp import i18n, page_cache, places
+from webapp import freshness, i18n, page_cache, places
 from webapp.auth import current_person
 from webapp.errors import Gone, NotFound, SearchUnavailable
 from webapp.models import Organisation, Story
@@ -59,10 +60,6 @@ log = logging.getLogger(__name__)
 bp = Blueprint("public", __name__)
 
 PER_PAGE = 12
-PUBLIC_MAX_AGE = 60
-#: Seconds a browser or shared cache may keep a public image or recording without asking again
-#: (see ``derivative``): a withdrawal must take effect within seconds.
-MEDIA_MAX_AGE = 5
 
 
 # --- helpers shared by the pages ----------------------------------------------------------------
@@ -103,7 +100,7 @@ def _cacheable(html: str, last_modified: datetime | None = None) -> Response:
     if current_person() is not None:
         response.headers["Cache-Control"] = "private, no-cache"
         return response
-    response.headers["Cache-Control"] = f"public, max-age={PUBLIC_MAX_AGE}"
+    freshness.keep_briefly(response)  # a withdrawn story leaves shared caches within seconds
     response.vary.add("Cookie")  # the interface language comes from a cookie
     if last_modified is not None:
         response.last_modified = last_modified
@@ -427,10 +424,10 @@ def derivative(media_id: int, name: str):
         abort(404)
     store = backends.object_store()
     if media.story.is_public:
-        # A player keeps asking the same link for parts while it plays: a recording's link
-        # lasts its length and two hours more, an image's the usual ten minutes.
-        lasts = (media.duration or 0) + 7200 if media.is_recording else None
-        url = backends.public_object_url(entry["key"], lasts)
+        # Ten minutes, recordings too (issue 17: a withdrawn voice must not stay downloadable
+        # for hours): a player still playing when its link expires comes back here for a new
+        # one (static/player.js) — and gets a 404 once the story is withdrawn.
+        url = backends.public_object_url(entry["key"])
         if url:
             return redirect(url, code=302)
     try:
@@ -459,22 +456,60 @@ def derivative(media_id: int, name: str):
     else:
         # A few seconds, then revalidated (a 304 costs nothing): a story withdrawn from
         # publication stops being served, from shared caches too, within seconds.
-        response.headers["Cache-Control"] = f"public, max-age={MEDIA_MAX_AGE}, must-revalidate"
+        freshness.keep_briefly(response)
     return response
 
 
 def _one_range_at_most(environ: dict, size: int) -> dict:
-    """The request as ``make_conditional`` should see it: a Range naming several parts is
-    answered with the whole file (200), which RFC 9110 allows and every player handles, rather
-    than a multipart/byteranges body; if none of the parts exists the answer is 416."""
-    ranges = request.range.ranges if request.range is not None else []
-    if len(ranges) <= 1:
+    """The request as ``make_conditional`` should see it (RFC 9110 §14.2).
+
+    One byte range that Werkzeug reads is left as asked (206, or 416 if it starts past the
+    end). Any other ``Range`` is ignored and the whole file is answered (200), which every
+    player and download manager handles: several parts (rather than a multipart/byteranges
+    body), another unit, a syntax error, a reversed part, overlapping or unordered parts
+    (which Werkzeug refuses, and ``make_conditional`` would answer with a 416 page). Only when
+    every part can be read and none of them exists in the file is the answer 416.
+    """
+    header = environ.get("HTTP_RANGE")
+    if header is None:
         return environ
-    if not any(start < 0 or start < size for start, _stop in ranges):
+    parsed = request.range
+    if parsed is not None and parsed.units == "bytes" and len(parsed.ranges) == 1:
+        return environ
+    parts = _byte_range_parts(header)
+    if parts and not any(_part_exists(first, last, size) for first, last in parts):
         raise RequestedRangeNotSatisfiable(length=size)
     whole = dict(environ)
     whole.pop("HTTP_RANGE", None)
     return whole
+
+
+_RANGE_PART = re.compile(r"([0-9]*)-([0-9]*)")
+
+
+def _byte_range_parts(header: str) -> list[tuple[int | None, int | None]]:
+    """The parts of a ``bytes=`` range as (first, last) — ``(None, n)`` for the last n bytes —
+    or ``[]`` when the header is not one: another unit, or a part that cannot be read."""
+    unit, _, spec = header.partition("=")
+    if unit.strip().lower() != "bytes":
+        return []
+    parts: list[tuple[int | None, int | None]] = []
+    for part in spec.split(","):
+        match = _RANGE_PART.fullmatch(part.strip())
+        if match is None or match.group(0) == "-":
+            return []
+        first, last = match.groups()
+        if first and last and int(last) < int(first):
+            return []  # reversed: invalid, so the whole header is ignored
+        parts.append((int(first) if first else None, int(last) if last else None))
+    return parts
+
+
+def _part_exists(first: int | None, last: int | None, size: int) -> bool:
+    """Whether a part names at least one byte of a ``size``-byte file."""
+    if first is None:
+        return bool(last) and size > 0  # "-n": the last n bytes; "-0" names none
+    return first < size
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -13,6 +13,7 @@ from flask import Blueprint, Response, abort, jsonify, request
 from flask_babel import gettext
 
 from schemas import load_schema
+from webapp import freshness
 from webapp.errors import BadRequest
 from webapp.identifiers import parse_id
 from webapp.interop import documents
@@ -21,8 +22,6 @@ from webapp.services import collections as collection_service
 
 bp = Blueprint("public_api", __name__, url_prefix="/api/v1")
 
-#: Seconds a shared cache may keep a public answer before revalidating it by ETag.
-MAX_AGE = 60
 #: The payload schemas this API serves beside ``openapi.json`` (as its ``$ref``s expect).
 SCHEMAS = frozenset(
     {
@@ -36,9 +35,9 @@ SCHEMAS = frozenset(
 
 
 def cacheable(body: object) -> Response:
-    """A public JSON answer with its ETag, revalidated by shared caches after ``MAX_AGE``."""
-    response = jsonify(body)
-    response.headers["Cache-Control"] = f"public, max-age={MAX_AGE}"
+    """A public JSON answer with its ETag, revalidated by shared caches within seconds
+    (``webapp.freshness``): a withdrawn story leaves every listing quickly."""
+    response = freshness.keep_briefly(jsonify(body))
     response.vary.add("Authorization")  # with a token, /stories is another (private) listing
     response.add_etag()
     return response.make_conditional(request)

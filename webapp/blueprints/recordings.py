@@ -14,16 +14,13 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask_babel import gettext as _
 from flask_login import login_required
 
+from webapp import freshness
 from webapp.auth import current_person
 from webapp.errors import PassagesError
 from webapp.services import consent, transcripts
 from webapp.unit_of_work import unit_of_work
 
 bp = Blueprint("recordings", __name__)
-
-#: Seconds a track may be kept without asking again: a few, then revalidated by its ETag (a 304
-#: costs nothing), so that a story withdrawn from publication stops being served within seconds.
-TRACK_MAX_AGE = 5
 
 
 @bp.app_template_test("recording")
@@ -34,7 +31,9 @@ def _is_recording(media) -> bool:
 
 def _vtt(track: transcripts.Track) -> Response:
     response = Response(track.text, mimetype="text/vtt")
-    response.headers["Cache-Control"] = f"public, max-age={TRACK_MAX_AGE}, must-revalidate"
+    # A few seconds, then revalidated by its ETag (a 304 costs nothing), so that a story
+    # withdrawn from publication stops being served within seconds.
+    freshness.keep_briefly(response)
     # Players on other sites (IIIF viewers, the archive's partners) may load the captions.
     response.headers["Access-Control-Allow-Origin"] = "*"
     if track.updated_at is not None:

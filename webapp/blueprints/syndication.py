@@ -12,7 +12,7 @@ import math
 from flask import Blueprint, Response, abort, request, url_for
 from flask_babel import gettext as _
 
-from webapp import page_cache
+from webapp import freshness, page_cache
 from webapp.interop import atom, schemaorg, sitemap
 from webapp.licences import deed_url
 from webapp.models import Story, utcnow
@@ -21,12 +21,10 @@ from webapp.services import collections as collection_service
 
 bp = Blueprint("syndication", __name__)
 
-MAX_AGE = 300
-
 
 def _xml(body: bytes, mimetype: str) -> Response:
     response = Response(body, mimetype=mimetype)
-    response.headers["Cache-Control"] = f"public, max-age={MAX_AGE}"
+    freshness.keep_briefly(response)  # a withdrawn story leaves feed readers' proxies quickly
     response.add_etag()
     return response.make_conditional(request)
 

@@ -4,6 +4,8 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 
+from webapp.services import backends
+
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
 config = context.config
@@ -98,6 +100,9 @@ def run_migrations_online():
 
         with context.begin_transaction():
             context.run_migrations()
+        # The planner's statistics after a schema change (SQLite only; see the function).
+        backends.refresh_planner_statistics(connection)
+        connection.commit()
 
 
 if context.is_offline_mode():

@@ -54,6 +54,19 @@
 
   Array.prototype.forEach.call(document.querySelectorAll(".player"), function (player) {
     var mediaId = player.getAttribute("data-media");
+    /* With S3, the recording's address redirects to a link that lasts ten minutes (a withdrawn
+       voice must not stay downloadable for hours). If it expires while the recording plays, the
+       next part fails: ask the page's address again (a fresh link, or a 404 once the story is
+       withdrawn) and carry on where it stopped. At most once a minute, so nothing loops. */
+    var askedAgain = 0;
+    player.addEventListener("error", function () {
+      if (!player.error || player.error.code === 1 || Date.now() - askedAgain < 60000) { return; }
+      askedAgain = Date.now();
+      var time = player.currentTime;
+      var playing = !player.paused;
+      player.addEventListener("loadedmetadata", function () { seek(player, time, playing); }, { once: true });
+      player.load();
+    });
     var lists = document.querySelectorAll("ol.cues[data-media='" + mediaId + "']");
     var current = null;
     function shownList() {
