@@ -126,7 +126,7 @@ def test_too_deeply_nested_metadata_is_a_400_and_stores_nothing(
     response = submit_via_api(token, metadata, images=[("a.jpg", make_jpeg())])
     assert response.status_code == 400
     assert response.json["error"]["field"] == "metadata"
-    assert "too deeply nested (at most 32 levels" in response.json["error"]["message"]
+    assert "nested too deeply: at most 32 levels" in response.json["error"]["message"]
     _stored_nothing(app)
 
 
@@ -138,7 +138,7 @@ def test_too_deeply_nested_metadata_is_explained_in_french(app, client, token):
         content_type="multipart/form-data",
     )
     assert response.status_code == 400
-    assert "trop imbriquées" in response.json["error"]["message"]
+    assert "La description de l’histoire est trop imbriquée" in response.json["error"]["message"]
     _stored_nothing(app)
 
 

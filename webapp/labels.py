@@ -198,6 +198,14 @@ REASON: dict[str, LazyString] = {
     "image_unexpected": _("this image could not be processed (%(detail)s)"),
     "collection_not_found": _("no collection with the slug %(slug)s"),
     "failed": _("processing failed (%(detail)s)"),
+    # A stored code this version cannot word (``webapp.reasons.UNWORDED``).
+    "processing_failed": _("processing failed"),
+    # The search index rebuild (``workers.search``, ``webapp.operations.long_jobs``).
+    "stopped_answering": _(
+        "stopped answering: no news for more than %(minutes)s minutes (its process was "
+        "stopped or the machine restarted); start it again"
+    ),
+    "rebuild_error": _("the rebuild stopped on an error (%(detail)s)"),
 }
 
 #: Where a long job stands (``webapp.operations.long_jobs``), whatever its kind.

@@ -71,15 +71,21 @@ def decode(stored: str) -> tuple[str, dict[str, Any]]:
 
     A sentence no pattern recognises becomes ``failed`` with the sentence as its detail: the
     reader learns that processing failed, in their language, and what was said at the time.
+    A stored code this version cannot word — unknown (written by a newer worker during a
+    rolling deploy) or missing parameters its words need — becomes :data:`UNWORDED`, a plain
+    "processing failed": a code and its JSON mean nothing to the pupil who reads them, and
+    the API's ``failure_code`` (:func:`code_of`) says the same as the words.
     """
     match = _STORED.fullmatch(stored)
-    if match and match.group(1) in labels.REASON:
+    if match:
         try:
             params = json.loads(match.group(2)) if match.group(2) else {}
         except ValueError:
             params = None
-        if isinstance(params, dict):
-            return match.group(1), params
+        code = match.group(1)
+        if code in labels.REASON and isinstance(params, dict) and _fits(code, params):
+            return code, params
+        return UNWORDED, {}
     if not _OLD:
         _OLD.extend(_old_patterns())
     for code, pattern in _OLD:
@@ -88,8 +94,18 @@ def decode(stored: str) -> tuple[str, dict[str, Any]]:
     return "failed", {"detail": stored}
 
 
+#: The code of a stored reason this version cannot put into words (see :func:`decode`).
+UNWORDED = "processing_failed"
+
+
+def _fits(code: str, params: dict[str, Any]) -> bool:
+    """Whether ``params`` hold every parameter the code's words need."""
+    return set(_PLACEHOLDER.findall(_english(code))) <= set(params)
+
+
 def code_of(stored: str | None) -> str | None:
-    """The machine-readable code of a stored reason (for API clients), ``None`` when none."""
+    """The machine-readable code of a stored reason (for API clients), ``None`` when none;
+    always the code whose words :func:`words` shows."""
     return decode(stored)[0] if stored else None
 
 
@@ -100,9 +116,6 @@ def words(stored: str | None) -> str:
     code, params = decode(stored)
     if _NESTED in params:
         params = {**params, _NESTED: words(str(params[_NESTED]))}
-    english = _english(code)
-    if set(_PLACEHOLDER.findall(english)) - set(params):  # a row whose parameters no longer fit
-        code, params = "failed", {"detail": stored}
     return str(labels.REASON[code]) % {name: _text(value) for name, value in params.items()}
 
 

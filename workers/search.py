@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import logging
 
-from webapp import page_cache
+from webapp import page_cache, reasons
 from webapp.extensions import db
 from webapp.models import Story
 from webapp.operations import long_jobs
 from webapp.search import SearchUnavailable
+from webapp.search.contract import IndexBusy
 from webapp.services import backends, indexing
 from workers.context import app_context
 
@@ -85,11 +86,22 @@ def _rebuild(index) -> int:
     total = db.session.scalar(db.select(db.func.count(Story.id))) or 0
     try:
         count = index.rebuild(long_jobs.counting(indexing.all_documents(), total))
-    except BaseException:
-        long_jobs.reindex_ended(None)
+    except IndexBusy:
+        raise  # another rebuild runs and owns the figures the jobs page shows
+    except BaseException as exc:
+        long_jobs.reindex_ended(None, _why(exc))
         raise
     long_jobs.reindex_ended(count)
     return count
+
+
+def _why(exc: BaseException) -> str:
+    """The stored reason (``webapp.reasons``) of a rebuild that raised ``exc``, so the jobs
+    page says why it failed rather than only that it did."""
+    if type(exc).__name__ == "JobTimeoutException":  # RQ's time limit, raised in the job
+        return reasons.encode("job_timeout")
+    detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return reasons.encode("rebuild_error", detail=detail[:300])
 
 
 def rebuild_if_unreadable() -> str:

@@ -7,6 +7,7 @@ English sentence: they are shown translated too, or as a translated "processing 
 
 from __future__ import annotations
 
+import html
 import io
 
 import pytest
@@ -172,3 +173,40 @@ def test_every_refusal_the_media_code_raises_has_words_in_every_language():
                     codes.update({"audio_undecodable", "video_undecodable"})
     assert len(codes) > 30
     assert codes - set(labels.REASON) == set()
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        'written_by_a_newer_worker {"a": 1}',  # a rolling deploy: a code this version lacks
+        "truncated",  # a code without the parameters its words need
+        'image_too_large {"width": 1}',
+        "truncated {not json}",
+    ],
+)
+def test_a_reason_this_version_cannot_word_is_a_plain_processing_failed(app, failed_image, stored):
+    from tests.conftest import issue_token_now
+    from webapp.extensions import db
+    from webapp.models import MediaAsset
+
+    with app.app_context():
+        db.session.get(MediaAsset, failed_image["media_id"]).failure_reason = stored
+        db.session.commit()
+        token = issue_token_now("contributor@example.org")
+    page = app.test_client().get(f"/status/{failed_image['token']}").get_data(as_text=True)
+    auth = {"Authorization": f"Bearer {token}"}
+    [media] = (
+        app.test_client()
+        .get(f"/api/v1/stories/{failed_image['story_id']}", headers=auth)
+        .json["media"]
+    )
+
+    assert "le traitement a échoué" in page
+    assert stored.split()[0] not in page  # neither the code…
+    params = stored.partition(" ")[2]
+    assert not params or html.escape(params) not in page  # …nor its parameters
+    # The code the API gives is the one whose words it shows.
+    assert (media["failure_code"], media["failure_reason"]) == (
+        "processing_failed",
+        "processing failed",
+    )

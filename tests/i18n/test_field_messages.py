@@ -70,3 +70,67 @@ def test_the_form_names_the_field_in_french(client):
 
     assert response.status_code == 422
     assert "Titre : trop long (300 caractères au plus)" in response.get_data(as_text=True)
+
+
+def _post_raw(app, token: str, fields: dict, language: str):
+    return app.test_client().post(
+        "/api/v1/stories",
+        data=fields,
+        headers={"Authorization": f"Bearer {token}", "Accept-Language": language},
+        content_type="multipart/form-data",
+    )
+
+
+@pytest.mark.parametrize(
+    ("fields", "french", "english"),
+    [
+        (
+            lambda: {"metadata": '{"title": "Le marché",\n "body": }'},
+            "La description de l’histoire n’est pas du JSON valide : voyez la ligne 2, "
+            "caractère 10",
+            "The description of the story is not valid JSON: look at line 2, character 10",
+        ),
+        (
+            lambda: {"metadata": "[" * 100_000},
+            "La description de l’histoire est trop imbriquée : 32 niveaux de listes et de "
+            "groupes de champs au plus",
+            "The description of the story is nested too deeply: at most 32 levels of lists "
+            "and groups of fields",
+        ),
+        (
+            lambda: {
+                "metadata": json.dumps(story_metadata()),
+                "photo": (io.BytesIO(make_jpeg()), "a.jpg"),
+            },
+            "La partie nommée « photo » n’est pas attendue : envoyez images, enregistrements "
+            "et vidéos dans des parties nommées « files » (ou « images »)",
+            "The part named “photo” is not expected: send images, recordings and videos as "
+            "parts named “files” (or “images”)",
+        ),
+    ],
+)
+def test_a_story_the_api_cannot_read_is_refused_in_the_callers_language(
+    app, token, fields, french, english
+):
+    answers = {lang: _post_raw(app, token, fields(), lang) for lang in ("fr", "en")}
+
+    assert answers["fr"].status_code == answers["en"].status_code == 400
+    assert answers["fr"].json["error"]["message"] == french
+    assert answers["en"].json["error"]["message"] == english
+
+
+def test_a_json_endpoint_sent_something_else_answers_in_french(app, make_user, api_token):
+
+    token = api_token(make_user("contributor"))
+    answer = app.test_client().post(
+        "/api/v1/takedown-requests",
+        data="story=1",
+        content_type="text/plain",
+        headers={"Authorization": f"Bearer {token}", "Accept-Language": "fr"},
+    )
+
+    assert answer.status_code == 400
+    assert answer.json["error"]["message"] == (
+        "envoyez les champs dans un seul objet JSON (noms et valeurs entre accolades), avec "
+        "l’en-tête Content-Type: application/json"
+    )

@@ -69,10 +69,14 @@ def test_a_rederived_image_is_followed_until_the_work_ends(redis_app, make_user_
     assert "tout le travail est terminé" in admin.get("/admin/jobs/").text
 
 
-def test_work_progress_is_for_admins_only(redis_app, make_user_on):
+def test_work_progress_is_for_staff_only(redis_app, make_user_on):
     make_user_on("archivist", "archivist@example.org")
+    make_user_on("teacher", "teacher@example.org")
     assert (
         _login(redis_app, "archivist@example.org").get("/admin/jobs/progress.json").status_code
-        == 403
+        == 200
+    )
+    assert (
+        _login(redis_app, "teacher@example.org").get("/admin/jobs/progress.json").status_code == 403
     )
     assert redis_app.test_client().get("/admin/jobs/progress.json").status_code in (302, 401)

@@ -45,7 +45,12 @@ METADATA_MAX_DEPTH = 32
 def _json_body() -> dict:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        raise BadRequest(gettext("send a JSON object with Content-Type: application/json"))
+        raise BadRequest(
+            gettext(
+                "send the fields as one JSON object (names and values in braces), with the "
+                "header Content-Type: application/json"
+            )
+        )
     if problems := not_text(body):  # malformed like a body that is not JSON: 400
         raise BadRequest(problems[0].message, field=problems[0].field)
     return body
@@ -72,7 +77,11 @@ def _bounded_metadata_part(part) -> str:
     data = part.stream.read(limit + 1)
     if len(data) > limit:
         raise PayloadTooLarge(
-            f"the metadata part is too large: at most {limit // 1024} KB", field="metadata"
+            gettext(
+                "The description of the story is too long: at most %(size)s KB",
+                size=limit // 1024,
+            ),
+            field="metadata",
         )
     return data.decode("utf-8", errors="replace")
 
@@ -93,7 +102,12 @@ def create_story():
         too_deep = _nesting(metadata) > METADATA_MAX_DEPTH
     except json.JSONDecodeError as exc:
         raise BadRequest(
-            f"metadata is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})",
+            gettext(
+                "The description of the story is not valid JSON: look at "
+                "line %(line)s, character %(column)s",
+                line=exc.lineno,
+                column=exc.colno,
+            ),
             field="metadata",
         ) from exc
     except RecursionError:
@@ -101,7 +115,8 @@ def create_story():
     if too_deep:
         raise BadRequest(
             gettext(
-                "metadata is too deeply nested (at most %(levels)s levels of lists and objects)",
+                "The description of the story is nested too deeply: at most %(levels)s levels "
+                "of lists and groups of fields",
                 levels=METADATA_MAX_DEPTH,
             ),
             field="metadata",
@@ -109,8 +124,11 @@ def create_story():
     unexpected = sorted(set(request.files) - {"images", "files", "metadata"})
     if unexpected:
         raise BadRequest(
-            f"unexpected file part {unexpected[0]!r}; send images, audio and video as parts "
-            "named 'files' (or 'images')",
+            gettext(
+                "The part named “%(part)s” is not expected: send images, recordings and videos "
+                "as parts named “files” (or “images”)",
+                part=unexpected[0],
+            ),
             field=unexpected[0],
         )
     images = [

@@ -1,4 +1,7 @@
-"""Admins' page on background work: what waits, runs, retries or failed, and what to do about it.
+"""Archivists' and admins' page on background work: what waits, runs, retries or failed.
+
+Archivists start the long jobs (exports, imports, exhibitions, a rebuild) and follow them here;
+the actions on the page (retry, purge, derive again) stay with administrators.
 
 Long jobs (rebuilding the index, deriving images again, exports, imports, exhibitions) are
 listed with their percentage and their end (``webapp.operations.long_jobs``); the page polls
@@ -34,6 +37,7 @@ from webapp import labels, reasons
 from webapp.auth import current_person
 from webapp.errors import PassagesError
 from webapp.identifiers import parse_id
+from webapp.models import Role
 from webapp.operations import jobs, long_jobs
 from webapp.services import access, backends
 from webapp.unit_of_work import unit_of_work
@@ -47,7 +51,7 @@ LISTED = ("failed", "scheduled", "started", "deferred")
 @bp.get("/")
 @login_required
 def index():
-    access.require_admin(current_person())
+    person = access.require_archivist(current_person())
     counts, listed, reconciler, unavailable = {}, [], {}, None
     try:
         counts = jobs.registry_counts()
@@ -70,6 +74,7 @@ def index():
             failed_media=jobs.failed_media(),
             keep_days=backends.settings().keep_failed_jobs_days,
             progress=_progress(),
+            can_act=person.has_role(Role.ADMIN),
         )
     )
     response.headers["Cache-Control"] = "private, no-store"
@@ -80,7 +85,7 @@ def index():
 @login_required
 def progress():
     """Polled by the page while work remains (re-derived images, queued jobs, outbox)."""
-    access.require_admin(current_person())
+    access.require_archivist(current_person())
     response = jsonify(_progress())
     response.headers["Cache-Control"] = "private, no-store"
     return response

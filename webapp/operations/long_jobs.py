@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 import redis
 
+from webapp import reasons
 from webapp.extensions import db
 from webapp.models import (
     Collection,
@@ -44,13 +45,23 @@ log = logging.getLogger(__name__)
 KEEP_ENDED = timedelta(hours=24)
 #: Jobs of each kind listed at most (the newest first).
 LIST_LIMIT = 10
-#: The index rebuild's figures: ``done``, ``total``, ``started``, ``ended`` (epoch seconds),
-#: ``state`` (``running``, ``done``, ``failed``).
+#: The index rebuild's figures: ``done``, ``total``, ``started``, ``updated`` (its last report),
+#: ``ended`` (epoch seconds), ``state`` (``running``, ``done``, ``failed``) and ``reason`` (a
+#: stored failure code, ``webapp.reasons``).
 REINDEX_KEY = "{prefix}:progress:reindex"
 #: The last re-derivation request: ``{"events": [...], "started": epoch seconds}`` as JSON.
 REDERIVE_KEY = "{prefix}:progress:rederive"
 #: Seconds between two writes of the rebuild's figures (a rebuild reads thousands of stories).
 REPORT_EVERY = 1.0
+#: A rebuild whose last report is older than this stopped answering: its process was killed
+#: (SIGKILL, a power cut, RQ's hard time limit) before it could say how it ended, so it is
+#: shown failed rather than "in progress" for ever. Reports come every :data:`REPORT_EVERY`
+#: between stories, but the rebuild writes a segment of 8,000 stories (and at the end swaps
+#: the index) without reporting, which takes seconds on a busy machine: a few times that
+#: longest silence, not a few seconds.
+STOPPED_AFTER = 120.0
+#: How long the rebuild's figures outlive their last write (one that died keeps no key).
+KEEP_FIGURES = KEEP_ENDED * 2
 
 #: A job's state, whatever its kind: what the page says and when it stops polling.
 RUNNING, WAITING, DONE, FAILED = "running", "waiting", "done", "failed"
@@ -146,7 +157,8 @@ def _write_reindex(fields: dict[str, Any], fresh: bool = False) -> None:
         connection = backends.redis_connection()
         if fresh:
             connection.delete(key)
-        connection.hset(key, mapping=fields)
+        connection.hset(key, mapping={**fields, "updated": time.time()})
+        connection.expire(key, int(KEEP_FIGURES.total_seconds()))
     except (redis.RedisError, OSError) as exc:
         log.warning("reindex progress not recorded (%s)", exc)
 
@@ -163,10 +175,11 @@ def counting(items: Iterable[T], total: int) -> Iterator[T]:
             last = time.monotonic()
 
 
-def reindex_ended(count: int | None) -> None:
-    """The rebuild ended: with ``count`` stories in the new index, or failed (``None``)."""
+def reindex_ended(count: int | None, reason: str | None = None) -> None:
+    """The rebuild ended: with ``count`` stories in the new index, or failed (``None``) for
+    ``reason``, a stored failure code (``webapp.reasons``) shown in words on the jobs page."""
     if count is None:
-        _write_reindex({"state": FAILED, "ended": time.time()})
+        _write_reindex({"state": FAILED, "ended": time.time(), "reason": reason or ""})
     else:
         _write_reindex({"state": DONE, "done": count, "total": count, "ended": time.time()})
 
@@ -176,14 +189,23 @@ def _reindex() -> LongJob | None:
     if not raw:
         return None
     figures = {name.decode(): value.decode() for name, value in raw.items()}
+    state = figures.get("state", RUNNING)
+    ended = float(figures.get("ended", 0))
+    reason = figures.get("reason") or None
+    # Figures written before ``updated`` existed count from their start.
+    updated = float(figures.get("updated") or figures.get("started") or 0)
+    if state == RUNNING and time.time() - updated > STOPPED_AFTER:
+        state, ended = FAILED, updated
+        reason = reasons.encode("stopped_answering", minutes=max(1, round(STOPPED_AFTER / 60)))
     return LongJob(
         key="reindex",
         kind="reindex",
-        state=figures.get("state", RUNNING),
+        state=state,
         done=int(figures.get("done", 0)),
         total=int(figures.get("total", 0)),
         started_at=_moment(float(figures.get("started", 0))),
-        ended_at=_moment(float(figures.get("ended", 0))),
+        ended_at=_moment(ended),
+        reason=reason,
     )
 
 
