@@ -104,9 +104,8 @@ def prune(now=None) -> dict[str, int]:
 
 def _refresh_planner_statistics() -> None:
     """Hourly, after the deletions: the archive's shape changes as it grows (SQLite only)."""
-    with db.engine.connect() as connection:
-        if backends.refresh_planner_statistics(connection):
-            connection.commit()
+    with db.engine.begin() as connection:  # its own short transaction, committed on leaving
+        backends.refresh_planner_statistics(connection)
 
 
 def _prune_failed_jobs(now, days: int) -> int:

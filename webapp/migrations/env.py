@@ -100,9 +100,9 @@ def run_migrations_online():
 
         with context.begin_transaction():
             context.run_migrations()
-        # The planner's statistics after a schema change (SQLite only; see the function).
-        backends.refresh_planner_statistics(connection)
-        connection.commit()
+            # The planner's statistics after a schema change (SQLite only; see the function),
+            # in the migrations' own transaction.
+            backends.refresh_planner_statistics(connection)
 
 
 if context.is_offline_mode():
