@@ -117,6 +117,24 @@ def clean_source(source: Any, *, field: str = "source") -> dict[str, str | None]
     return cleaned
 
 
+def document_cannot_respond() -> ValidationFailed:
+    """The refusal when an archive document is given ``responds_to``: only writing responds."""
+    message = gettext(
+        "%(field)s: an archive document cannot respond to documents",
+        field=field_words("responds_to"),
+    )
+    return ValidationFailed([FieldError("responds_to", message)])
+
+
+def source_only_for_documents() -> ValidationFailed:
+    """The refusal when a story that is not an archive document is given a ``source``."""
+    message = gettext(
+        '%(field)s: only for archive documents ("kind": "document")',
+        field=field_words("source"),
+    )
+    return ValidationFailed([FieldError("source", message)])
+
+
 def apply_source(story: Story, source: dict[str, str | None]) -> None:
     """Write a cleaned ``source`` onto the story's provenance columns."""
     for key, column in SOURCE_FIELDS.items():
@@ -229,17 +247,7 @@ def link_responses(uow: UnitOfWork, story_id: int, document_ids: Sequence[int]) 
     if story is None:
         raise NotFound(gettext("no such story"))
     if story.is_document and document_ids:
-        raise ValidationFailed(
-            [
-                FieldError(
-                    "responds_to",
-                    gettext(
-                        "%(field)s: an archive document cannot respond to documents",
-                        field=field_words("responds_to"),
-                    ),
-                )
-            ]  # fmt: skip
-        )
+        raise document_cannot_respond()
     documents = check_respondable(list(document_ids), story_id=story_id)
     existing = {
         row.document_id: row

@@ -156,17 +156,7 @@ def edit_metadata(
         elif field == "source":
             # An archive document's provenance (``webapp.services.documents``); staff only.
             if not story.is_document:
-                raise ValidationFailed(
-                    [
-                        FieldError(
-                            "source",
-                            gettext(
-                                '%(field)s: only for archive documents ("kind": "document")',
-                                field=field_words("source"),
-                            ),
-                        )
-                    ]  # fmt: skip
-                )
+                raise documents.source_only_for_documents()
             cleaned = documents.clean_source(value)
             put("source", documents.source_json(story), _present(cleaned))
             documents.apply_source(story, cleaned)

@@ -33,7 +33,7 @@ from typing import Any, BinaryIO
 
 from flask_babel import gettext
 
-from schemas import FieldError, field_words, validate_story_metadata
+from schemas import FieldError, validate_story_metadata
 from webapp import reasons
 from webapp.errors import BadRequest, PayloadTooLarge, UploadRejected, ValidationFailed
 from webapp.extensions import db
@@ -130,29 +130,9 @@ def check_metadata(metadata: Any) -> dict[str, Any]:
     if cleaned["kind"] == StoryKind.DOCUMENT.value:
         cleaned["source"] = documents.clean_source(cleaned.get("source"))
         if cleaned.get("responds_to"):
-            raise ValidationFailed(
-                [
-                    FieldError(
-                        "responds_to",
-                        gettext(
-                            "%(field)s: an archive document cannot respond to documents",
-                            field=field_words("responds_to"),
-                        ),
-                    )
-                ]  # fmt: skip
-            )
+            raise documents.document_cannot_respond()
     elif "source" in cleaned:
-        raise ValidationFailed(
-            [
-                FieldError(
-                    "source",
-                    gettext(
-                        '%(field)s: only for archive documents ("kind": "document")',
-                        field=field_words("source"),
-                    ),
-                )
-            ]  # fmt: skip
-        )
+        raise documents.source_only_for_documents()
     return cleaned
 
 
