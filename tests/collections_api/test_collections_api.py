@@ -146,3 +146,19 @@ def test_only_archivists_write_collections(client, make_user, api_token, archivi
 def test_unknown_collection_is_404(client, archivist):
     response = client.patch("/api/v1/collections/4242", json={"title": "X"}, headers=archivist)
     assert response.status_code == 404
+
+
+def test_field_errors_are_in_the_caller_s_language_and_keep_the_field(client, archivist):
+    french = {**archivist, "Accept-Language": "fr"}
+    response = client.post(
+        "/api/v1/collections", json={"title": 3, "colour": "bleu"}, headers=french
+    )
+
+    assert response.status_code == 422
+    said = {d["field"]: d["message"] for d in response.json["error"]["details"]}
+    assert said["title"] == "Titre : doit être du texte"
+    assert said["colour"].startswith(
+        "« colour » n’est pas un champ connu (champs possibles : title"
+    )
+    english = client.post("/api/v1/collections", json={"title": 3}, headers=archivist)
+    assert english.json["error"]["details"][0]["message"] == "Title: must be a string of text"

@@ -365,3 +365,18 @@ def test_images_made_on_demand_are_rate_limited_per_address(tmp_path, redis_serv
         assert other.status_code == 200
     finally:
         _dispose(app)
+
+
+def test_a_detail_refused_on_demand_is_explained_in_french(client, landscape, monkeypatch):
+    from webapp.iiif import rendering
+
+    monkeypatch.setattr(rendering, "MAX_DECODED_PIXELS", 1_000_000)
+    response = _get(
+        client, landscape, "0,0,512,512/512,/0/default.jpg", headers={"Accept-Language": "fr"}
+    )
+
+    assert response.status_code == 413
+    message = response.get_json()["error"]["message"]
+    assert message.startswith("ce détail de l’image ne peut pas être produit à la demande (")
+    assert message.endswith("; demandez une taille plus petite ou une zone plus grande")
+    assert "pixels ; 1 mégapixels au plus sont décodés à la demande" in message  # the reason too

@@ -110,6 +110,13 @@ def test_an_uploaded_file_with_problems_lists_them_all_in_french_and_imports_not
     page = client.get(response.headers["Location"]).text
     assert "Rien n’a été importé" in page or "Rien n'a été importé" in page
     assert "licence inconnue" in page.lower() and "absente.jpg" in page
+    progress = client.get(
+        response.headers["Location"] + "/progress.json", headers={"Accept-Language": "fr"}
+    ).get_json()
+    said = {(p["row"], p["column"]): p["message"] for p in progress["problems"]}
+    assert len(said) == 2
+    assert any("licence inconnue" in m.lower() for m in said.values())  # the page's words
+    assert all("%(" not in m for m in said.values())  # parameters filled in, not an id
     assert client.post(response.headers["Location"] + "/start").status_code == 302
     assert story_count(app) == 0  # an invalid import cannot be started
 

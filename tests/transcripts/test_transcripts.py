@@ -222,7 +222,7 @@ def test_typed_lines_become_cues_and_a_line_without_its_time_is_refused_with_its
     )
     assert bad.status_code == 422
     page = bad.get_data(as_text=True)
-    assert "line 2: start the line with the moment" in page
+    assert "ligne 2 : commencez la ligne par le moment" in page  # French by default
     assert "sans heure" in page  # what was typed is given back, not lost
 
 
@@ -256,7 +256,7 @@ def test_the_editor_page_uploads_a_file_and_saves_index_points(app, client, logi
         data={"time": ["1h"], "title": ["Le travail"], "keywords": [""], "summary": [""]},
         follow_redirects=True,
     )
-    assert "index point 1:" in bad.get_data(as_text=True)
+    assert "point d’index n° 1 :" in bad.get_data(as_text=True)
 
 
 def test_publication_waits_for_the_recorded_person_s_and_a_guardian_s_consent(
@@ -463,3 +463,26 @@ def test_an_english_transcript_of_a_french_story_is_searched_with_english_stems(
     index_now(other_story)
     assert [r["id"] for r in client.get("/api/v1/search?q=migrating").json["results"]] == [story_id]
     assert client.get("/api/v1/search?q=migrated").json["total"] == 2
+
+
+def test_index_point_and_typed_line_problems_are_said_in_french(client, login, recorded_story):
+    owner = login("archivist")
+    _, media_id = recorded_story(submitted_by=owner)
+    french = {"Accept-Language": "fr"}
+
+    bad_time = client.post(
+        f"/recordings/{media_id}/index-points",
+        data={"time": ["01:75"], "title": ["Le travail"], "keywords": [""], "summary": [""]},
+        headers=french,
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    no_time = client.post(
+        f"/recordings/{media_id}/transcript-text",
+        data={"language": "fr", "text": "00:01 Bonjour\nsans heure\n"},
+        headers=french,
+    ).get_data(as_text=True)
+
+    assert (
+        "point d’index n° 1 : « 01:75 » : les minutes et les secondes vont jusqu’à 59" in bad_time
+    )
+    assert "ligne 2 : commencez la ligne par le moment où elle est dite" in no_time

@@ -10,7 +10,7 @@ import json
 from datetime import UTC, datetime
 
 from flask import Blueprint, jsonify, request, url_for
-from flask_babel import gettext
+from flask_babel import gettext, lazy_gettext
 from sqlalchemy.exc import IntegrityError
 
 from schemas import FieldError, load_schema, not_text
@@ -267,23 +267,65 @@ COLLECTION_FIELDS: dict[str, type] = {
 }
 
 
+#: The collection fields in words, as the curation form names them (the story API's fields take
+#: theirs from ``schemas.FIELD_WORDS``): messages never name a field by its code.
+COLLECTION_FIELD_WORDS = {
+    "title": lazy_gettext("Title"),
+    "slug": lazy_gettext("Address (slug)"),
+    "introduction": lazy_gettext("Introduction"),
+    "published": lazy_gettext("Published"),
+    "featured": lazy_gettext("Featured"),
+    "story_ids": lazy_gettext("Stories of the collection"),
+}
+_COLLECTION_TYPE_WORDS = {
+    str: lazy_gettext("a string of text"),
+    bool: lazy_gettext("true or false"),
+    list: lazy_gettext("a list"),
+}
+
+
 def _collection_body(*, partial: bool) -> dict:
-    """The JSON body of a collection write, checked for shape (the rules are the service's)."""
+    """The JSON body of a collection write, checked for shape (the rules are the service's).
+    Messages are in the caller's language; ``field`` keeps the JSON name for programs."""
     body = _json_body()
+    known = ", ".join(COLLECTION_FIELDS)
     problems = [
-        FieldError(name, f"{name} is not a known field (use: {', '.join(COLLECTION_FIELDS)})")
+        FieldError(
+            name,
+            gettext("“%(name)s” is not a known field (use: %(known)s)", name=name, known=known),
+        )
         for name in sorted(set(body) - set(COLLECTION_FIELDS))
     ]
     for name, kind in COLLECTION_FIELDS.items():
         value = body.get(name)
         if name in body and (not isinstance(value, kind) or (kind is not bool and value is True)):
-            label = {str: "text", bool: "true or false", list: "a list"}[kind]
-            problems.append(FieldError(name, f"{name} must be {label}"))
+            problems.append(
+                FieldError(
+                    name,
+                    gettext(
+                        "%(field)s: must be %(type)s",
+                        field=COLLECTION_FIELD_WORDS[name],
+                        type=_COLLECTION_TYPE_WORDS[kind],
+                    ),
+                )
+            )
     ids = body.get("story_ids")
     if isinstance(ids, list) and not all(parse_id(i) == i for i in ids):
-        problems.append(FieldError("story_ids", "story_ids must be a list of story ids (numbers)"))
+        problems.append(
+            FieldError(
+                "story_ids",
+                gettext(
+                    "%(field)s: must be a list of story numbers",
+                    field=COLLECTION_FIELD_WORDS["story_ids"],
+                ),
+            )
+        )
     if not partial and "title" not in body:
-        problems.append(FieldError("title", "title is required"))
+        problems.append(
+            FieldError(
+                "title", gettext("%(field)s: required", field=COLLECTION_FIELD_WORDS["title"])
+            )
+        )
     if problems:
         raise ValidationFailed(problems)
     return body
@@ -464,7 +506,10 @@ def story_transition(story_id: int):
     action = body.get("action")
     moves = sorted(set(review.WHO) - review.CONSEQUENCES)
     if not isinstance(action, str) or action not in moves:
-        raise BadRequest("action must be one of: " + ", ".join(moves), field="action")
+        raise BadRequest(
+            gettext("action must be one of: %(actions)s", actions=", ".join(moves)),
+            field="action",
+        )
     with unit_of_work() as uow:
         story = review.apply(uow, story_id, action, current_person(), body.get("note"))
     return jsonify(story_json(story, include_private=True))
@@ -549,7 +594,10 @@ def list_stories():
         raise BadRequest(gettext("order must be oldest or newest"), field="order")
     limit = args.get("limit", str(listing.DEFAULT_LIMIT)).strip()
     if (parse_id(limit) or 0) > listing.MAX_LIMIT or parse_id(limit) is None:
-        raise BadRequest(f"limit must be a number from 1 to {listing.MAX_LIMIT}", field="limit")
+        raise BadRequest(
+            gettext("limit must be a number from 1 to %(max)s", max=listing.MAX_LIMIT),
+            field="limit",
+        )
     wanted = listing.StoryFilter(
         statuses=listing.parse_statuses(args.getlist("status")),
         words=args.get("q", "")[:500],

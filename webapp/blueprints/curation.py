@@ -149,8 +149,21 @@ def _import_json(run) -> dict:
         "skipped": run.skipped,
         "error": reasons.words(run.error) or None,
         "error_code": reasons.code_of(run.error),
-        "problems": run.problems,
+        "problems": [
+            {"row": p.get("row"), "column": p.get("column"), "message": problem_words(p)}
+            for p in run.problems
+        ],
     }
+
+
+@bp.app_template_filter("problem_words")
+def problem_words(problem: dict) -> str:
+    """One problem of an import check in the reader's language: it is stored as an English
+    message id with its parameters (a refused file's ``reason`` as a stored reason code)."""
+    params = dict(problem.get("params") or {})
+    if "reason" in params:
+        params["reason"] = reasons.words(params["reason"])
+    return _(problem["message"], **params)
 
 
 @bp.get("/imports/<int:import_id>")

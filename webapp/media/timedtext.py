@@ -23,12 +23,22 @@ MAX_CUES = 50_000
 MAX_MILLISECONDS = 99 * 3600 * 1000
 
 
+def N_(message: str) -> str:  # noqa: N802 - the name pybabel extract looks for
+    """Mark ``message`` for the catalog; the service translates it where it is shown."""
+    return message
+
+
 class TimedTextError(ValueError):
     """The file cannot be read as WebVTT or SRT; ``line`` (1-based) says where, when known."""
 
-    def __init__(self, message: str, line: int | None = None) -> None:
+    def __init__(self, message: str, line: int | None = None, **params: object) -> None:
         self.line = line
-        self.reason = message
+        #: The English message id (``%(name)s`` parameters in ``params``): the service shows it
+        #: in the reader's language; ``reason`` is the English words, for logs and tests.
+        self.message_id = message
+        self.params = params
+        self.reason = message % params if params else message
+        message = self.reason
         super().__init__(f"line {line}: {message}" if line else message)
 
 
@@ -105,15 +115,19 @@ def parse_timestamp(value: str, line: int | None = None) -> int:
     match = _TIMESTAMP.match(value.strip())
     if match is None:
         raise TimedTextError(
-            f"{value.strip()!r} is not a time: write hh:mm:ss.mmm, for example 00:01:02.500", line
+            N_("“%(time)s” is not a time: write hh:mm:ss.mmm, for example 00:01:02.500"),
+            line,
+            time=value.strip(),
         )
     hours, minutes, seconds, fraction = match.groups()
     if int(minutes) > 59 or int(seconds) > 59:
-        raise TimedTextError(f"{value.strip()!r}: minutes and seconds go up to 59", line)
+        raise TimedTextError(
+            N_("“%(time)s”: minutes and seconds go up to 59"), line, time=value.strip()
+        )
     millis = int((fraction or "0").ljust(3, "0"))
     total = ((int(hours or 0) * 60 + int(minutes)) * 60 + int(seconds)) * 1000 + millis
     if total > MAX_MILLISECONDS:
-        raise TimedTextError(f"{value.strip()!r} is longer than 99 hours", line)
+        raise TimedTextError(N_("“%(time)s” is longer than 99 hours"), line, time=value.strip())
     return total
 
 

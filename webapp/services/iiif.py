@@ -27,6 +27,7 @@ from typing import Any
 from flask_babel import gettext
 
 from storage import ObjectNotFound, ObjectStore
+from webapp import reasons
 from webapp.errors import NotFound, PassagesError, PayloadTooLarge
 from webapp.extensions import db
 from webapp.iiif import image_api, rendering
@@ -320,13 +321,16 @@ def _refusals_explained(image: PublicImage) -> Iterator[None]:
         yield
     except ImageTooLarge as exc:
         raise PayloadTooLarge(
-            f"this detail of the image cannot be made on demand ({exc.reason}); "
-            "ask for a smaller size or a larger region"
+            gettext(
+                "this detail of the image cannot be made on demand (%(reason)s); "
+                "ask for a smaller size or a larger region",
+                reason=reasons.words(reasons.of(exc)),
+            )
         ) from exc
     except InvalidImage as exc:
         log.warning("media %s: original cannot be cut: %s", image.media_id, exc.reason)
         raise ImageUnavailable(
-            "this detail of the image cannot be made; smaller sizes are still served"
+            gettext("this detail of the image cannot be made; smaller sizes are still served")
         ) from exc
 
 

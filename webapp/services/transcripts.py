@@ -23,7 +23,7 @@ from flask_babel import gettext
 from webapp.errors import AuthenticationRequired, BadRequest, Forbidden, NotFound, PassagesError
 from webapp.extensions import db
 from webapp.media import timedtext
-from webapp.media.timedtext import Cue, TimedTextError
+from webapp.media.timedtext import N_, Cue, TimedTextError
 from webapp.models import (
     IndexPoint,
     MediaAsset,
@@ -159,12 +159,21 @@ def recording_for_page(media_id: int, user: User | None) -> tuple[MediaAsset, bo
     )
 
 
+def timed_text_words(exc: TimedTextError) -> str:
+    """Why a transcript cannot be read, in the reader's language, with the line when known
+    (reasons the catalog does not hold yet stay in English rather than disappear)."""
+    reason = gettext(exc.message_id, **exc.params)
+    if exc.line is None:
+        return reason
+    return gettext("line %(line)s: %(reason)s", line=exc.line, reason=reason)
+
+
 def normalise_language(value: str | None) -> str:
     """A BCP 47 tag in canonical case, or a 422 naming the ``language`` field."""
     value = (value or "").strip()
     if not value or len(value) > 35 or not _LANGUAGE.match(value):
         raise TranscriptRejected(
-            "give the transcript's language as a language tag: fr, ar, en, ber-Tfng…",
+            gettext("give the transcript's language as a language tag: fr, ar, en, ber-Tfng…"),
             field="language",
         )
     return canonical_language_tag(value)
@@ -180,15 +189,18 @@ def attach_file(
     media = recording_for_edit(media_id, actor)
     tag = normalise_language(language)
     if not data:
-        raise TranscriptRejected("the transcript file is empty")
+        raise TranscriptRejected(gettext("the transcript file is empty"))
     if len(data) > MAX_TRANSCRIPT_BYTES:
         raise TranscriptRejected(
-            f"the transcript file is too large: at most {MAX_TRANSCRIPT_BYTES // (1024 * 1024)} MB"
+            gettext(
+                "the transcript file is too large: at most %(size)s MB",
+                size=MAX_TRANSCRIPT_BYTES // (1024 * 1024),
+            )
         )
     try:
         cues = timedtext.parse(data)
     except TimedTextError as exc:
-        raise TranscriptRejected(str(exc), line=exc.line) from exc
+        raise TranscriptRejected(timed_text_words(exc), line=exc.line) from exc
     source = "vtt" if timedtext.decode(data).lstrip().startswith("WEBVTT") else "srt"
     return _store(uow, media, tag, cues, source, actor)
 
@@ -202,7 +214,7 @@ def attach_typed(
     try:
         cues = parse_timed_lines(typed, duration_ms=_duration_ms(media))
     except TimedTextError as exc:
-        raise TranscriptRejected(str(exc), line=exc.line, field="text") from exc
+        raise TranscriptRejected(timed_text_words(exc), line=exc.line, field="text") from exc
     return _store(uow, media, tag, cues, "editor", actor)
 
 
@@ -284,17 +296,19 @@ def parse_timed_lines(typed: str, duration_ms: int | None = None) -> list[Cue]:
         match = _TIMED_LINE.match(line)
         if match is None:
             raise TimedTextError(
-                "start the line with the moment it is said, for example 01:05 (press "
-                "'Mark the time' while listening)",
+                N_(
+                    "start the line with the moment it is said, for example 01:05 (press "
+                    "'Mark the time' while listening)"
+                ),
                 number,
             )
         start = timedtext.parse_timestamp(match.group(1), number)
         text = match.group(2).strip()
         if not text:
-            raise TimedTextError("write what is said after the time", number)
+            raise TimedTextError(N_("write what is said after the time"), number)
         entries.append((start, text, number))
     if not entries:
-        raise TimedTextError("type at least one line, starting with its time")
+        raise TimedTextError(N_("type at least one line, starting with its time"))
     entries.sort(key=lambda e: e[0])
     cues = []
     for n, (start, text, _number) in enumerate(entries):
@@ -360,13 +374,25 @@ def set_index_points(
         if not title and not time_text:
             continue
         if not title:
-            raise BadRequest(f"index point {number}: give it a title", field="title")
+            raise BadRequest(
+                gettext("index point %(number)s: give it a title", number=number), field="title"
+            )
         if not time_text:
-            raise BadRequest(f"index point {number}: give the time it starts", field="time")
+            raise BadRequest(
+                gettext("index point %(number)s: give the time it starts", number=number),
+                field="time",
+            )
         try:
             start = timedtext.parse_timestamp(time_text)
         except TimedTextError as exc:
-            raise BadRequest(f"index point {number}: {exc.reason}", field="time") from exc
+            raise BadRequest(
+                gettext(
+                    "index point %(number)s: %(reason)s",
+                    number=number,
+                    reason=gettext(exc.message_id, **exc.params),
+                ),
+                field="time",
+            ) from exc
         keywords = [k for k in (" ".join(w.split()) for w in point.keywords.split(",")) if k]
         rows.append(
             IndexPoint(
@@ -378,7 +404,10 @@ def set_index_points(
             )
         )
     if len(rows) > MAX_INDEX_POINTS:
-        raise BadRequest(f"at most {MAX_INDEX_POINTS} index points per recording", field="title")
+        raise BadRequest(
+            gettext("at most %(count)s index points per recording", count=MAX_INDEX_POINTS),
+            field="title",
+        )
     db.session.execute(db.delete(IndexPoint).where(IndexPoint.media_id == media.id))
     for row in rows:
         uow.add(row)
