@@ -486,3 +486,30 @@ def test_index_point_and_typed_line_problems_are_said_in_french(client, login, r
         "point d’index n° 1 : « 01:75 » : les minutes et les secondes vont jusqu’à 59" in bad_time
     )
     assert "ligne 2 : commencez la ligne par le moment où elle est dite" in no_time
+
+
+def test_a_file_that_cannot_be_read_is_explained_in_the_caller_s_language(
+    client, make_user, api_token, recorded_story
+):
+    owner = make_user("archivist")
+    _, media_id = recorded_story(submitted_by=owner)
+    token = api_token(owner)
+    reversed_cue = "WEBVTT\n\n00:00:09.000 --> 00:00:03.000\nBonjour\n"
+    french = _post_transcript(client, media_id, token, reversed_cue, **{"Accept-Language": "fr"})
+    english = _post_transcript(client, media_id, token, reversed_cue, **{"Accept-Language": "en"})
+    assert french.status_code == english.status_code == 422
+    assert (
+        "ligne 3 : la réplique finit (00:00:03.000) avant de commencer (00:00:09.000)"
+        in (french.get_json()["error"]["message"])
+    )
+    assert (
+        "line 3: the cue ends (00:00:03.000) before it starts (00:00:09.000)"
+        in (english.get_json()["error"]["message"])
+    )
+    no_timing = _post_transcript(
+        client, media_id, token, "WEBVTT\n\nrien\n", **{"Accept-Language": "fr"}
+    )
+    assert no_timing.get_json()["error"]["message"] == (
+        "ligne 3 : une ligne de temps comme 00:00:12.000 --> 00:00:15.500 était attendue, "
+        "trouvé 'rien'"
+    )

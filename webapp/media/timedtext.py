@@ -81,13 +81,13 @@ def decode(data: bytes) -> str:
         try:
             return data.decode("utf-16")
         except UnicodeDecodeError as exc:
-            raise TimedTextError("the file is damaged UTF-16 text") from exc
+            raise TimedTextError(N_("the file is damaged UTF-16 text")) from exc
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise TimedTextError(
-            "the file is not UTF-8 text: save it again as UTF-8 (Unicode)", line
+            N_("the file is not UTF-8 text: save it again as UTF-8 (Unicode)"), line
         ) from exc
 
 
@@ -100,12 +100,12 @@ def parse(source: str | bytes) -> list[Cue]:
     text = decode(source) if isinstance(source, bytes) else source.lstrip("\ufeff")
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     if "\x00" in text:
-        raise TimedTextError("the file holds NUL characters: it is not a text file")
+        raise TimedTextError(N_("the file holds NUL characters: it is not a text file"))
     first = lines[0].strip() if lines else ""
     cues = _parse_webvtt(lines) if first.startswith("WEBVTT") else _parse_srt(lines)
     if not cues:
         raise TimedTextError(
-            "no cue found: each needs a line such as 00:00:12.000 --> 00:00:15.500"
+            N_("no cue found: each needs a line such as 00:00:12.000 --> 00:00:15.500")
         )
     return sorted(cues, key=lambda c: c.start_ms)
 
@@ -140,7 +140,10 @@ def _timing(line_text: str, number: int) -> tuple[int, int, str]:
     end = parse_timestamp(end_text, number)
     if end < start:
         raise TimedTextError(
-            f"the cue ends ({end_text.strip()}) before it starts ({start_text.strip()})", number
+            N_("the cue ends (%(end)s) before it starts (%(start)s)"),
+            number,
+            end=end_text.strip(),
+            start=start_text.strip(),
         )
     return start, end, " ".join(settings.split())
 
@@ -164,7 +167,7 @@ def _blocks(lines: list[str], first: int = 0) -> Iterable[tuple[int, list[str]]]
 def _parse_webvtt(lines: list[str]) -> list[Cue]:
     signature = lines[0].strip()
     if signature != "WEBVTT" and signature[6:7] not in (" ", "\t"):
-        raise TimedTextError("the first line must be WEBVTT (alone, or followed by a space)", 1)
+        raise TimedTextError(N_("the first line must be WEBVTT (alone, or followed by a space)"), 1)
     cues: list[Cue] = []
     header_done = False
     for number, block in _blocks(lines):
@@ -188,17 +191,19 @@ def _parse_webvtt(lines: list[str]) -> list[Cue]:
             identifier, timing_at = head, 1
         else:
             raise TimedTextError(
-                "expected a timing line such as 00:00:12.000 --> 00:00:15.500, found "
-                f"{head[:60]!r}",
+                N_("expected a timing line such as 00:00:12.000 --> 00:00:15.500, found %(found)s"),
                 number,
+                found=repr(head[:60]),
             )
         start, end, settings = _timing(block[timing_at], number + timing_at)
         payload = block[timing_at + 1 :]
         for offset, line_text in enumerate(payload):
             if "-->" in line_text:
                 raise TimedTextError(
-                    "a cue's text cannot contain '-->': is a blank line missing before this "
-                    "timing line?",
+                    N_(
+                        "a cue's text cannot contain '-->': is a blank line missing before this "
+                        "timing line?"
+                    ),
                     number + timing_at + 1 + offset,
                 )
         cues.append(Cue(start, end, "\n".join(s.strip() for s in payload), settings, identifier))
@@ -215,23 +220,29 @@ def _parse_srt(lines: list[str]) -> list[Cue]:
         elif len(block) > 1 and "-->" in block[1]:
             if not head.isdigit():
                 raise TimedTextError(
-                    f"expected the cue's number before its timing line, found {head[:60]!r}",
+                    N_("expected the cue's number before its timing line, found %(found)s"),
                     number,
+                    found=repr(head[:60]),
                 )
             timing_at = 1
         else:
             raise TimedTextError(
-                "expected a cue number and a timing line such as "
-                f"00:00:12,000 --> 00:00:15,500, found {head[:60]!r}",
+                N_(
+                    "expected a cue number and a timing line such as "
+                    "00:00:12,000 --> 00:00:15,500, found %(found)s"
+                ),
                 number,
+                found=repr(head[:60]),
             )
         start, end, _coordinates = _timing(block[timing_at], number + timing_at)
         payload = []
         for offset, line_text in enumerate(block[timing_at + 1 :]):
             if "-->" in line_text:
                 raise TimedTextError(
-                    "a subtitle's text cannot contain '-->': is a blank line missing before "
-                    "this timing line?",
+                    N_(
+                        "a subtitle's text cannot contain '-->': is a blank line missing before "
+                        "this timing line?"
+                    ),
                     number + timing_at + 1 + offset,
                 )
             payload.append(_srt_to_cue_text(line_text.strip()))
@@ -242,8 +253,11 @@ def _parse_srt(lines: list[str]) -> list[Cue]:
 
 def _check_count(cues: list[Cue], number: int) -> None:
     if len(cues) > MAX_CUES:
-        raise TimedTextError(f"more than {MAX_CUES} cues: this is not one recording's transcript",
-                             number)  # fmt: skip
+        raise TimedTextError(
+            N_("more than %(count)s cues: this is not one recording's transcript"),
+            number,
+            count=MAX_CUES,
+        )
 
 
 def _srt_to_cue_text(line: str) -> str:
