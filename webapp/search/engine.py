@@ -195,6 +195,9 @@ class SearchIndex:
         # (generation, segment id) -> (columns, field lengths, published local docnums)
         self._segment_cache: dict[tuple[str, str], tuple[Any, ...]] = {}
         self._codes = ComboCodes()
+        # Searches running now: the warm-up thread steps aside for them (the GIL is shared).
+        self._searching = 0
+        self._searching_lock = threading.Lock()
         self.path.mkdir(parents=True, exist_ok=True)
         self._ensure_index()
 
@@ -285,9 +288,18 @@ class SearchIndex:
             stored_fields = self._reader.searcher.stored_fields  # type: ignore[union-attr]
             public = snap.term_sets["\x00public"]
             for docnum in sorted(public)[:WARM_UP_EXCERPTS]:
+                self._step_aside_for_searches()
                 data = stored_fields(docnum).get("data") or {}
                 language = primary_language(data.get("language"))
                 learn_words(data.get("excerpt") or "", language)
+
+    def _step_aside_for_searches(self, longest: float = 5.0) -> None:
+        """Wait while a search runs (at most ``longest`` seconds in all for one wait): the
+        warm-up's word analysis is only a head start, and sharing the interpreter with a first
+        visitor's search would make that search slower, not faster."""
+        deadline = time.monotonic() + longest
+        while self._searching and time.monotonic() < deadline:
+            time.sleep(0.005)
 
     def close(self) -> None:
         """Close every idle reader; readers in use are closed when their search ends."""
@@ -549,8 +561,14 @@ class SearchIndex:
         """
         page = min(max(int(request.page or 1), 1), MAX_PAGE)
         per_page = min(max(int(request.per_page or 20), 1), MAX_PER_PAGE)
-        with _failures_raised("search", request.q), self._use_reader():
-            return self._search(request, page, per_page)
+        with self._searching_lock:
+            self._searching += 1
+        try:
+            with _failures_raised("search", request.q), self._use_reader():
+                return self._search(request, page, per_page)
+        finally:
+            with self._searching_lock:
+                self._searching -= 1
 
     def _search(self, request: SearchRequest, page: int, per_page: int) -> SearchPage:
         snap = self._snapshot()

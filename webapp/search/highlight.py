@@ -26,6 +26,11 @@ from webapp.search.analysis import (
 #: Length of a snippet, in characters of the original text.
 SNIPPET_CHARS = 240
 
+#: New words one results page may learn beyond what its snippets need (the rest of each matched
+#: excerpt, so that the next page finding that story needs no tokenisation): stemming costs
+#: ~25 µs a word, so a cold process warms over its first pages by ~10 ms each at most.
+LEARNING_BUDGET = 400
+
 
 @dataclass(frozen=True)
 class MatchRules:
@@ -39,6 +44,10 @@ class MatchRules:
     memo: dict[str, dict[str, bool]] = field(default_factory=dict, compare=False, hash=False)
     # Per language: the terms and ``"\x00" + stem`` of the stems, to meet ``_word_keys``.
     keysets: dict[str, frozenset[str]] = field(default_factory=dict, compare=False, hash=False)
+    # New words this request may still learn beyond its own needs (see ``LEARNING_BUDGET``).
+    learning_budget: list[int] = field(
+        default_factory=lambda: [LEARNING_BUDGET], compare=False, hash=False
+    )
     # Per language: (vocabulary generation, known raw words that match), see ``_known_matches``.
     known: dict[str, tuple[int, list[str]]] = field(default_factory=dict, compare=False, hash=False)
 
@@ -153,17 +162,27 @@ class _Vocabulary:
         return set().union(*[by_key.get(key, ()) for key in keys])
 
     def learn_text(
-        self, text: str, language: str, whole: str | None = None, epoch: int | None = None
-    ) -> None:
+        self,
+        text: str,
+        language: str,
+        whole: str | None = None,
+        epoch: int | None = None,
+        max_new: int | None = None,
+    ) -> int:
         """Learn every word of ``text`` (simple script) and remember that ``whole`` (``text``
         itself by default, else a text whose other words were learned since ``epoch``) is known
-        whole."""
+        whole. With ``max_new``, a text holding more unknown words than that is left alone: a
+        cold process would stem thousands of words for a page that does not need them. Returns
+        the number of words learned."""
         if epoch is None:
             epoch = self.epoch
         new = set(SIMPLE_RAW_TOKEN.findall(text)) - self.seen
+        if max_new is not None and len(new) > max_new:
+            return 0
         if new:
             self.learn(new, language)
         self.mark_whole(text if whole is None else whole, epoch)
+        return len(new)
 
     def mark_whole(self, text: str, epoch: int) -> None:
         """Record that every word of ``text`` has been learned since ``epoch`` was read."""
@@ -298,7 +317,9 @@ def _spans(text: str, rules: MatchRules, language: str, size: int) -> list[tuple
             if not rules.prefixes:
                 # Learn the rest too (once per text and process): the next query finding this
                 # story takes the known-text path, whatever its words.
-                vocabulary.learn_text(text[max(cut, end) :], language, text, epoch)
+                rules.learning_budget[0] -= vocabulary.learn_text(
+                    text[max(cut, end) :], language, text, epoch, rules.learning_budget[0]
+                )
             return spans
         pos = cut
     if not rules.prefixes:  # every word of the text was tokenised and learned on the way
