@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from jinja2 import BytecodeCache, Environment
 from jinja2.bccache import Bucket
@@ -127,6 +128,46 @@ def redis_server() -> Iterator[RedisServer]:
         service_missing(str(exc))
     with server:
         yield server
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_redis_server_outlives_the_session(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[None]:
+    """Fail the session (this xdist worker's) if a redis-server is left running in its tmp folder.
+
+    Tests start embedded servers in their data folders, in this process (``webapp.broker``) or
+    in the ``passages`` processes they run. At the end this does what this process's exit would
+    (stop its own servers unless another process still uses them); anything still running under
+    this session's tmp folder then is a leak — a product bug (a ``passages`` command that leaves
+    its server behind) or a test's. It is terminated so it cannot pile up, and named in the
+    error, whose folder (``<test name>0/…/redis``) says which test left it.
+    """
+    yield
+    from webapp import broker
+
+    broker.stop_embedded_redis(only_if_last=True)
+    strays = _redis_servers_under(tmp_path_factory.getbasetemp())
+    if not strays:
+        return
+    for process in strays:
+        process.terminate()
+    _gone, alive = psutil.wait_procs(strays, timeout=5)
+    for process in alive:
+        process.kill()
+    folders = "\n".join(f"  pid {p.pid}: {folder}" for p, folder in strays.items())
+    pytest.fail(f"redis-server left running after the tests (now terminated):\n{folders}")
+
+
+def _redis_servers_under(folder: Path) -> dict[psutil.Process, str]:
+    """redis-server processes whose working directory (their data folder) is under ``folder``."""
+    found = {}
+    root = str(folder.resolve())
+    for process in psutil.process_iter(["name", "cwd"]):
+        cwd = process.info["cwd"] or ""
+        if process.info["name"] == "redis-server" and (cwd + "/").startswith(root + "/"):
+            found[process] = cwd
+    return found
 
 
 @pytest.fixture(scope="session")
