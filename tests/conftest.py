@@ -100,6 +100,22 @@ def _share_url_builders() -> None:
 
 
 _share_url_builders()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the ``slow`` tests first, the quick ones after (each group in its usual order).
+
+    pytest-xdist hands tests out in this order as workers free up (two at a time with
+    ``--maxschedchunk=2``, as ``.ci/test`` runs it). In file order a minute-long
+    test (the fault bench, a crash and restart, the backup round trip) could start in the last
+    minutes and run on alone while the other workers sat idle; started first, the long tests
+    overlap one another and the quick tests fill the gaps at the end. The sort is stable, so
+    every worker sees the same order, as xdist requires.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 POSTGRES_URL = os.environ.get(
     "PASSAGES_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
