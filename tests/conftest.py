@@ -103,17 +103,20 @@ _share_url_builders()
 
 
 @pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Run the ``slow`` tests first, the quick ones after (each group in its usual order).
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run the ``slow`` tests first, the quick ones after (each group in its usual order), when
+    pytest-xdist hands tests out a few at a time (``--maxschedchunk``, as ``.ci/test`` runs it).
 
-    pytest-xdist hands tests out in this order as workers free up (two at a time with
-    ``--maxschedchunk=2``, as ``.ci/test`` runs it). In file order a minute-long
-    test (the fault bench, a crash and restart, the backup round trip) could start in the last
+    Then workers take tests in this order as they free up. In file order a minute-long test
+    (the fault bench, a crash and restart, the backup round trip) could start in the last
     minutes and run on alone while the other workers sat idle; started first, the long tests
-    overlap one another and the quick tests fill the gaps at the end. The sort is stable, so
-    every worker sees the same order, as xdist requires.
+    overlap one another and the quick tests fill the gaps at the end. Without the option xdist
+    first gives each worker one long consecutive block, which would put every slow test on the
+    first worker: the file order is kept. The sort is stable, so every worker sees the same
+    order, as xdist requires.
     """
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    if config.getoption("maxschedchunk", None):
+        items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 POSTGRES_URL = os.environ.get(
