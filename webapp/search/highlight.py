@@ -289,11 +289,12 @@ def _spans(text: str, rules: MatchRules, language: str, size: int) -> list[tuple
     The text is read a chunk at a time until a chunk holds a match; then only up to the end of
     that cluster. Each chunk is tokenised in one C call and only its distinct words looked up.
     """
-    if raw_token_pattern(text) is not SIMPLE_RAW_TOKEN:
-        return _spans_by_word(text, rules, language, size)
     vocabulary = _vocabulary(language)
+    # Only texts of the simple pattern are ever marked whole, so the mark answers that too.
     if not rules.prefixes and hash(text) in vocabulary.whole_texts:
         return _spans_in_known_text(text, rules, language, size, vocabulary)
+    if raw_token_pattern(text) is not SIMPLE_RAW_TOKEN:
+        return _spans_by_word(text, rules, language, size)
     epoch = vocabulary.epoch
     length = len(text)
     pos = 0
