@@ -62,9 +62,16 @@ class ComboCodes:
         return code
 
     def column(self, name: str, column: list[tuple[str, ...]]) -> list[int]:
-        """Codes of a column: each distinct combination numbered once, then mapped in C."""
-        local = {combo: self.code(name, combo) for combo in set(column)}
-        return list(map(local.__getitem__, column))
+        """Codes of a column: each new combination numbered once, then everything mapped in C
+        (a segment of 100,000 stories holds tens of thousands of distinct place combinations).
+        Called by the engine under its lock, like :meth:`code`'s other callers."""
+        codes, combos = self.codes, self.combos
+        distinct = set(column)
+        for combo in distinct.difference(codes):
+            codes[combo] = len(combos)
+            combos.append(combo)
+        self.seen[name].update(map(codes.__getitem__, distinct))
+        return list(map(codes.__getitem__, column))
 
 
 @dataclass
