@@ -93,11 +93,10 @@ _NEEDS_FULL_RAW = re.compile(f"[{_MARKS}{_UNSPACED}]")
 
 
 def raw_token_pattern(text: str) -> re.Pattern[str]:
-    """The fastest raw-token pattern that is exact for ``text``'s scripts."""
-    if text.isascii():
-        return SIMPLE_RAW_TOKEN
-    beyond = _BEYOND_SIMPLE.findall(text)
-    if not beyond or not _NEEDS_FULL_RAW.search("".join(set(beyond))):
+    """The fastest raw-token pattern that is exact for ``text``'s scripts. A combining mark
+    anywhere (a Latin accent written decomposed, "e" + U+0301, as some keyboards and speech-to-
+    text tools do) needs the full pattern, or "école" would be read as "e" and "cole"."""
+    if text.isascii() or not _NEEDS_FULL_RAW.search(text):
         return SIMPLE_RAW_TOKEN
     return _RAW_TOKEN
 

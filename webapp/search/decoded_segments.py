@@ -26,7 +26,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 #: Bump when the stored lists change meaning; older files are then ignored and replaced.
-FORMAT = 1
+FORMAT = 2
 _SUFFIX = f".decoded{FORMAT}"
 
 
@@ -34,6 +34,7 @@ _SUFFIX = f".decoded{FORMAT}"
 class DecodedSegment:
     """What the engine needs of one segment, by local docnum (see ``ColumnData.from_lists``)."""
 
+    segment_id: str
     doc_count: int
     facets: dict[str, list[tuple[str, ...]]]
     status: list[str]
@@ -62,10 +63,22 @@ def load(folder: Path, segment_id: str, doc_count: int) -> DecodedSegment | None
     except Exception:  # noqa: BLE001 - damaged or foreign: decode from the segment instead
         log.warning("decoded segment file ignored", extra={"path": str(path)}, exc_info=True)
         return None
-    if not isinstance(decoded, DecodedSegment) or decoded.doc_count != doc_count:
+    if not _matches(decoded, segment_id, doc_count):
         log.warning("decoded segment file does not match its segment", extra={"path": str(path)})
         return None
     return decoded
+
+
+def _matches(decoded: object, segment_id: str, doc_count: int) -> bool:
+    """Whether a loaded file is this segment's, whole: every list one entry per document (a
+    file copied from another segment of the same size, or cut short, must not be believed)."""
+    if not isinstance(decoded, DecodedSegment):
+        return False
+    if decoded.segment_id != segment_id or decoded.doc_count != doc_count:
+        return False
+    lists = [decoded.status, decoded.period_start, decoded.story_id]
+    lists += list(decoded.facets.values()) + list(decoded.lengths.values())
+    return all(isinstance(values, list) and len(values) == doc_count for values in lists)
 
 
 def save(folder: Path, segment_id: str, decoded: DecodedSegment) -> None:
@@ -74,10 +87,15 @@ def save(folder: Path, segment_id: str, decoded: DecodedSegment) -> None:
         return
     path = _path(folder, segment_id)
     try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".decoding-")
+        # Named after the segment too: a writer killed before the rename leaves a file that
+        # Whoosh's clean-up deletes with the segment (an erased story's values included).
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f"{segment_id}.decoding-")
         try:
             with os.fdopen(fd, "wb") as stream:
                 pickle.dump(decoded, stream, protocol=pickle.HIGHEST_PROTOCOL)
+            # As readable as the segment's own files (mkstemp makes it private to its writer,
+            # and the web server and the reindex command may run as different users).
+            os.chmod(tmp, (folder / f"{segment_id}.trm").stat().st_mode & 0o666)
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

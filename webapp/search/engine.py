@@ -500,7 +500,13 @@ class SearchIndex:
             folder,
             segment_id,
             decoded_segments.DecodedSegment(
-                doc_count, data.facets, data.status, data.period_start, data.story_id, lengths
+                segment_id,
+                doc_count,
+                data.facets,
+                data.status,
+                data.period_start,
+                data.story_id,
+                lengths,
             ),
         )
         return data, lengths

@@ -48,8 +48,10 @@ class MatchRules:
     learning_budget: list[int] = field(
         default_factory=lambda: [LEARNING_BUDGET], compare=False, hash=False
     )
-    # Per language: (vocabulary generation, known raw words that match), see ``_known_matches``.
-    known: dict[str, tuple[int, list[str]]] = field(default_factory=dict, compare=False, hash=False)
+    # Per language: (vocabulary state, its generation, known raw words that match).
+    known: dict[str, tuple[_VocabularyState, int, list[str]]] = field(
+        default_factory=dict, compare=False, hash=False
+    )
 
     @classmethod
     def build(cls, tokens: Iterable[str], prefixes: Iterable[str] = ()) -> MatchRules:
@@ -121,11 +123,11 @@ def _word_keys(word: str, language: str) -> frozenset[str]:
     return frozenset(keys)
 
 
-class _Vocabulary:
-    """The raw words met in one language's snippets, for the life of the process, indexed by
-    what they match (:func:`_word_keys`): the words of the stories do not change with the query,
-    so a page's snippets cost set operations in C instead of a lookup per word. Bounded: past
-    :data:`_VOCABULARY_LIMIT` words it starts again empty."""
+class _VocabularyState:
+    """One filling of a vocabulary. Never emptied in place: when full, the vocabulary starts a new
+    state, so a reader holding this one still sees ``seen``, ``by_key`` and ``whole_texts``
+    agree (a word in ``seen`` is always in ``by_key``; a text in ``whole_texts`` has all its
+    words in both)."""
 
     def __init__(self) -> None:
         self.seen: set[str] = set()
@@ -133,65 +135,75 @@ class _Vocabulary:
         # Hashes of texts every word of which is in ``seen``: in such a text the query's words
         # can only be known words, so finding them takes substring tests, not a tokenisation.
         self.whole_texts: set[int] = set()
-        # Moves on whenever a word is learned: a request's list of matching words is current
-        # while the generation it was computed at still is.
+        # Moves on after words are added: a page's list of matching words, computed at one
+        # generation, is current while that generation still is.
         self.generation = 0
-        # Moves on when everything is forgotten: a text learned before cannot be vouched for.
-        self.epoch = 0
-        self.lock = threading.Lock()  # writers only; readers use single C-level set operations
-
-    def learn(self, words: set[str], language: str) -> None:
-        with self.lock:
-            if len(self.seen) + len(words) > _VOCABULARY_LIMIT:
-                self.seen.clear()
-                self.by_key.clear()
-                self.whole_texts.clear()  # what they vouched for was just forgotten
-                self.epoch += 1
-            self.generation += 1
-            for word in words:
-                for key in _word_keys(word, language):
-                    found = self.by_key.get(key)
-                    if found is None:
-                        found = self.by_key[key] = set()
-                    found.add(word)
-            self.seen.update(words)  # after ``by_key``: a word seen is a word indexed
 
     def matching(self, keys: frozenset[str]) -> set[str]:
         """Every known raw word having one of ``keys``."""
         by_key = self.by_key
         return set().union(*[by_key.get(key, ()) for key in keys])
 
+
+class _Vocabulary:
+    """The raw words met in one language's snippets, for the life of the process, indexed by
+    what they match (:func:`_word_keys`): the words of the stories do not change with the query,
+    so a page's snippets cost set operations in C instead of a lookup per word. Bounded: past
+    :data:`_VOCABULARY_LIMIT` words it starts a new, empty state."""
+
+    def __init__(self) -> None:
+        self.state = _VocabularyState()
+        self.lock = threading.Lock()  # writers only; readers hold on to one state
+
+    def learn(self, words: set[str], language: str) -> _VocabularyState:
+        """Make ``words`` known and return the state that now holds every one of them (the
+        current one, or a new one if they do not fit)."""
+        with self.lock:
+            state = self.state
+            new = words - state.seen
+            if len(state.seen) + len(new) > _VOCABULARY_LIMIT:
+                state = self.state = _VocabularyState()
+                new = set(words)
+            for word in new:
+                for key in _word_keys(word, language):
+                    found = state.by_key.get(key)
+                    if found is None:
+                        found = state.by_key[key] = set()
+                    found.add(word)
+            state.seen.update(new)  # after ``by_key``: a word seen is a word indexed
+            state.generation += 1  # after both: a list computed before is seen to be stale
+            return state
+
     def learn_text(
         self,
         text: str,
         language: str,
+        read: _VocabularyState,
         whole: str | None = None,
-        epoch: int | None = None,
         max_new: int | None = None,
     ) -> int:
         """Learn every word of ``text`` (simple script) and remember that ``whole`` (``text``
-        itself by default, else a text whose other words were learned since ``epoch``) is known
+        itself by default, else a text whose other words were learned in ``read``) is known
         whole. With ``max_new``, a text holding more unknown words than that is left alone: a
         cold process would stem thousands of words for a page that does not need them. Returns
         the number of words learned."""
-        if epoch is None:
-            epoch = self.epoch
-        new = set(SIMPLE_RAW_TOKEN.findall(text)) - self.seen
+        words = set(SIMPLE_RAW_TOKEN.findall(text))
+        new = words - read.seen
         if max_new is not None and len(new) > max_new:
             return 0
-        if new:
-            self.learn(new, language)
-        self.mark_whole(text if whole is None else whole, epoch)
+        state = self.learn(words, language) if new else read
+        if state is read:
+            self.mark_whole(text if whole is None else whole, read)
         return len(new)
 
-    def mark_whole(self, text: str, epoch: int) -> None:
-        """Record that every word of ``text`` has been learned since ``epoch`` was read."""
+    def mark_whole(self, text: str, read: _VocabularyState) -> None:
+        """Record that every word of ``text`` is in ``read``, if that is still the state."""
         with self.lock:
-            if epoch != self.epoch:  # forgotten meanwhile (another thread filled the vocabulary)
+            if self.state is not read:  # started again meanwhile: ``read`` is being forgotten
                 return
-            if len(self.whole_texts) >= _WHOLE_TEXTS_LIMIT:
-                self.whole_texts.clear()
-            self.whole_texts.add(hash(text))
+            if len(read.whole_texts) >= _WHOLE_TEXTS_LIMIT:
+                read.whole_texts = set()
+            read.whole_texts.add(hash(text))
 
 
 _VOCABULARIES: dict[str, _Vocabulary] = {}
@@ -231,10 +243,10 @@ def matching_words(
         matches_raw = rules.matches_raw
         return sorted(word for word in distinct if matches_raw(word, language))
     vocabulary = _vocabulary(language)
-    new = distinct - vocabulary.seen
-    if new:
-        vocabulary.learn(new, language)
-    return sorted(distinct & vocabulary.matching(rules.keys_for(language)))
+    state = vocabulary.state
+    if not distinct <= state.seen:
+        state = vocabulary.learn(distinct, language)
+    return sorted(distinct & state.matching(rules.keys_for(language)))
 
 
 def learn_words(text: str, language: str) -> None:
@@ -242,19 +254,24 @@ def learn_words(text: str, language: str) -> None:
     the slow part of a cold process's first snippets, and frequent words recur in every story."""
     if not text or raw_token_pattern(text) is not SIMPLE_RAW_TOKEN:
         return
-    _vocabulary(language).learn_text(text, language)
+    vocabulary = _vocabulary(language)
+    vocabulary.learn_text(text, language, vocabulary.state)
 
 
-def _known_matches(rules: MatchRules, language: str, vocabulary: _Vocabulary) -> list[str]:
-    """Every known raw word the query matches in ``language``, sorted longest first (so that a
-    search for any of them in a text finds the longest at a place), kept for the request while
-    no word is learned."""
+def _known_matches(rules: MatchRules, language: str, state: _VocabularyState) -> list[str]:
+    """Every known raw word the query matches in ``language`` that the simple pattern reads as
+    one word (a word learned from a transcript in another script may hold a combining mark,
+    which splits it in simple text), sorted longest first (so that a search for any of them in
+    a text finds the longest at a place), kept for the request while no word is learned."""
     cached = rules.known.get(language)
-    if cached is not None and cached[0] == vocabulary.generation:
-        return cached[1]
-    generation = vocabulary.generation
-    words = sorted(vocabulary.matching(rules.keys_for(language)), key=lambda w: (-len(w), w))
-    rules.known[language] = (generation, words)
+    if cached is not None and cached[0] is state and cached[1] == state.generation:
+        return cached[2]
+    generation = state.generation  # read first: words learned meanwhile make it stale
+    words = sorted(
+        filter(SIMPLE_RAW_TOKEN.fullmatch, state.matching(rules.keys_for(language))),
+        key=lambda w: (-len(w), w),
+    )
+    rules.known[language] = (state, generation, words)
     return words
 
 
@@ -290,12 +307,12 @@ def _spans(text: str, rules: MatchRules, language: str, size: int) -> list[tuple
     that cluster. Each chunk is tokenised in one C call and only its distinct words looked up.
     """
     vocabulary = _vocabulary(language)
+    state = vocabulary.state
     # Only texts of the simple pattern are ever marked whole, so the mark answers that too.
-    if not rules.prefixes and hash(text) in vocabulary.whole_texts:
-        return _spans_in_known_text(text, rules, language, size, vocabulary)
+    if not rules.prefixes and hash(text) in state.whole_texts:
+        return _spans_in_known_text(text, rules, language, size, state)
     if raw_token_pattern(text) is not SIMPLE_RAW_TOKEN:
         return _spans_by_word(text, rules, language, size)
-    epoch = vocabulary.epoch
     length = len(text)
     pos = 0
     while pos < length:
@@ -319,22 +336,22 @@ def _spans(text: str, rules: MatchRules, language: str, size: int) -> list[tuple
                 # Learn the rest too (once per text and process): the next query finding this
                 # story takes the known-text path, whatever its words.
                 rules.learning_budget[0] -= vocabulary.learn_text(
-                    text[max(cut, end) :], language, text, epoch, rules.learning_budget[0]
+                    text[max(cut, end) :], language, state, text, rules.learning_budget[0]
                 )
             return spans
         pos = cut
     if not rules.prefixes:  # every word of the text was tokenised and learned on the way
-        vocabulary.mark_whole(text, epoch)
+        vocabulary.mark_whole(text, state)
     return []
 
 
 def _spans_in_known_text(
-    text: str, rules: MatchRules, language: str, size: int, vocabulary: _Vocabulary
+    text: str, rules: MatchRules, language: str, size: int, state: _VocabularyState
 ) -> list[tuple[int, int]]:
     """:func:`_spans` for a text whose every word is known: its matching words can only be among
     the known words the query matches, so substring tests (C) rule them in or out, and a text
     without any (a story found by its title or a later paragraph) costs no tokenisation."""
-    present = [w for w in _known_matches(rules, language, vocabulary) if w in text]
+    present = [w for w in _known_matches(rules, language, state) if w in text]
     if not present:
         return []
     finder = _finder(present)

@@ -1,9 +1,11 @@
 """Hostile review (probe17) of the search changes of 2026-12-02: snippets from "known" texts,
 decoded segment files, numpy phrase matching and the warm-up that steps aside for searches.
 
-Each test states the claim it attacks. Tests named ``test_broken_*`` failed on main at
-8e70363 (they are kept as the regression tests of a fix); the others passed and are kept as
-regression tests of what the attack checked.
+Each test states the claim it attacks. Eight of them failed on main at 8e70363 and are the
+regression tests of their fixes (a transcript word with a combining mark, the two vocabulary
+races, decomposed Latin accents, decoded files of another segment or cut short, a killed
+writer's temporary file, the decoded files' permissions); the others passed and guard what the
+attack checked.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ def _served(text: str, query: str, language: str, prefixes: tuple[str, ...] = ()
     return snippet(text, MatchRules.build(tokens(query), prefixes), language)
 
 
-def test_broken_a_transcript_word_is_marked_in_an_excerpt_only_once_known() -> None:
+def test_a_transcript_word_with_a_combining_mark_is_marked_alike_before_and_after() -> None:
     """Claim: a known text's snippet is exactly the word-by-word walk's.
 
     A transcript line holding a character of an unspaced script is tokenised with the full
@@ -68,7 +70,7 @@ def test_broken_a_transcript_word_is_marked_in_an_excerpt_only_once_known() -> N
     assert second == expected, (first, second)
 
 
-def test_broken_a_page_racing_the_warm_up_misses_a_word_the_warm_up_just_learned(
+def test_a_page_racing_the_warm_up_still_marks_a_word_the_warm_up_just_learned(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Claim: a known text's snippet is exactly the word-by-word walk's, under many threads.
@@ -102,11 +104,11 @@ def test_broken_a_page_racing_the_warm_up_misses_a_word_the_warm_up_just_learned
     assert (
         snippet(learned_story, rules, "fr")
         == _reference(learned_story, "zorblatine", "fr")
-        == "Les <mark>zorblatines</mark> du canal de l'Ourcq."
+        == "Les <mark>zorblatines</mark> du canal de l&#x27;Ourcq."
     )
 
 
-def test_broken_a_page_built_while_another_thread_fills_the_vocabulary_loses_its_marks(
+def test_a_page_built_while_another_thread_fills_the_vocabulary_keeps_its_marks(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Claim: the vocabulary is thread-safe. ``matching_words`` reads ``seen`` (every word of
@@ -118,21 +120,21 @@ def test_broken_a_page_built_while_another_thread_fills_the_vocabulary_loses_its
     text = "Le port fluvial de Bonneuil et son portique."
     learn_words(text, "fr")  # the chunk's words are all seen
     vocabulary = highlight._vocabulary("fr")  # noqa: SLF001
-    real = highlight._Vocabulary.matching  # noqa: SLF001
+    real = highlight._VocabularyState.matching  # noqa: SLF001
     fired = []
 
-    def interleaved(self: highlight._Vocabulary, keys: frozenset[str]) -> set[str]:  # noqa: SLF001
+    def interleaved(self: highlight._VocabularyState, keys: frozenset[str]) -> set[str]:  # noqa: SLF001
         if not fired:
             fired.append(1)
             vocabulary.learn({f"mot{n}" for n in range(60)}, "fr")  # another request's page
         return real(self, keys)
 
-    monkeypatch.setattr(highlight._Vocabulary, "matching", interleaved)  # noqa: SLF001
-    vocabulary.whole_texts.discard(hash(text))  # the chunk path (a text not known whole yet)
+    monkeypatch.setattr(highlight._VocabularyState, "matching", interleaved)  # noqa: SLF001
+    vocabulary.state.whole_texts.discard(hash(text))  # the chunk path (a text not known whole yet)
     assert _served(text, "port", "fr") == _reference(text, "port", "fr")
 
 
-def test_broken_preexisting_a_decomposed_accent_in_latin_text_is_never_marked() -> None:
+def test_a_decomposed_accent_in_latin_text_is_marked() -> None:
     """Not from today's changes (``raw_token_pattern`` at 1c848ce already): combining marks
     below U+0590 (Latin, Greek, Cyrillic accents written decomposed) do not make the simple
     raw pattern inexact, so "e" + U+0301 + "cole" is read as "e" and "cole" and a story found
@@ -304,7 +306,7 @@ def _decoded_files(index_path: Path) -> list[Path]:
     return sorted(index_path.rglob("*.decoded*"))
 
 
-def test_broken_a_one_story_segment_accepts_another_one_story_segments_file(
+def test_a_one_story_segment_refuses_another_one_story_segments_file(
     index: SearchIndex, index_path: Path
 ) -> None:
     """Claim: a mismatched decoded file is ignored; visibility is never affected.
@@ -331,7 +333,7 @@ def test_broken_a_one_story_segment_accepts_another_one_story_segments_file(
         fresh.close()
 
 
-def test_broken_a_decoded_file_with_the_right_count_but_short_lists_is_not_ignored(
+def test_a_decoded_file_with_the_right_count_but_short_lists_is_ignored(
     index: SearchIndex, index_path: Path
 ) -> None:
     """Claim: a damaged decoded file is ignored and rewritten. A file that unpickles into a
@@ -376,12 +378,12 @@ index.search(SearchRequest(q="usine"))
 """
 
 
-def test_broken_an_erased_story_outlives_its_segment_in_a_killed_writers_temporary_file(
+def test_an_erased_story_does_not_outlive_its_segment_in_a_killed_writers_temporary_file(
     index: SearchIndex, index_path: Path
 ) -> None:
     """Claim: an erased story's values never outlive its segment.
 
-    A process killed while writing a decoded file leaves ``.decoding-*`` behind; Whoosh's
+    A process killed while writing a decoded file leaves ``<segment>.decoding-*`` behind, which
     clean-up skips names starting with a dot, and nothing else removes them, so the erased
     story's places stay in the index folder for good (and every such kill adds a file)."""
     index.upsert(story(3, "Usine", "Une usine à Créteil.", places=["Créteil"]))
@@ -394,7 +396,7 @@ def test_broken_an_erased_story_outlives_its_segment_in_a_killed_writers_tempora
         timeout=60,
     )
     assert done.returncode == 9, done.stderr.decode()[-2000:]
-    assert list(index_path.rglob(".decoding-*"))  # the killed write's leftover
+    assert list(index_path.rglob("*.decoding-*"))  # the killed write's leftover
     index.purge(4)
     index.compact()
     index.upsert(story(5, "Gare", "La gare."))
@@ -405,7 +407,7 @@ def test_broken_an_erased_story_outlives_its_segment_in_a_killed_writers_tempora
     assert not holding
 
 
-def test_broken_decoded_files_are_readable_only_by_their_writer(
+def test_decoded_files_have_the_segment_files_permissions(
     index: SearchIndex, index_path: Path
 ) -> None:
     """The decoded file is made with ``mkstemp`` (mode 0600) and renamed: unlike the segment
@@ -517,7 +519,7 @@ def test_processes_starting_together_write_one_good_file_each_segment(
     assert all(p.returncode == 0 for p in procs), [e.decode()[-1000:] for _, e in outs]
     assert {o.decode().strip() for o, _ in outs} == {"199 199"}
     assert len(_decoded_files(index_path)) == 2
-    assert not list(index_path.rglob(".decoding-*"))
+    assert not list(index_path.rglob("*.decoding-*"))
     import pickle
 
     from webapp.search import decoded_segments
