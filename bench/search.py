@@ -36,6 +36,7 @@ import shutil
 import sqlite3
 import statistics
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -400,19 +401,19 @@ def whoosh_build(count: int, folder: Path) -> dict:
 def whoosh_queries(count: int, folder: Path, queries: dict, repeats: int) -> dict:
     from webapp.search import SearchIndex, SearchRequest
 
-    # A fresh web process: open the index and warm it up as the app does at start (when the
-    # engine has ``warm_up``), then answer a real query (the first common word). A request
-    # arriving at the very start waits for both: ``first_search_ms``.
+    # A fresh web process, as the app starts one: open the index, start its warm-up in a thread
+    # (``webapp.search_warmup``), and send the first query (the first common word) at once — the
+    # worst case for a visitor, arriving with the process. ``first_search_ms`` runs from opening
+    # to the answer. (The first process ever to read a segment also decodes it and writes its
+    # decoded file; every later one, this bench's included after its first round, reads it.)
     first = queries["common word"][0]
     t0 = time.perf_counter()
     index = SearchIndex(folder)
-    if hasattr(index, "warm_up"):
-        index.warm_up()
-    t1 = time.perf_counter()
+    warming = threading.Thread(target=index.warm_up, daemon=True)
+    warming.start()
     index.search(SearchRequest(q=first["q"], per_page=PER_PAGE))
-    t2 = time.perf_counter()
-    first_ms = (t2 - t0) * 1000
-    warm_ms, after_warm_ms = (t1 - t0) * 1000, (t2 - t1) * 1000
+    first_ms = (time.perf_counter() - t0) * 1000
+    warming.join()
 
     def run(item: dict) -> int:
         filters = {"place": [item["place"]]} if "place" in item else {}
@@ -430,8 +431,6 @@ def whoosh_queries(count: int, folder: Path, queries: dict, repeats: int) -> dic
     return {
         "queries": result,
         "first_search_ms": round(first_ms),
-        "warm_up_ms": round(warm_ms),
-        "first_after_warm_up_ms": round(after_warm_ms),
         "peak_rss_mb": round(peak_rss_mb()),
     }
 
@@ -889,12 +888,9 @@ def report(results: dict[int, dict], engines: list[str]) -> None:
         if "whoosh" in res["rounds"]:
             runs = res["rounds"]["whoosh"]
             first = [r["first_search_ms"] for r in runs]
-            warm = [r.get("warm_up_ms", 0) for r in runs]
-            after = [r.get("first_after_warm_up_ms", r["first_search_ms"]) for r in runs]
             print(
-                f"{n:>8} whoosh fresh process: open + warm-up median {statistics.median(warm):.0f}"
-                f" {warm}, then first search {statistics.median(after):.0f} {after};"
-                f" together {statistics.median(first):.0f}"
+                f"{n:>8} whoosh fresh process (warm-up thread started, first query sent at once):"
+                f" first search median {statistics.median(first):.0f} {first}"
             )
         for e, u in res["updates"].items():
             v = u["update_to_visible"]

@@ -86,6 +86,9 @@ def cases(rng: random.Random):
         yield f"{a} OR {b}", any_field(lambda f, a=a, b=b: wq.Or([wq.Term(f, a), wq.Term(f, b)]))
         yield f'"{a} {b}"', any_field(lambda f, a=a, b=b: wq.Phrase(f, [a, b]))
         yield f'"{a} {b} {c}"', any_field(lambda f, a=a, b=b, c=c: wq.Phrase(f, [a, b, c]))
+        # A word twice in a row, and a longer phrase with a repeated word.
+        yield f'"{a} {a}"', any_field(lambda f, a=a: wq.Phrase(f, [a, a]))
+        yield f'"{a} {b} {a} {c}"', any_field(lambda f, a=a, b=b, c=c: wq.Phrase(f, [a, b, a, c]))
 
 
 def test_term_and_or_phrase_hits_match_whooshs_own_query_path(corpus: SearchIndex) -> None:

@@ -74,9 +74,41 @@ def test_snippets_found_chunk_by_chunk_are_those_found_word_by_word() -> None:
         query = [rng.choice(_WORDS) for _ in range(rng.randint(1, 3))]
         terms = [t for word in query for t in tokens(word)]
         for size in (40, 240):
-            fast = _spans(text, MatchRules.build(terms), language, size)
             slow = _spans_by_word(text, MatchRules.build(terms), language, size)
-            assert fast == slow, (query, language, size)
+            # The first time the text is tokenised; then it is known whole, and found again by
+            # substring tests: both ways give the word-by-word answer.
+            first = _spans(text, MatchRules.build(terms), language, size)
+            again = _spans(text, MatchRules.build(terms), language, size)
+            assert first == slow, (query, language, size)
+            assert again == slow, (query, language, size)
+
+
+def test_a_known_text_is_searched_again_for_words_learned_since(monkeypatch) -> None:
+    """A text known whole, then a query whose words were never met before, then a vocabulary
+    forgotten and refilled: the snippets stay those of the word-by-word walk."""
+    import webapp.search.highlight as highlight
+
+    text = "Ma grand-mère est arrivée à Marseille en 1962, puis à Vitry, près des usines."
+    for query in (["marseille"], ["usine"], ["inconnu"], ["arrivee", "vitry"]):
+        rules = MatchRules.build(query)
+        assert _spans(text, rules, "fr", 240) == _spans_by_word(text, rules, "fr", 240)
+    monkeypatch.setattr(highlight, "_VOCABULARY_LIMIT", 5)  # every learning now forgets all
+    for _ in range(2):
+        for query in (["grand"], ["usines"], ["1962"], ["pres"]):
+            rules = MatchRules.build(query)
+            assert _spans(text, rules, "fr", 240) == _spans_by_word(text, rules, "fr", 240)
+
+
+def test_a_story_found_by_its_title_shows_the_start_of_its_excerpt_every_time(
+    index: SearchIndex,
+) -> None:
+    index.upsert(story(3, "Le marché de Créteil", "Ma mère y vendait des épices. " * 60))
+    for _ in range(3):
+        (hit,) = index.search(SearchRequest(q="marché")).hits
+        assert hit.snippet_html.startswith("Ma mère y vendait des épices.")
+        assert "<mark>" not in hit.snippet_html
+        (hit,) = index.search(SearchRequest(q="épice")).hits
+        assert "<mark>épices</mark>" in hit.snippet_html
 
 
 def test_a_snippet_deep_in_the_excerpt_marks_stems_and_escapes() -> None:

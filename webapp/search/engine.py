@@ -37,6 +37,7 @@ from whoosh.index import LockError
 from whoosh.searching import Searcher
 from whoosh.writing import SegmentWriter
 
+from webapp.search import decoded_segments
 from webapp.search.analysis import fold, primary_language
 from webapp.search.columns_io import build_lengths, var_bytes_values
 from webapp.search.contract import (
@@ -195,6 +196,9 @@ class SearchIndex:
         # (generation, segment id) -> (columns, field lengths, published local docnums)
         self._segment_cache: dict[tuple[str, str], tuple[Any, ...]] = {}
         self._codes = ComboCodes()
+        # Searches running now: the warm-up thread steps aside for them (the GIL is shared).
+        self._searching = 0
+        self._searching_lock = threading.Lock()
         self.path.mkdir(parents=True, exist_ok=True)
         self._ensure_index()
 
@@ -285,9 +289,18 @@ class SearchIndex:
             stored_fields = self._reader.searcher.stored_fields  # type: ignore[union-attr]
             public = snap.term_sets["\x00public"]
             for docnum in sorted(public)[:WARM_UP_EXCERPTS]:
+                self._step_aside_for_searches()
                 data = stored_fields(docnum).get("data") or {}
                 language = primary_language(data.get("language"))
                 learn_words(data.get("excerpt") or "", language)
+
+    def _step_aside_for_searches(self, longest: float = 5.0) -> None:
+        """Wait while a search runs (at most ``longest`` seconds in all for one wait): the
+        warm-up's word analysis is only a head start, and sharing the interpreter with a first
+        visitor's search would make that search slower, not faster."""
+        deadline = time.monotonic() + longest
+        while self._searching and time.monotonic() < deadline:
+            time.sleep(0.005)
 
     def close(self) -> None:
         """Close every idle reader; readers in use are closed when their search ends."""
@@ -447,15 +460,10 @@ class SearchIndex:
         for (sub, _offset), seg_key in zip(leaves, wanted, strict=True):
             cached = self._segment_cache.get(seg_key)
             if cached is None:
-                reader = sub.reader()
-                if reader.has_column("facets"):
-                    raw = var_bytes_values(reader.column_reader("facets"))
-                else:
-                    raw = [b""] * reader.doc_count_all()
-                data = ColumnData.from_column(raw, self._codes)
+                data, lengths = self._decode_segment(generation, seg_key[1], sub.reader())
                 cached = (
                     data,
-                    build_lengths(reader._perdoc, reader.doc_count_all(), SCORED_FIELDS),  # noqa: SLF001
+                    lengths,
                     list(compress(count(), map(PUBLISHED.__eq__, data.status))),
                 )
                 self._segment_cache[seg_key] = cached
@@ -468,6 +476,34 @@ class SearchIndex:
         if len({k[0] for k in self._segment_cache}) > 2:  # at most two generations are served
             self._segment_cache = {k: v for k, v in self._segment_cache.items() if k in live}
         return out
+
+    def _decode_segment(
+        self, generation: str, segment_id: str, reader: Any
+    ) -> tuple[ColumnData, dict[str, list[int]]]:
+        """One segment's columns and field lengths: from the decoded file beside it when a
+        process already wrote one, else decoded from Whoosh's columns (and the file written)."""
+        folder = self.path / generation
+        doc_count = reader.doc_count_all()
+        kept = decoded_segments.load(folder, segment_id, doc_count)
+        if kept is not None:
+            data = ColumnData.from_lists(
+                kept.facets, kept.status, kept.period_start, kept.story_id, self._codes
+            )
+            return data, kept.lengths
+        if reader.has_column("facets"):
+            raw = var_bytes_values(reader.column_reader("facets"))
+        else:
+            raw = [b""] * doc_count
+        data = ColumnData.from_column(raw, self._codes)
+        lengths = build_lengths(reader._perdoc, doc_count, SCORED_FIELDS)  # noqa: SLF001
+        decoded_segments.save(
+            folder,
+            segment_id,
+            decoded_segments.DecodedSegment(
+                doc_count, data.facets, data.status, data.period_start, data.story_id, lengths
+            ),
+        )
+        return data, lengths
 
     @staticmethod
     def _visible(snap: Snapshot, public: bool) -> frozenset[int]:
@@ -549,8 +585,14 @@ class SearchIndex:
         """
         page = min(max(int(request.page or 1), 1), MAX_PAGE)
         per_page = min(max(int(request.per_page or 20), 1), MAX_PER_PAGE)
-        with _failures_raised("search", request.q), self._use_reader():
-            return self._search(request, page, per_page)
+        with self._searching_lock:
+            self._searching += 1
+        try:
+            with _failures_raised("search", request.q), self._use_reader():
+                return self._search(request, page, per_page)
+        finally:
+            with self._searching_lock:
+                self._searching -= 1
 
     def _search(self, request: SearchRequest, page: int, per_page: int) -> SearchPage:
         snap = self._snapshot()

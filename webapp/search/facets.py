@@ -101,8 +101,21 @@ class ColumnData:
         status = list(map(shared, map(methodcaller("get", "status", ""), records)))
         period = list(map(methodcaller("get", "period_start"), records))
         story_id = list(map(methodcaller("get", "id", -1), records))
+        return cls.from_lists(facets, status, period, story_id, registry)
+
+    @classmethod
+    def from_lists(
+        cls,
+        facets: dict[str, list[tuple[str, ...]]],
+        status: list[str],
+        period_start: list[int | None],
+        story_id: list[int],
+        registry: ComboCodes,
+    ) -> ColumnData:
+        """Columns already decoded (:meth:`from_column`, or a segment's decoded file), numbered
+        with ``registry``: codes belong to a reader's numbering, so they are never stored."""
         codes = {name: registry.column(name, column) for name, column in facets.items()}
-        return cls(facets, status, period, story_id, codes, registry)
+        return cls(facets, status, period_start, story_id, codes, registry)
 
     @classmethod
     def concatenate(cls, parts: Sequence[ColumnData]) -> ColumnData:

@@ -26,6 +26,11 @@ from webapp.search.analysis import (
 #: Length of a snippet, in characters of the original text.
 SNIPPET_CHARS = 240
 
+#: New words one results page may learn beyond what its snippets need (the rest of each matched
+#: excerpt, so that the next page finding that story needs no tokenisation): stemming costs
+#: ~25 µs a word, so a cold process warms over its first pages by ~10 ms each at most.
+LEARNING_BUDGET = 400
+
 
 @dataclass(frozen=True)
 class MatchRules:
@@ -39,6 +44,12 @@ class MatchRules:
     memo: dict[str, dict[str, bool]] = field(default_factory=dict, compare=False, hash=False)
     # Per language: the terms and ``"\x00" + stem`` of the stems, to meet ``_word_keys``.
     keysets: dict[str, frozenset[str]] = field(default_factory=dict, compare=False, hash=False)
+    # New words this request may still learn beyond its own needs (see ``LEARNING_BUDGET``).
+    learning_budget: list[int] = field(
+        default_factory=lambda: [LEARNING_BUDGET], compare=False, hash=False
+    )
+    # Per language: (vocabulary generation, known raw words that match), see ``_known_matches``.
+    known: dict[str, tuple[int, list[str]]] = field(default_factory=dict, compare=False, hash=False)
 
     @classmethod
     def build(cls, tokens: Iterable[str], prefixes: Iterable[str] = ()) -> MatchRules:
@@ -119,6 +130,14 @@ class _Vocabulary:
     def __init__(self) -> None:
         self.seen: set[str] = set()
         self.by_key: dict[str, set[str]] = {}
+        # Hashes of texts every word of which is in ``seen``: in such a text the query's words
+        # can only be known words, so finding them takes substring tests, not a tokenisation.
+        self.whole_texts: set[int] = set()
+        # Moves on whenever a word is learned: a request's list of matching words is current
+        # while the generation it was computed at still is.
+        self.generation = 0
+        # Moves on when everything is forgotten: a text learned before cannot be vouched for.
+        self.epoch = 0
         self.lock = threading.Lock()  # writers only; readers use single C-level set operations
 
     def learn(self, words: set[str], language: str) -> None:
@@ -126,6 +145,9 @@ class _Vocabulary:
             if len(self.seen) + len(words) > _VOCABULARY_LIMIT:
                 self.seen.clear()
                 self.by_key.clear()
+                self.whole_texts.clear()  # what they vouched for was just forgotten
+                self.epoch += 1
+            self.generation += 1
             for word in words:
                 for key in _word_keys(word, language):
                     found = self.by_key.get(key)
@@ -139,9 +161,50 @@ class _Vocabulary:
         by_key = self.by_key
         return set().union(*[by_key.get(key, ()) for key in keys])
 
+    def learn_text(
+        self,
+        text: str,
+        language: str,
+        whole: str | None = None,
+        epoch: int | None = None,
+        max_new: int | None = None,
+    ) -> int:
+        """Learn every word of ``text`` (simple script) and remember that ``whole`` (``text``
+        itself by default, else a text whose other words were learned since ``epoch``) is known
+        whole. With ``max_new``, a text holding more unknown words than that is left alone: a
+        cold process would stem thousands of words for a page that does not need them. Returns
+        the number of words learned."""
+        if epoch is None:
+            epoch = self.epoch
+        new = set(SIMPLE_RAW_TOKEN.findall(text)) - self.seen
+        if max_new is not None and len(new) > max_new:
+            return 0
+        if new:
+            self.learn(new, language)
+        self.mark_whole(text if whole is None else whole, epoch)
+        return len(new)
+
+    def mark_whole(self, text: str, epoch: int) -> None:
+        """Record that every word of ``text`` has been learned since ``epoch`` was read."""
+        with self.lock:
+            if epoch != self.epoch:  # forgotten meanwhile (another thread filled the vocabulary)
+                return
+            if len(self.whole_texts) >= _WHOLE_TEXTS_LIMIT:
+                self.whole_texts.clear()
+            self.whole_texts.add(hash(text))
+
 
 _VOCABULARIES: dict[str, _Vocabulary] = {}
 _VOCABULARY_LIMIT = 300_000
+#: Texts known whole, per language (8 bytes of hash each, set overhead included ~40 MB at most).
+_WHOLE_TEXTS_LIMIT = 500_000
+
+
+def _vocabulary(language: str) -> _Vocabulary:
+    vocabulary = _VOCABULARIES.get(language)
+    if vocabulary is None:
+        vocabulary = _VOCABULARIES.setdefault(language, _Vocabulary())
+    return vocabulary
 
 
 def _new_locks_after_fork() -> None:
@@ -167,9 +230,7 @@ def matching_words(
     if rules.prefixes:  # rare (``word*``): the general rule, memoised per request
         matches_raw = rules.matches_raw
         return sorted(word for word in distinct if matches_raw(word, language))
-    vocabulary = _VOCABULARIES.get(language)
-    if vocabulary is None:
-        vocabulary = _VOCABULARIES.setdefault(language, _Vocabulary())
+    vocabulary = _vocabulary(language)
     new = distinct - vocabulary.seen
     if new:
         vocabulary.learn(new, language)
@@ -181,12 +242,20 @@ def learn_words(text: str, language: str) -> None:
     the slow part of a cold process's first snippets, and frequent words recur in every story."""
     if not text or raw_token_pattern(text) is not SIMPLE_RAW_TOKEN:
         return
-    vocabulary = _VOCABULARIES.get(language)
-    if vocabulary is None:
-        vocabulary = _VOCABULARIES.setdefault(language, _Vocabulary())
-    new = set(SIMPLE_RAW_TOKEN.findall(text)) - vocabulary.seen
-    if new:
-        vocabulary.learn(new, language)
+    _vocabulary(language).learn_text(text, language)
+
+
+def _known_matches(rules: MatchRules, language: str, vocabulary: _Vocabulary) -> list[str]:
+    """Every known raw word the query matches in ``language``, sorted longest first (so that a
+    search for any of them in a text finds the longest at a place), kept for the request while
+    no word is learned."""
+    cached = rules.known.get(language)
+    if cached is not None and cached[0] == vocabulary.generation:
+        return cached[1]
+    generation = vocabulary.generation
+    words = sorted(vocabulary.matching(rules.keys_for(language)), key=lambda w: (-len(w), w))
+    rules.known[language] = (generation, words)
+    return words
 
 
 def mentions(text: str, rules: MatchRules, language: str) -> bool:
@@ -222,6 +291,10 @@ def _spans(text: str, rules: MatchRules, language: str, size: int) -> list[tuple
     """
     if raw_token_pattern(text) is not SIMPLE_RAW_TOKEN:
         return _spans_by_word(text, rules, language, size)
+    vocabulary = _vocabulary(language)
+    if not rules.prefixes and hash(text) in vocabulary.whole_texts:
+        return _spans_in_known_text(text, rules, language, size, vocabulary)
+    epoch = vocabulary.epoch
     length = len(text)
     pos = 0
     while pos < length:
@@ -241,9 +314,39 @@ def _spans(text: str, rules: MatchRules, language: str, size: int) -> list[tuple
                 if m.start() > stop:
                     break
                 spans.append(m.span())
+            if not rules.prefixes:
+                # Learn the rest too (once per text and process): the next query finding this
+                # story takes the known-text path, whatever its words.
+                rules.learning_budget[0] -= vocabulary.learn_text(
+                    text[max(cut, end) :], language, text, epoch, rules.learning_budget[0]
+                )
             return spans
         pos = cut
+    if not rules.prefixes:  # every word of the text was tokenised and learned on the way
+        vocabulary.mark_whole(text, epoch)
     return []
+
+
+def _spans_in_known_text(
+    text: str, rules: MatchRules, language: str, size: int, vocabulary: _Vocabulary
+) -> list[tuple[int, int]]:
+    """:func:`_spans` for a text whose every word is known: its matching words can only be among
+    the known words the query matches, so substring tests (C) rule them in or out, and a text
+    without any (a story found by its title or a later paragraph) costs no tokenisation."""
+    present = [w for w in _known_matches(rules, language, vocabulary) if w in text]
+    if not present:
+        return []
+    finder = _finder(present)
+    first = finder.search(text)
+    if first is None:
+        return []
+    stop = first.start() + 2 * size
+    spans: list[tuple[int, int]] = []
+    for m in finder.finditer(text, first.start()):
+        if m.start() > stop:
+            break
+        spans.append(m.span())
+    return spans
 
 
 def _spans_by_word(text: str, rules: MatchRules, language: str, size: int) -> list[tuple[int, int]]:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from itertools import accumulate, compress
 from typing import Any
 
+import numpy as np
 from whoosh.codec.whoosh3 import W3LeafMatcher
 from whoosh.reading import TermNotFound
 
@@ -187,14 +188,11 @@ class Snapshot:
             _read_all(matcher, leaf.offset, ids, tfs, values)
         return ids, tfs
 
-    def positions(self, fieldname: str, token: str, wanted: Set[int]) -> dict[int, bytes]:
-        """Raw uint32 positions of ``token`` in each wanted document, from the posting blocks.
-
-        A block's values are one blob of ``[count][positions…]`` records; since the count is the
-        term frequency, record offsets are a running sum of frequencies (computed in C), and
-        only the wanted documents are sliced out.
-        """
-        out: dict[int, bytes] = {}
+    def position_keys(self, fieldname: str, token: str, wanted: np.ndarray) -> np.ndarray:
+        """Every position of ``token`` in the ``wanted`` documents (a sorted array of docnums)
+        as one array of ``docnum << 32 | position`` (uint64): a phrase is then a few
+        array intersections in C instead of a set per document in Python."""
+        parts: list[np.ndarray] = []
         btext = token.encode("utf-8")
         for leaf in self.leaves:
             try:
@@ -203,8 +201,12 @@ class Snapshot:
                 )
             except (TermNotFound, KeyError):
                 continue
-            _read_positions(matcher, leaf.offset, wanted, out)
-        return out
+            _position_keys(matcher, leaf.offset, wanted, parts)
+        if not parts:
+            return np.empty(0, dtype=np.uint64)
+        # In docnum order already (leaves by offset, blocks and positions ascending); the
+        # intersections sort anyway.
+        return np.concatenate(parts)
 
     def term_set(self, fieldname: str, token: str) -> frozenset[int]:
         """Documents containing a term, cached for the snapshot (filters, visibility)."""
@@ -448,6 +450,46 @@ def _read_positions(matcher: Any, offset: int, wanted: Set[int], out: dict[int, 
                 values = matcher._values  # noqa: SLF001
                 for i in hits:
                     out[block_ids[i]] = values[i][4:]
+        matcher._next_block()  # noqa: SLF001
+
+
+def _position_keys(matcher: Any, offset: int, wanted: np.ndarray, parts: list[np.ndarray]) -> None:
+    """:meth:`Snapshot.position_keys` for one segment's posting list (see ``_read_positions``
+    for the block layout: per posting a count header, then its positions)."""
+    if not isinstance(matcher, W3LeafMatcher):  # not a block reader: posting by posting
+        found: dict[int, bytes] = {}
+        _read_positions(matcher, offset, set(wanted.tolist()), found)
+        for doc, blob in found.items():
+            positions = np.frombuffer(blob, dtype=np.uint32).astype(np.uint64)
+            parts.append(np.uint64(doc) << np.uint64(32) | positions)
+        return
+    shift = np.uint64(32)
+    while matcher.is_active():
+        if matcher._data is None:  # noqa: SLF001
+            matcher._read_data()  # noqa: SLF001
+        data = matcher._data  # noqa: SLF001
+        ids = np.cumsum(np.asarray(data[0], dtype=np.int64)) + offset
+        # Both sorted: one binary search per posting (``np.isin`` costs more on small blocks).
+        found_at = np.minimum(np.searchsorted(wanted, ids), len(wanted) - 1)
+        selected = wanted[found_at] == ids
+        if selected.any():
+            blob = data[2]
+            matcher._read_weights()  # noqa: SLF001
+            tfs = np.asarray(matcher._weights, dtype=np.float64).astype(np.int64)  # noqa: SLF001
+            if isinstance(blob, bytes) and len(blob) == 4 * (len(ids) + int(tfs.sum())):
+                values = np.frombuffer(blob, dtype=np.uint32)
+                headers = np.arange(len(ids)) + np.concatenate(([0], np.cumsum(tfs)[:-1]))
+                is_position = np.ones(len(values), dtype=bool)
+                is_position[headers] = False
+                keep = np.repeat(selected, tfs)
+                docs = np.repeat(ids, tfs)[keep].astype(np.uint64)
+                parts.append(docs << shift | values[is_position][keep].astype(np.uint64))
+            else:  # blocks written by plain Whoosh: one value per posting
+                matcher._read_values()  # noqa: SLF001
+                block_values = matcher._values  # noqa: SLF001
+                for i in np.flatnonzero(selected).tolist():
+                    positions = np.frombuffer(block_values[i][4:], dtype=np.uint32)
+                    parts.append(np.uint64(ids[i]) << shift | positions.astype(np.uint64))
         matcher._next_block()  # noqa: SLF001
 
 
@@ -697,23 +739,19 @@ class Evaluator:
             candidates.intersection_update(ids)
             if not candidates:
                 return
-        positions = [snap.positions(fieldname, token, candidates) for token in tokens]
-        first, middle, last = positions[0], positions[1:-1], positions[-1]
-        back = (1 - len(tokens)).__add__
-        matched: set[int] = set()
-        for d in candidates:
-            starts = set(array("I", first[d]))
-            for i, found in enumerate(middle, start=1):
-                starts.intersection_update(map((-i).__add__, array("I", found[d])))
-                if not starts:
-                    break
-            else:
-                # The last word only has to meet one surviving start: ``isdisjoint`` stops
-                # at the first, where an intersection would compare every position.
-                if not starts.isdisjoint(map(back, array("I", last[d]))):
-                    matched.add(d)
-        if not matched:
-            return
+        # Each token's positions in the candidates as ``doc << 32 | position``, moved back by
+        # the token's place in the phrase: a phrase starts where every token's keys meet.
+        wanted = np.fromiter(sorted(candidates), dtype=np.int64, count=len(candidates))
+        starts: np.ndarray | None = None
+        for i, token in enumerate(tokens):
+            keys = snap.position_keys(fieldname, token, wanted)
+            if i:
+                keys = keys[(keys & np.uint64(0xFFFFFFFF)) >= i] - np.uint64(i)
+            starts = keys if starts is None else np.intersect1d(starts, keys, assume_unique=True)
+            if not starts.size:
+                return
+        assert starts is not None
+        matched = set(np.unique(starts >> np.uint64(32)).tolist())
         scope = self.scope
         for token, (ids, tfs) in zip(tokens, lists, strict=True):
             mask = list(map(matched.__contains__, ids))
