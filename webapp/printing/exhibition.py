@@ -12,6 +12,10 @@ Fonts are shipped under ``fonts/`` (Noto Sans, Noto Naskh Arabic, Noto Sans Hebr
 Font License, ``fonts/OFL.txt``) so a fresh clone prints the same on any machine; a character
 none of them has is left out by fpdf2 with a warning in the log (Chinese, Devanagari… need
 another font added to ``FONTS``).
+
+fpdf2 and segno are imported where a PDF is written, not at the top: every Passages process
+imports this module (through the exhibitions service the blueprints use), and loading them took
+about a third of a second of each start — of every ``passages`` command, worker and web process.
 """
 
 from __future__ import annotations
@@ -24,10 +28,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-
-import segno
-from fpdf import FPDF
-from fpdf.enums import MethodReturnValue, XPos, YPos
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +149,8 @@ class _Document:
         self.s = scale
         self.content = content
         self.labels = content.labels
+        from fpdf import FPDF  # where a PDF is written: see the module's last paragraph
+
         pdf = FPDF(orientation="portrait", unit="mm", format=page_format)
         pdf.set_auto_page_break(False)
         pdf.set_margins(0, 0, 0)
@@ -198,6 +200,8 @@ class _Document:
 
     def split(self, text: str, width: float, line_height: float, align: str) -> list[str]:
         """The lines fpdf2 would break ``text`` into (logical order), without writing them."""
+        from fpdf.enums import MethodReturnValue
+
         return self.pdf.multi_cell(
             self.mm(width), self.mm(line_height), text, align=align, dry_run=True,
             output=MethodReturnValue.LINES, padding=0,
@@ -258,6 +262,8 @@ class _Document:
         text = self.fitted(text, width, line_height, max_lines, align)
         if not text:
             return y
+        from fpdf.enums import XPos, YPos
+
         self.pdf.set_text_color(*colour)
         self.pdf.set_xy(self.mm(x), self.mm(y))
         self.pdf.multi_cell(
@@ -282,6 +288,8 @@ class _Document:
 
     def qr(self, url: str, x: float, y: float, side: float) -> None:
         """A QR code of ``url`` drawn as vector squares, and a link annotation over it."""
+        import segno
+
         code = segno.make(url, error="m")
         rows = [list(row) for row in code.matrix_iter(border=2)]
         module = side / len(rows)
