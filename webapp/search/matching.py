@@ -204,9 +204,12 @@ class Snapshot:
             _position_keys(matcher, leaf.offset, wanted, parts)
         if not parts:
             return np.empty(0, dtype=np.uint64)
-        # In docnum order already (leaves by offset, blocks and positions ascending); the
-        # intersections sort anyway.
-        return np.concatenate(parts)
+        keys = np.concatenate(parts)
+        # Ascending already (leaves by offset, blocks by id, positions in order): checked in one
+        # pass, since the phrase's intersections rely on it.
+        if keys.size > 1 and not (keys[1:] > keys[:-1]).all():
+            keys = np.unique(keys)
+        return keys
 
     def term_set(self, fieldname: str, token: str) -> frozenset[int]:
         """Documents containing a term, cached for the snapshot (filters, visibility)."""
@@ -464,33 +467,66 @@ def _position_keys(matcher: Any, offset: int, wanted: np.ndarray, parts: list[np
             parts.append(np.uint64(doc) << np.uint64(32) | positions)
         return
     shift = np.uint64(32)
+    # The segment's blocks are gathered first and decoded together: a few numpy passes per
+    # posting list rather than per block of 256 postings.
+    deltas: list[Any] = []
+    lengths: list[int] = []
+    weights: list[Any] = []
+    blobs: list[bytes] = []
     while matcher.is_active():
         if matcher._data is None:  # noqa: SLF001
             matcher._read_data()  # noqa: SLF001
         data = matcher._data  # noqa: SLF001
-        ids = np.cumsum(np.asarray(data[0], dtype=np.int64)) + offset
-        # Both sorted: one binary search per posting (``np.isin`` costs more on small blocks).
-        found_at = np.minimum(np.searchsorted(wanted, ids), len(wanted) - 1)
-        selected = wanted[found_at] == ids
-        if selected.any():
-            blob = data[2]
-            matcher._read_weights()  # noqa: SLF001
-            tfs = np.asarray(matcher._weights, dtype=np.float64).astype(np.int64)  # noqa: SLF001
-            if isinstance(blob, bytes) and len(blob) == 4 * (len(ids) + int(tfs.sum())):
-                values = np.frombuffer(blob, dtype=np.uint32)
-                headers = np.arange(len(ids)) + np.concatenate(([0], np.cumsum(tfs)[:-1]))
-                is_position = np.ones(len(values), dtype=bool)
-                is_position[headers] = False
-                keep = np.repeat(selected, tfs)
-                docs = np.repeat(ids, tfs)[keep].astype(np.uint64)
-                parts.append(docs << shift | values[is_position][keep].astype(np.uint64))
-            else:  # blocks written by plain Whoosh: one value per posting
-                matcher._read_values()  # noqa: SLF001
-                block_values = matcher._values  # noqa: SLF001
-                for i in np.flatnonzero(selected).tolist():
-                    positions = np.frombuffer(block_values[i][4:], dtype=np.uint32)
-                    parts.append(np.uint64(ids[i]) << shift | positions.astype(np.uint64))
+        blob = data[2]
+        matcher._read_weights()  # noqa: SLF001
+        if isinstance(blob, bytes):
+            deltas.append(data[0])
+            lengths.append(len(data[0]))
+            weights.append(matcher._weights)  # noqa: SLF001
+            blobs.append(blob)
+        else:  # blocks written by plain Whoosh: one value per posting
+            ids = np.cumsum(np.asarray(data[0], dtype=np.int64)) + offset
+            found_at = np.minimum(np.searchsorted(wanted, ids), len(wanted) - 1)
+            matcher._read_values()  # noqa: SLF001
+            block_values = matcher._values  # noqa: SLF001
+            for i in np.flatnonzero(wanted[found_at] == ids).tolist():
+                positions = np.frombuffer(block_values[i][4:], dtype=np.uint32)
+                parts.append(np.uint64(ids[i]) << shift | positions.astype(np.uint64))
         matcher._next_block()  # noqa: SLF001
+    if not deltas:
+        return
+    # Each block's ids are deltas from 0: a running sum, less the sum before the block.
+    running = np.cumsum(np.concatenate([np.asarray(d, dtype=np.int64) for d in deltas]))
+    sizes = np.asarray(lengths)
+    before = np.concatenate(([0], running[np.cumsum(sizes)[:-1] - 1]))
+    ids = running - np.repeat(before, sizes) + offset
+    tfs = np.concatenate([np.asarray(w, dtype=np.float64) for w in weights]).astype(np.int64)
+    values = np.frombuffer(b"".join(blobs), dtype=np.uint32)
+    if len(values) != len(ids) + int(tfs.sum()):
+        raise ValueError(f"posting blocks of an unexpected layout ({len(values)} values)")
+    # Both sorted: one binary search per posting (``np.isin`` costs more).
+    found_at = np.minimum(np.searchsorted(wanted, ids), len(wanted) - 1)
+    selected = wanted[found_at] == ids
+    if not selected.any():
+        return
+    ends = np.cumsum(tfs)
+    headers = np.arange(len(ids)) + ends - tfs  # record i: its count, then its tf positions
+    is_position = np.ones(len(values), dtype=bool)
+    is_position[headers] = False
+    keep = np.repeat(selected, tfs)
+    docs = np.repeat(ids, tfs)[keep].astype(np.uint64)
+    parts.append(docs << shift | values[is_position][keep].astype(np.uint64))
+
+
+def _sorted_intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The values of ``a`` also in ``b`` (both ascending, without repeats): a binary search of
+    each in the longer one, where ``np.intersect1d`` would sort both together again."""
+    if a.size > b.size:
+        a, b = b, a
+    if not a.size:
+        return a
+    found_at = np.minimum(np.searchsorted(b, a), b.size - 1)
+    return a[b[found_at] == a]
 
 
 def _add(into: Scores, ids: list[int], scores: list[float]) -> None:
@@ -747,11 +783,12 @@ class Evaluator:
             keys = snap.position_keys(fieldname, token, wanted)
             if i:
                 keys = keys[(keys & np.uint64(0xFFFFFFFF)) >= i] - np.uint64(i)
-            starts = keys if starts is None else np.intersect1d(starts, keys, assume_unique=True)
+            starts = keys if starts is None else _sorted_intersection(starts, keys)
             if not starts.size:
                 return
         assert starts is not None
-        matched = set(np.unique(starts >> np.uint64(32)).tolist())
+        docs = starts >> np.uint64(32)  # ascending: one entry per distinct document kept
+        matched = set(docs[np.concatenate(([True], docs[1:] != docs[:-1]))].tolist())
         scope = self.scope
         for token, (ids, tfs) in zip(tokens, lists, strict=True):
             mask = list(map(matched.__contains__, ids))
