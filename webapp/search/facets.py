@@ -52,19 +52,10 @@ class ComboCodes:
     def is_full(self) -> bool:
         return len(self.combos) >= MAX_REGISTRY_COMBOS
 
-    def code(self, name: str, combo: tuple[str, ...]) -> int:
-        code = self.codes.get(combo)
-        if code is None:
-            code = self.codes.setdefault(combo, len(self.combos))
-            if code == len(self.combos):
-                self.combos.append(combo)
-        self.seen[name].add(code)
-        return code
-
     def column(self, name: str, column: list[tuple[str, ...]]) -> list[int]:
         """Codes of a column: each new combination numbered once, then everything mapped in C
         (a segment of 100,000 stories holds tens of thousands of distinct place combinations).
-        Called by the engine under its lock, like :meth:`code`'s other callers."""
+        Called by the engine with its segment cache lock held (the numbering is not locked)."""
         codes, combos = self.codes, self.combos
         distinct = set(column)
         for combo in distinct.difference(codes):

@@ -422,51 +422,23 @@ def _read_all(
         matcher.next()
 
 
-def _read_positions(matcher: Any, offset: int, wanted: Set[int], out: dict[int, bytes]) -> None:
-    if not isinstance(matcher, W3LeafMatcher):
+def _position_keys(matcher: Any, offset: int, wanted: np.ndarray, parts: list[np.ndarray]) -> None:
+    """:meth:`Snapshot.position_keys` for one segment's posting list.
+
+    Our blocks' values are one blob of records, each a uint32 count (the term frequency)
+    followed by that many uint32 positions; a plain Whoosh block (or posting) holds the same
+    record per posting as a separate value.
+    """
+    shift = np.uint64(32)
+    if not isinstance(matcher, W3LeafMatcher):  # not a block reader: posting by posting
+        wanted_set = set(wanted.tolist())
         while matcher.is_active():
-            d = matcher.id() + offset
-            if d in wanted:
-                out[d] = matcher.value()[4:]
+            doc = matcher.id() + offset
+            if doc in wanted_set:
+                positions = np.frombuffer(matcher.value()[4:], dtype=np.uint32)
+                parts.append(np.uint64(doc) << shift | positions.astype(np.uint64))
             matcher.next()
         return
-    while matcher.is_active():
-        if matcher._data is None:  # noqa: SLF001
-            matcher._read_data()  # noqa: SLF001
-        data = matcher._data  # noqa: SLF001
-        running = accumulate(data[0], initial=offset)
-        next(running)
-        block_ids = list(running)
-        # Indexes of the wanted documents in the block, found with C loops.
-        hits = list(compress(range(len(block_ids)), map(wanted.__contains__, block_ids)))
-        if hits:
-            blob = data[2]
-            if isinstance(blob, bytes):
-                matcher._read_weights()  # noqa: SLF001
-                # record i spans [4 * (i + before_i), 4 * (i + 1 + before_i + tf_i))
-                ends = list(accumulate(map(int, matcher._weights)))  # noqa: SLF001
-                for i in hits:
-                    before = ends[i - 1] if i else 0
-                    out[block_ids[i]] = blob[4 * (i + 1 + before) : 4 * (i + 1 + ends[i])]
-            else:  # blocks written by plain Whoosh: one value per posting
-                matcher._read_values()  # noqa: SLF001
-                values = matcher._values  # noqa: SLF001
-                for i in hits:
-                    out[block_ids[i]] = values[i][4:]
-        matcher._next_block()  # noqa: SLF001
-
-
-def _position_keys(matcher: Any, offset: int, wanted: np.ndarray, parts: list[np.ndarray]) -> None:
-    """:meth:`Snapshot.position_keys` for one segment's posting list (see ``_read_positions``
-    for the block layout: per posting a count header, then its positions)."""
-    if not isinstance(matcher, W3LeafMatcher):  # not a block reader: posting by posting
-        found: dict[int, bytes] = {}
-        _read_positions(matcher, offset, set(wanted.tolist()), found)
-        for doc, blob in found.items():
-            positions = np.frombuffer(blob, dtype=np.uint32).astype(np.uint64)
-            parts.append(np.uint64(doc) << np.uint64(32) | positions)
-        return
-    shift = np.uint64(32)
     # The segment's blocks are gathered first and decoded together: a few numpy passes per
     # posting list rather than per block of 256 postings.
     deltas: list[Any] = []
@@ -486,10 +458,9 @@ def _position_keys(matcher: Any, offset: int, wanted: np.ndarray, parts: list[np
             blobs.append(blob)
         else:  # blocks written by plain Whoosh: one value per posting
             ids = np.cumsum(np.asarray(data[0], dtype=np.int64)) + offset
-            found_at = np.minimum(np.searchsorted(wanted, ids), len(wanted) - 1)
             matcher._read_values()  # noqa: SLF001
             block_values = matcher._values  # noqa: SLF001
-            for i in np.flatnonzero(wanted[found_at] == ids).tolist():
+            for i in np.flatnonzero(_in_sorted(wanted, ids)).tolist():
                 positions = np.frombuffer(block_values[i][4:], dtype=np.uint32)
                 parts.append(np.uint64(ids[i]) << shift | positions.astype(np.uint64))
         matcher._next_block()  # noqa: SLF001
@@ -504,9 +475,7 @@ def _position_keys(matcher: Any, offset: int, wanted: np.ndarray, parts: list[np
     values = np.frombuffer(b"".join(blobs), dtype=np.uint32)
     if len(values) != len(ids) + int(tfs.sum()):
         raise ValueError(f"posting blocks of an unexpected layout ({len(values)} values)")
-    # Both sorted: one binary search per posting (``np.isin`` costs more).
-    found_at = np.minimum(np.searchsorted(wanted, ids), len(wanted) - 1)
-    selected = wanted[found_at] == ids
+    selected = _in_sorted(wanted, ids)
     if not selected.any():
         return
     ends = np.cumsum(tfs)
@@ -518,6 +487,13 @@ def _position_keys(matcher: Any, offset: int, wanted: np.ndarray, parts: list[np
     parts.append(docs << shift | values[is_position][keep].astype(np.uint64))
 
 
+def _in_sorted(haystack: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Which of ``values`` are in ``haystack`` (ascending, not empty), as a boolean array: one
+    binary search each (``np.isin`` costs more on these sizes)."""
+    found_at = np.minimum(np.searchsorted(haystack, values), haystack.size - 1)
+    return haystack[found_at] == values
+
+
 def _sorted_intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """The values of ``a`` also in ``b`` (both ascending, without repeats): a binary search of
     each in the longer one, where ``np.intersect1d`` would sort both together again."""
@@ -525,8 +501,7 @@ def _sorted_intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         a, b = b, a
     if not a.size:
         return a
-    found_at = np.minimum(np.searchsorted(b, a), b.size - 1)
-    return a[b[found_at] == a]
+    return a[_in_sorted(b, a)]
 
 
 def _add(into: Scores, ids: list[int], scores: list[float]) -> None:
