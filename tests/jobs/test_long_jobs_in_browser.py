@@ -10,7 +10,10 @@ from typing import Any
 import pytest
 
 from tests.conftest import PASSWORD, _dispose, build_app, create_user_now
-from tests.public.test_browser_a11y import browser  # noqa: F401  (the shared Chromium fixture)
+from tests.public.test_browser_a11y import (  # noqa: F401  (the shared Chromium fixture)
+    browser,
+    wait_until,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -64,7 +67,7 @@ def test_the_jobs_page_follows_a_reindex_live(served, browser, monkeypatch) -> N
     with app.app_context():
         list(stories)
         long_jobs.reindex_ended(20)
-    page.wait_for_function("() => window.notReloaded === undefined", timeout=10_000)
+    wait_until(page, "window.notReloaded === undefined", seconds=10)
     page.wait_for_load_state("load")
     ended = page.locator('tr[data-job="reindex"]')
     assert "terminé" in ended.inner_text() and "100 %" in ended.inner_text()

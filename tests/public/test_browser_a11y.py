@@ -49,6 +49,21 @@ def chromium_path() -> str | None:
     return shutil.which("chromium")
 
 
+def wait_until(page: Any, expression: str, seconds: float = 15.0) -> None:
+    """Poll ``expression`` from the test, never with Playwright's ``wait_for_function``.
+
+    When the expression is not already true, ``wait_for_function`` keeps re-evaluating the string
+    inside the page, which our Content-Security-Policy (no 'unsafe-eval') refuses: whether a test
+    passed then depended on timing. ``page.evaluate`` goes through the DevTools protocol instead.
+    """
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"still false after {seconds} s: {expression}"
+        page.wait_for_timeout(100)
+
+
 @dataclass
 class Site:
     base: str

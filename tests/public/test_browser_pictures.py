@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.public.test_browser_a11y import browser, site  # noqa: F401  (shared fixtures)
+from tests.public.test_browser_a11y import browser, site, wait_until  # noqa: F401  (shared fixtures)
 
 pytestmark = pytest.mark.slow
 SCREENS = Path("/work/notes/screens")
@@ -48,7 +48,7 @@ def test_story_image_opens_full_screen_zooms_with_a_pinch_and_escape_returns_foc
     big = dialog.locator(".viewer-stage img")
     assert "/large" in big.get_attribute("src")
     assert big.get_attribute("alt") == "Photographie 1 : Le marché de Vitry"
-    page.wait_for_function("document.querySelector('#viewer img').complete")
+    wait_until(page, "document.querySelector('#viewer img').complete")
     assert page.evaluate("document.querySelector('#viewer img').getAttribute('data-scale')") == (
         "1.00"
     )
@@ -89,9 +89,10 @@ def test_search_results_show_thumbnails_in_the_browser(browser, site, width):  #
         page.goto(site.base + "/search?theme=travail")
         pictures = page.locator(".results .result-thumb img")
         assert pictures.count() >= 2
-        page.wait_for_function(
+        wait_until(
+            page,
             "[...document.querySelectorAll('.results .result-thumb img')]"
-            ".every(i => i.complete && i.naturalWidth > 0)"
+            ".every(i => i.complete && i.naturalWidth > 0)",
         )
         assert page.evaluate("document.documentElement.scrollWidth") <= width
         page.screenshot(path=str(SCREENS / f"search-{width}.png"), full_page=True)

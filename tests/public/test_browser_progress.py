@@ -20,7 +20,10 @@ from typing import Any
 import pytest
 
 from tests.conftest import PASSWORD, _dispose, build_app, create_user_now
-from tests.public.test_browser_a11y import browser  # noqa: F401  (the shared Chromium fixture)
+from tests.public.test_browser_a11y import (  # noqa: F401  (the shared Chromium fixture)
+    browser,
+    wait_until,
+)
 
 pytestmark = pytest.mark.slow
 SCREENS = Path("/work/notes/screens")
@@ -243,8 +246,9 @@ def test_status_and_review_pages_show_thumbnails_as_soon_as_they_exist(new_page,
     assert status.locator("td[data-media-thumb] img").first.get_attribute("alt") == (
         "Les piments au soleil"
     )
-    status.wait_for_function(
-        "document.querySelector('[data-media-summary]').textContent.includes('2 prêtes sur 2')"
+    wait_until(
+        status,
+        "document.querySelector('[data-media-summary]').textContent.includes('2 prêtes sur 2')",
     )
     assert [t.inner_text() for t in status.locator("td[data-media-state]").all()] == [
         "prête", "prête"]  # fmt: skip

@@ -9,7 +9,6 @@ tests/public/test_browser_a11y.py does); the recording is a real AAC/MP4 made wi
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import _dispose, build_app
-from tests.public.test_browser_a11y import WCAG_TAGS, _describe
+from tests.public.test_browser_a11y import WCAG_TAGS, _describe, wait_until
 from tests.public.test_browser_a11y import browser as browser  # noqa: F401 - the fixture
 from tests.transcripts.conftest import INTERVIEW_VTT, make_audio
 
@@ -236,22 +235,13 @@ def open_player(browser, player):  # noqa: F811 - the imported fixture
         if media_id is None:  # a page without a player (search results)
             return page
         media_id = media_id or player.media_id
-        _wait_for(page, f"document.getElementById('player-{media_id}').readyState >= 1")
-        _wait_for(page, f"document.querySelector('.waveform[data-media=\"{media_id}\"] svg')")
+        wait_until(page, f"document.getElementById('player-{media_id}').readyState >= 1")
+        wait_until(page, f"document.querySelector('.waveform[data-media=\"{media_id}\"] svg')")
         return page
 
     yield open_page
     for context in contexts:
         context.close()
-
-
-def _wait_for(page, expression: str, seconds: float = 15.0) -> None:
-    """Poll ``expression`` from here: Playwright's own wait_for_function evaluates strings in the
-    page, which the Content-Security-Policy (no 'unsafe-eval') rightly refuses."""
-    deadline = time.monotonic() + seconds
-    while not page.evaluate(expression):
-        assert time.monotonic() < deadline, f"still false after {seconds} s: {expression}"
-        page.wait_for_timeout(100)
 
 
 def _current_time(page, media_id: int) -> float:
@@ -261,7 +251,7 @@ def _current_time(page, media_id: int) -> float:
 def test_clicking_a_transcript_line_seeks_the_player_there_and_highlights_it(open_player, player):
     page = open_player()
     page.get_by_text("Mon père réparait un tabouret dans la cour.").click()
-    _wait_for(page, f"document.getElementById('player-{player.media_id}').currentTime >= 12")
+    wait_until(page, f"document.getElementById('player-{player.media_id}').currentTime >= 12")
     assert 12.0 <= _current_time(page, player.media_id) < 14.0
     page.wait_for_selector("li.current a[aria-current=true]")
     assert "tabouret" in page.inner_text("li.current")
@@ -273,20 +263,20 @@ def test_enter_on_a_focused_line_seeks_too(open_player, player):
     line = page.locator("a.cue", has_text="لا تنسي بلدك")
     line.focus()
     page.keyboard.press("Enter")
-    _wait_for(page, f"document.getElementById('player-{player.media_id}').currentTime >= 8")
+    wait_until(page, f"document.getElementById('player-{player.media_id}').currentTime >= 8")
     assert 8.0 <= _current_time(page, player.media_id) < 10.0
 
 
 def test_a_chapter_seeks_to_its_index_point(open_player, player):
     page = open_player()
     page.locator("nav.chapters a", has_text="La cour").click()
-    _wait_for(page, f"document.getElementById('player-{player.media_id}').currentTime >= 12")
+    wait_until(page, f"document.getElementById('player-{player.media_id}').currentTime >= 12")
     assert 12.0 <= _current_time(page, player.media_id) < 14.0
 
 
 def test_the_page_seeks_to_the_moment_in_its_address(open_player, player):
     page = open_player(fragment="#t=00:12")
-    _wait_for(page, f"document.getElementById('player-{player.media_id}').currentTime >= 12")
+    wait_until(page, f"document.getElementById('player-{player.media_id}').currentTime >= 12")
     assert 12.0 <= _current_time(page, player.media_id) < 13.0
 
 
@@ -300,7 +290,7 @@ def test_the_captions_and_chapters_tracks_load_in_the_player(open_player, player
         }}"""
     )
     assert kinds == ["captions", "chapters"]
-    _wait_for(
+    wait_until(
         page,
         f"Array.from(document.getElementById('player-{player.media_id}').textTracks)"
         ".every(t => t.cues && t.cues.length > 0)",
@@ -334,7 +324,7 @@ def test_typing_while_listening_stamps_each_line_with_the_player_s_time(browser,
         page.click("main form button[type=submit]")
         page.wait_for_load_state("load")
         page.goto(f"{player.base}/recordings/{player.media_id}/edit", wait_until="load")
-        _wait_for(page, "document.getElementById('editor-player').readyState >= 1")
+        wait_until(page, "document.getElementById('editor-player').readyState >= 1")
         area = page.locator("#t-text")
         area.fill("")
         page.evaluate("document.getElementById('editor-player').currentTime = 5")
@@ -363,7 +353,7 @@ def test_a_search_result_said_in_the_second_recording_opens_that_recording_there
     result.locator("p.moment a").click()
     page.wait_for_load_state("load")
     assert page.url.endswith(f"#t=00:12&media={second}")
-    _wait_for(page, f"document.getElementById('player-{second}').currentTime >= 12")
+    wait_until(page, f"document.getElementById('player-{second}').currentTime >= 12")
     assert 12.0 <= _current_time(page, second) < 13.0
     assert _current_time(page, first) == 0
 
@@ -371,7 +361,7 @@ def test_a_search_result_said_in_the_second_recording_opens_that_recording_there
 def test_a_plain_moment_in_the_address_still_seeks_the_first_recording(open_player, player):
     first, second = player.two_media
     page = open_player(path=player.two_path, fragment="#t=00:12", media_id=first)
-    _wait_for(page, f"document.getElementById('player-{first}').currentTime >= 12")
+    wait_until(page, f"document.getElementById('player-{first}').currentTime >= 12")
     assert _current_time(page, second) == 0
 
 
@@ -415,9 +405,9 @@ def test_the_waveform_shows_the_part_played_and_a_click_on_it_seeks_there(
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     assert _played_width(page, media) == 0
     page.mouse.click(box["x"] + box["width"] * 0.75, box["y"] + box["height"] / 2)
-    _wait_for(page, f"document.getElementById('player-{media}').currentTime >= 14")
+    wait_until(page, f"document.getElementById('player-{media}').currentTime >= 14")
     assert 14.0 <= _current_time(page, media) <= 16.0
-    _wait_for(page, f"document.querySelector('.waveform[data-media=\"{media}\"]')"
+    wait_until(page, f"document.querySelector('.waveform[data-media=\"{media}\"]')"
                     ".getAttribute('data-played') > 0.7")  # fmt: skip
     played = _played_width(page, media)
     assert box["width"] * 0.7 <= played <= box["width"] * 0.8
