@@ -120,3 +120,23 @@ def test_a_process_that_decoded_a_segment_retired_meanwhile_writes_no_file(
     assert not kept.exists()
     decoded_segments.save(kept.parent, kept.stem, decoded)  # the late reader's write
     assert not kept.exists()
+
+
+def test_a_decoded_file_with_facet_indexes_out_of_range_is_ignored(
+    index: SearchIndex, index_path: Path
+) -> None:
+    """A file whose per-document facet indexes point past its list of combinations (a bad
+    disk, another version's file) would crash every search or show wrong values: ignored."""
+    import pickle
+
+    _archive(index)
+    expected = _facets(index.search(SearchRequest(q="usine")))
+    big = max(_decoded_files(index_path), key=lambda f: f.stat().st_size)
+    decoded = pickle.loads(big.read_bytes())
+    decoded.facets.codes["place"][0] = len(decoded.facets.combos["place"]) + 5
+    big.write_bytes(pickle.dumps(decoded))
+    fresh = SearchIndex(index_path)
+    try:
+        assert _facets(fresh.search(SearchRequest(q="usine"))) == expected
+    finally:
+        fresh.close()

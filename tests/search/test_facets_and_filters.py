@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
 from tests.search.conftest import story
 from webapp.search import FACET_NAMES, SearchIndex, SearchRequest, StoryDocument
+from webapp.search import facets as facets_module
 
 PLACES = ["Ivry-sur-Seine", "Vitry-sur-Seine", "Créteil", "Saint-Denis", "Montreuil", "Paris"]
 THEMES = ["travail", "famille", "école", "logement", "musique"]
@@ -88,14 +90,33 @@ def corpus(index: SearchIndex, docs: list[StoryDocument]) -> SearchIndex:
     return index
 
 
+@pytest.mark.parametrize("counting", ["by combination", "value by value", "new process"])
 @pytest.mark.parametrize("word", ["usine", "train", ""])
 def test_facet_counts_equal_a_brute_force_count_over_all_matches(
-    corpus: SearchIndex, docs: list[StoryDocument], word: str
+    corpus: SearchIndex,
+    index_path: Path,
+    docs: list[StoryDocument],
+    word: str,
+    counting: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """Every way a count is made gives the same figures: per combination code (few distinct
+    combinations), value by value (many, as places at 100,000 stories), and in a new process
+    that read the segments' decoded files instead of decoding them."""
     expected_docs = [
         d for d in docs if d.status == "published" and (not word or word in d.body.split())
     ]
-    page = corpus.search(SearchRequest(q=word, per_page=5))
+    searcher = corpus
+    if counting == "value by value":
+        monkeypatch.setattr(facets_module, "MAX_CODED_COMBOS", 1)
+    elif counting == "new process":
+        corpus.search(SearchRequest(q="usine"))  # writes the decoded files
+        searcher = SearchIndex(index_path)
+    try:
+        page = searcher.search(SearchRequest(q=word, per_page=5))
+    finally:
+        if searcher is not corpus:
+            searcher.close()
     assert page.total == len(expected_docs)
     assert len(page.hits) == 5
     assert as_counter(page.facets) == brute_force_facets(expected_docs)

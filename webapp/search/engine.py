@@ -25,6 +25,7 @@ import os
 import shutil
 import threading
 import time
+from array import array
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -487,17 +488,18 @@ class SearchIndex:
         process already wrote one, else decoded from Whoosh's columns (and the file written)."""
         folder = self.path / generation
         doc_count = reader.doc_count_all()
-        kept = decoded_segments.load(folder, segment_id, doc_count)
+        kept = decoded_segments.load(folder, segment_id, doc_count, SCORED_FIELDS)
         if kept is not None:
-            data = ColumnData.from_lists(
-                kept.facets, kept.status, kept.period_start, kept.story_id, self._codes
+            data = ColumnData.from_coded(
+                kept.facets, kept.status, kept.period_start, kept.story_id.tolist(), self._codes
             )
-            return data, kept.lengths
+            return data, {name: kept.lengths[name].tolist() for name in SCORED_FIELDS}
         if reader.has_column("facets"):
             raw = var_bytes_values(reader.column_reader("facets"))
         else:
             raw = [b""] * doc_count
-        data = ColumnData.from_column(raw, self._codes)
+        coded, status, period_start, story_id = ColumnData.decode(raw)
+        data = ColumnData.from_coded(coded, status, period_start, story_id, self._codes)
         lengths = build_lengths(reader._perdoc, doc_count, SCORED_FIELDS)  # noqa: SLF001
         decoded_segments.save(
             folder,
@@ -505,11 +507,11 @@ class SearchIndex:
             decoded_segments.DecodedSegment(
                 segment_id,
                 doc_count,
-                data.facets,
-                data.status,
-                data.period_start,
-                data.story_id,
-                lengths,
+                coded,
+                status,
+                period_start,
+                array("q", story_id),
+                {name: array("i", values) for name, values in lengths.items()},
             ),
         )
         return data, lengths

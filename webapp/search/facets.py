@@ -10,12 +10,15 @@ visibility rules or open an index: it reads what the engine hands it.
 from __future__ import annotations
 
 import json
+from array import array
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import chain
 from operator import methodcaller
 from typing import Any
+
+import numpy as np
 
 from webapp.search.contract import FACET_NAMES, FacetValue
 
@@ -52,39 +55,91 @@ class ComboCodes:
     def is_full(self) -> bool:
         return len(self.combos) >= MAX_REGISTRY_COMBOS
 
-    def column(self, name: str, column: list[tuple[str, ...]]) -> list[int]:
-        """Codes of a column: each new combination numbered once, then everything mapped in C
-        (a segment of 100,000 stories holds tens of thousands of distinct place combinations).
-        Called by the engine with its segment cache lock held (the numbering is not locked)."""
-        codes, combos = self.codes, self.combos
-        distinct = set(column)
-        for combo in distinct.difference(codes):
-            codes[combo] = len(combos)
-            combos.append(combo)
-        self.seen[name].update(map(codes.__getitem__, distinct))
-        return list(map(codes.__getitem__, column))
+    def counts_by_code(self, name: str) -> bool:
+        """Whether facet ``name`` is still counted per combination (see ``MAX_CODED_COMBOS``)."""
+        return len(self.seen[name]) < MAX_CODED_COMBOS
+
+    def translation(self, name: str, combos: Sequence[tuple[str, ...]]) -> np.ndarray:
+        """This numbering's code of each of a segment's combinations of facet ``name`` (new ones
+        numbered here): hashing a segment's few hundred distinct combinations, not a tuple per
+        document. Called by the engine with its segment cache lock held (not locked here)."""
+        codes, known = self.combos, self.codes
+        out = []
+        for combo in combos:
+            code = known.get(combo)
+            if code is None:
+                code = known[combo] = len(codes)
+                codes.append(combo)
+            out.append(code)
+        self.seen[name].update(out)
+        return np.array(out, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class CodedFacets:
+    """One segment's facet values: per facet, its distinct combinations and each document's
+    index into them. The form a decoded segment file keeps: compact arrays, and a new process
+    numbers a segment's distinct combinations instead of hashing a tuple per document."""
+
+    combos: dict[str, list[tuple[str, ...]]]
+    codes: dict[str, array]
+
+    @classmethod
+    def from_values(cls, facets: dict[str, list[tuple[str, ...]]]) -> CodedFacets:
+        combos: dict[str, list[tuple[str, ...]]] = {}
+        codes: dict[str, array] = {}
+        for name, column in facets.items():
+            local: dict[tuple[str, ...], int] = {}
+            number = local.setdefault
+            codes[name] = array("i", [number(combo, len(local)) for combo in column])
+            combos[name] = list(local)
+        return cls(combos, codes)
+
+    def indexes(self, name: str) -> np.ndarray:
+        return np.frombuffer(self.codes[name], dtype=np.intc)
+
+    def values(self, name: str) -> list[tuple[str, ...]]:
+        """Each document's values of facet ``name``."""
+        return list(map(self.combos[name].__getitem__, self.codes[name]))
+
+    def is_whole(self, doc_count: int) -> bool:
+        """Every facet present with one valid index per document (a damaged file is not)."""
+        if set(self.codes) != set(FACET_NAMES) or set(self.combos) != set(FACET_NAMES):
+            return False
+        for name in FACET_NAMES:
+            if self.codes[name].typecode != "i" or len(self.codes[name]) != doc_count:
+                return False
+            found = self.indexes(name)
+            if found.size and (found.min() < 0 or found.max() >= len(self.combos[name])):
+                return False
+        return True
 
 
 @dataclass
 class ColumnData:
-    """Facet values, status, period and story id for every document of a reader, by docnum."""
+    """Facet data, status, period and story id for every document of a reader, by docnum."""
 
-    facets: dict[str, list[tuple[str, ...]]]
     status: list[str]
     period_start: list[int | None]
     story_id: list[int]
-    # Per facet, the combination code of each document (see ``MAX_CODED_COMBOS``).
+    # Per facet counted by combination, the combination code of each document.
     codes: dict[str, list[int]]
     # The numbering those codes come from.
     registry: ComboCodes
+    # Per facet, the values of each document: given for facets counted value by value (see
+    # ``MAX_CODED_COMBOS``), made from the codes for the others if ever asked for.
+    _values: dict[str, list[tuple[str, ...]]] = field(default_factory=dict, repr=False)
 
-    @classmethod
-    def from_column(cls, raw_values: Iterable[bytes], registry: ComboCodes) -> ColumnData:
-        """Decode one segment's ``facets`` column (JSON per document)."""
+    @staticmethod
+    def decode(
+        raw_values: Iterable[bytes],
+    ) -> tuple[CodedFacets, list[str], list[int | None], list[int]]:
+        """Decode one segment's ``facets`` column (JSON per document): its coded facets, status,
+        period start and story id per local docnum."""
         intern: dict[Any, Any] = {}
 
         def shared(value: Any) -> Any:
-            # Interning makes equal tuples one object: less memory, faster Counter hashing.
+            # Interning makes equal values one object: less memory, and one pickled copy.
             return intern.setdefault(value, value)
 
         # One C-level decode of the whole column (a JSON array of the per-document objects);
@@ -94,26 +149,40 @@ class ColumnData:
         facets: dict[str, list[tuple[str, ...]]] = {}
         for name in FACET_NAMES:
             facets[name] = [
-                shared(tuple(v)) if v else _EMPTY for v in map(methodcaller("get", name), records)
+                shared(tuple(map(shared, v))) if v else _EMPTY
+                for v in map(methodcaller("get", name), records)
             ]
         status = list(map(shared, map(methodcaller("get", "status", ""), records)))
         period = list(map(methodcaller("get", "period_start"), records))
         story_id = list(map(methodcaller("get", "id", -1), records))
-        return cls.from_lists(facets, status, period, story_id, registry)
+        return CodedFacets.from_values(facets), status, period, story_id
 
     @classmethod
-    def from_lists(
+    def from_column(cls, raw_values: Iterable[bytes], registry: ComboCodes) -> ColumnData:
+        """Decode one segment's ``facets`` column, numbered with ``registry``."""
+        return cls.from_coded(*cls.decode(raw_values), registry)
+
+    @classmethod
+    def from_coded(
         cls,
-        facets: dict[str, list[tuple[str, ...]]],
+        coded: CodedFacets,
         status: list[str],
         period_start: list[int | None],
         story_id: list[int],
         registry: ComboCodes,
     ) -> ColumnData:
-        """Columns already decoded (:meth:`from_column`, or a segment's decoded file), numbered
-        with ``registry``: codes belong to a reader's numbering, so they are never stored."""
-        codes = {name: registry.column(name, column) for name, column in facets.items()}
-        return cls(facets, status, period_start, story_id, codes, registry)
+        """A segment's columns (:meth:`decode`, or its decoded file), numbered with ``registry``:
+        codes belong to a reader's numbering, so they are never stored. A facet with too many
+        combinations to count by code (places) is kept as values and never numbered."""
+        codes: dict[str, list[int]] = {}
+        values: dict[str, list[tuple[str, ...]]] = {}
+        for name in coded.codes:
+            if registry.counts_by_code(name):
+                translate = registry.translation(name, coded.combos[name])
+                codes[name] = translate[coded.indexes(name)].tolist()
+            else:
+                values[name] = coded.values(name)
+        return cls(status, period_start, story_id, codes, registry, values)
 
     @classmethod
     def concatenate(cls, parts: Sequence[ColumnData]) -> ColumnData:
@@ -122,23 +191,35 @@ class ColumnData:
             return parts[0]
         registry = parts[0].registry
         assert all(p.registry is registry for p in parts), "one numbering per snapshot"
+        codes: dict[str, list[int]] = {}
+        values: dict[str, list[tuple[str, ...]]] = {}
+        for name in FACET_NAMES:
+            if all(name in p.codes for p in parts):
+                codes[name] = list(chain.from_iterable(p.codes[name] for p in parts))
+            else:
+                values[name] = list(chain.from_iterable(p.values(name) for p in parts))
         return cls(
-            {
-                name: list(chain.from_iterable(p.facets[name] for p in parts))
-                for name in FACET_NAMES
-            },
             list(chain.from_iterable(p.status for p in parts)),
             list(chain.from_iterable(p.period_start for p in parts)),
             list(chain.from_iterable(p.story_id for p in parts)),
-            {name: list(chain.from_iterable(p.codes[name] for p in parts)) for name in FACET_NAMES},
+            codes,
             registry,
+            values,
         )
+
+    def values(self, name: str) -> list[tuple[str, ...]]:
+        """Each document's values of facet ``name``."""
+        found = self._values.get(name)
+        if found is None:
+            combos = self.registry.combos
+            found = self._values[name] = list(map(combos.__getitem__, self.codes[name]))
+        return found
 
     def count(
         self, name: str, docnums: Sequence[int], limit: int = FACET_LIMIT
     ) -> list[FacetValue]:
         """Counts of facet ``name`` over ``docnums``: most frequent first, then by value."""
-        if len(self.registry.seen[name]) < MAX_CODED_COMBOS:
+        if name in self.codes:
             # One count per document on a small int, then a few thousand additions at most.
             per_combo = Counter(map(self.codes[name].__getitem__, docnums))
             counts: Counter[str] = Counter()
@@ -147,7 +228,7 @@ class ColumnData:
                 for value in combos[code]:
                     counts[value] += n
         else:
-            column = self.facets[name]
+            column = self.values(name)
             counts = Counter(chain.from_iterable(map(column.__getitem__, docnums)))
         ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
         return [FacetValue(value, count) for value, count in ordered[:limit]]
