@@ -163,3 +163,28 @@ def test_snippet_of_a_long_story_shows_the_match_not_the_beginning(index: Search
     snippet = index.search(SearchRequest(q="bidonville")).hits[0].snippet_html
     assert "<mark>bidonville</mark>" in snippet
     assert not snippet.startswith("Début")
+
+
+@pytest.mark.parametrize("tag", ["fr", "fr-FR", "FR", "fr_CA"])
+def test_a_language_stems_reach_stories_by_their_language_whatever_the_tag_spelling(
+    index: SearchIndex, tag: str
+) -> None:
+    """French stems reach a story tagged French however the tag is written, and a French
+    transcript of a story in another language; never a story in another language that merely
+    holds the word's neighbours."""
+    index.upsert_many(
+        [
+            story(1, "Souvenir", "Il lisait le journal du matin.", language=tag),
+            story(2, "Memory", "He wrote in his journal every day.", language="en-GB"),
+            story(
+                3,
+                "ذكريات",
+                "ذهبنا إلى السوق",
+                language="ar",
+                moments=((7, 12.0, "Elle lisait le journal de Vitry.", "fr-FR"),),
+            ),
+            story(4, "Market days", "The markets of Ivry were busy.", language="en"),
+        ]
+    )
+    assert set(ids(index, "journaux")) == {1, 3}  # French stem journal; English keeps journaux
+    assert set(ids(index, "market")) == {4}  # English stem: markets

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from array import array
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
 from operator import methodcaller
@@ -214,6 +214,21 @@ class ColumnData:
             combos = self.registry.combos
             found = self._values[name] = list(map(combos.__getitem__, self.codes[name]))
         return found
+
+    def documents_with(self, name: str, wanted: Callable[[str], bool]) -> frozenset[int]:
+        """Docnums having a value of facet ``name`` that ``wanted`` accepts (deleted included)."""
+        if name in self.codes:
+            combos = self.registry.combos
+            accepted = [c for c in self.registry.seen[name] if any(map(wanted, combos[c]))]
+            if not accepted:
+                return frozenset()
+            codes = np.fromiter(self.codes[name], dtype=np.int64, count=len(self.codes[name]))
+            return frozenset(np.flatnonzero(np.isin(codes, accepted)).tolist())
+        return frozenset(
+            docnum
+            for docnum, values in enumerate(self.values(name))
+            if values and any(map(wanted, values))
+        )
 
     def count(
         self, name: str, docnums: Sequence[int], limit: int = FACET_LIMIT

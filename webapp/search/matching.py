@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from array import array
-from collections.abc import Sequence, Set
+from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass, field
 from itertools import accumulate, compress
 from typing import Any
@@ -226,19 +226,26 @@ class Snapshot:
         key = "\x00languages\x00" + "\x00".join(sorted(languages))
         cached = self.term_sets.get(key)
         if cached is None:
-            sets = [
-                self.term_set("facet", facet_term(name, lang))
-                for lang in languages
-                for name in ("language", SAID_LANGUAGE)
-            ]
-            cached = self.term_sets[key] = frozenset().union(*sets)
+            # The story's own language from the decoded columns (one pass in C over every
+            # document, where the facet's posting lists take tens of milliseconds to read at
+            # 100,000 stories); a transcript's language from its few postings.
+            own = self.columns.documents_with(
+                "language", lambda value: primary_language(value) in languages
+            )
+            said = [self.term_set("facet", facet_term(SAID_LANGUAGE, lang)) for lang in languages]
+            cached = self.term_sets[key] = own.union(*said)
         return cached
 
     def terms_with_prefix(
-        self, fieldname: str, prefix: str, within: frozenset[int] | None = None
+        self,
+        fieldname: str,
+        prefix: str,
+        within: frozenset[int] | None = None,
+        accept: Callable[[str], bool] | None = None,
     ) -> list[str]:
         """Indexed words starting with ``prefix``, alphabetically, at most
-        :data:`MAX_PREFIX_TERMS`; with ``within``, only words of those documents.
+        :data:`MAX_PREFIX_TERMS`; with ``within``, only words of those documents; with
+        ``accept``, only words it accepts (tested first: it is cheaper than reading postings).
 
         Each segment's words are walked in order and a word counts only if one of its postings
         in that segment is a visible document, until the segment gave the bound: the first
@@ -251,6 +258,8 @@ class Snapshot:
             kept = 0
             for btext in leaf.reader.expand_prefix(fieldname, prefix):
                 word = btext.decode("utf-8") if isinstance(btext, bytes) else btext
+                if accept is not None and not accept(word):
+                    continue
                 if not whole and not self._in_leaf(leaf, fieldname, word, within):
                     continue
                 words.add(word)
@@ -267,9 +276,7 @@ class Snapshot:
             )
         except (TermNotFound, KeyError):
             return False
-        ids: list[int] = []
-        _read_all(matcher, leaf.offset, ids, [])
-        return any(map(within.__contains__, ids))
+        return _any_within(matcher, leaf.offset, within)
 
     def words_within(
         self, fieldname: str, token: str, maxdist: int, prefix: int, within: frozenset[int]
@@ -311,9 +318,14 @@ class Snapshot:
                 if not stemmed or len(stemmed) < 3:
                     continue
                 prefix = stemmed[: max(3, len(stemmed) - 1)]
-                for word in self.terms_with_prefix("body", prefix, within):
-                    if word != token and stem(language, word) == stemmed:
-                        found.append((language, word))
+
+                def same_stem(word: str, language: str = language, stemmed: str = stemmed) -> bool:
+                    return word != token and stem(language, word) == stemmed
+
+                found.extend(
+                    (language, word)
+                    for word in self.terms_with_prefix("body", prefix, within, same_stem)
+                )
         self.expansions[key] = found
         return found
 
@@ -420,6 +432,27 @@ def _read_all(
         if values is not None:
             values.append(matcher.value())
         matcher.next()
+
+
+def _any_within(matcher: Any, offset: int, within: Set[int]) -> bool:
+    """Whether a posting of a leaf matcher is a document of ``within``, reading a block at a
+    time and stopping at the first (a common word's first block almost always holds one)."""
+    contains = within.__contains__
+    if isinstance(matcher, W3LeafMatcher):
+        while matcher.is_active():
+            if matcher._data is None:  # noqa: SLF001
+                matcher._read_data()  # noqa: SLF001
+            running = accumulate(matcher._data[0], initial=offset)  # noqa: SLF001
+            next(running)
+            if any(map(contains, running)):
+                return True
+            matcher._next_block()  # noqa: SLF001
+        return False
+    while matcher.is_active():
+        if contains(matcher.id() + offset):
+            return True
+        matcher.next()
+    return False
 
 
 def _position_keys(matcher: Any, offset: int, wanted: np.ndarray, parts: list[np.ndarray]) -> None:
