@@ -36,7 +36,6 @@ import shutil
 import sqlite3
 import statistics
 import sys
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -409,8 +408,7 @@ def whoosh_queries(count: int, folder: Path, queries: dict, repeats: int) -> dic
     first = queries["common word"][0]
     t0 = time.perf_counter()
     index = SearchIndex(folder)
-    warming = threading.Thread(target=index.warm_up, daemon=True)
-    warming.start()
+    warming = index.warm_up_in_background()
     index.search(SearchRequest(q=first["q"], per_page=PER_PAGE))
     first_ms = (time.perf_counter() - t0) * 1000
     warming.join()

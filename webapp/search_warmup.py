@@ -9,7 +9,7 @@ the first search then opens the index itself and reports any error as usual.
 from __future__ import annotations
 
 import logging
-import threading
+import threading  # noqa: TC003 - the returned thread's type
 
 from flask import Flask
 
@@ -31,12 +31,8 @@ def start(app: Flask) -> threading.Thread | None:
         log.warning("search index not opened for warm-up", exc_info=True)
         return None
 
-    def warm() -> None:
-        try:
-            index.warm_up()
-        except Exception:  # noqa: BLE001 - never fatal: the first search reports its own error
-            log.warning("search index warm-up failed", exc_info=True)
-
-    thread = threading.Thread(target=warm, name="search-warmup", daemon=True)
-    thread.start()
-    return thread
+    try:
+        return index.warm_up_in_background()
+    except Exception:  # noqa: BLE001 - never fatal: the first search opens the index itself
+        log.warning("search index warm-up not started", exc_info=True)
+        return None

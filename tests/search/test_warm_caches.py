@@ -8,6 +8,8 @@ import random
 import threading
 from pathlib import Path
 
+import pytest
+
 from tests.search.conftest import ids, story
 from webapp.search import SearchIndex, SearchRequest
 from webapp.search.analysis import tokens
@@ -208,3 +210,37 @@ def test_a_web_process_warms_the_index_its_first_search_uses(app) -> None:
         assert any(reader.snap is not None for reader in index._idle)  # noqa: SLF001 - warmed
         page = searching.search_stories(SearchRequest(q="bidonville"))
     assert [hit.id for hit in page.hits] == [7]
+
+
+@pytest.mark.parametrize("offsets", ["derived from lengths", "written by Whoosh"])
+def test_stored_fields_read_with_numpy_offsets_equal_whoosh_reads(
+    index: SearchIndex, monkeypatch: pytest.MonkeyPatch, offsets: str
+) -> None:
+    """Both layouts of the stored column (Whoosh writes the offsets only past 32,768 documents
+    in a segment; forced here) read back exactly as Whoosh's own reader gives them, empty
+    documents and a deleted one included."""
+    from whoosh.columns import VarBytesColumn
+
+    from webapp.search.columns_io import StoredFields
+
+    if offsets == "written by Whoosh":
+        monkeypatch.setattr(VarBytesColumn.Writer.__init__, "__defaults__", (True, 0))
+    index.upsert_many([story(n, f"Titre {n}", "mot " * n, places=["Orly"]) for n in range(1, 30)])
+    index.upsert(story(5, "Titre cinq", "autre texte « é »"))  # a deletion in the first segment
+    with index._use_reader():  # noqa: SLF001 - the reader's own Whoosh segments
+        searcher = index._fresh_searcher()  # noqa: SLF001
+        snap = index._snapshot()  # noqa: SLF001
+        leaves = searcher.leaf_searchers()
+        assert len(leaves) == 2
+        for sub, offset in leaves:
+            reader = sub.reader()
+            stored = StoredFields(reader)
+            column = reader._perdoc._colfiles["_stored"][0]  # noqa: SLF001
+            for docnum in range(reader.doc_count_all()):
+                assert stored(docnum) == reader.stored_fields(docnum)
+                assert snap.stored_fields(offset + docnum) == reader.stored_fields(docnum)
+            assert column is reader._perdoc._colfiles["_stored"][0]  # noqa: SLF001 - one file
+            _file, base, length = reader._perdoc._colfiles["_stored"]  # noqa: SLF001
+            layout = chr(column.get_byte(base + length - 1))
+            assert (layout == "X") == (offsets == "written by Whoosh")
+        assert snap.stored_fields(0)["data"]["title"] == "Titre 1"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable
+from functools import cache
 
 from whoosh.lang import stemmer_for_language
 
@@ -127,7 +128,9 @@ def primary_language(tag: str | None) -> str:
 _STEMMERS: dict[str, Callable[[str], str]] = {
     lang: stemmer_for_language(lang) for lang in STEMMED_LANGUAGES
 }
-_STEM_CACHE: dict[tuple[str, str], str] = {}
+#: Per language, token → stem, for the life of the process (and, through ``known_stems``, from
+#: one process to the next).
+_STEMS: dict[str, dict[str, str]] = {lang: {} for lang in STEMMED_LANGUAGES}
 _STEM_CACHE_LIMIT = 500_000
 
 
@@ -137,14 +140,42 @@ def stem(language: str, token: str) -> str | None:
     Cached: word frequencies follow Zipf's law, so a small cache answers almost every call and
     keeps the pure-Python Snowball stemmers off the reindex critical path.
     """
-    key = (language, token)
-    cached = _STEM_CACHE.get(key)
+    cache = _STEMS.get(language)
+    if cache is None:
+        return None
+    cached = cache.get(token)
     if cached is not None:
         return cached
-    stemmer = _STEMMERS.get(language)
-    if stemmer is None or is_unspaced(token) or token.isdigit():
+    if is_unspaced(token) or token.isdigit():
         return None
-    if len(_STEM_CACHE) >= _STEM_CACHE_LIMIT:
-        _STEM_CACHE.clear()
-    result = _STEM_CACHE[key] = stemmer(token)
+    if len(cache) >= _STEM_CACHE_LIMIT:
+        cache.clear()
+    result = cache[token] = _STEMMERS[language](token)
     return result
+
+
+def stems_computed() -> int:
+    """How many stems this process knows, in every language."""
+    return sum(map(len, _STEMS.values()))
+
+
+def stems_known(language: str) -> dict[str, str]:
+    """A copy of the stems computed so far in ``language`` (to keep them for the next process)."""
+    return dict(_STEMS.get(language, {}))
+
+
+def remember_stems(language: str, stems: dict[str, str]) -> None:
+    """Take stems computed by the same stemmer in an earlier process (``known_stems``)."""
+    cache = _STEMS.get(language)
+    if cache is not None and len(cache) + len(stems) < _STEM_CACHE_LIMIT:
+        cache.update(stems)
+
+
+@cache
+def stemmer_fingerprint() -> str:
+    """What the stems depend on: the stemmers' answers for a fixed set of words, so that stems
+    kept by another version of a stemmer are never believed."""
+    probe = ("nationalisation", "travaillaient", "journaux", "running", "ponies", "generously")
+    return "|".join(
+        f"{lang}:" + ",".join(_STEMMERS[lang](word) for word in probe) for lang in STEMMED_LANGUAGES
+    )

@@ -8,15 +8,20 @@ its first search. Read only; must never write to an index.
 
 from __future__ import annotations
 
+import pickle
+import struct
+import zlib
 from collections.abc import Iterable
 from operator import add
 from typing import Any
 
+import numpy as np
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
 from whoosh.columns import NumericColumn, VarBytesColumn
 from whoosh.util.numeric import byte_to_length
 
 _BYTE_TO_LENGTH = [byte_to_length(b) for b in range(256)]
+_STORED = "_stored"
 
 
 def _length_bytes(column: Any, count: int) -> bytes | None:
@@ -55,3 +60,45 @@ def var_bytes_values(column: Any) -> list[bytes]:
         return []
     data = column._dbfile.get(column._basepos, offsets[-1] + lengths[-1])  # noqa: SLF001
     return list(map(data.__getitem__, map(slice, offsets, map(add, offsets, lengths))))
+
+
+class StoredFields:
+    """A segment's stored fields, document by document, without Whoosh's per-segment start-up
+    cost: Whoosh derives every document's offset with a Python loop over the lengths when it
+    first opens the column (about 2.5 ms per 7,500 stories, 26 ms for a fresh process's first
+    page at 100,000), where one numpy sum does it here. Same bytes, same decoding: zlib, then
+    pickle (Whoosh's ``STORED_COLUMN``)."""
+
+    def __init__(self, segment_reader: Any) -> None:
+        perdoc = segment_reader._perdoc  # noqa: SLF001
+        self._file = None
+        if not perdoc.has_column(_STORED):
+            return
+        if _STORED not in perdoc._colfiles:  # noqa: SLF001 - Whoosh's own file cache
+            perdoc._colfiles[_STORED] = perdoc._get_column_file(_STORED)  # noqa: SLF001
+        dbfile, basepos, length = perdoc._colfiles[_STORED]  # noqa: SLF001
+        count = segment_reader.doc_count_all()
+        last = basepos + length - 1
+        lengths_code = chr(dbfile.get_byte(last))
+        offsets = None
+        if lengths_code == "X":  # offsets written too (large columns): read them
+            lengths_code = chr(dbfile.get_byte(last - 2))
+            offsets_code = chr(dbfile.get_byte(last - 1))
+            start = (last - 2) - count * struct.calcsize(offsets_code)
+            offsets = np.asarray(dbfile.get_array(start, offsets_code, count), dtype=np.int64)
+            last = start
+        start = last - struct.calcsize(lengths_code) * count
+        lengths = np.asarray(dbfile.get_array(start, lengths_code, count), dtype=np.int64)
+        if offsets is None:
+            offsets = np.concatenate(([0], np.cumsum(lengths)[:-1])) if count else lengths
+        self._file, self._base = dbfile, basepos
+        self._offsets, self._lengths = offsets.tolist(), lengths.tolist()
+
+    def __call__(self, docnum: int) -> dict[str, Any]:
+        if self._file is None or docnum >= len(self._lengths):
+            return {}
+        size = self._lengths[docnum]
+        if not size:
+            return {}
+        raw = zlib.decompress(self._file.get(self._base + self._offsets[docnum], size))
+        return (pickle.loads(raw) if raw else None) or {}  # noqa: S301 - the index's own data

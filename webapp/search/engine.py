@@ -38,8 +38,8 @@ from whoosh.index import LockError
 from whoosh.searching import Searcher
 from whoosh.writing import SegmentWriter
 
-from webapp.search import decoded_segments
-from webapp.search.analysis import fold, primary_language
+from webapp.search import decoded_segments, known_stems
+from webapp.search.analysis import fold, primary_language, stems_computed
 from webapp.search.columns_io import build_lengths, var_bytes_values
 from webapp.search.contract import (
     FACET_NAMES,
@@ -82,6 +82,14 @@ MAX_PAGE = 500
 #: from the first page on. About 1.5 s of CPU in the starting process's background thread,
 #: which steps aside while a search runs.
 WARM_UP_EXCERPTS = 1_000
+
+#: Longest a search waits for a warm-up that is opening the index (seconds): it then opens its
+#: own reader, as it would with no warm-up at all.
+WARM_UP_WAIT = 5.0
+
+#: The warm-up rewrites the kept stems only when its process computed at least this many more
+#: than it read (each gunicorn worker starting must not rewrite the same file).
+KEEP_STEMS_AFTER = 1_000
 
 MESSAGE_EMPTY = "Type a word, a place or a name to search. Showing all stories."
 MESSAGE_JUNK = "We could not find any words to search for. Try a word, a place or a name."
@@ -203,6 +211,9 @@ class SearchIndex:
         # Searches running now: the warm-up thread steps aside for them (the GIL is shared).
         self._searching = 0
         self._searching_lock = threading.Lock()
+        # Clear while a warm-up is opening the index: searches wait for its reader.
+        self._opened = threading.Event()
+        self._opened.set()
         self.path.mkdir(parents=True, exist_ok=True)
         self._ensure_index()
 
@@ -279,24 +290,73 @@ class SearchIndex:
     def warm_up(self) -> None:
         """Open the served index and decode its columns now, so that the first search does not.
 
-        A web process calls this in a thread as it starts (``webapp.search_warmup``): at 100,000
-        stories decoding takes about a second, which the first visitor would otherwise wait. The
-        warmed reader goes back to the pool; a search arriving meanwhile waits for the shared
-        segment cache rather than decoding the same segments a second time.
+        A web process calls this in a thread as it starts (:meth:`warm_up_in_background`): at
+        100,000 stories opening takes a few hundred milliseconds, which the first visitor would
+        otherwise wait. First the stems an earlier process kept are read back, then the index is
+        opened and its snapshot built; that reader goes back to the pool, and a search that
+        arrived meanwhile, having waited for it, takes it instead of building a second one.
+        Then, stepping aside while searches run, the words of a few published stories' excerpts
+        are analysed, and the stems known by then are kept for the next process.
         """
-        with _failures_raised("warm_up"), self._use_reader():
-            if not self._fresh_searcher().doc_count_all():
-                return
+        try:
+            with _failures_raised("warm_up"), self._use_reader(wait_for_warm_up=False):
+                if not self._fresh_searcher().doc_count_all():
+                    return
+                generation = self._reader.generation
+                assert generation is not None
+                folder = self.path / generation
+                loaded = known_stems.load(folder)
+                # The table of contents the words will come from (see ``unchanged`` below).
+                toc = self._fresh_searcher().reader().generation()
+                self._snapshot()
+        finally:
+            self._opened.set()
+        # Then the words of a few stories' excerpts, analysed once for the process: the first
+        # pages' snippets would otherwise stem thousands of frequent words.
+        self._step_aside_for_searches()
+        with _failures_raised("warm_up"), self._use_reader(wait_for_warm_up=False):
             snap = self._snapshot()
-            # Then the words of a few stories' excerpts, analysed once for the process: the
-            # first pages' snippets would otherwise stem thousands of frequent words.
-            stored_fields = self._reader.searcher.stored_fields  # type: ignore[union-attr]
-            public = snap.term_sets["\x00public"]
+            stored_fields, public = snap.stored_fields, snap.term_sets["\x00public"]
             for docnum in sorted(public)[:WARM_UP_EXCERPTS]:
                 self._step_aside_for_searches()
                 data = stored_fields(docnum).get("data") or {}
                 language = primary_language(data.get("language"))
                 learn_words(data.get("excerpt") or "", language)
+
+        def unchanged() -> bool:
+            # No commit since the stems were gathered (an erasure's words must not be kept).
+            try:
+                return (
+                    self._current_generation() == generation
+                    and windex.open_dir(str(folder)).latest_generation() == toc
+                )
+            except Exception:  # noqa: BLE001 - changing or gone: do not keep anything
+                return False
+
+        if stems_computed() > loaded + KEEP_STEMS_AFTER:
+            known_stems.save(folder, unchanged)
+
+    def warm_up_in_background(self) -> threading.Thread:
+        """Start :meth:`warm_up` in a daemon thread. Searches arriving before the index is open
+        wait for it (at most :data:`WARM_UP_WAIT` seconds) rather than open a second reader at
+        the same time: on two cores that would make the first visitor wait for both."""
+        self._opened.clear()
+
+        def warm() -> None:
+            try:
+                self.warm_up()
+            except Exception:  # noqa: BLE001 - never fatal: the first search reports its own
+                log.warning("search index warm-up failed", exc_info=True)
+            finally:
+                self._opened.set()
+
+        thread = threading.Thread(target=warm, name="search-warmup", daemon=True)
+        try:
+            thread.start()
+        except BaseException:
+            self._opened.set()
+            raise
+        return thread
 
     def _step_aside_for_searches(self, longest: float = 5.0) -> None:
         """Wait while a search runs (at most ``longest`` seconds in all for one wait): the
@@ -325,12 +385,15 @@ class SearchIndex:
     # ------------------------------------------------------------------ reading
 
     @contextmanager
-    def _use_reader(self) -> Iterator[_Reader]:
-        """Check a reader out of the pool for one read operation of this thread."""
+    def _use_reader(self, wait_for_warm_up: bool = True) -> Iterator[_Reader]:
+        """Check a reader out of the pool for one read operation of this thread (the warmed
+        one, if a warm-up is opening it now)."""
         current = getattr(self._local, "reader", None)
         if current is not None:  # a read inside a read: same reader
             yield current
             return
+        if wait_for_warm_up and not self._opened.is_set():
+            self._opened.wait(WARM_UP_WAIT)
         with self._shared:
             reader = self._idle.pop() if self._idle else _Reader(self._epoch)
         self._local.reader = reader
@@ -661,7 +724,7 @@ class SearchIndex:
             suggestion = self._suggest(snap, text, parsed, visible)
         return SearchPage(
             total=len(result),
-            hits=self._hits(hits, parsed),
+            hits=self._hits(snap, hits, parsed),
             facets=facets,
             page=page,
             per_page=per_page,
@@ -690,7 +753,9 @@ class SearchIndex:
             sets[key] = frozenset(union)
         return sets
 
-    def _hits(self, hits: list[tuple[int, float]], parsed: ParsedQuery) -> list[SearchHit]:
+    def _hits(
+        self, snap: Snapshot, hits: list[tuple[int, float]], parsed: ParsedQuery
+    ) -> list[SearchHit]:
         tokens: list[str] = []
         prefixes: list[str] = []
         for clause in parsed.words():
@@ -701,9 +766,7 @@ class SearchIndex:
                     tokens.extend(clause.tokens)
         rules = MatchRules.build(tokens, prefixes)
         out = []
-        searcher = self._reader.searcher
-        assert searcher is not None
-        stored_fields = searcher.stored_fields
+        stored_fields = snap.stored_fields
         for docnum, score in hits:
             stored = stored_fields(docnum)
             data = stored.get("data") or {}
@@ -871,6 +934,7 @@ class SearchIndex:
             self._journal(generation, [("purge", story_id)])
             writer.delete_by_term("id", str(story_id))
             rewritten = _rewrite_segments_holding(writer, {story_id})
+        known_stems.forget(self.path / generation)  # they may hold the story's words
         self._remove_old_generations(keep=generation, keep_previous=False)
         log.info(
             "search index purged story",

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from array import array
+from bisect import bisect_right
 from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass, field
 from itertools import accumulate, compress
@@ -28,6 +29,7 @@ from whoosh.codec.whoosh3 import W3LeafMatcher
 from whoosh.reading import TermNotFound
 
 from webapp.search.analysis import STEMMED_LANGUAGES, is_unspaced, primary_language, stem
+from webapp.search.columns_io import StoredFields
 from webapp.search.facets import ColumnData
 from webapp.search.query import Clause, ParsedQuery
 from webapp.search.schema import SAID_LANGUAGE, facet_term
@@ -131,6 +133,19 @@ class Snapshot:
     posting_cache: dict[tuple[str, str], tuple[array, array]] = field(default_factory=dict)
     cached_postings: int = 0
     scopes: dict[int, Scope] = field(default_factory=dict)
+    _stored: dict[int, StoredFields] = field(default_factory=dict)
+    _leaf_starts: list[int] | None = None
+
+    def stored_fields(self, docnum: int) -> dict[str, Any]:
+        """A document's stored fields (see :class:`StoredFields`), the column of each segment
+        opened once per snapshot."""
+        if self._leaf_starts is None:
+            self._leaf_starts = [leaf.offset for leaf in self.leaves]
+        at = bisect_right(self._leaf_starts, docnum) - 1
+        reader = self._stored.get(at)
+        if reader is None:
+            reader = self._stored[at] = StoredFields(self.leaves[at].reader)
+        return reader(docnum - self.leaves[at].offset)
 
     def scope(self, docs: frozenset[int]) -> Scope:
         """The statistics of ``docs`` (one of the snapshot's visible sets), kept per snapshot."""

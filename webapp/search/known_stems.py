@@ -1,0 +1,102 @@
+"""Stems computed by one web process, kept beside the index for the next one.
+
+The Snowball stemmers are pure Python (about 25 µs a word). A fresh process's first results page
+stems the few thousand distinct words of its snippets, a large share of its first answer at
+100,000 stories; the process before it had stemmed most of them already. Stems depend only on
+the word and the stemmer, so the warm-up writes what its process knows into the served
+generation's folder and the next warm-up reads it back (a few milliseconds for 50,000 words).
+
+The words come from stories, so the file follows the index's erasure rules: an erasure
+(``SearchIndex.purge``) deletes it after its commit, and a file written while the index changed
+is deleted by its writer (it may hold words read before the change). A file another stemmer
+wrote (another Whoosh version), a damaged or foreign file is ignored; it is derived data.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from webapp.search.analysis import (
+    STEMMED_LANGUAGES,
+    remember_stems,
+    stemmer_fingerprint,
+    stems_known,
+)
+
+log = logging.getLogger(__name__)
+
+FILE_NAME = "stems.v1.json"
+_TEMP_PREFIX = ".stems-"
+#: Most stems kept per language: the earliest computed (the warm-up's, from many stories), so
+#: the file stays about a megabyte and loads in milliseconds.
+MAX_KEPT = 100_000
+
+
+def load(folder: Path) -> int:
+    """Take the stems kept in ``folder``; returns how many were taken (0 when there is no
+    usable file)."""
+    path = folder / FILE_NAME
+    try:
+        kept = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return 0
+    except (OSError, ValueError):
+        log.warning("kept stems ignored", extra={"path": str(path)}, exc_info=True)
+        return 0
+    if not isinstance(kept, dict) or kept.get("stemmers") != stemmer_fingerprint():
+        return 0
+    taken = 0
+    for language, pair in (kept.get("stems") or {}).items():
+        if language not in STEMMED_LANGUAGES or not isinstance(pair, list) or len(pair) != 2:
+            continue
+        tokens, stems = pair
+        if not isinstance(tokens, str) or not isinstance(stems, str):
+            continue
+        token_list, stem_list = tokens.split("\t"), stems.split("\t")
+        if len(token_list) != len(stem_list):
+            continue
+        remember_stems(language, dict(zip(token_list, stem_list, strict=True)))
+        taken += len(token_list)
+    return taken
+
+
+def save(folder: Path, unchanged: Callable[[], bool]) -> None:
+    """Write this process's stems into ``folder`` atomically, unless the index changed since
+    they were gathered (``unchanged`` is asked before and after the write). Never fatal."""
+    if not unchanged():
+        return
+    stems = {}
+    for language in STEMMED_LANGUAGES:
+        known = list(stems_known(language).items())[:MAX_KEPT]
+        # Tokens are runs of word characters: a tab never occurs in one.
+        stems[language] = ["\t".join(t for t, _ in known), "\t".join(s for _, s in known)]
+    text = json.dumps({"stemmers": stemmer_fingerprint(), "stems": stems}, ensure_ascii=False)
+    path = folder / FILE_NAME
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=_TEMP_PREFIX)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as stream:
+                stream.write(text)
+            # As readable as the index's other files (mkstemp makes it private to its writer).
+            os.chmod(tmp, folder.stat().st_mode & 0o666)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError:
+        log.info("stems not kept", extra={"path": str(path)}, exc_info=True)
+        return
+    if not unchanged():  # an erasure may have committed meanwhile: its words must not stay
+        forget(folder)
+
+
+def forget(folder: Path) -> None:
+    """Delete the kept stems (after an erasure), and any a killed writer left half-written."""
+    (folder / FILE_NAME).unlink(missing_ok=True)
+    for leftover in folder.glob(f"{_TEMP_PREFIX}*"):
+        leftover.unlink(missing_ok=True)
