@@ -24,6 +24,7 @@ ERASED_WORD = "Zanzibarquoise"
 def process_memory(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test starts as a new process would: no stems, no known words (restored after)."""
     monkeypatch.setattr(analysis, "_STEMS", {lang: {} for lang in analysis.STEMMED_LANGUAGES})
+    monkeypatch.setattr(analysis, "_COMPUTED", [0])
     monkeypatch.setattr(highlight, "_VOCABULARIES", {})
     monkeypatch.setattr(highlight, "_FOLDED", {})
     analysis.stemmer_fingerprint()  # computed once per process, before anything is counted
@@ -47,6 +48,7 @@ def _forget_stems() -> None:
     """What a process restart forgets."""
     for cache in analysis._STEMS.values():  # noqa: SLF001
         cache.clear()
+    analysis._COMPUTED[0] = 0  # noqa: SLF001
     highlight._VOCABULARIES.clear()  # noqa: SLF001
     highlight._FOLDED.clear()  # noqa: SLF001
 
@@ -230,3 +232,43 @@ def test_a_warm_up_that_fails_or_hangs_holds_a_search_back_at_most_a_few_seconds
         release.set()
         warming.join(10)
         fresh.close()
+
+
+def test_a_process_that_stemmed_little_leaves_the_kept_file_alone(
+    index: SearchIndex, index_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each gunicorn worker starting reads the file; only one that stemmed many new words
+    rewrites it."""
+    _archive(index)
+    monkeypatch.setattr(engine, "KEEP_STEMS_AFTER", 0)
+    index.warm_up()
+    path = _stems_file(index)
+    written = path.read_bytes()
+    path.touch()
+    before = path.stat().st_mtime_ns
+    monkeypatch.setattr(engine, "KEEP_STEMS_AFTER", 1_000)
+    _forget_stems()
+    fresh = SearchIndex(index_path)
+    try:
+        fresh.warm_up()
+    finally:
+        fresh.close()
+    assert path.stat().st_mtime_ns == before and path.read_bytes() == written
+
+
+def test_a_hostile_stems_file_changes_no_stem(index: SearchIndex, keep_every_stem: None) -> None:
+    folder = index.path / index._current_generation()  # noqa: SLF001
+    hostile = {
+        "stemmers": analysis.stemmer_fingerprint(),
+        "stems": {
+            "fr": ["usine\tjournaux\tabri", "usin\tjournal\tabri"],  # not sorted
+            "en": ["a\tb", "only one"],  # lengths differ: ignored
+            "xx": ["a", "b"],  # no such stemmer
+            "es": [1, 2],  # not text
+        },
+    }
+    (folder / known_stems.FILE_NAME).write_text(json.dumps(hostile), encoding="utf-8")
+    known_stems.load(folder)
+    for word in ("usine", "journaux", "abri", "travaillaient"):
+        assert analysis.stem("fr", word) == analysis._STEMMERS["fr"](word)  # noqa: SLF001
+    assert analysis.stem("en", "a") == analysis._STEMMERS["en"]("a")  # noqa: SLF001

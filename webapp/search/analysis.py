@@ -128,10 +128,11 @@ def primary_language(tag: str | None) -> str:
 _STEMMERS: dict[str, Callable[[str], str]] = {
     lang: stemmer_for_language(lang) for lang in STEMMED_LANGUAGES
 }
-#: Per language, token → stem, for the life of the process (and, through ``known_stems``, from
-#: one process to the next).
+#: Per language, token → stem, for the life of the process.
 _STEMS: dict[str, dict[str, str]] = {lang: {} for lang in STEMMED_LANGUAGES}
 _STEM_CACHE_LIMIT = 500_000
+#: Stems this process computed itself (what is worth keeping for the next one).
+_COMPUTED = [0]
 
 
 def stem(language: str, token: str) -> str | None:
@@ -150,25 +151,32 @@ def stem(language: str, token: str) -> str | None:
         return None
     if len(cache) >= _STEM_CACHE_LIMIT:
         cache.clear()
+    _COMPUTED[0] += 1
     result = cache[token] = _STEMMERS[language](token)
     return result
 
 
 def stems_computed() -> int:
-    """How many stems this process knows, in every language."""
-    return sum(map(len, _STEMS.values()))
+    """How many stems this process computed itself, in every language."""
+    return _COMPUTED[0]
 
 
-def stems_known(language: str) -> dict[str, str]:
-    """A copy of the stems computed so far in ``language`` (to keep them for the next process)."""
-    return dict(_STEMS.get(language, {}))
+def stems_known(language: str) -> tuple[list[str], list[str]]:
+    """Every stem known in ``language`` (read back from an earlier process or computed since),
+    as sorted tokens and their stems, to keep them for the next process."""
+    merged = dict(_STEMS.get(language, {}))
+    tokens = sorted(merged)
+    return tokens, [merged[t] for t in tokens]
 
 
-def remember_stems(language: str, stems: dict[str, str]) -> None:
-    """Take stems computed by the same stemmer in an earlier process (``known_stems``)."""
+def remember_stems(language: str, tokens: list[str], stems: list[str]) -> None:
+    """Take stems computed by the same stemmer in an earlier process (``known_stems``),
+    ``stems`` in the order of ``tokens``."""
     cache = _STEMS.get(language)
-    if cache is not None and len(cache) + len(stems) < _STEM_CACHE_LIMIT:
-        cache.update(stems)
+    if cache is not None and len(tokens) == len(stems):
+        if len(cache) + len(tokens) >= _STEM_CACHE_LIMIT:
+            cache.clear()
+        cache.update(zip(tokens, stems, strict=True))
 
 
 @cache

@@ -18,6 +18,7 @@ This module must never import Flask, RQ or the database.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import heapq
 import json
 import logging
@@ -38,7 +39,7 @@ from whoosh.index import LockError
 from whoosh.searching import Searcher
 from whoosh.writing import SegmentWriter
 
-from webapp.search import decoded_segments, known_stems
+from webapp.search import decoded_segments, kept_snapshots, known_stems
 from webapp.search.analysis import fold, primary_language, stems_computed
 from webapp.search.columns_io import build_lengths, var_bytes_values
 from webapp.search.contract import (
@@ -87,8 +88,8 @@ WARM_UP_EXCERPTS = 1_000
 #: own reader, as it would with no warm-up at all.
 WARM_UP_WAIT = 5.0
 
-#: The warm-up rewrites the kept stems only when its process computed at least this many more
-#: than it read (each gunicorn worker starting must not rewrite the same file).
+#: The warm-up rewrites the kept stems only when its process computed at least this many stems
+#: itself (each gunicorn worker starting with a kept file must not rewrite the same file).
 KEEP_STEMS_AFTER = 1_000
 
 MESSAGE_EMPTY = "Type a word, a place or a name to search. Showing all stories."
@@ -173,6 +174,8 @@ class _Reader:
         self.searcher: Searcher | None = None
         self.snap: Snapshot | None = None
         self.snapshot_key: tuple[Any, ...] | None = None
+        # Whether the snapshot was read from a kept file (then there is nothing to keep).
+        self.snapshot_was_kept = False
 
     def close(self) -> None:
         if self.searcher is not None:
@@ -293,11 +296,13 @@ class SearchIndex:
         A web process calls this in a thread as it starts (:meth:`warm_up_in_background`): at
         100,000 stories opening takes a few hundred milliseconds, which the first visitor would
         otherwise wait. First the stems an earlier process kept are read back, then the index is
-        opened and its snapshot built; that reader goes back to the pool, and a search that
-        arrived meanwhile, having waited for it, takes it instead of building a second one.
-        Then, stepping aside while searches run, the words of a few published stories' excerpts
-        are analysed, and the stems known by then are kept for the next process.
+        opened and its snapshot built (read in one go when the last process kept this very one:
+        ``kept_snapshots``); that reader goes back to the pool, and a search that arrived
+        meanwhile, having waited for it, takes it instead of building a second one. Then,
+        stepping aside while searches run, the snapshot is kept for the next process, the words
+        of a few published stories' excerpts are analysed, and the stems known by then are kept.
         """
+        frozen = False
         try:
             with _failures_raised("warm_up"), self._use_reader(wait_for_warm_up=False):
                 if not self._fresh_searcher().doc_count_all():
@@ -305,16 +310,36 @@ class SearchIndex:
                 generation = self._reader.generation
                 assert generation is not None
                 folder = self.path / generation
-                loaded = known_stems.load(folder)
-                # The table of contents the words will come from (see ``unchanged`` below).
+                known_stems.load(folder)
+                # The table of contents the words will come from (see ``_unchanged``).
                 toc = self._fresh_searcher().reader().generation()
                 self._snapshot()
+                # What the warm-up just read (hundreds of thousands of tuples and lists) would be
+                # scanned again by each of the cyclic collector's young collections that the
+                # first searches trigger (about 40 ms of a first page at 100,000 stories): set
+                # it aside until the warm-up ends. ``gc.freeze`` only moves objects between
+                # the collector's lists.
+                gc.freeze()
+                frozen = True
         finally:
             self._opened.set()
-        # Then the words of a few stories' excerpts, analysed once for the process: the first
-        # pages' snippets would otherwise stem thousands of frequent words.
+        try:
+            self._learn_excerpts()
+        finally:
+            if frozen:
+                gc.unfreeze()
+        if stems_computed() >= KEEP_STEMS_AFTER:
+            # Only if no commit came since the words were gathered (an erasure's must not stay).
+            known_stems.save(folder, lambda: self._unchanged(generation, toc))
+
+    def _learn_excerpts(self) -> None:
+        """Keep the snapshot for the next process, then analyse the words of a few published
+        stories' excerpts (stepping aside while searches run)."""
+        # The words of a few stories' excerpts, analysed once for the process: the first pages'
+        # snippets would otherwise stem thousands of frequent words.
         self._step_aside_for_searches()
         with _failures_raised("warm_up"), self._use_reader(wait_for_warm_up=False):
+            self._keep_snapshot()
             snap = self._snapshot()
             stored_fields, public = snap.stored_fields, snap.term_sets["\x00public"]
             for docnum in sorted(public)[:WARM_UP_EXCERPTS]:
@@ -322,19 +347,6 @@ class SearchIndex:
                 data = stored_fields(docnum).get("data") or {}
                 language = primary_language(data.get("language"))
                 learn_words(data.get("excerpt") or "", language)
-
-        def unchanged() -> bool:
-            # No commit since the stems were gathered (an erasure's words must not be kept).
-            try:
-                return (
-                    self._current_generation() == generation
-                    and windex.open_dir(str(folder)).latest_generation() == toc
-                )
-            except Exception:  # noqa: BLE001 - changing or gone: do not keep anything
-                return False
-
-        if stems_computed() > loaded + KEEP_STEMS_AFTER:
-            known_stems.save(folder, unchanged)
 
     def warm_up_in_background(self) -> threading.Thread:
         """Start :meth:`warm_up` in a daemon thread. Searches arriving before the index is open
@@ -478,24 +490,34 @@ class SearchIndex:
         if key == state.snapshot_key and state.snap is not None:
             return state.snap
         assert state.generation is not None
-        with self._shared:
-            segments = self._segment_data(state.generation, leaves)
-        parts: list[ColumnData] = []
-        lengths: dict[str, list[int]] = {f: [] for f in SCORED_FIELDS}
-        deleted: set[int] = set()
-        public: list[int] = []
-        leaf_list = []
-        for (sub, offset), cached in zip(leaves, segments, strict=True):
-            reader = sub.reader()
-            parts.append(cached[0])
-            for fieldname in SCORED_FIELDS:
-                lengths[fieldname].extend(cached[1][fieldname])
-            public.extend(map(offset.__add__, cached[2]) if offset else cached[2])
-            deleted.update(offset + d for d in reader.deleted_docs_set)
-            leaf_list.append(Leaf(reader, offset))
-        columns = (
-            ColumnData.concatenate(parts) if parts else ColumnData.from_column([], ComboCodes())
-        )
+        leaf_list = [Leaf(sub.reader(), offset) for sub, offset in leaves]
+        kept = None
+        if state.snap is None and not self._segment_cache and leaves:
+            # A process's first snapshot: the last process may have kept this very one.
+            toc = searcher.reader().generation()
+            folder = self.path / state.generation
+            kept = kept_snapshots.load(folder, toc, key, SCORED_FIELDS)
+        if kept is not None:
+            columns = kept.columns()
+            lengths = {name: kept.lengths[name].tolist() for name in SCORED_FIELDS}
+            deleted: set[int] = set(kept.deleted)
+            public: list[int] = kept.public.tolist()
+        else:
+            with self._shared:
+                segments = self._segment_data(state.generation, leaves)
+            parts: list[ColumnData] = []
+            lengths = {f: [] for f in SCORED_FIELDS}
+            deleted = set()
+            public = []
+            for (sub, offset), cached in zip(leaves, segments, strict=True):
+                parts.append(cached[0])
+                for fieldname in SCORED_FIELDS:
+                    lengths[fieldname].extend(cached[1][fieldname])
+                public.extend(map(offset.__add__, cached[2]) if offset else cached[2])
+                deleted.update(offset + d for d in sub.reader().deleted_docs_set)
+            columns = (
+                ColumnData.concatenate(parts) if parts else ColumnData.from_column([], ComboCodes())
+            )
         total = len(columns.status)
         whole = searcher.reader()
         avg = {f: whole.field_length(f) / max(1, total) for f in SCORED_FIELDS}
@@ -510,7 +532,35 @@ class SearchIndex:
         snap.term_sets["\x00live"] = frozenset(range(total)).difference(deleted)
         snap.term_sets["\x00public"] = frozenset(public).difference(deleted)
         state.snap, state.snapshot_key = snap, key
+        state.snapshot_was_kept = kept is not None
         return snap
+
+    def _keep_snapshot(self) -> None:
+        """Keep this thread's snapshot for the next process (see ``kept_snapshots``), unless it
+        was read from such a file or the index changed since it was built."""
+        state = self._reader
+        snap = self._snapshot()  # the current one, made from the searcher whose toc is kept
+        key, generation = state.snapshot_key, state.generation
+        if not key or state.snapshot_was_kept:
+            return
+        assert generation is not None and state.searcher is not None
+        toc = state.searcher.reader().generation()
+        folder = self.path / generation
+        if (folder / f"snapshot-{toc}.pickle").exists():
+            return  # another process kept it already
+        kept = kept_snapshots.KeptSnapshot.of(key, snap, SCORED_FIELDS)
+        kept_snapshots.save(folder, toc, kept, lambda: self._unchanged(generation, toc))
+
+    def _unchanged(self, generation: str, toc: int) -> bool:
+        """Whether ``generation`` is still served at table of contents ``toc`` (no commit since:
+        what was read at ``toc`` may be kept)."""
+        try:
+            return (
+                self._current_generation() == generation
+                and windex.open_dir(str(self.path / generation)).latest_generation() == toc
+            )
+        except Exception:  # noqa: BLE001 - changing or gone: do not keep anything
+            return False
 
     def _segment_data(self, generation: str, leaves: list[Any]) -> list[tuple[Any, ...]]:
         """Decoded columns, lengths and published docnums of each segment (shared cache; called
@@ -935,6 +985,7 @@ class SearchIndex:
             writer.delete_by_term("id", str(story_id))
             rewritten = _rewrite_segments_holding(writer, {story_id})
         known_stems.forget(self.path / generation)  # they may hold the story's words
+        kept_snapshots.forget(self.path / generation)  # and its facet values
         self._remove_old_generations(keep=generation, keep_previous=False)
         log.info(
             "search index purged story",

@@ -102,11 +102,12 @@ class CodedFacets:
         """Each document's values of facet ``name``."""
         return list(map(self.combos[name].__getitem__, self.codes[name]))
 
-    def is_whole(self, doc_count: int) -> bool:
-        """Every facet present with one valid index per document (a damaged file is not)."""
-        if set(self.codes) != set(FACET_NAMES) or set(self.combos) != set(FACET_NAMES):
+    def is_whole(self, doc_count: int, names: Sequence[str] = FACET_NAMES) -> bool:
+        """Every facet of ``names`` present with one valid index per document (a damaged file
+        is not)."""
+        if set(self.codes) != set(names) or set(self.combos) != set(names):
             return False
-        for name in FACET_NAMES:
+        for name in names:
             if self.codes[name].typecode != "i" or len(self.codes[name]) != doc_count:
                 return False
             found = self.indexes(name)
