@@ -403,8 +403,10 @@ def whoosh_queries(count: int, folder: Path, queries: dict, repeats: int) -> dic
     # A fresh web process, as the app starts one: open the index, start its warm-up in a thread
     # (``webapp.search_warmup``), and send the first query (the first common word) at once — the
     # worst case for a visitor, arriving with the process. ``first_search_ms`` runs from opening
-    # to the answer. (The first process ever to read a segment also decodes it and writes its
-    # decoded file; every later one, this bench's included after its first round, reads it.)
+    # to the answer. (The first process after a rebuild decodes every segment and writes their
+    # decoded files, and its warm-up keeps its stems and its assembled snapshot beside the
+    # index; every later one, this bench's after its first round, reads them: round 1 is a
+    # first start, rounds 2 and 3 restarts.)
     first = queries["common word"][0]
     t0 = time.perf_counter()
     index = SearchIndex(folder)
