@@ -107,12 +107,12 @@ def test_stems_of_another_stemmer_or_a_damaged_file_are_never_believed(
     kept["stemmers"] = "another stemmer"
     path.write_text(json.dumps(kept), encoding="utf-8")
     _forget_stems()
-    assert known_stems.load(path.parent) == 0
+    assert known_stems.load(path.parent) == {}
     assert analysis.stem("fr", "travaillaient") == "travaill"
 
     path.write_text('{"stemmers": "', encoding="utf-8")  # a power cut while writing
     _forget_stems()
-    assert known_stems.load(path.parent) == 0
+    assert known_stems.load(path.parent) == {}
     fresh = SearchIndex(index_path)
     try:
         fresh.warm_up()
@@ -141,10 +141,11 @@ def test_stems_gathered_while_the_index_changed_are_not_kept(
     _archive(index)
     folder = index.path / index._current_generation()  # noqa: SLF001
     analysis.stem("fr", ERASED_WORD.lower())
-    known_stems.save(folder, lambda: False)
+    words = {"fr": {ERASED_WORD.lower()}}
+    known_stems.save(folder, words, lambda: False)
     assert not (folder / known_stems.FILE_NAME).exists()
     answers = iter([True, False])  # unchanged before writing, changed once written
-    known_stems.save(folder, lambda: next(answers))
+    known_stems.save(folder, words, lambda: next(answers))
     assert not (folder / known_stems.FILE_NAME).exists()
     assert not list(folder.glob(".stems-*"))
 

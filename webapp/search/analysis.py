@@ -161,12 +161,12 @@ def stems_computed() -> int:
     return _COMPUTED[0]
 
 
-def stems_known(language: str) -> tuple[list[str], list[str]]:
-    """Every stem known in ``language`` (read back from an earlier process or computed since),
-    as sorted tokens and their stems, to keep them for the next process."""
-    merged = dict(_STEMS.get(language, {}))
-    tokens = sorted(merged)
-    return tokens, [merged[t] for t in tokens]
+def stems_known(language: str, tokens: set[str]) -> tuple[list[str], list[str]]:
+    """The stems known in ``language`` of those of ``tokens`` that have one, as sorted tokens
+    and their stems, to keep them for the next process."""
+    cache = _STEMS.get(language, {})
+    found = sorted(tokens.intersection(cache))
+    return found, [cache[t] for t in found]
 
 
 def remember_stems(language: str, tokens: list[str], stems: list[str]) -> None:

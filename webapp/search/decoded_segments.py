@@ -94,11 +94,13 @@ def _matches(
         return False
     if not isinstance(decoded.facets, CodedFacets) or not decoded.facets.is_whole(doc_count):
         return False
-    sequences = [decoded.status, decoded.period_start, decoded.story_id]
-    sequences += list(decoded.lengths.values())
-    return all(
-        isinstance(values, list | array) and len(values) == doc_count for values in sequences
-    )
+    if not isinstance(decoded.lengths, dict) or not set(length_fields) <= set(decoded.lengths):
+        return False
+    arrays = [decoded.story_id, *decoded.lengths.values()]
+    if not all(isinstance(a, array) and len(a) == doc_count for a in arrays):
+        return False
+    lists = [decoded.status, decoded.period_start]
+    return all(isinstance(values, list) and len(values) == doc_count for values in lists)
 
 
 def save(folder: Path, segment_id: str, decoded: DecodedSegment) -> None:

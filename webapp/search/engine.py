@@ -57,7 +57,7 @@ from webapp.search.contract import (
     StoryDocument,
 )
 from webapp.search.facets import ColumnData, ComboCodes
-from webapp.search.highlight import MatchRules, learn_words, mentions, snippet
+from webapp.search.highlight import MatchRules, learn_words, mentions, snippet, text_tokens
 from webapp.search.matching import Evaluator, Leaf, Snapshot
 from webapp.search.query import ParsedQuery, parse
 from webapp.search.schema import SCHEMA_VERSION, build_schema, document_fields, facet_term
@@ -176,11 +176,14 @@ class _Reader:
         self.snapshot_key: tuple[Any, ...] | None = None
         # Whether the snapshot was read from a kept file (then there is nothing to keep).
         self.snapshot_was_kept = False
+        # The searcher whose segment readers the snapshot's leaves are.
+        self.snapshot_searcher: Searcher | None = None
 
     def close(self) -> None:
         if self.searcher is not None:
             self.searcher.close()
         self.generation = self.index = self.searcher = self.snap = self.snapshot_key = None
+        self.snapshot_searcher = None
 
 
 class SearchIndex:
@@ -310,9 +313,10 @@ class SearchIndex:
                 generation = self._reader.generation
                 assert generation is not None
                 folder = self.path / generation
-                known_stems.load(folder)
-                # The table of contents the words will come from (see ``_unchanged``).
+                # The table of contents the words will come from, noted before anything is
+                # read (see ``_unchanged``): an erasure after it keeps nothing.
                 toc = self._fresh_searcher().reader().generation()
+                words = {lang: set(found) for lang, found in known_stems.load(folder).items()}
                 self._snapshot()
                 # What the warm-up just read (hundreds of thousands of tuples and lists) would be
                 # scanned again by each of the cyclic collector's young collections that the
@@ -324,17 +328,36 @@ class SearchIndex:
         finally:
             self._opened.set()
         try:
-            self._learn_excerpts()
+            self._learn_excerpts(words)
         finally:
             if frozen:
                 gc.unfreeze()
         if stems_computed() >= KEEP_STEMS_AFTER:
             # Only if no commit came since the words were gathered (an erasure's must not stay).
-            known_stems.save(folder, lambda: self._unchanged(generation, toc))
+            with self._write_lock_if_free(generation) as free:
+                if free:
+                    known_stems.save(folder, words, lambda: self._unchanged(generation, toc))
 
-    def _learn_excerpts(self) -> None:
+    @contextmanager
+    def _write_lock_if_free(self, generation: str) -> Iterator[bool]:
+        """Hold ``generation``'s writer lock if no one does (yields whether it is held): a kept
+        file written under it cannot cross an erasure, which deletes kept files under the same
+        lock before its commit."""
+        try:
+            lock = self._open_index(generation).lock("WRITELOCK")
+            held = lock.acquire(blocking=False)
+        except Exception:  # noqa: BLE001 - a generation gone or unreadable: keep nothing
+            yield False
+            return
+        try:
+            yield bool(held)
+        finally:
+            if held:
+                lock.release()
+
+    def _learn_excerpts(self, words: dict[str, set[str]]) -> None:
         """Keep the snapshot for the next process, then analyse the words of a few published
-        stories' excerpts (stepping aside while searches run)."""
+        stories' excerpts (stepping aside while searches run), adding them to ``words``."""
         # The words of a few stories' excerpts, analysed once for the process: the first pages'
         # snippets would otherwise stem thousands of frequent words.
         self._step_aside_for_searches()
@@ -346,7 +369,9 @@ class SearchIndex:
                 self._step_aside_for_searches()
                 data = stored_fields(docnum).get("data") or {}
                 language = primary_language(data.get("language"))
-                learn_words(data.get("excerpt") or "", language)
+                excerpt = data.get("excerpt") or ""
+                learn_words(excerpt, language)
+                words.setdefault(language, set()).update(text_tokens(excerpt))
 
     def warm_up_in_background(self) -> threading.Thread:
         """Start :meth:`warm_up` in a daemon thread. Searches arriving before the index is open
@@ -404,8 +429,8 @@ class SearchIndex:
         if current is not None:  # a read inside a read: same reader
             yield current
             return
-        if wait_for_warm_up and not self._opened.is_set():
-            self._opened.wait(WARM_UP_WAIT)
+        if wait_for_warm_up and not self._opened.is_set() and not self._opened.wait(WARM_UP_WAIT):
+            self._opened.set()  # a warm-up this slow is stuck: no later search waits for it
         with self._shared:
             reader = self._idle.pop() if self._idle else _Reader(self._epoch)
         self._local.reader = reader
@@ -488,6 +513,17 @@ class SearchIndex:
             for sub, offset in leaves
         )
         if key == state.snapshot_key and state.snap is not None:
+            if state.snapshot_searcher is not searcher:
+                # A commit that changed no segment (a compaction with nothing to merge) gave a
+                # new searcher and closed the old one: same data, the new segment readers.
+                state.snap = dataclasses.replace(
+                    state.snap,
+                    leaves=[Leaf(sub.reader(), offset) for sub, offset in leaves],
+                    scopes={},
+                    _stored={},
+                    _leaf_starts=None,
+                )
+                state.snapshot_searcher = searcher
             return state.snap
         assert state.generation is not None
         leaf_list = [Leaf(sub.reader(), offset) for sub, offset in leaves]
@@ -531,7 +567,7 @@ class SearchIndex:
         )
         snap.term_sets["\x00live"] = frozenset(range(total)).difference(deleted)
         snap.term_sets["\x00public"] = frozenset(public).difference(deleted)
-        state.snap, state.snapshot_key = snap, key
+        state.snap, state.snapshot_key, state.snapshot_searcher = snap, key, searcher
         state.snapshot_was_kept = kept is not None
         return snap
 
@@ -549,7 +585,9 @@ class SearchIndex:
         if (folder / f"snapshot-{toc}.pickle").exists():
             return  # another process kept it already
         kept = kept_snapshots.KeptSnapshot.of(key, snap, SCORED_FIELDS)
-        kept_snapshots.save(folder, toc, kept, lambda: self._unchanged(generation, toc))
+        with self._write_lock_if_free(generation) as free:
+            if free:
+                kept_snapshots.save(folder, toc, kept, lambda: self._unchanged(generation, toc))
 
     def _unchanged(self, generation: str, toc: int) -> bool:
         """Whether ``generation`` is still served at table of contents ``toc`` (no commit since:
@@ -821,7 +859,7 @@ class SearchIndex:
             stored = stored_fields(docnum)
             data = stored.get("data") or {}
             language = data.get("language") or ""
-            primary = language.split("-", 1)[0].lower()
+            primary = primary_language(language)
             moment = None
             for media_id, start, said, *rest in data.get("moments") or ():
                 # A transcript's words are matched in its own language (older entries: none).
@@ -981,6 +1019,11 @@ class SearchIndex:
         erasure is committed.
         """
         with self._writer() as (writer, generation):
+            # Under the writer lock, before the commit: no kept file can be written (they are
+            # written under the same lock) between this and the commit, and none written later
+            # holds what was read before it (each is checked against the table of contents).
+            known_stems.forget(self.path / generation)
+            kept_snapshots.forget(self.path / generation)
             self._journal(generation, [("purge", story_id)])
             writer.delete_by_term("id", str(story_id))
             rewritten = _rewrite_segments_holding(writer, {story_id})
@@ -1172,6 +1215,9 @@ class SearchIndex:
         older = [p for p in generations if p.name != keep]
         if older and keep_previous:
             keep_names.add(older[-1].name)
+        kept_number = int(keep.split("-", 1)[1])
         for folder in generations:
-            if folder.name not in keep_names:
+            # A newer generation is a rebuild still loading (an erasure meanwhile is journaled
+            # and replayed into it before it is served): never ours to delete.
+            if folder.name not in keep_names and int(folder.name.split("-", 1)[1]) < kept_number:
                 shutil.rmtree(folder, ignore_errors=True)

@@ -108,7 +108,13 @@ class CodedFacets:
         if set(self.codes) != set(names) or set(self.combos) != set(names):
             return False
         for name in names:
-            if self.codes[name].typecode != "i" or len(self.codes[name]) != doc_count:
+            codes, combos = self.codes[name], self.combos[name]
+            if not isinstance(codes, array) or codes.typecode != "i" or len(codes) != doc_count:
+                return False
+            # Combinations are tuples of text (a list would be unhashable when numbered).
+            if not isinstance(combos, list) or not set(map(type, combos)) <= {tuple}:
+                return False
+            if not set(map(type, chain.from_iterable(combos))) <= {str}:
                 return False
             found = self.indexes(name)
             if found.size and (found.min() < 0 or found.max() >= len(self.combos[name])):
@@ -220,7 +226,8 @@ class ColumnData:
         """Docnums having a value of facet ``name`` that ``wanted`` accepts (deleted included)."""
         if name in self.codes:
             combos = self.registry.combos
-            accepted = [c for c in self.registry.seen[name] if any(map(wanted, combos[c]))]
+            # A copy (one C call): another thread may be numbering a new segment's values.
+            accepted = [c for c in tuple(self.registry.seen[name]) if any(map(wanted, combos[c]))]
             if not accepted:
                 return frozenset()
             codes = np.fromiter(self.codes[name], dtype=np.int64, count=len(self.codes[name]))

@@ -258,6 +258,15 @@ def learn_words(text: str, language: str) -> None:
     vocabulary.learn_text(text, language, vocabulary.state)
 
 
+def text_tokens(text: str) -> set[str]:
+    """The folded tokens of every raw word of ``text``: what analysing its words stems (the
+    words whose stems a warm-up may keep for the next process)."""
+    if not text:
+        return set()
+    words = set(raw_token_pattern(text).findall(text))
+    return {token for word in words for token in _folded(word)}
+
+
 def _known_matches(rules: MatchRules, language: str, state: _VocabularyState) -> list[str]:
     """Every known raw word the query matches in ``language`` that the simple pattern reads as
     one word (a word learned from a transcript in another script may hold a combining mark,

@@ -37,21 +37,24 @@ _TEMP_PREFIX = ".stems-"
 MAX_KEPT = 100_000
 
 
-def load(folder: Path) -> int:
-    """Take the stems kept in ``folder``; returns how many were taken (0 when there is no
-    usable file)."""
+def load(folder: Path) -> dict[str, list[str]]:
+    """Take the stems kept in ``folder``; returns the tokens taken, per language (none when
+    there is no usable file)."""
     path = folder / FILE_NAME
     try:
         kept = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        return 0
-    except (OSError, ValueError):
+        return {}
+    except (OSError, ValueError, RecursionError):  # damaged, foreign, or nested to crash us
         log.warning("kept stems ignored", extra={"path": str(path)}, exc_info=True)
-        return 0
+        return {}
     if not isinstance(kept, dict) or kept.get("stemmers") != stemmer_fingerprint():
-        return 0
-    taken = 0
-    for language, pair in (kept.get("stems") or {}).items():
+        return {}
+    per_language = kept.get("stems")
+    if not isinstance(per_language, dict):
+        return {}
+    taken: dict[str, list[str]] = {}
+    for language, pair in per_language.items():
         if language not in STEMMED_LANGUAGES or not isinstance(pair, list) or len(pair) != 2:
             continue
         tokens, stems = pair
@@ -61,18 +64,20 @@ def load(folder: Path) -> int:
         if len(token_list) != len(stem_list):
             continue
         remember_stems(language, token_list, stem_list)
-        taken += len(token_list)
+        taken[language] = token_list
     return taken
 
 
-def save(folder: Path, unchanged: Callable[[], bool]) -> None:
-    """Write this process's stems into ``folder`` atomically, unless the index changed since
-    they were gathered (``unchanged`` is asked before and after the write). Never fatal."""
+def save(folder: Path, words: dict[str, set[str]], unchanged: Callable[[], bool]) -> None:
+    """Write the stems of ``words`` (per language: what the file held when read back, and the
+    words of the stories read since) into ``folder`` atomically, unless the index changed since
+    they were gathered (``unchanged`` is asked before and after the write). Never the rest of
+    the process's stems: a staff search may have stemmed a story erased since. Never fatal."""
     if not unchanged():
         return
     stems = {}
     for language in STEMMED_LANGUAGES:
-        tokens, stemmed = stems_known(language)
+        tokens, stemmed = stems_known(language, words.get(language, set()))
         if len(tokens) > MAX_KEPT:  # the shortest words: the most frequent ones
             keep = sorted(sorted(range(len(tokens)), key=lambda i: len(tokens[i]))[:MAX_KEPT])
             tokens, stemmed = [tokens[i] for i in keep], [stemmed[i] for i in keep]
