@@ -175,3 +175,54 @@ def test_only_the_newest_kept_snapshot_stays(index: SearchIndex, index_path: Pat
         fresh.close()
     second = _kept_files(index_path)
     assert len(second) == 1 and second != first
+
+
+def test_after_a_rebuild_the_next_process_neither_decodes_nor_assembles(
+    index: SearchIndex, index_path: Path, no_assembly: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reindex prepares what readers need before it swaps the new generation in (decoded
+    files) and warms up after (kept snapshot): the first web process to start after it does
+    neither the decoding nor the assembly for its first visitor."""
+    from webapp.search.facets import ColumnData
+
+    docs = [story(n, f"Usine {n}", "Une usine.", places=[f"Ville {n % 7}"]) for n in range(1, 60)]
+    index.rebuild(docs)
+    expected = _page(index)
+
+    def no_decoding(*_a: object) -> None:
+        raise AssertionError("a process decoded a segment after the rebuild had prepared it")
+
+    monkeypatch.setattr(ColumnData, "decode", no_decoding)
+    no_assembly.clear()
+    fresh = SearchIndex(index_path)
+    try:
+        fresh.warm_up()
+        assert _page(fresh) == expected
+        assert no_assembly == []
+    finally:
+        fresh.close()
+
+
+def test_a_process_serving_the_old_generation_reads_the_new_ones_decoded_files(
+    index: SearchIndex, index_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The decoded files are written before the swap: a web process already running decodes
+    nothing when its next search finds the new generation (at 100,000 stories, 2.5 s)."""
+    from webapp.search.facets import ColumnData
+
+    _archive(index)
+    running = SearchIndex(index_path)
+    try:
+        assert _page(running)[0] == 21
+        monkeypatch.setattr(SearchIndex, "warm_up", lambda self: None)  # only the swap counts
+        docs = [story(n, f"Usine {n}", "Une usine.", places=["Orly"]) for n in range(1, 40)]
+        index.rebuild(docs)
+
+        def no_decoding(*_a: object) -> None:
+            raise AssertionError("a running process decoded the rebuilt generation")
+
+        monkeypatch.setattr(ColumnData, "decode", no_decoding)
+        total, _hits, facets = _page(running)
+        assert total == 39 and facets["place"] == [("Orly", 39)]
+    finally:
+        running.close()
