@@ -41,6 +41,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -397,23 +398,49 @@ def whoosh_build(count: int, folder: Path) -> dict:
     }
 
 
-def whoosh_queries(count: int, folder: Path, queries: dict, repeats: int) -> dict:
+def open_and_search_first(folder: Path, q: str) -> tuple[Any, float]:
+    """Open the index as a starting web process does (warm-up thread started), send ``q`` at
+    once, and return the index (warm-up finished) and the ms from opening to the answer."""
     from webapp.search import SearchIndex, SearchRequest
+
+    t0 = time.perf_counter()
+    index = SearchIndex(folder)
+    warming = index.warm_up_in_background()
+    index.search(SearchRequest(q=q, per_page=PER_PAGE))
+    first_ms = (time.perf_counter() - t0) * 1000
+    warming.join()
+    return index, first_ms
+
+
+def whoosh_first_search(count: int, folder: Path, q: str) -> float:
+    """:func:`open_and_search_first` in a fresh process; the ms."""
+    index, first_ms = open_and_search_first(folder, q)
+    index.close()
+    return first_ms
+
+
+def first_searches_after_rebuild(n: int, processes: int = 3) -> None:
+    """Rebuild the Whoosh index of ``n`` stories as a reindex does, then start ``processes``
+    fresh processes in turn, each sending the bench's first query at once."""
+    ensure_corpus(n)
+    q = choose_queries(n)["common word"][0]["q"]
+    folder = ensure_index("whoosh", n, True)
+    times = [round(in_child(whoosh_first_search, n, folder, q)) for _ in range(processes)]
+    print(f"{n:>8} first search of each fresh process after the rebuild, in turn, ms: {times}")
+
+
+def whoosh_queries(count: int, folder: Path, queries: dict, repeats: int) -> dict:
+    from webapp.search import SearchRequest
 
     # A fresh web process, as the app starts one: open the index, start its warm-up in a thread
     # (``webapp.search_warmup``), and send the first query (the first common word) at once — the
     # worst case for a visitor, arriving with the process. ``first_search_ms`` runs from opening
-    # to the answer. (The first process after a rebuild decodes every segment and writes their
-    # decoded files, and its warm-up keeps its stems and its assembled snapshot beside the
-    # index; every later one, this bench's after its first round, reads them: round 1 is a
-    # first start, rounds 2 and 3 restarts.)
-    first = queries["common word"][0]
-    t0 = time.perf_counter()
-    index = SearchIndex(folder)
-    warming = index.warm_up_in_background()
-    index.search(SearchRequest(q=first["q"], per_page=PER_PAGE))
-    first_ms = (time.perf_counter() - t0) * 1000
-    warming.join()
+    # to the answer. (A rebuild writes every segment's decoded file and warms the index up, which
+    # keeps its stems and its assembled snapshot beside it; a process finding none of these —
+    # an index built before 3a432f8, or its derived files deleted — decodes and assembles, and
+    # its warm-up keeps them: then round 1 is that first start and rounds 2 and 3 restarts.
+    # ``--first-after-rebuild`` times the first processes after a rebuild on their own.)
+    index, first_ms = open_and_search_first(folder, queries["common word"][0]["q"])
 
     def run(item: dict) -> int:
         filters = {"place": [item["place"]]} if "place" in item else {}
@@ -913,6 +940,11 @@ def main() -> None:
         "--rebuild", action="store_true", help="rebuild the indexes kept in bench/out"
     )
     parser.add_argument("--reuse-index", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--first-after-rebuild",
+        action="store_true",
+        help="only: rebuild each size's Whoosh index, time three fresh processes' first search",
+    )
     args = parser.parse_args()
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     unknown = [e for e in engines if e not in ENGINES]
@@ -926,6 +958,10 @@ def main() -> None:
     )
     # The largest corpus first: the smaller ones are its first lines.
     ensure_corpus(max(sizes))
+    if args.first_after_rebuild:
+        for n in sizes:
+            first_searches_after_rebuild(n)
+        return
     results: dict[int, dict] = {}
     gc.collect()
     for n in sizes:
