@@ -457,8 +457,18 @@ def warm(base: str, paths: list[str]) -> None:
             print(f"  warm-up {p}: {exc}")
 
 
+#: Seconds to let a fresh server settle before the first page type is driven: every worker
+#: warms its search index in a background thread as it starts (``webapp.search_warmup``: about
+#: 2 s of CPU each at 2,000 stories), which would otherwise run during the static-file
+#: measurement that every ratio is divided by (gunicorn's 3 workers on 2 cores).
+SETTLE_SECONDS = 8.0
+
+
 def run_shape(name: str, base: str, urls: dict[str, list[str]], args) -> dict[str, dict]:
     results = {}
+    for page in args.pages:  # every worker has been asked for every kind of page...
+        warm(base, urls[page])
+    time.sleep(SETTLE_SECONDS)  # ...and its warm-up thread has ended
     for page in args.pages:
         warm(base, urls[page])
         results[page] = drive(base, urls[page], args.duration, args.connections, args.threads)

@@ -355,6 +355,10 @@ class SearchIndex:
         finally:
             if frozen:
                 gc.unfreeze()
+                # Everything set aside now lands in the oldest generation at once, which soon
+                # triggers a full collection: run it here, in the warm-up's thread, rather than
+                # in the middle of some visitor's request later.
+                gc.collect()
         if stems_computed() >= KEEP_STEMS_AFTER:
             # Only if no commit came since the words were gathered (an erasure's must not stay).
             with self._write_lock_if_free(generation) as free:
