@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, request
+from flask import Flask, Response, request, session
 
 from webapp.config import Settings
 
@@ -171,4 +171,10 @@ def init_app(app: Flask, settings: Settings) -> None:
         headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
         if request.is_secure:
             headers.setdefault("Strict-Transport-Security", HSTS)
+        if "Cache-Control" not in headers and (
+            session.accessed or "Authorization" in request.headers
+        ):
+            # An answer that may depend on who asks (it read the session, or a token came with
+            # it) and did not declare itself public is never kept by a proxy or a browser.
+            headers["Cache-Control"] = "private, no-store"
         return response
