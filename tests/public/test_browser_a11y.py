@@ -58,8 +58,17 @@ def wait_until(page: Any, expression: str, seconds: float = 15.0) -> None:
     """
     import time
 
+    from playwright.sync_api import Error as PlaywrightError
+
     deadline = time.monotonic() + seconds
-    while not page.evaluate(expression):
+    while True:
+        try:
+            if page.evaluate(expression):
+                return
+        except PlaywrightError as exc:
+            # The page is navigating (a reload the test waits for): ask the new page next time.
+            if "context was destroyed" not in str(exc):
+                raise
         assert time.monotonic() < deadline, f"still false after {seconds} s: {expression}"
         page.wait_for_timeout(100)
 
