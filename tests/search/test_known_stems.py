@@ -14,20 +14,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.search.conftest import story
-from webapp.search import SearchIndex, SearchRequest, analysis, engine, highlight, known_stems
+from tests.search.conftest import (
+    ERASED_WORD,
+    forget_process_memory,
+    stems_archive,
+    stems_file,
+    story,
+)
+from webapp.search import SearchIndex, SearchRequest, analysis, engine, known_stems
 
-ERASED_WORD = "Zanzibarquoise"
-
-
-@pytest.fixture(autouse=True)
-def process_memory(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each test starts as a new process would: no stems, no known words (restored after)."""
-    monkeypatch.setattr(analysis, "_STEMS", {lang: {} for lang in analysis.STEMMED_LANGUAGES})
-    monkeypatch.setattr(analysis, "_COMPUTED", [0])
-    monkeypatch.setattr(highlight, "_VOCABULARIES", {})
-    monkeypatch.setattr(highlight, "_FOLDED", {})
-    analysis.stemmer_fingerprint()  # computed once per process, before anything is counted
+pytestmark = pytest.mark.usefixtures("new_process_memory")
 
 
 @pytest.fixture
@@ -44,28 +40,6 @@ def stemmer_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return calls
 
 
-def _forget_stems() -> None:
-    """What a process restart forgets."""
-    for cache in analysis._STEMS.values():  # noqa: SLF001
-        cache.clear()
-    analysis._COMPUTED[0] = 0  # noqa: SLF001
-    highlight._VOCABULARIES.clear()  # noqa: SLF001
-    highlight._FOLDED.clear()  # noqa: SLF001
-
-
-def _archive(index: SearchIndex) -> None:
-    stories = [
-        story(n, f"Récit {n}", f"Les ouvrières travaillaient à l'usine numéro {n} de Vitry.")
-        for n in range(1, 30)
-    ]
-    stories.append(story(99, "Secret", f"{ERASED_WORD} racontait les marchés flottants."))
-    index.upsert_many(stories)
-
-
-def _stems_file(index: SearchIndex) -> Path:
-    return index.path / index._current_generation() / known_stems.FILE_NAME  # noqa: SLF001
-
-
 @pytest.fixture
 def keep_every_stem(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(engine, "KEEP_STEMS_AFTER", 0)
@@ -78,13 +52,13 @@ def _page(index: SearchIndex, q: str) -> list[tuple[int, str]]:
 def test_a_new_process_reads_the_stems_the_last_one_kept_and_answers_the_same(
     index: SearchIndex, index_path: Path, stemmer_calls: list[str], keep_every_stem: None
 ) -> None:
-    _archive(index)
+    stems_archive(index)
     index.warm_up()
     expected = _page(index, "travailler")
-    assert _stems_file(index).exists()
+    assert stems_file(index).exists()
     assert any("<mark>travaillaient</mark>" in snippet for _, snippet in expected)
 
-    _forget_stems()  # a new process
+    forget_process_memory()  # a new process
     stemmer_calls.clear()
     fresh = SearchIndex(index_path)
     try:
@@ -98,20 +72,20 @@ def test_a_new_process_reads_the_stems_the_last_one_kept_and_answers_the_same(
 def test_stems_of_another_stemmer_or_a_damaged_file_are_never_believed(
     index: SearchIndex, index_path: Path, stemmer_calls: list[str], keep_every_stem: None
 ) -> None:
-    _archive(index)
+    stems_archive(index)
     index.warm_up()
     expected = _page(index, "travailler")
-    path = _stems_file(index)
+    path = stems_file(index)
     kept = json.loads(path.read_text(encoding="utf-8"))
     kept["stems"]["fr"] = ["travaillaient\ttravailler", "zzz\tzzz"]  # lies
     kept["stemmers"] = "another stemmer"
     path.write_text(json.dumps(kept), encoding="utf-8")
-    _forget_stems()
+    forget_process_memory()
     assert known_stems.load(path.parent) == {}
     assert analysis.stem("fr", "travaillaient") == "travaill"
 
     path.write_text('{"stemmers": "', encoding="utf-8")  # a power cut while writing
-    _forget_stems()
+    forget_process_memory()
     assert known_stems.load(path.parent) == {}
     fresh = SearchIndex(index_path)
     try:
@@ -124,10 +98,10 @@ def test_stems_of_another_stemmer_or_a_damaged_file_are_never_believed(
 def test_an_erasure_deletes_the_kept_stems_with_the_story_words(
     index: SearchIndex, keep_every_stem: None
 ) -> None:
-    _archive(index)
+    stems_archive(index)
     index.warm_up()
-    folder = _stems_file(index).parent
-    assert ERASED_WORD.lower() in _stems_file(index).read_text(encoding="utf-8")
+    folder = stems_file(index).parent
+    assert ERASED_WORD.lower() in stems_file(index).read_text(encoding="utf-8")
     (folder / ".stems-killedwriter").write_text(ERASED_WORD, encoding="utf-8")  # a killed writer
     index.purge(99)
     word = ERASED_WORD.lower().encode()
@@ -138,7 +112,7 @@ def test_stems_gathered_while_the_index_changed_are_not_kept(
     index: SearchIndex, keep_every_stem: None
 ) -> None:
     """An erasure committing while a warm-up gathers words: whatever the order, no file."""
-    _archive(index)
+    stems_archive(index)
     folder = index.path / index._current_generation()  # noqa: SLF001
     analysis.stem("fr", ERASED_WORD.lower())
     words = {"fr": {ERASED_WORD.lower()}}
@@ -153,7 +127,7 @@ def test_stems_gathered_while_the_index_changed_are_not_kept(
 def test_a_warm_up_racing_a_commit_keeps_no_stems(
     index: SearchIndex, index_path: Path, keep_every_stem: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _archive(index)
+    stems_archive(index)
     real = engine.learn_words
     committed = []
 
@@ -166,7 +140,7 @@ def test_a_warm_up_racing_a_commit_keeps_no_stems(
     monkeypatch.setattr(engine, "learn_words", learn_then_commit)
     index.warm_up()
     assert committed
-    assert not _stems_file(index).exists()
+    assert not stems_file(index).exists()
 
 
 # ----------------------------------------------------------------------- reader hand-over
@@ -191,7 +165,7 @@ def _slow_snapshots(monkeypatch: pytest.MonkeyPatch, seconds: float) -> list[str
 def test_a_search_arriving_with_the_warm_up_uses_its_reader_instead_of_opening_another(
     index: SearchIndex, index_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _archive(index)
+    stems_archive(index)
     fresh = SearchIndex(index_path)
     builders = _slow_snapshots(monkeypatch, 0.3)
     try:
@@ -212,7 +186,7 @@ def test_a_warm_up_that_fails_or_hangs_holds_a_search_back_at_most_a_few_seconds
     monkeypatch: pytest.MonkeyPatch,
     failure: str,
 ) -> None:
-    _archive(index)
+    stems_archive(index)
     fresh = SearchIndex(index_path)
     release = threading.Event()
     monkeypatch.setattr(engine, "WARM_UP_WAIT", 0.5)
@@ -240,15 +214,15 @@ def test_a_process_that_stemmed_little_leaves_the_kept_file_alone(
 ) -> None:
     """Each gunicorn worker starting reads the file; only one that stemmed many new words
     rewrites it."""
-    _archive(index)
+    stems_archive(index)
     monkeypatch.setattr(engine, "KEEP_STEMS_AFTER", 0)
     index.warm_up()
-    path = _stems_file(index)
+    path = stems_file(index)
     written = path.read_bytes()
     path.touch()
     before = path.stat().st_mtime_ns
     monkeypatch.setattr(engine, "KEEP_STEMS_AFTER", 1_000)
-    _forget_stems()
+    forget_process_memory()
     fresh = SearchIndex(index_path)
     try:
         fresh.warm_up()

@@ -442,14 +442,14 @@ def test_an_unwritable_index_folder_still_answers(
     index: SearchIndex, index_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A read-only index folder (simulated: tests run as root, where chmod does not bite)."""
-    from webapp.search import decoded_segments
+    from webapp.search import derived_files
 
     index.upsert(story(1, "Usine", "Une usine."))
 
     def refuse(*_a: object, **_k: object) -> None:
         raise PermissionError("read-only file system")
 
-    monkeypatch.setattr(decoded_segments.tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(derived_files.tempfile, "mkstemp", refuse)
     for _ in range(2):
         fresh = SearchIndex(index_path)
         try:

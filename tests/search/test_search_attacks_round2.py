@@ -22,14 +22,19 @@ from pathlib import Path
 
 import pytest
 
-from tests.search.conftest import story
+from tests.search.conftest import (
+    ERASED_WORD,
+    forget_process_memory,
+    stems_archive,
+    stems_file,
+    story,
+)
 from webapp.search import (
     SearchIndex,
     SearchRequest,
     analysis,
     engine,
     facets,
-    highlight,
     known_stems,
     matching,
 )
@@ -37,41 +42,19 @@ from webapp.search.analysis import primary_language
 from webapp.search.contract import FACET_NAMES
 from webapp.search.schema import facet_values, normalise_facet_value
 
-ERASED_WORD = "Zanzibarquoise"
+pytestmark = pytest.mark.usefixtures("new_process_memory")
 
-
-@pytest.fixture(autouse=True)
-def process_memory(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each test starts as a new process would: no stems, no known words (restored after)."""
-    monkeypatch.setattr(analysis, "_STEMS", {lang: {} for lang in analysis.STEMMED_LANGUAGES})
-    monkeypatch.setattr(highlight, "_VOCABULARIES", {})
-    monkeypatch.setattr(highlight, "_FOLDED", {})
-    analysis.stemmer_fingerprint()
-
-
-def _forget_process_memory() -> None:
-    """What a process restart forgets."""
-    for cache in analysis._STEMS.values():  # noqa: SLF001
-        cache.clear()
-    highlight._VOCABULARIES.clear()  # noqa: SLF001
-    highlight._FOLDED.clear()  # noqa: SLF001
-
-
-def _archive(index: SearchIndex) -> None:
-    stories = [
-        story(n, f"Récit {n}", f"Les ouvrières travaillaient à l'usine numéro {n} de Vitry.")
-        for n in range(1, 30)
-    ]
-    stories.append(story(99, "Secret", f"{ERASED_WORD} racontait les marchés flottants."))
-    index.upsert_many(stories)
+#: Attacks that hold by design: the derived files are checked for damage, not for lies.
+TRUSTED_FOLDER = pytest.mark.xfail(
+    strict=True,
+    reason="the index folder is trusted: whoever can write a derived file there can write the "
+    "index itself (see docs/search-index.md, Trust); the derived files are checked for damage, "
+    "not for lies",
+)
 
 
 def _folder(index: SearchIndex) -> Path:
     return index.path / index._current_generation()  # noqa: SLF001
-
-
-def _stems_file(index: SearchIndex) -> Path:
-    return _folder(index) / known_stems.FILE_NAME
 
 
 def _page(index: SearchIndex, q: str, **kwargs: object) -> list[tuple[int, str]]:
@@ -144,14 +127,14 @@ def test_a_hostile_stems_file_never_breaks_a_warm_up_nor_changes_results(
     document of the right shape at the top but with ``stems`` not an object (``.items()``), or
     nested deeper than the recursion limit (``RecursionError`` is not a ``ValueError``), escapes
     the ``except (OSError, ValueError)``: the warm-up raises ``SearchUnavailable``."""
-    _archive(index)
+    stems_archive(index)
     expected = _page(index, "travailler")
-    path = _stems_file(index)
+    path = stems_file(index)
     if kind == "not UTF-8":
         path.write_bytes(b'{"stemmers": "\xff\xfe"}')
     else:
         path.write_text(_hostile_stems(kind), encoding="utf-8")
-    _forget_process_memory()
+    forget_process_memory()
     fresh = SearchIndex(index_path)
     try:
         fresh.warm_up()  # must not raise
@@ -160,12 +143,7 @@ def test_a_hostile_stems_file_never_breaks_a_warm_up_nor_changes_results(
         fresh.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the index folder is trusted: whoever can write a derived file there can write the "
-    "index itself (see docs/search-index.md, Trust); the derived files are checked for damage, "
-    "not for lies",
-)
+@TRUSTED_FOLDER
 def test_a_stems_file_lying_under_the_right_fingerprint_changes_results(
     index: SearchIndex, index_path: Path
 ) -> None:
@@ -173,15 +151,15 @@ def test_a_stems_file_lying_under_the_right_fingerprint_changes_results(
     stemmer, not against the file's content: any token→stem pair under the right fingerprint is
     believed, so a file that maps the story words to other stems silently changes which stories
     a query finds (and which words are marked)."""
-    _archive(index)
+    stems_archive(index)
     expected = _page(index, "travailler")
     assert len(expected) == 20
-    path = _stems_file(index)
+    path = stems_file(index)
     lie = {"fr": ["travaillaient\ttravailler", "zzzz\tyyyy"]}
     path.write_text(
         json.dumps({"stemmers": analysis.stemmer_fingerprint(), "stems": lie}), encoding="utf-8"
     )
-    _forget_process_memory()
+    forget_process_memory()
     fresh = SearchIndex(index_path)
     try:
         fresh.warm_up()
@@ -194,14 +172,14 @@ def test_a_huge_stems_file_neither_breaks_nor_changes_anything(
     index: SearchIndex, index_path: Path
 ) -> None:
     """Claim: a huge stems file (more than the stem cache takes) is refused whole, quickly."""
-    _archive(index)
+    stems_archive(index)
     expected = _page(index, "travailler")
     many = [f"w{n}" for n in range(analysis._STEM_CACHE_LIMIT + 10)]  # noqa: SLF001
     body = {"fr": ["\t".join(many), "\t".join(many)]}
-    _stems_file(index).write_text(
+    stems_file(index).write_text(
         json.dumps({"stemmers": analysis.stemmer_fingerprint(), "stems": body}), encoding="utf-8"
     )
-    _forget_process_memory()
+    forget_process_memory()
     fresh = SearchIndex(index_path)
     try:
         started = time.monotonic()
@@ -254,8 +232,8 @@ def test_kept_stems_are_each_languages_own_stemmers_answers(
         index.search(SearchRequest(q=q))
         index.search(SearchRequest(q=q, public=False))
     index.warm_up()
-    assert _stems_file(index).exists()
-    _forget_process_memory()
+    assert stems_file(index).exists()
+    forget_process_memory()
     assert known_stems.load(_folder(index))
     for language in analysis.STEMMED_LANGUAGES:
         stemmer = analysis._STEMMERS[language]  # noqa: SLF001
@@ -276,12 +254,12 @@ def test_a_warm_up_that_read_the_stems_before_an_erasure_does_not_write_them_bac
     commits (and deletes the file) between the two is not seen, and the warm-up writes the
     erased word back into a fresh stems file."""
     monkeypatch.setattr(engine, "KEEP_STEMS_AFTER", 0)
-    _archive(index)
+    stems_archive(index)
     index.warm_up()
-    assert ERASED_WORD.lower() in _stems_file(index).read_text(encoding="utf-8")
+    assert ERASED_WORD.lower() in stems_file(index).read_text(encoding="utf-8")
     # The archive grows before the next restart (new words for the next warm-up to keep).
     index.upsert(story(100, "Nouveau", "Les cheminots manifestaient devant la gare."))
-    _forget_process_memory()  # a new web process
+    forget_process_memory()  # a new web process
 
     real_load = known_stems.load
 
@@ -316,7 +294,7 @@ def test_stems_a_process_computed_before_an_erasure_are_not_kept_by_a_later_warm
     them all into a new stems file. (With threads, warm-ups looping in another instance while
     stories are purged one by one, this shows up in about half the runs.)"""
     monkeypatch.setattr(engine, "KEEP_STEMS_AFTER", 0)
-    _archive(index)
+    stems_archive(index)
     staff = SearchIndex(index_path)
     try:
         page = staff.search(SearchRequest(q=ERASED_WORD, public=False))
@@ -343,7 +321,7 @@ def test_a_hanging_warm_up_holds_back_only_the_first_search(
     warm-up still opening waits ``WARM_UP_WAIT`` anew (``_opened.wait`` in ``_use_reader``), so a
     warm-up stuck on a slow disk delays *every* search of the process by that much, not only the
     first one."""
-    _archive(index)
+    stems_archive(index)
     monkeypatch.setattr(engine, "WARM_UP_WAIT", 0.4)
     release = threading.Event()
 
@@ -371,7 +349,7 @@ def test_warm_ups_started_twice_closed_midway_and_many_threads_searching(
 ) -> None:
     """Claim: a warm-up started twice, ``close()`` in the middle and many threads searching
     meanwhile: every search answers right, none waits much longer than ``WARM_UP_WAIT``."""
-    _archive(index)
+    stems_archive(index)
     monkeypatch.setattr(engine, "WARM_UP_WAIT", 0.5)
     real_snapshot = engine.SearchIndex._snapshot  # noqa: SLF001
 
@@ -555,7 +533,7 @@ def test_facet_counts_equal_a_brute_force_count_whatever_the_coding(
                 assert _served_facets(writer, request) == _brute_facets(
                     list(docs.values()), request
                 ), (batch, request.filters)
-        _forget_process_memory()
+        forget_process_memory()
         fresh = SearchIndex(index_path)  # a new process: every segment from its decoded file
         try:
             for request in requests:
@@ -764,12 +742,7 @@ def test_a_decoded_file_with_lengths_missing_or_of_another_type_is_ignored(
         fresh.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the index folder is trusted: whoever can write a derived file there can write the "
-    "index itself (see docs/search-index.md, Trust); the derived files are checked for damage, "
-    "not for lies",
-)
+@TRUSTED_FOLDER
 def test_a_decoded_file_whose_status_was_edited_does_not_publish_a_draft(
     index: SearchIndex, index_path: Path
 ) -> None:
@@ -832,7 +805,7 @@ def test_coded_decoded_files_never_count_a_hidden_story(
     )
     index.search(SearchRequest(q="travailler", public=False))
     index.warm_up()
-    _forget_process_memory()
+    forget_process_memory()
     fresh = SearchIndex(index_path)
     try:
         fresh.warm_up()
@@ -929,7 +902,7 @@ def test_a_fresh_process_answers_exactly_as_the_writing_one(
 
     index.warm_up()
     expected = everything(index)
-    _forget_process_memory()
+    forget_process_memory()
     fresh = SearchIndex(index_path)
     try:
         fresh.warm_up()

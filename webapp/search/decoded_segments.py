@@ -21,14 +21,13 @@ ignored (and rewritten): it is derived data, like the whole index.
 from __future__ import annotations
 
 import logging
-import os
 import pickle
-import tempfile
 from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from webapp.search.derived_files import replace_file
 from webapp.search.facets import CodedFacets
 
 log = logging.getLogger(__name__)
@@ -111,17 +110,12 @@ def save(folder: Path, segment_id: str, decoded: DecodedSegment) -> None:
     try:
         # Named after the segment too: a writer killed before the rename leaves a file that
         # Whoosh's clean-up deletes with the segment (an erased story's values included).
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f"{segment_id}.decoding-")
-        try:
-            with os.fdopen(fd, "wb") as stream:
-                pickle.dump(decoded, stream, protocol=pickle.HIGHEST_PROTOCOL)
-            # As readable as the segment's own files (mkstemp makes it private to its writer,
-            # and the web server and the reindex command may run as different users).
-            os.chmod(tmp, (folder / f"{segment_id}.trm").stat().st_mode & 0o666)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        replace_file(
+            path,
+            pickle.dumps(decoded, protocol=pickle.HIGHEST_PROTOCOL),
+            f"{segment_id}.decoding-",
+            folder / f"{segment_id}.trm",
+        )
         if not _segment_is_live(folder, segment_id):  # retired while we wrote: follow it
             path.unlink(missing_ok=True)
     except OSError:

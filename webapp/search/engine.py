@@ -609,7 +609,7 @@ class SearchIndex:
         assert generation is not None and state.searcher is not None
         toc = state.searcher.reader().generation()
         folder = self.path / generation
-        if (folder / f"snapshot-{toc}.pickle").exists():
+        if kept_snapshots.path_for(folder, toc).exists():
             return  # another process kept it already
         kept = kept_snapshots.KeptSnapshot.of(key, snap, SCORED_FIELDS)
         with self._write_lock_if_free(generation) as free:

@@ -17,9 +17,7 @@ saw the index change while writing deletes its own; each new one replaces the ol
 from __future__ import annotations
 
 import logging
-import os
 import pickle
-import tempfile
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Self
 import numpy as np
 
 from webapp.search.contract import FACET_NAMES
+from webapp.search.derived_files import replace_file
 from webapp.search.facets import CodedFacets, ColumnData, ComboCodes
 
 if TYPE_CHECKING:
@@ -131,7 +130,8 @@ def _within(arrays: list[array], size: int) -> bool:
     return True
 
 
-def _path(folder: Path, toc: int) -> Path:
+def path_for(folder: Path, toc: int) -> Path:
+    """Where the snapshot of table of contents ``toc`` is kept."""
     return folder / f"{_PREFIX}{toc}.pickle"
 
 
@@ -139,7 +139,7 @@ def load(
     folder: Path, toc: int, key: tuple[Any, ...], length_fields: tuple[str, ...]
 ) -> KeptSnapshot | None:
     """The kept snapshot of table of contents ``toc`` if it was made from ``key``'s segments."""
-    path = _path(folder, toc)
+    path = path_for(folder, toc)
     try:
         with open(path, "rb") as stream:
             kept = pickle.load(stream)  # noqa: S301 - the index folder's own derived data
@@ -163,18 +163,10 @@ def save(folder: Path, toc: int, kept: KeptSnapshot, unchanged: Callable[[], boo
     (``unchanged`` is asked before and after the write). Never fatal."""
     if not unchanged():
         return
-    path = _path(folder, toc)
+    path = path_for(folder, toc)
     try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=_TEMP_PREFIX)
-        try:
-            with os.fdopen(fd, "wb") as stream:
-                pickle.dump(kept, stream, protocol=pickle.HIGHEST_PROTOCOL)
-            # As readable as the index's other files (mkstemp makes it private to its writer).
-            os.chmod(tmp, folder.stat().st_mode & 0o666)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        data = pickle.dumps(kept, protocol=pickle.HIGHEST_PROTOCOL)
+        replace_file(path, data, _TEMP_PREFIX, folder)
     except OSError:
         log.info("snapshot not kept", extra={"path": str(path)}, exc_info=True)
         return

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,6 +25,7 @@ from webapp.search.analysis import (
     stemmer_fingerprint,
     stems_known,
 )
+from webapp.search.derived_files import replace_file
 
 log = logging.getLogger(__name__)
 
@@ -86,16 +85,7 @@ def save(folder: Path, words: dict[str, set[str]], unchanged: Callable[[], bool]
     text = json.dumps({"stemmers": stemmer_fingerprint(), "stems": stems}, ensure_ascii=False)
     path = folder / FILE_NAME
     try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=_TEMP_PREFIX)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as stream:
-                stream.write(text)
-            # As readable as the index's other files (mkstemp makes it private to its writer).
-            os.chmod(tmp, folder.stat().st_mode & 0o666)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        replace_file(path, text.encode("utf-8"), _TEMP_PREFIX, folder)
     except OSError:
         log.info("stems not kept", extra={"path": str(path)}, exc_info=True)
         return
